@@ -1,0 +1,147 @@
+"""Settings from environment variables, with the embedded defaults of the design.
+
+Every concern (objects, registry, serving, pipelines, data versions) runs embedded under one
+directory, ``JUKEBOX_HOME``, unless its environment variables point at a real service. The S3
+variable names are those an OpenShift AI data connection injects, so the app works unchanged
+inside a workbench.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every part of Jukebox keeps its state, and which real services to use.
+
+    Secrets are excluded from ``repr`` so a settings object can be logged or shown safely.
+    """
+
+    home: Path
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_bucket: str = "jukebox"
+    s3_region: str | None = None
+    registry_url: str | None = None
+    registry_token: str | None = field(default=None, repr=False)
+    registry_author: str = "jukebox"
+    kfp_host: str | None = None
+    kfp_token: str | None = field(default=None, repr=False)
+    kserve_namespace: str | None = None
+    serving_token: str | None = field(default=None, repr=False)
+
+    @property
+    def data_dir(self) -> Path:
+        """The current data set: ``song_properties.parquet`` and ``song_rankings.parquet``."""
+        return self.home / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        """Bundles written by training and export, before they are registered."""
+        return self.home / "models"
+
+    @property
+    def storage_dir(self) -> Path:
+        """Root of the embedded object store: one sub-directory per bucket."""
+        return self.home / "s3"
+
+    @property
+    def registry_db(self) -> Path:
+        """SQLite file of the embedded model registry."""
+        return self.home / "registry.sqlite"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Background jobs (trainings, servers, pipeline runs) and their status files."""
+        return self.home / "runs"
+
+    @property
+    def data_repo(self) -> Path:
+        """git + DVC repository of the embedded data versions."""
+        return self.home / "data-repo"
+
+    @property
+    def storage_is_remote(self) -> bool:
+        return bool(self.s3_endpoint)
+
+    @property
+    def registry_is_remote(self) -> bool:
+        return bool(self.registry_url)
+
+    @property
+    def serving_is_remote(self) -> bool:
+        return bool(self.kserve_namespace)
+
+    @property
+    def pipelines_are_remote(self) -> bool:
+        return bool(self.kfp_host)
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    return Settings(
+        home=Path(_get(env, "JUKEBOX_HOME") or ".jukebox").expanduser().resolve(),
+        s3_endpoint=_get(env, "AWS_S3_ENDPOINT"),
+        s3_access_key=_get(env, "AWS_ACCESS_KEY_ID"),
+        s3_secret_key=_get(env, "AWS_SECRET_ACCESS_KEY"),
+        s3_bucket=_get(env, "AWS_S3_BUCKET") or "jukebox",
+        s3_region=_get(env, "AWS_DEFAULT_REGION"),
+        registry_url=_get(env, "MODEL_REGISTRY_URL"),
+        registry_token=_get(env, "MODEL_REGISTRY_TOKEN"),
+        registry_author=_get(env, "MODEL_REGISTRY_AUTHOR") or "jukebox",
+        kfp_host=_get(env, "KFP_HOST"),
+        kfp_token=_get(env, "KFP_TOKEN"),
+        kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
+        serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One line of the sidebar: a concern, whether it is embedded or remote, and where it is."""
+
+    concern: str
+    remote: bool
+    location: str
+
+
+def service_statuses(settings: Settings) -> list[ServiceStatus]:
+    """What each concern connects to, with no secret in it (hosts and paths only)."""
+    return [
+        ServiceStatus(
+            "Object storage",
+            settings.storage_is_remote,
+            f"{settings.s3_endpoint} / {settings.s3_bucket}"
+            if settings.storage_is_remote
+            else str(settings.storage_dir / settings.s3_bucket),
+        ),
+        ServiceStatus(
+            "Model registry",
+            settings.registry_is_remote,
+            settings.registry_url or f"embedded ({settings.registry_db.name})",
+        ),
+        ServiceStatus(
+            "Serving",
+            settings.serving_is_remote,
+            f"KServe namespace {settings.kserve_namespace}"
+            if settings.serving_is_remote
+            else "local Open Inference Protocol servers",
+        ),
+        ServiceStatus(
+            "Pipelines",
+            settings.pipelines_are_remote,
+            settings.kfp_host or "kfp.local runner",
+        ),
+        ServiceStatus("Data versions", False, str(settings.data_repo)),
+    ]

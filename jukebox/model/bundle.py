@@ -1,0 +1,136 @@
+"""ModelBundle: the directory a trained model travels in, and the same layout in object storage.
+
+``models/<name>/<version>/`` holds ``model.onnx`` (raw features in, probabilities out),
+``model.keras``, ``preprocessing.json`` (scaler minima and maxima, feature order, country labels
+in output order), ``metrics.json`` and ``model_card.md``. Everything but the two models is JSON
+or text: reading a bundle never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ONNX_FILE = "model.onnx"
+KERAS_FILE = "model.keras"
+PREPROCESSING_FILE = "preprocessing.json"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "model_card.md"
+BUNDLE_FILES = (ONNX_FILE, KERAS_FILE, PREPROCESSING_FILE, METRICS_FILE, CARD_FILE)
+REQUIRED_FILES = (ONNX_FILE, PREPROCESSING_FILE)
+
+
+class BundleError(ValueError):
+    """A directory is not a usable bundle; the message says which file is wrong."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How raw features relate to the model: their order, the training scaler, the labels."""
+
+    features: tuple[str, ...]
+    minima: tuple[float, ...]
+    maxima: tuple[float, ...]
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.features) == len(self.minima) == len(self.maxima)):
+            raise BundleError("preprocessing.json: features, minima and maxima differ in length")
+        if not self.labels:
+            raise BundleError("preprocessing.json: no country labels")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Preprocessing:
+        try:
+            data = json.loads(text)
+            return cls(
+                features=tuple(str(f) for f in data["features"]),
+                minima=tuple(float(v) for v in data["minima"]),
+                maxima=tuple(float(v) for v in data["maxima"]),
+                labels=tuple(str(label) for label in data["labels"]),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"preprocessing.json is malformed: {error}") from error
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A bundle directory that has been read and checked."""
+
+    path: Path
+    preprocessing: Preprocessing
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / ONNX_FILE
+
+    @property
+    def keras_path(self) -> Path:
+        return self.path / KERAS_FILE
+
+    @property
+    def verification_passed(self) -> bool:
+        """True only when export verification ran and passed; such bundles may be registered."""
+        return self.metrics.get("verification", {}).get("passed") is True
+
+    def sha256(self) -> dict[str, str]:
+        """sha256 of every bundle file present, by file name."""
+        return {
+            name: file_sha256(self.path / name)
+            for name in BUNDLE_FILES
+            if (self.path / name).is_file()
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_bundle(path: str | Path) -> ModelBundle:
+    """Read a bundle directory; raise :class:`BundleError` naming what is missing or malformed."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"{path} is not a directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise BundleError(f"{path} is not a model bundle: missing {', '.join(missing)}")
+    preprocessing = Preprocessing.from_json((path / PREPROCESSING_FILE).read_text())
+    metrics = {}
+    if (path / METRICS_FILE).is_file():
+        try:
+            metrics = json.loads((path / METRICS_FILE).read_text())
+        except json.JSONDecodeError as error:
+            raise BundleError(f"metrics.json is malformed: {error}") from error
+    return ModelBundle(path=path, preprocessing=preprocessing, metrics=metrics)
+
+
+def write_bundle(
+    path: str | Path,
+    *,
+    onnx_model: Path,
+    preprocessing: Preprocessing,
+    metrics: dict,
+    keras_model: Path | None = None,
+    model_card: str = "",
+) -> ModelBundle:
+    """Write a bundle directory from its parts (files are copied) and return it, read back."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(onnx_model, path / ONNX_FILE)
+    if keras_model is not None:
+        shutil.copyfile(keras_model, path / KERAS_FILE)
+    (path / PREPROCESSING_FILE).write_text(preprocessing.to_json())
+    (path / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float))
+    (path / CARD_FILE).write_text(model_card)
+    return read_bundle(path)

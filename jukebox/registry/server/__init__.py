@@ -1,0 +1,1 @@
+"""Embedded server speaking the Kubeflow Model Registry REST API."""
