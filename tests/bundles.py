@@ -1,0 +1,75 @@
+"""A tiny, real ModelBundle for tests that need a model but not a training.
+
+The ONNX graph follows the contract of the design (one ``[N, 1]`` FP32 input per feature, min-max
+scaling inside the graph, ``output`` ``[N, n_countries]`` softmax) and is built with onnx.helper,
+so tests of storage, registry and serving stay fast and never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from jukebox.data.schema import FEATURES
+from jukebox.model.bundle import ModelBundle, Preprocessing, write_bundle
+
+LABELS = ("DE", "US", "JP", "BR")
+
+
+def tiny_preprocessing(labels: tuple[str, ...] = LABELS) -> Preprocessing:
+    minima = [0, 60_000, 0, 0, -1, -40, 0, 0, 0, 0, 0, 0, 50]
+    maxima = [1, 400_000, 1, 1, 11, 2, 1, 1, 1, 1, 1, 1, 200]
+    return Preprocessing(FEATURES, tuple(map(float, minima)), tuple(map(float, maxima)), labels)
+
+
+def tiny_onnx(preprocessing: Preprocessing, seed: int = 0) -> onnx.ModelProto:
+    """Scale raw features, then one dense layer and softmax, with random but fixed weights."""
+    rng = np.random.default_rng(seed)
+    n_features, n_labels = len(preprocessing.features), len(preprocessing.labels)
+    minima = np.asarray(preprocessing.minima, np.float32)
+    ranges = np.asarray(preprocessing.maxima, np.float32) - minima
+    initializers = [
+        numpy_helper.from_array(minima, "minima"),
+        numpy_helper.from_array(1.0 / ranges, "inverse_ranges"),
+        numpy_helper.from_array(rng.normal(size=(n_features, n_labels)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(size=n_labels).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Concat", list(preprocessing.features), ["x"], axis=1),
+        helper.make_node("Sub", ["x", "minima"], ["shifted"]),
+        helper.make_node("Mul", ["shifted", "inverse_ranges"], ["scaled"]),
+        helper.make_node("MatMul", ["scaled", "w"], ["logits0"]),
+        helper.make_node("Add", ["logits0", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["output"], axis=1),
+    ]
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 1])
+        for name in preprocessing.features
+    ]
+    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n_labels])
+    graph = helper.make_graph(nodes, "tiny_jukebox", inputs, [output], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def make_tiny_bundle(path: Path, labels: tuple[str, ...] = LABELS, seed: int = 0) -> ModelBundle:
+    """Write a verified tiny bundle to ``path`` and return it."""
+    preprocessing = tiny_preprocessing(labels)
+    path.mkdir(parents=True, exist_ok=True)
+    onnx_path = path.parent / f"{path.name}.tmp.onnx"
+    onnx.save(tiny_onnx(preprocessing, seed), onnx_path)
+    metrics = {"accuracy": 0.5, "verification": {"passed": True, "onnxruntime_max_abs_diff": 0.0}}
+    bundle = write_bundle(
+        path,
+        onnx_model=onnx_path,
+        preprocessing=preprocessing,
+        metrics=metrics,
+        model_card="# tiny test model\n",
+    )
+    onnx_path.unlink()
+    return bundle
