@@ -1,5 +1,164 @@
-"""Explore page — not built yet."""
+"""Explore: the song data at a glance, then filtered by date range and countries."""
 
-from jukebox.ui.coming import coming_soon
+import streamlit as st
 
-coming_soon("Explore", "explore the song data: distributions, correlations, countries on a map.")
+from jukebox.config import load_settings
+from jukebox.data.countries import country_name
+from jukebox.data.schema import FEATURES
+from jukebox.ui import data as ui_data
+from jukebox.ui.explore import POPULARITY, country_table, feature_label
+from jukebox.ui.maps import show_map, world_map
+
+st.title("Explore")
+settings = load_settings()
+data = ui_data.ensure_data(settings)
+tables = data.tables
+bounds = tables.date_range
+ui_data.forget_filters_of_other_data(data.identity)
+
+# --- Size and health of the whole data set -------------------------------------------------
+st.caption(f"Data set: **{data.source}**")
+cols = st.columns(6)
+cols[0].metric("Chart entries", f"{len(tables.rows):,}")
+cols[1].metric("Songs", f"{len(tables.songs):,}")
+cols[2].metric("Countries", len(tables.countries))
+cols[3].metric("Days", f"{(bounds[1] - bounds[0]).days + 1:,}")
+cols[4].metric(
+    "Validation",
+    f"{data.warnings} warning{'s' if data.warnings != 1 else ''}" if data.warnings else "clean",
+    help="What validation found when this data set was loaded (details below).",
+)
+cols[5].metric(
+    "Bayes ceiling",
+    f"{data.bayes_accuracy:.1%}" if data.bayes_accuracy is not None else "unknown",
+    help="The best accuracy any classifier could reach on this data set: known only for "
+    "synthetic data, whose generator knows each country's taste.",
+)
+st.caption(f"Charts from {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}.")
+if data.findings:
+    with st.expander(f"What validation found ({len(data.findings)})"):
+        for finding in data.findings:
+            st.markdown(f"- {finding}")
+with st.expander("Load another data set"):
+    ui_data.source_loader(settings)
+
+# --- Filters: they apply to every view below ------------------------------------------------
+st.subheader("Filters")
+left, right = st.columns([1, 3])
+picked = left.date_input(
+    "Date range",
+    value=bounds,
+    min_value=bounds[0],
+    max_value=bounds[1],
+    key="explore_dates",
+)
+# While the second date of a range is being picked, the widget holds only the first.
+start, end = (tuple(picked) + (None, None))[:2] if picked else (None, None)
+countries = right.multiselect(
+    "Countries (none picked = all)",
+    sorted(tables.countries, key=country_name),
+    format_func=lambda code: f"{country_name(code)} ({code})",
+    key="explore_countries",
+)
+view = (data.identity, start, end, tuple(sorted(countries)))
+summary = ui_data.summary(*view, settings)
+if summary.rows == 0:
+    st.warning("No chart entries match these filters: widen the date range or pick more countries.")
+    st.stop()
+st.caption(
+    f"In view: {summary.rows:,} chart entries of {summary.songs:,} songs in "
+    f"{summary.countries} countries, {summary.first_day:%d %b %Y} to {summary.last_day:%d %b %Y}."
+)
+
+# --- World map ------------------------------------------------------------------------------
+st.subheader("Where songs chart")
+colour_by = st.selectbox(
+    "Colour countries by",
+    ["entries", POPULARITY, *FEATURES],
+    format_func=lambda name: (
+        "Chart entries" if name == "entries" else f"Mean {feature_label(name)}"
+    ),
+    key="explore_map_feature",
+)
+if colour_by == "entries":
+    values, label, value_format = summary.by_country["entries"], "Chart entries", ",d"
+else:
+    values, label, value_format = summary.by_country[colour_by], f"Mean {colour_by}", ",.3~g"
+show_map(
+    world_map(values.to_dict(), "", label, value_format=value_format),
+    key="explore_map",
+)
+st.caption("Means are over chart entries: a song counts once for every day it charts in a country.")
+
+# --- Distributions --------------------------------------------------------------------------
+st.subheader("Feature distributions")
+st.plotly_chart(ui_data.distributions(*view, settings), key="explore_distributions")
+st.caption(
+    "Each feature over the songs that chart in view (each song once); popularity over chart "
+    "entries, since it is measured on each chart day."
+)
+
+# --- Correlations ---------------------------------------------------------------------------
+st.subheader("Correlations")
+st.plotly_chart(ui_data.correlations(*view, settings), key="explore_correlations")
+st.caption(
+    "Pearson correlation r between features and popularity, over chart entries. Country is a "
+    "category with no order, so its row and column show the correlation ratio η instead: the "
+    "share of a feature's spread that lies between the countries' means (0: every country has "
+    "the same mean; 1: the country decides the value). η has no sign."
+)
+
+# --- Mean features per country --------------------------------------------------------------
+st.subheader("Mean features per country")
+st.dataframe(
+    country_table(summary),
+    key="explore_country_table",
+    column_config={
+        "code": st.column_config.TextColumn("Code"),
+        "country": st.column_config.TextColumn("Country", pinned=True),
+        "entries": st.column_config.NumberColumn("Chart entries", format="localized"),
+        "songs": st.column_config.NumberColumn("Songs", format="localized"),
+        POPULARITY: st.column_config.NumberColumn("Popularity", format="%.1f"),
+        **{
+            name: st.column_config.NumberColumn(
+                feature_label(name),
+                format="%.0f" if name == "duration_ms" else "%.1f" if name == "tempo" else "%.3f",
+            )
+            for name in FEATURES
+        },
+    },
+)
+st.caption("Click a column header to sort.")
+
+# --- Top songs ------------------------------------------------------------------------------
+st.subheader("Top songs")
+low, high = summary.first_day, summary.last_day
+left, middle, right = st.columns([3, 1, 1])
+if low < high:
+    top_range = left.slider(
+        "Charting between", min_value=low, max_value=high, value=(low, high)
+    )
+else:
+    top_range = (low, high)
+    left.caption(f"Charting on {low:%d %b %Y}")
+n_top = middle.number_input("How many", 5, 200, 20, step=5, key="explore_top_n")
+min_entries = right.number_input(
+    "At least entries",
+    1,
+    10_000,
+    1,
+    help="Leave out songs with fewer chart entries in the range.",
+    key="explore_top_min",
+)
+top = ui_data.top_songs(data.identity, *top_range, view[3], int(n_top), int(min_entries), settings)
+st.dataframe(
+    top,
+    key="explore_top_songs",
+    column_config={
+        "mean popularity": st.column_config.ProgressColumn(
+            "Mean popularity", min_value=0, max_value=100, format="%.1f"
+        ),
+        "chart entries": st.column_config.NumberColumn("Chart entries", format="localized"),
+        "countries": st.column_config.NumberColumn("Countries"),
+    },
+)

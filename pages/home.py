@@ -1,5 +1,44 @@
-"""Home page — not built yet."""
+"""Home: where the model's life stands, from the data to the deployments."""
 
-from jukebox.ui.coming import coming_soon
+import streamlit as st
 
-coming_soon("Home", "where the model's life stands: data, training, export, registry, deployment.")
+from jukebox.config import load_settings
+from jukebox.ui.data import data_set_facts
+
+st.title("🎵 Jukebox")
+st.markdown(
+    "Where will a song chart? One model's whole life, in a browser: explore the songs, train a "
+    "model that predicts the countries a song charts in, export it to ONNX, register it, deploy "
+    "it, and ask it."
+)
+settings = load_settings()
+
+st.subheader("Data set")
+facts = data_set_facts(settings)
+if facts is None:
+    st.info("No data set yet. Explore generates the default synthetic one on its first visit.")
+else:
+    cols = st.columns(5)
+    cols[0].metric("Source", facts.source)
+    cols[1].metric("Chart entries", f"{facts.rows:,}" if facts.rows is not None else "—")
+    cols[2].metric("Songs", f"{facts.songs:,}" if facts.songs is not None else "—")
+    cols[3].metric("Countries", facts.countries if facts.countries is not None else "—")
+    cols[4].metric(
+        "Bayes ceiling",
+        f"{facts.bayes_accuracy:.1%}" if facts.bayes_accuracy is not None else "unknown",
+        help="The best accuracy any classifier could reach on this data set (synthetic data only).",
+    )
+st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
+
+st.subheader("The model's life")
+stages = [
+    ("Latest training", "No training yet.", "pages/train.py", "Train a model", "🏋️"),
+    ("Export", "No ONNX export yet.", "pages/export.py", "Export to ONNX", "📦"),
+    ("Registered versions", "None yet.", "pages/registry.py", "Register a version", "📚"),
+    ("Deployments", "None yet.", "pages/deploy.py", "Deploy a version", "🚀"),
+]
+for column, (title, state, page, action, icon) in zip(st.columns(4), stages, strict=True):
+    with column.container(border=True):
+        st.markdown(f"**{title}**")
+        st.caption(state)
+        st.page_link(page, label=action, icon=icon)

@@ -1,5 +1,368 @@
-"""Predict page — not built yet."""
+"""Predict: pick a song, ask a deployed model, and see where in the world it would chart."""
 
-from jukebox.ui.coming import coming_soon
+from __future__ import annotations
 
-coming_soon("Predict", "send a song and see on a map where it would chart.")
+import json
+
+import streamlit as st
+
+from jukebox import predict
+from jukebox.config import load_settings
+from jukebox.predict import DIALS, KEY_NAMES, PRESETS, Target
+from jukebox.serving.client import ServingError
+from jukebox.ui.maps import show_map
+from jukebox.ui.predict import comparison_bar_chart, probability_bar_chart, probability_map
+
+settings = load_settings()
+
+REAL, PRESET, DESCRIBE = "🔎 A real song", "✨ A preset", "🎛️ Describe your own"
+ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
+PASTE = "📋 Paste an address…"
+TOP_N = 10
+
+
+@st.cache_resource(show_spinner="Loading the song catalogue…")
+def song_catalogue(path: str, modified: float) -> tuple:
+    """The catalogue, its labels and label positions; read again only when the file changes."""
+    songs = predict.load_catalogue(predict.catalogue_path(settings))
+    labels = songs["label"].tolist()
+    return songs, labels, {label: i for i, label in enumerate(labels)}
+
+
+def load_songs() -> tuple | None:
+    path = predict.catalogue_path(settings)
+    if not path.is_file():
+        return None
+    return song_catalogue(str(path), path.stat().st_mtime)
+
+
+def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
+    """A song from the catalogue, a preset or the dials; returns its title and raw features."""
+    sources = [REAL, PRESET, DESCRIBE] if catalogue else [PRESET, DESCRIBE]
+    source = st.segmented_control(
+        "Start from", sources, default=sources[0], required=True, key=f"{slot}_source"
+    )
+    if source == REAL:
+        songs, labels, positions = catalogue
+        wanted = st.query_params.get("song") if slot == "a" else None
+        if wanted and f"{slot}_song" not in st.session_state:
+            found = predict.search_songs(songs, wanted, limit=1)
+            st.session_state[f"{slot}_song"] = found["label"].iloc[0] if len(found) else None
+        label = st.selectbox(
+            "Song or artist",
+            labels,
+            index=None,
+            placeholder=f"Type to search {len(labels):,} songs by name or artist…",
+            key=f"{slot}_song",
+        )
+        if label is None:
+            st.caption("Start typing a song title or an artist, then pick from the list.")
+            return None
+        title, start = label, predict.song_features(songs.iloc[positions[label]])
+    elif source == PRESET:
+        name = st.pills("Preset", list(PRESETS), default="Latin dance hit", required=True,
+                        key=f"{slot}_preset")  # fmt: skip
+        st.caption(PRESETS[name].description)
+        title, start = name, dict(PRESETS[name].features)
+    else:
+        title, start = "Your song", dict(PRESETS["Typical chart song"].features)
+    start_id = f"{source}:{title}"
+
+    keys = {feature: f"{slot}_{feature}" for feature in DIALS}
+    if st.session_state.get(f"{slot}_loaded") != start_id or any(
+        k not in st.session_state for k in keys.values()
+    ):
+        for feature, value in predict.dial_values(start).items():
+            st.session_state[keys[feature]] = value
+        st.session_state[f"{slot}_loaded"] = start_id
+
+    with st.expander("🎛️ Adjust the sound in plain words", expanded=source == DESCRIBE):
+        columns = st.columns(2)
+        for i, dial in enumerate(DIALS.values()):
+            with columns[i % 2]:
+                draw_dial(dial, keys[dial.feature])
+    song = predict.describe_song({f: st.session_state[k] for f, k in keys.items()}, start)
+    if song != start and source != DESCRIBE:
+        title = f"{title} (adjusted)"
+    st.caption(f"**{title}** · {predict.song_summary(song)}")
+    return title, song
+
+
+def draw_dial(dial: predict.Dial, key: str) -> None:
+    if dial.kind == "percent":
+        help_text = f"{dial.help} 0 % = {dial.ends[0]}, 100 % = {dial.ends[1]}."
+        st.slider(dial.question, 0, 100, step=1, format="%d %%", help=help_text, key=key)
+    elif dial.kind == "seconds":
+        st.slider(f"{dial.question} (seconds; 180 s = 3:00)", int(dial.low), int(dial.high),
+                  step=1, format="%d s", help=dial.help, key=key)  # fmt: skip
+    elif dial.kind == "number":
+        fmt = f"%.0f {dial.unit}" if dial.step >= 1 else f"%.1f {dial.unit}"
+        st.slider(f"{dial.question} ({dial.unit})", dial.low, dial.high, step=dial.step,
+                  format=fmt, help=dial.help, key=key)  # fmt: skip
+    elif dial.kind == "key":
+        st.select_slider(dial.question, options=list(KEY_NAMES.values()), help=dial.help, key=key)
+    elif dial.kind == "mode":
+        st.radio(dial.question, ["major", "minor"], horizontal=True, help=dial.help, key=key)
+    else:
+        st.toggle(dial.question, help=dial.help, key=key)
+
+
+def choose_target(slot: str, deployed: list[Target]) -> Target | None:
+    """A deployment of the Deploy page, or any Open Inference Protocol address pasted here."""
+    options = [t.title for t in deployed] + [PASTE]
+    choice = st.selectbox("Model endpoint", options, key=f"{slot}_target")
+    if choice != PASTE:
+        return deployed[options.index(choice)]
+    address = st.text_input(
+        "Address of the inference server",
+        placeholder="http://127.0.0.1:8080  or  https://my-model.apps.example.com/v2/models/jukebox",
+        help="A local Jukebox server, KServe or OpenVINO Model Server: anything that speaks the "
+        "Open Inference Protocol v2 over REST.",
+        key=f"{slot}_url",
+    )
+    name_column, version_column = st.columns(2)
+    model_name = name_column.text_input(
+        "Model name", placeholder="e.g. jukebox", key=f"{slot}_model"
+    )
+    version = version_column.text_input("Version (optional)", key=f"{slot}_version")
+    token = st.text_input(
+        "Token (optional)",
+        type="password",
+        help="Sent as 'Authorization: Bearer …' to servers that need one; never shown again.",
+        key=f"{slot}_token",
+    )
+    upload = st.file_uploader(
+        "Model from elsewhere that expects scaled inputs? Its scaling, as JSON (optional)",
+        type=["json", *(s.lstrip(".") for s in predict.PICKLE_SUFFIXES)],
+        help="Models of this project take raw values. A model whose inputs must be min-max "
+        'scaled first gets them scaled by this file: {"minima": [...], "maxima": [...]} in '
+        "feature order. Pickled scalers are never opened.",
+        key=f"{slot}_scaling",
+    )
+    if not address.strip():
+        st.caption("Paste an address to ask a model that is not on the Deploy page.")
+        return None
+    try:
+        pasted = predict.parse_endpoint_url(address)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    model_name = model_name.strip() or pasted.model_name
+    if not model_name:
+        st.warning("Which model on that server? Enter its model name (e.g. jukebox).")
+        return None
+    scaling = None
+    if upload is not None:
+        try:
+            scaling = predict.read_scaling(upload.name, upload.getvalue())
+        except predict.ScalingError as error:
+            st.error(str(error))
+            return None
+        st.caption("Inputs will be scaled with the uploaded minima and maxima before sending.")
+    known = next((t for t in deployed if t.url == pasted.url and t.model_name == model_name), None)
+    return Target(
+        url=pasted.url,
+        model_name=model_name,
+        version=version.strip() or pasted.version,
+        token=token or None,
+        training=scaling or (known.training if known else None),
+        scaling=scaling,
+    )
+
+
+def ask(target: Target, songs: list[dict]) -> predict.Prediction | None:
+    """One request; the last answer for the same question is reused, errors are shown."""
+    question = repr((target, songs, hash(target.token)))
+    cache = st.session_state.setdefault("predict_answers", {})
+    if question in cache:
+        return cache[question]
+    try:
+        with st.spinner(f"Asking {target.title}…"):
+            answer = predict.predict(target, songs)
+    except ServingError as error:
+        st.error(f"**{target.title}** did not answer: {error}")
+        return None
+    cache.clear()  # keep only the latest answers: the page shows nothing older
+    cache[question] = answer
+    return answer
+
+
+def show_flags(target: Target, title: str, song: dict) -> None:
+    if target.training is None:
+        st.caption(
+            f"The training ranges of {target.title} are unknown here, so values it never saw "
+            "cannot be flagged."
+        )
+        return
+    flags = target.training.flags(song)
+    if flags:
+        st.warning(
+            f"**{title}** has values outside what {target.title} learnt from:\n"
+            + "\n".join(f"- {flag.sentence}" for flag in flags)
+        )
+
+
+def show_answer(probabilities: dict, key: str, *, compact: bool = False) -> None:
+    """Headline, top countries, map, and (unless ``compact``) a bar over every country."""
+    top = predict.top_countries(probabilities, 5 if compact else TOP_N)
+    st.markdown(f"#### {predict.headline(probabilities)}")
+    table, world = (st.container(), st.container()) if compact else st.columns([2, 3])
+    table.dataframe(
+        top.assign(chance=top["probability"] * 100)[["rank", "country", "chance"]],
+        column_config={
+            "rank": st.column_config.NumberColumn("#", width="small"),
+            "country": "Country",
+            "chance": st.column_config.ProgressColumn(
+                "Probability", format="%.1f %%", min_value=0, max_value=100
+            ),
+        },
+        hide_index=True,
+        key=f"top_{key}",
+    )
+    with world:
+        show_map(probability_map(probabilities), key=f"map_{key}")
+    if not compact:
+        st.plotly_chart(
+            probability_bar_chart(probabilities, title="Every country the model knows"),
+            key=f"bars_{key}",
+            width="stretch",
+        )
+
+
+def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) -> None:
+    """Two answers in one chart, and every country side by side with the difference."""
+    st.plotly_chart(
+        comparison_bar_chart(
+            left, right, labels, title="Side by side: the top countries of either"
+        ),
+        key=f"compare_{key}",
+        width="stretch",
+    )
+    with st.expander("Every country side by side"):
+        table = predict.comparison_table(left, right, labels)
+        percent = st.column_config.NumberColumn(format="%.1f %%")
+        st.dataframe(
+            table.drop(columns="code").assign(
+                **{c: table[c] * 100 for c in (*labels, "difference")}
+            ),
+            column_config={labels[0]: percent, labels[1]: percent, "difference": percent},
+            hide_index=True,
+            key=f"table_{key}",
+        )
+
+
+def show_wire(answer: predict.Prediction, key: str) -> None:
+    with st.expander(f"🧾 Request and response JSON of {answer.target.title} (for developers)"):
+        st.caption(f"POST {answer.infer_url}")
+        st.code(json.dumps(answer.request, indent=2), language="json")
+        st.code(json.dumps(answer.response, indent=2), language="json")
+        st.caption("The same request from a terminal:")
+        st.code(
+            predict.curl_command(answer.infer_url, answer.request, answer.target.token is not None),
+            language="bash",
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+
+st.title("🌍 Where will this song chart?")
+st.markdown(
+    "Pick a song, ask a trained model, and see in which countries' Spotify charts it is most "
+    "likely to appear. The model has only ever seen a song's sound (how danceable, how loud, "
+    "how fast…), never its artist or its lyrics."
+)
+
+catalogue = load_songs()
+deployed = predict.deployment_targets(settings)
+mode = st.segmented_control(
+    "What would you like to see?", [ONE, TWO_SONGS, TWO_MODELS], default=ONE, required=True,
+    key="compare",
+)  # fmt: skip
+
+st.subheader("1 · Choose a song")
+if catalogue is None:
+    st.caption("No song data yet, so start from a preset or describe a song. Real songs appear "
+               "here once a data set is loaded on the Explore page.")  # fmt: skip
+if mode == TWO_SONGS:
+    left, right = st.columns(2)
+    with left:
+        song_a = choose_song("a", catalogue)
+    with right:
+        song_b = choose_song("b", catalogue)
+else:
+    song_a, song_b = choose_song("a", catalogue), None
+
+st.subheader("2 · Choose a model")
+if not deployed:
+    st.info(
+        "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
+        "address of any Open Inference Protocol endpoint below."
+    )
+    st.page_link("pages/deploy.py", label="Deploy a model", icon="🚀")
+if mode == TWO_MODELS:
+    left, right = st.columns(2)
+    with left:
+        target_a = choose_target("a", deployed)
+    with right:
+        target_b = choose_target("b", deployed)
+else:
+    target_a, target_b = choose_target("a", deployed), None
+
+st.subheader("3 · See where it charts")
+songs_ready = song_a is not None and (mode != TWO_SONGS or song_b is not None)
+targets_ready = target_a is not None and (mode != TWO_MODELS or target_b is not None)
+if st.button("🔮 Predict", type="primary", disabled=not (songs_ready and targets_ready),
+             key="predict"):  # fmt: skip
+    st.session_state["predict_live"] = True
+if not songs_ready:
+    st.caption("Choose a song first.")
+elif not targets_ready:
+    st.caption("Choose a model endpoint first.")
+elif st.session_state.get("predict_live"):
+    if mode == ONE:
+        answer = ask(target_a, [song_a[1]])
+        if answer:
+            show_flags(target_a, song_a[0], song_a[1])
+            show_answer(answer.probabilities[0], "one")
+            show_wire(answer, "one")
+    elif mode == TWO_SONGS:
+        # Both songs travel in one request of two rows, as a batch client would send them.
+        answer = ask(target_a, [song_a[1], song_b[1]])
+        if answer:
+            labels = ("A: " + song_a[0], "B: " + song_b[0])
+            if labels[0][3:] == labels[1][3:]:
+                labels = (labels[0] + " (left)", labels[1] + " (right)")
+            for title, song in (song_a, song_b):
+                show_flags(target_a, title, song)
+            columns = st.columns(2)
+            for column, label, probabilities, key in zip(
+                columns, labels, answer.probabilities, ("a", "b"), strict=True
+            ):
+                with column:
+                    st.markdown(f"**{label}**")
+                    show_answer(probabilities, f"song_{key}", compact=True)
+            show_comparison(*answer.probabilities, labels, "songs")
+            with st.expander("The two songs in plain words"):
+                st.dataframe(predict.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
+            show_wire(answer, "two_songs")
+    else:
+        answers = [ask(target_a, [song_a[1]]), ask(target_b, [song_a[1]])]
+        if all(answers):
+            labels = ("A: " + target_a.title, "B: " + target_b.title)
+            if labels[0] == labels[1]:
+                labels = (labels[0] + " (left)", labels[1] + " (right)")
+            columns = st.columns(2)
+            for column, label, answer, target, key in zip(
+                columns, labels, answers, (target_a, target_b), ("a", "b"), strict=True
+            ):
+                with column:
+                    st.markdown(f"**{label}**")
+                    show_flags(target, song_a[0], song_a[1])
+                    show_answer(answer.probabilities[0], f"model_{key}", compact=True)
+            show_comparison(
+                answers[0].probabilities[0], answers[1].probabilities[0], labels, "models"
+            )
+            for answer, key in zip(answers, ("a", "b"), strict=True):
+                show_wire(answer, f"model_{key}")
+else:
+    st.caption("Press Predict to ask the model; the answer then follows every change you make.")

@@ -1,5 +1,193 @@
-"""Registry page — not built yet."""
+"""Registry: register the exported model, browse every version, see where one comes from, compare
+versions, and archive, restore or mark one for production."""
 
-from jukebox.ui.coming import coming_soon
+import contextlib
 
-coming_soon("Registry", "browse model versions in the model registry.")
+import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.registry import client as registry
+from jukebox.ui import registry as ui
+
+FLASH = "registry_flash"
+
+
+def done(message: str) -> None:
+    """Say what was done after the rerun that shows its effect."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+st.title("Registry")
+settings = load_settings()
+st.caption(
+    f"Model registry: **{settings.registry_url or 'embedded (started on demand)'}** · "
+    f"object storage: **{settings.s3_endpoint or settings.storage_dir}** · bucket "
+    f"**{settings.s3_bucket}**"
+)
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash)
+
+try:
+    with st.spinner("Connecting to the model registry…"):
+        models = registry.list_models(settings)
+        versions = [
+            v
+            for model in models
+            for v in registry.list_versions(model.name, settings, include_incomplete=True)
+        ]
+except registry.USER_ERRORS as error:
+    st.error(str(error))
+    models, versions = None, []
+complete = [v for v in versions if v.complete]
+
+# --- Register the model exported on the Export page -----------------------------------------
+st.subheader("Register an exported model")
+candidates = registry.exported_bundles(settings)
+if not candidates:
+    st.info(
+        f"No exported model under `{settings.models_dir}` yet: train a model and export it on "
+        "the Export page, then come back here to register it."
+    )
+else:
+    chosen = st.selectbox(
+        "Exported bundle (newest first)",
+        candidates,
+        format_func=lambda c: (
+            f"{c.path.relative_to(settings.models_dir)} · exported {c.modified:%Y-%m-%d %H:%M}"
+            + (f" · accuracy {c.accuracy:.3f}" if c.accuracy is not None else "")
+            + (" · ✅ verified" if c.registrable else " · ❌ cannot be registered")
+        ),
+    )
+    if not chosen.registrable:
+        st.warning(f"This bundle cannot be registered. {chosen.reason}")
+    left, right = st.columns(2)
+    default_name = models[0].name if models else "jukebox"
+    name = left.text_input(
+        "Model name",
+        value=default_name,
+        key="register_name",
+        help="Letters, digits, '-', '_' and '.'; no spaces or path characters.",
+    )
+    suggestion = "1"
+    if models is not None:
+        with contextlib.suppress(*registry.USER_ERRORS):
+            suggestion = registry.suggest_next_version(name, settings)
+    version_key = f"register_version_{name}"
+    version = right.text_input(
+        "Version",
+        value=suggestion,
+        key=version_key,
+        help=f"A whole number; the next free one for this name is {suggestion}.",
+    )
+    if st.button(
+        "Register",
+        type="primary",
+        disabled=not chosen.registrable or models is None,
+        help="Uploads the bundle to object storage, then records it in the model registry.",
+    ):
+        try:
+            with st.spinner("Uploading the bundle and registering it…"):
+                info = registry.register_bundle(chosen.path, name, version, settings=settings)
+        except registry.USER_ERRORS as error:
+            st.error(str(error))
+        else:
+            st.session_state.pop(version_key, None)
+            done(f"Registered {info.model} version {info.version}, stored at {info.uri}.")
+
+# --- Every registered version ---------------------------------------------------------------
+st.subheader("Registered versions")
+if models is not None and not versions:
+    st.info("Nothing is registered yet: register an exported model above.")
+if versions:
+    st.dataframe(
+        ui.versions_table(versions),
+        hide_index=True,
+        column_config={"accuracy": st.column_config.NumberColumn(format="%.3f")},
+    )
+    if len(complete) < len(versions):
+        st.caption(
+            "⚠️ incomplete: a registration that was interrupted. Register the same version again "
+            "to complete it."
+        )
+
+# --- One version in detail ------------------------------------------------------------------
+if versions:
+    st.subheader("Version detail")
+    names = sorted({v.model for v in versions})
+    left, right = st.columns(2)
+    model_name = left.selectbox("Model", names, key="detail_model")
+    of_model = [v for v in versions if v.model == model_name]
+    latest = next((v for v in of_model if v.production), of_model[-1])
+    picked = right.selectbox(
+        "Version",
+        of_model,
+        index=of_model.index(latest),
+        format_func=lambda v: f"v{v.version} · {v.status}",
+        key=f"detail_version_{model_name}",
+    )
+    try:
+        detail = registry.get_version(picked.model, picked.version, settings)
+        card = registry.read_model_card(picked.model, picked.version, settings)
+    except registry.USER_ERRORS as error:
+        st.error(str(error))
+        detail, card = picked, ""
+
+    actions = st.columns(3)
+    if actions[0].button(
+        "Mark for production",
+        disabled=detail.status != "live",
+        help="One version per model is the production version.",
+    ):
+        try:
+            registry.mark_production(detail.model, detail.version, settings)
+            done(f"{detail.model} version {detail.version} is now the production version.")
+        except registry.USER_ERRORS as error:
+            st.error(str(error))
+    if actions[1].button(
+        "Archive",
+        disabled=detail.status != "live",
+        help="Keeps the version and its files, but no longer offers it for use. The "
+        "production version cannot be archived.",
+    ):
+        try:
+            registry.archive_version(detail.model, detail.version, settings)
+            done(f"{detail.model} version {detail.version} is archived.")
+        except registry.USER_ERRORS as error:
+            st.error(str(error))
+    if actions[2].button("Restore", disabled=detail.status != "archived"):
+        try:
+            registry.restore_version(detail.model, detail.version, settings)
+            done(f"{detail.model} version {detail.version} is live again.")
+        except registry.USER_ERRORS as error:
+            st.error(str(error))
+
+    st.markdown("**Stored at**")
+    st.code(detail.uri or "no artifact recorded", language=None)
+    st.plotly_chart(ui.lineage_figure(detail), key="lineage")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Metadata**")
+        st.dataframe(ui.metadata_table(detail), hide_index=True)
+    with right:
+        st.markdown("**Model card**")
+        with st.container(border=True, height=400):
+            st.markdown(card or "_This version has no model card._")
+
+# --- Compare versions -----------------------------------------------------------------------
+if len(complete) >= 2:
+    st.subheader("Compare versions")
+    labels = {ui.version_label(v): v for v in complete}
+    default = [ui.version_label(v) for v in complete if v.model == complete[-1].model][-2:]
+    chosen_labels = st.multiselect("Versions to compare", list(labels), default=default)
+    compared = [labels[label] for label in chosen_labels]
+    if len(compared) < 2:
+        st.info("Pick two or more versions to compare them side by side.")
+    else:
+        st.plotly_chart(ui.metrics_figure(compared), key="compare_metrics")
+        st.markdown("**Training parameters** (those that differ first)")
+        diff = ui.parameters_diff(compared)
+        if diff.empty:
+            st.caption("None of these versions recorded training parameters.")
+        else:
+            st.dataframe(diff, hide_index=True)

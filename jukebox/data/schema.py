@@ -86,3 +86,27 @@ RANKINGS_COLUMNS: dict[str, str] = {
     "album_release_date": "object",
 }
 """``song_rankings``: one row per song, country and chart day."""
+
+PROPERTIES_TABLE = "song_properties"
+RANKINGS_TABLE = "song_rankings"
+
+TIME_SIGNATURE_SPEC = FeatureSpec("time_signature", "int64", 3, 7, "Beats per bar")
+"""Spotify reports 3 to 7 beats per bar; 0 and 1 are quirks of its analysis, not real metres."""
+
+RANKINGS_SPECS: dict[str, FeatureSpec] = {
+    s.name: s
+    for s in (
+        FeatureSpec("popularity", "int64", 0, 100, "Spotify popularity"),
+        FeatureSpec("daily_rank", "int64", 1, 200, "Position in the daily chart"),
+    )
+}
+"""Plausible values of the numeric ranking columns that validation checks."""
+
+CHART_COUNTRIES: tuple[str, ...] = (
+    "AE", "AR", "AT", "AU", "BE", "BG", "BO", "BR", "BY", "CA", "CH", "CL", "CO", "CR", "CZ",
+    "DE", "DK", "DO", "EC", "EE", "EG", "ES", "FI", "FR", "GB", "GR", "GT", "HK", "HN", "HU",
+    "ID", "IE", "IL", "IN", "IS", "IT", "JP", "KR", "KZ", "LT", "LU", "LV", "MA", "MX", "MY",
+    "NG", "NI", "NL", "NO", "NZ", "PA", "PE", "PH", "PK", "PL", "PT", "PY", "RO", "SA", "SE",
+    "SG", "SK", "SV", "TH", "TR", "TW", "UA", "US", "UY", "VE", "VN", "ZA",
+)  # fmt: skip
+"""The 72 countries of the Kaggle "Top Spotify Songs in 73 Countries" set (the 73rd is global)."""

@@ -1,0 +1,188 @@
+"""How fast the app draws, and how much memory it holds, on the default data set.
+
+Prints: the machine; the time from starting ``streamlit run app.py`` to a drawn Home page in
+headless Chromium (cold start); Explore's first load on the default synthetic data set (about
+1.1 million chart entries); how long Explore takes to redraw after each of a series of
+interactions (time from the interaction until the app's running indicator has gone); and the
+peak resident memory of the streamlit process while serving Explore.
+
+    python benchmarks/bench_app.py              # default data set (generated in a temp dir)
+    python benchmarks/bench_app.py --songs 2000 # a quick run on a small data set
+
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.harness import AppServer, launch_chromium  # noqa: E402
+
+RUNNING = '[data-testid="stStatusWidget"]'
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    import plotly
+    import streamlit
+
+    return (
+        f"{platform.platform()}; {cpu}; {os.cpu_count()} logical CPUs; "
+        f"{memory_kb / 2**20:.1f} GiB RAM; Python {platform.python_version()}; "
+        f"streamlit {streamlit.__version__}; plotly {plotly.__version__}"
+    )
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """Current and peak resident memory of a process (VmRSS, VmHWM), in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def wait_for_run(page, since: float, timeout: float = 120.0, quiet: float = 0.6) -> float:
+    """Seconds from ``since`` until the script run started by an interaction has finished.
+
+    The running indicator appears once the rerun starts; the run is over when it has been gone
+    for ``quiet`` seconds (that waiting is not counted).
+    """
+    deadline = since + timeout
+    last_running = None
+    while time.perf_counter() < deadline:
+        now = time.perf_counter()
+        if page.locator(RUNNING).count():
+            last_running = now
+        elif last_running is not None and now - last_running > quiet:
+            return last_running - since
+        elif last_running is None and now - since > 2.0:
+            return 0.0  # the run was over before the indicator could show
+        time.sleep(0.02)
+    raise TimeoutError("the app was still running")
+
+
+def timed(page, label: str, action, results: list) -> None:
+    start = time.perf_counter()
+    action()
+    seconds = wait_for_run(page, start)
+    results.append((label, seconds))
+    print(f"  {label:<52} {seconds:6.2f} s", flush=True)
+
+
+def choose(page, widget_label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox or multiselect labelled ``widget_label``."""
+    box = page.locator(
+        '[data-testid="stSelectbox"], [data-testid="stMultiSelect"]', has_text=widget_label
+    )
+    box.locator("input").first.click()
+    box.locator("input").first.fill(option)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def run(songs: int | None, seed: int, home: Path) -> None:
+    print("Machine:", machine())
+    command = [sys.executable, "-m", "jukebox", "data", "generate", "--seed", str(seed)]
+    if songs:
+        command += ["--songs", str(songs)]
+    start = time.perf_counter()
+    env = {**os.environ, "JUKEBOX_HOME": str(home)}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    print(f"Data set generated in {time.perf_counter() - start:.1f} s ({' '.join(command[3:])})")
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+
+        server = AppServer(home, home / "streamlit.log")
+        start = time.perf_counter()
+        server.start(timeout=120)
+        try:
+            page.goto(server.url)
+            page.get_by_text("The model's life").wait_for(timeout=60_000)
+            wait_for_run(page, time.perf_counter())
+            page.locator('[data-testid="stPageLink"]').first.wait_for()
+            cold = time.perf_counter() - start
+            print(f"Cold start to a drawn Home page: {cold:.2f} s")
+
+            start = time.perf_counter()
+            page.goto(f"{server.url}/explore")
+            page.locator("path.choroplethlocation").first.wait_for(timeout=180_000)
+            page.locator(".heatmaplayer, .hm").first.wait_for(timeout=60_000)
+            first = wait_for_run(page, start) or time.perf_counter() - start
+            print(f"Explore first load (load, merge, reduce, draw): {first:.2f} s")
+            rows = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+            print(f"Chart entries in the data set: {rows}")
+
+            print("Explore redraw after an interaction:")
+            results: list[tuple[str, float]] = []
+            timed(page, "map colour: chart entries -> mean energy",
+                  lambda: choose(page, "Colour countries by", "Mean energy"), results)
+            timed(page, "country filter: add Germany",
+                  lambda: choose(page, "Countries", "Germany"), results)
+            timed(page, "country filter: add Japan",
+                  lambda: choose(page, "Countries", "Japan"), results)
+            timed(page, "map colour: mean energy -> mean valence",
+                  lambda: choose(page, "Colour countries by", "Mean valence"), results)
+
+            def narrow_top_songs() -> None:
+                handle = page.locator('[data-testid="stSlider"] [role="slider"]').first
+                handle.focus()
+                for _ in range(5):
+                    handle.press("ArrowRight")
+
+            timed(page, "top songs: move the start of the date range", narrow_top_songs, results)
+
+            def clear_countries() -> None:
+                box = page.locator('[data-testid="stMultiSelect"]', has_text="Countries")
+                box.get_by_role("button", name="Clear all").first.click()
+
+            timed(page, "country filter: clear (all countries, seen before)",
+                  clear_countries, results)
+            worst = max(seconds for _, seconds in results)
+            print(f"Slowest redraw: {worst:.2f} s")
+            rss, peak = memory_mb(server.process.pid)
+            print(
+                f"streamlit process resident memory: {rss:,.0f} MB now, {peak:,.0f} MB peak "
+                "(VmHWM, since start)"
+            )
+            page.screenshot(path=str(home / "explore.png"), full_page=False)
+        finally:
+            server.stop()
+            browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--songs", type=int, help="songs to generate (default: the CLI default)")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jukebox-bench-") as home:
+        run(args.songs, args.seed, Path(home))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Training: fit the network on prepared arrays, reporting progress to whoever listens.
+
+Progress goes to *listeners*: plain callables that receive a :class:`TrainingEvent` (the page's
+job status writer, the CLI's printer, a pipeline's log). A ``should_stop`` callable, checked after
+every batch, stops training cleanly and keeps what was learned so far. A loss that turns NaN
+stops training with a :class:`TrainingError` saying what to change.
+
+The data is fed as a batched ``tf.data`` pipeline over whole arrays: shuffled row indices,
+gathered a batch at a time, then split into the named inputs. That costs a few operations per
+batch instead of per row, which is what makes CPU training fast.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import numpy as np
+
+from jukebox.data.preparation import Prepared
+from jukebox.model.network import TrainingParams, build_model, set_determinism
+
+if TYPE_CHECKING:
+    import keras
+
+EventKind = Literal["train_begin", "batch_end", "epoch_end", "train_end"]
+
+
+@dataclass(frozen=True)
+class TrainingEvent:
+    """One moment of a training: where it is (epoch and batch, 1-based) and how it is doing.
+
+    ``loss`` and ``metrics`` are Keras's running values for the current epoch; at ``epoch_end``
+    ``metrics`` also holds the validation figures (``val_loss``, ``val_accuracy``, …).
+    """
+
+    kind: EventKind
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def progress(self) -> float:
+        """Fraction of all batches of all epochs done, from 0 to 1."""
+        if self.kind == "train_end":
+            return 1.0
+        done = (self.epoch - 1) * self.batches + self.batch
+        return min(1.0, done / max(1, self.epochs * self.batches))
+
+    @property
+    def epoch_position(self) -> float:
+        """Epochs done as a fraction (1.5 = half way through the second epoch), for curves."""
+        return (self.epoch - 1) + self.batch / max(1, self.batches)
+
+
+class ProgressListener(Protocol):
+    """Anything called with each :class:`TrainingEvent`; it must return quickly."""
+
+    def __call__(self, event: TrainingEvent) -> None: ...
+
+
+class TrainingError(RuntimeError):
+    """Training could not produce a usable model; the message says what to change."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """The trained model and how training went.
+
+    ``history`` maps each Keras metric (``loss``, ``accuracy``, ``top5``, ``val_*``) to one value
+    per finished epoch. ``stopped`` is True when ``should_stop`` ended training early.
+    """
+
+    model: keras.Model
+    params: TrainingParams
+    history: dict[str, list[float]]
+    epochs_run: int
+    stopped: bool
+    seconds: float
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def _make_callback(
+    listeners: list[ProgressListener],
+    epochs: int,
+    batches: int,
+    should_stop: Callable[[], bool] | None,
+    batch_interval: float,
+):
+    """A Keras callback that turns Keras's hooks into events, stops on request and on NaN."""
+    import keras
+
+    class _Reporter(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = 1
+            self.stopped = False
+            self.nan_at: tuple[int, int] | None = None
+            self._last_emit = 0.0
+
+        def _emit(self, kind: EventKind, batch: int, logs: dict | None) -> None:
+            logs = {k: _finite(v) for k, v in (logs or {}).items()}
+            loss = logs.pop("loss", None)
+            event = TrainingEvent(kind, self.epoch, epochs, batch, batches, loss, logs)
+            for listener in listeners:
+                listener(event)
+
+        def on_train_begin(self, logs=None):
+            self._emit("train_begin", 0, {})
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = _finite((logs or {}).get("loss"))
+            if loss is not None and not math.isfinite(loss):
+                self.nan_at = (self.epoch, batch + 1)
+                self.model.stop_training = True
+                return
+            if should_stop is not None and should_stop():
+                self.stopped = True
+                self.model.stop_training = True
+            now = time.monotonic()
+            if now - self._last_emit >= batch_interval or batch + 1 == batches:
+                self._last_emit = now
+                self._emit("batch_end", batch + 1, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.nan_at is None:
+                self._emit("epoch_end", batches, logs)
+
+    return _Reporter()
+
+
+def make_dataset(prepared: Prepared, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """Batches of ``({feature: [B, 1]}, label)``: indices shuffled each epoch, rows gathered."""
+    import tensorflow as tf
+
+    features = tf.constant(np.asarray(x, dtype=np.float32))
+    labels = tf.constant(np.asarray(y, dtype=np.int64))
+    names = prepared.features
+
+    def gather(indices):
+        rows = tf.gather(features, indices)
+        inputs = {name: rows[:, i : i + 1] for i, name in enumerate(names)}
+        return inputs, tf.gather(labels, indices)
+
+    n = len(y)
+    return (
+        tf.data.Dataset.range(n)
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(gather)
+        .prefetch(2)
+    )
+
+
+def train(
+    prepared: Prepared,
+    params: TrainingParams | None = None,
+    *,
+    listeners: Iterable[ProgressListener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    batch_interval: float = 0.5,
+) -> TrainingResult:
+    """Build the network for ``prepared`` and fit it; validation figures after each epoch.
+
+    ``batch_interval`` is the least time in seconds between two ``batch_end`` events, so a
+    listener that writes a file is not called thousands of times a second.
+    """
+    params = params or TrainingParams()
+    listeners = list(listeners)
+    set_determinism(params.seed)
+    model = build_model(
+        prepared.features, prepared.n_classes, prepared.minima, prepared.maxima, params
+    )
+    batches = math.ceil(len(prepared.y_train) / params.batch_size)
+    reporter = _make_callback(listeners, params.epochs, batches, should_stop, batch_interval)
+    train_data = make_dataset(
+        prepared, prepared.x_train, prepared.y_train, params.batch_size, params.seed
+    )
+    validation = (prepared.inputs(prepared.x_val), prepared.y_val)
+    started = time.perf_counter()
+    fit = model.fit(
+        train_data,
+        epochs=params.epochs,
+        validation_data=validation if len(prepared.y_val) else None,
+        validation_batch_size=max(params.batch_size, 4096),
+        callbacks=[reporter],
+        shuffle=False,  # the dataset shuffles itself, once per epoch
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    if reporter.nan_at is not None:
+        epoch, batch = reporter.nan_at
+        raise TrainingError(
+            f"The loss became NaN at epoch {epoch}, batch {batch}: training diverged. Lower the "
+            f"learning rate (now {params.learning_rate:g}; try {params.learning_rate / 10:g}) "
+            "or use a smaller network, then train again."
+        )
+    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    epochs_run = len(history.get("loss", []))
+    event = TrainingEvent(
+        "train_end",
+        max(1, epochs_run),
+        params.epochs,
+        batches,
+        batches,
+        history["loss"][-1] if history.get("loss") else None,
+        {k: v[-1] for k, v in history.items() if k != "loss" and v},
+    )
+    for listener in listeners:
+        listener(event)
+    return TrainingResult(model, params, history, epochs_run, reporter.stopped, seconds)
+
+
+def predict(model: keras.Model, prepared: Prepared, x: np.ndarray) -> np.ndarray:
+    """Probabilities per country (``[N, n_classes]`` float32) for raw feature rows ``x``."""
+    return np.asarray(
+        model.predict(prepared.inputs(x), batch_size=8192, verbose=0), dtype=np.float32
+    )

@@ -1,0 +1,329 @@
+"""The current data set as pages see it: loaded, merged and reduced once, then served from cache.
+
+A data set is identified by the files that hold it (name, size, modification time), so the
+caches follow a replaced data set on the next rerun, and every page and session shares one copy
+of the compact tables (``st.cache_resource``: no copy per rerun, and one entry, so a replaced data
+set frees its memory). Summaries for a selection are small and cached per selection
+(``st.cache_data``), so going back to a selection seen before costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from jukebox.config import Settings
+from jukebox.ui.explore import (
+    ExploreTables,
+    Summary,
+    correlation_figure,
+    distributions_figure,
+    explore_tables,
+    select_rows,
+    summarize,
+)
+from jukebox.ui.explore import top_songs as _top_songs
+
+
+@dataclass(frozen=True)
+class ExploreData:
+    """The current data set, reduced for Explore, with what is known about where it came from."""
+
+    identity: str
+    tables: ExploreTables
+    source: str
+    errors: int
+    warnings: int
+    findings: tuple[str, ...]
+    bayes_accuracy: float | None
+
+
+def data_identity(settings: Settings) -> str:
+    """Names, sizes and modification times of the current data set's files ("" if none)."""
+    directory = settings.data_dir
+    if not directory.is_dir():
+        return ""
+    parts = [str(directory)]
+    for path in sorted(directory.iterdir()):
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts) if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class DataSetFacts:
+    """What Home says about the current data set, read without loading it."""
+
+    source: str
+    rows: int | None
+    songs: int | None
+    countries: int | None
+    first_date: str | None
+    last_date: str | None
+    bayes_accuracy: float | None
+
+
+def data_set_facts(settings: Settings) -> DataSetFacts | None:
+    """The current data set's size and origin from its stored summary; None if there is none."""
+    from jukebox.data.store import current_info
+
+    info = current_info(settings)
+    if not info:
+        return None
+    return DataSetFacts(
+        source=str(info.get("source", "unknown")),
+        rows=info.get("ranking_rows"),
+        songs=info.get("songs"),
+        countries=info.get("countries"),
+        first_date=info.get("first_date"),
+        last_date=info.get("last_date"),
+        bayes_accuracy=info.get("bayes_accuracy"),
+    )
+
+
+def ensure_data(settings: Settings) -> ExploreData:
+    """The current data set for Explore; generates the default synthetic set if there is none."""
+    identity = data_identity(settings)
+    if not identity:
+        from jukebox.data.store import ensure_current
+
+        with st.spinner("No data set yet: generating the default synthetic one (a few seconds)…"):
+            ensure_current(settings)
+        identity = data_identity(settings)
+    return _load(identity, settings)
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading and merging the data set…")
+def _load(identity: str, _settings: Settings) -> ExploreData:
+    from jukebox.data.merge import merge_tables
+    from jukebox.data.store import load_current
+
+    data = load_current(_settings)
+    tables = explore_tables(merge_tables(data.properties, data.rankings))
+    report = getattr(data, "report", None)
+    return ExploreData(
+        identity=identity,
+        tables=tables,
+        source=str(getattr(data, "source", "unknown")),
+        errors=_count(report, "errors"),
+        warnings=_count(report, "warnings"),
+        findings=_findings(report),
+        bayes_accuracy=getattr(data, "bayes_accuracy", None),
+    )
+
+
+def _count(report: object, name: str) -> int:
+    value = getattr(report, name, None)
+    if value is None:
+        return 0
+    return value if isinstance(value, int) else len(value)
+
+
+def _findings(report: object) -> tuple[str, ...]:
+    if report is None:
+        return ()
+    found = []
+    for name in ("errors", "warnings"):
+        value = getattr(report, name, None)
+        if isinstance(value, list | tuple):
+            found.extend(str(item) for item in value)
+    return tuple(found)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def summary(
+    identity: str,
+    start: date | None,
+    end: date | None,
+    countries: tuple[str, ...],
+    _settings: Settings,
+) -> Summary:
+    """Every figure of Explore for one selection (date range and countries)."""
+    tables = _load(identity, _settings).tables
+    return summarize(select_rows(tables.rows, start, end, countries), tables.songs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def top_songs(
+    identity: str,
+    start: date | None,
+    end: date | None,
+    countries: tuple[str, ...],
+    n: int,
+    min_entries: int,
+    _settings: Settings,
+) -> pd.DataFrame:
+    """The most popular songs of the selection, by mean popularity over their chart entries."""
+    tables = _load(identity, _settings).tables
+    rows = select_rows(tables.rows, start, end, countries)
+    return _top_songs(rows, tables.songs, n=n, min_entries=min_entries)
+
+
+# Figures are cached as objects (cache_resource: shared, never copied) because building a
+# plotly figure with many subplots costs more than the numbers in it; nothing mutates them.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def distributions(
+    identity: str,
+    start: date | None,
+    end: date | None,
+    countries: tuple[str, ...],
+    _settings: Settings,
+) -> go.Figure:
+    """The distributions figure of a selection."""
+    return distributions_figure(summary(identity, start, end, countries, _settings))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def correlations(
+    identity: str,
+    start: date | None,
+    end: date | None,
+    countries: tuple[str, ...],
+    _settings: Settings,
+) -> go.Figure:
+    """The correlation heatmap of a selection."""
+    return correlation_figure(summary(identity, start, end, countries, _settings).correlations)
+
+
+FILTER_KEYS = ("explore_dates", "explore_countries", "explore_map_feature")
+
+
+def forget_filters_of_other_data(identity: str) -> None:
+    """Reset Explore's filters when the data set changed: old dates and countries may not exist."""
+    if st.session_state.get("explore_identity") != identity:
+        for key in FILTER_KEYS:
+            st.session_state.pop(key, None)
+        st.session_state["explore_identity"] = identity
+
+
+# --- Loading another data source ---------------------------------------------------------------
+
+SOURCE_KINDS: dict[str, str] = {
+    "synthetic": "Synthetic",
+    "parquet": "Parquet (path or URL)",
+    "s3": "S3 objects",
+    "kaggle": "Kaggle CSV",
+    "upload": "Upload files",
+}
+CANDIDATE = "explore_candidate"
+ADOPTED = "explore_adopted"
+
+
+def source_loader(settings: Settings) -> None:
+    """Read another data set, show what validation found, and replace the current one only when
+    the user says so (dropping the rows with problems, which are counted first)."""
+    if message := st.session_state.pop(ADOPTED, None):
+        st.success(message)
+    kind = st.radio(
+        "Source",
+        list(SOURCE_KINDS),
+        format_func=SOURCE_KINDS.get,
+        horizontal=True,
+        key="explore_source_kind",
+    )
+    with st.form(f"explore_source_{kind}"):
+        params = _source_form(kind, settings)
+        submitted = st.form_submit_button("Read and validate", type="primary")
+    if submitted:
+        st.session_state.pop(CANDIDATE, None)
+        _read_candidate(kind, params, settings)
+    if CANDIDATE in st.session_state:
+        _review_candidate(settings)
+
+
+def _source_form(kind: str, settings: Settings) -> dict:
+    if kind == "synthetic":
+        left, right = st.columns(2)
+        return {
+            "songs": left.number_input("Songs", 100, 100_000, 14_000, step=1_000),
+            "seed": right.number_input("Seed", 0, 2**31 - 1, 0),
+        }
+    if kind == "parquet":
+        st.caption("Local paths or http(s) URLs of the workshop's two parquet files.")
+        return {
+            "properties": st.text_input("song_properties", placeholder="data/song_properties.parquet"),
+            "rankings": st.text_input("song_rankings", placeholder="data/song_rankings.parquet"),
+        }
+    if kind == "s3":
+        where = (
+            f"bucket `{settings.s3_bucket}` at `{settings.s3_endpoint}`"
+            if settings.storage_is_remote
+            else f"the embedded store, bucket `{settings.s3_bucket}`"
+        )
+        st.caption(f"Object keys in {where} (set AWS_S3_ENDPOINT and friends for a real one).")
+        return {
+            "properties": st.text_input("song_properties key", "data/song_properties.parquet"),
+            "rankings": st.text_input("song_rankings key", "data/song_rankings.parquet"),
+        }
+    if kind == "kaggle":
+        st.caption(
+            'The "Top Spotify Songs in 73 Countries" CSV, split into the two tables; its global '
+            "chart (rows with no country) is left out."
+        )
+        return {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
+    st.caption("The two tables as parquet or CSV files.")
+    left, right = st.columns(2)
+    return {
+        "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
+        "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
+    }
+
+
+def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
+    from jukebox.data.validation import ValidationError
+
+    missing = [name for name, value in params.items() if value in (None, "")]
+    if missing:
+        st.error(f"Fill in {', '.join(missing)} first, then read again.")
+        return
+    try:
+        with st.spinner(f"Reading and validating ({SOURCE_KINDS[kind]})…"):
+            candidate = read_source(kind, params, settings)
+    except ValidationError as error:
+        st.error("This data cannot be used; the current data set stays. " + str(error))
+        st.dataframe(_findings_frame(error.report), hide_index=True)
+        return
+    except Exception as error:  # noqa: BLE001 - any reading problem is the user's to fix
+        st.error(f"Could not read the data: {error}. The current data set stays.")
+        return
+    st.session_state[CANDIDATE] = candidate
+
+
+def _review_candidate(settings: Settings) -> None:
+    candidate = st.session_state[CANDIDATE]
+    facts = candidate.summary()
+    st.markdown(f"**{candidate.source}** validates.")
+    cols = st.columns(4)
+    cols[0].metric("Chart entries", f"{facts['ranking_rows']:,}")
+    cols[1].metric("Songs", f"{facts['songs']:,}")
+    cols[2].metric("Countries", facts["countries"])
+    cols[3].metric("Dates", f"{facts['first_date']} – {facts['last_date']}")
+    report = candidate.report
+    if report.findings:
+        st.dataframe(_findings_frame(report), hide_index=True)
+    droppable = sum(report.droppable.values())
+    if droppable:
+        st.warning(
+            f"{droppable:,} rows have problems that would spoil training (see above). "
+            "Using this data set drops them."
+        )
+    left, right = st.columns(2)
+    label = f"Drop {droppable:,} rows and use it" if droppable else "Use this data set"
+    if left.button(label, type="primary", key="explore_adopt"):
+        with st.spinner("Saving the new data set…"):
+            adopted = adopt(settings, candidate)
+        st.session_state.pop(CANDIDATE, None)
+        st.session_state[ADOPTED] = f"Now exploring {adopted.source}."
+        st.rerun()
+    if right.button("Discard", key="explore_discard"):
+        st.session_state.pop(CANDIDATE, None)
+        st.rerun()
+
+
+def _findings_frame(report) -> pd.DataFrame:
+    return report.to_frame()[["level", "table", "count", "message"]]

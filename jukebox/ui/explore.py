@@ -1,0 +1,326 @@
+"""What the Explore page shows, as plain functions: data in, summaries and plotly figures out.
+
+The merged table repeats each song's features on every chart entry (one row per song, country
+and day: a million rows for fourteen thousand songs). Explore never materialises that: it keeps
+the chart entries as small integer codes (:class:`ExploreTables`) and reduces them with
+``numpy.bincount`` to a song x country count matrix, from which every view (country means,
+correlations over chart entries, distributions over songs) follows exactly in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from jukebox.data.countries import country_name
+from jukebox.data.schema import FEATURE_SPECS, FEATURES, KEY, LABEL
+
+POPULARITY = "popularity"
+DATE = "snapshot_date"
+VARIABLES: tuple[str, ...] = (*FEATURES, POPULARITY)
+"""What the correlation heatmap relates to each other (and to country)."""
+
+BAR_COLOUR = "#1DB954"
+
+# Features with a handful of values, shown as bars per value rather than as histograms.
+DISCRETE = {"is_explicit", "mode", "key"}
+
+
+@dataclass(frozen=True)
+class ExploreTables:
+    """The merged data in the shape Explore reads it.
+
+    ``rows``: one chart entry per row, columns ``song`` (int32 index into ``songs``),
+    ``country`` (categorical ISO alpha-2 code), ``snapshot_date`` and ``popularity``.
+    ``songs``: one row per song, ``spotify_id``, ``name``, ``artists`` and the features.
+    """
+
+    rows: pd.DataFrame
+    songs: pd.DataFrame
+
+    @property
+    def countries(self) -> list[str]:
+        return [str(c) for c in self.rows[LABEL].cat.categories]
+
+    @property
+    def date_range(self) -> tuple[date, date] | None:
+        if self.rows.empty:
+            return None
+        dates = self.rows[DATE]
+        return dates.min().date(), dates.max().date()
+
+
+def explore_tables(merged: pd.DataFrame) -> ExploreTables:
+    """Split the merged table into compact chart entries and one row per song."""
+    codes, uniques = pd.factorize(merged[KEY], sort=False)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    song_columns = [c for c in (KEY, "name", "artists") if c in merged.columns]
+    songs = merged.iloc[first][[*song_columns, *FEATURES]].reset_index(drop=True)
+    songs[list(FEATURES)] = songs[list(FEATURES)].astype("float64")
+    rows = pd.DataFrame(
+        {
+            "song": codes.astype(np.int32),
+            LABEL: pd.Categorical(merged[LABEL].astype(str).to_numpy()),
+            DATE: pd.to_datetime(merged[DATE]).to_numpy(),
+            POPULARITY: merged[POPULARITY].to_numpy(dtype=np.float32),
+        }
+    )
+    return ExploreTables(rows=rows, songs=songs)
+
+
+def select_rows(
+    rows: pd.DataFrame,
+    start: date | None = None,
+    end: date | None = None,
+    countries: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Chart entries from ``start`` to ``end`` (both included) in ``countries`` (all if empty)."""
+    mask = np.ones(len(rows), dtype=bool)
+    if start is not None:
+        mask &= (rows[DATE] >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        mask &= (rows[DATE] < pd.Timestamp(end) + pd.Timedelta(days=1)).to_numpy()
+    if countries:
+        mask &= rows[LABEL].isin(list(countries)).to_numpy()
+    return rows if mask.all() else rows[mask]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything Explore draws for one selection of chart entries; small enough to cache."""
+
+    rows: int
+    songs: int
+    countries: int
+    first_day: date | None
+    last_day: date | None
+    by_country: pd.DataFrame
+    """Index: country code; columns: country, entries, songs, popularity, then each feature."""
+    correlations: pd.DataFrame
+    """Pearson over chart entries for VARIABLES; the ``country`` row/column is eta."""
+    song_features: pd.DataFrame
+    """Features of the songs that chart in the selection, one row per song."""
+    popularity_counts: pd.Series
+    """Chart entries per popularity score."""
+
+
+def summarize(rows: pd.DataFrame, songs: pd.DataFrame) -> Summary:
+    """Reduce a selection of chart entries to the figures of the page."""
+    categories = list(rows[LABEL].cat.categories)
+    n_countries = len(categories)
+    song = rows["song"].to_numpy(dtype=np.int64)
+    country = rows[LABEL].cat.codes.to_numpy(dtype=np.int64)
+    popularity = rows[POPULARITY].to_numpy(dtype=np.float64)
+    n_songs = len(songs)
+
+    # counts[s, c]: chart entries of song s in country c
+    counts = np.bincount(song * n_countries + country, minlength=n_songs * n_countries).reshape(
+        n_songs, n_countries
+    )
+    per_song = counts.sum(axis=1)
+    per_country = counts.sum(axis=0)
+    pop_sum_song = np.bincount(song, weights=popularity, minlength=n_songs)
+    pop_sq_song = np.bincount(song, weights=popularity**2, minlength=n_songs)
+    pop_sum_country = np.bincount(country, weights=popularity, minlength=n_countries)
+
+    features = songs[list(FEATURES)].to_numpy(dtype=np.float64)
+    charting = per_song > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        country_feature_means = (counts.T @ np.nan_to_num(features)) / per_country[:, None]
+        country_popularity = pop_sum_country / per_country
+
+    present = per_country > 0
+    by_country = pd.DataFrame(country_feature_means[present], columns=list(FEATURES))
+    by_country.insert(0, POPULARITY, country_popularity[present])
+    by_country.insert(0, "songs", (counts[:, present] > 0).sum(axis=0))
+    by_country.insert(0, "entries", per_country[present])
+    codes = [str(c) for c, p in zip(categories, present, strict=True) if p]
+    by_country.insert(0, "country", [country_name(c) for c in codes])
+    by_country.index = pd.Index(codes, name="code")
+
+    correlations = _correlations(
+        features[charting],
+        per_song[charting],
+        pop_sum_song[charting],
+        pop_sq_song[charting],
+        by_country,
+    )
+    dates = rows[DATE]
+    return Summary(
+        rows=len(rows),
+        songs=int(charting.sum()),
+        countries=int(present.sum()),
+        first_day=dates.min().date() if len(rows) else None,
+        last_day=dates.max().date() if len(rows) else None,
+        by_country=by_country,
+        correlations=correlations,
+        song_features=songs.loc[charting, list(FEATURES)].reset_index(drop=True),
+        popularity_counts=rows[POPULARITY].round().astype(int).value_counts().sort_index(),
+    )
+
+
+def _correlations(
+    features: np.ndarray,
+    entries: np.ndarray,
+    pop_sum: np.ndarray,
+    pop_sq: np.ndarray,
+    by_country: pd.DataFrame,
+) -> pd.DataFrame:
+    """Pearson correlation over chart entries, and eta (correlation ratio) with country.
+
+    Features are constant per song, so sums over entries are sums over songs weighted by their
+    entry counts; popularity enters through its per-song sum and sum of squares. Everything is
+    centred first so large-valued features (duration in ms) lose no precision.
+    """
+    labels = [*VARIABLES, LABEL]
+    total = entries.sum()
+    if total == 0:
+        return pd.DataFrame(np.nan, index=labels, columns=labels)
+    weights = entries.astype(np.float64)
+    feature_mean = weights @ features / total
+    centred = features - feature_mean
+    pop_mean = pop_sum.sum() / total
+    pop_centred_sum = pop_sum - weights * pop_mean
+
+    k = len(FEATURES)
+    cov = np.empty((k + 1, k + 1))
+    cov[:k, :k] = (centred * weights[:, None]).T @ centred
+    cov[:k, k] = cov[k, :k] = centred.T @ pop_centred_sum
+    cov[k, k] = (pop_sq - 2 * pop_mean * pop_sum + weights * pop_mean**2).sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sqrt(np.diag(cov))
+        pearson = cov / np.outer(scale, scale)
+        # eta^2 = variance of the country means (weighted by entries) / total variance
+        country_means = by_country[list(VARIABLES)].to_numpy(dtype=np.float64)
+        country_entries = by_country["entries"].to_numpy(dtype=np.float64)
+        means = np.append(feature_mean, pop_mean)
+        between = country_entries @ (country_means - means) ** 2
+        eta = np.sqrt(np.clip(between / np.diag(cov), 0, 1))
+
+    matrix = np.ones((k + 2, k + 2))
+    matrix[: k + 1, : k + 1] = pearson
+    matrix[k + 1, : k + 1] = matrix[: k + 1, k + 1] = eta
+    return pd.DataFrame(matrix, index=labels, columns=labels)
+
+
+def top_songs(
+    rows: pd.DataFrame, songs: pd.DataFrame, n: int = 20, min_entries: int = 1
+) -> pd.DataFrame:
+    """The ``n`` songs with the highest mean popularity over the given chart entries."""
+    song = rows["song"].to_numpy(dtype=np.int64)
+    entries = np.bincount(song, minlength=len(songs))
+    total = np.bincount(song, weights=rows[POPULARITY].to_numpy(np.float64), minlength=len(songs))
+    countries = (
+        rows.groupby("song", observed=True)[LABEL].nunique() if len(rows) else pd.Series(dtype=int)
+    )
+    keep = np.flatnonzero(entries >= max(min_entries, 1))
+    columns = [c for c in ("name", "artists", KEY) if c in songs.columns]
+    table = songs.iloc[keep][columns].copy()
+    table.insert(0, "mean popularity", total[keep] / entries[keep])
+    table["chart entries"] = entries[keep]
+    table["countries"] = countries.reindex(keep).fillna(0).astype(int).to_numpy()
+    table = table.sort_values(["mean popularity", "chart entries"], ascending=False).head(n)
+    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
+    return table[["name", "artists", "mean popularity", "chart entries", "countries", KEY]]
+
+
+def feature_label(name: str) -> str:
+    """``"Loudness (dB)"``: how a feature is named on axes and pickers."""
+    if name == POPULARITY:
+        return "Popularity"
+    if name == LABEL:
+        return "Country"
+    spec = FEATURE_SPECS[name]
+    return f"{name} ({spec.unit})" if spec.unit else name
+
+
+def distributions_figure(summary: Summary, columns: int = 5) -> go.Figure:
+    """Small multiples: each feature over the songs in view, and popularity over chart entries."""
+    names = [*FEATURES, POPULARITY]
+    n_rows = -(-len(names) // columns)
+    titles = [feature_label(f) for f in FEATURES] + ["popularity (chart entries)"]
+    figure = make_subplots(
+        rows=n_rows,
+        cols=columns,
+        subplot_titles=titles,
+        vertical_spacing=0.12,
+        horizontal_spacing=0.04,
+    )
+    songs = summary.song_features
+    for i, name in enumerate(names):
+        row, col = divmod(i, columns)
+        if name == POPULARITY:
+            x = summary.popularity_counts.index.to_numpy()
+            y = summary.popularity_counts.to_numpy()
+            width = None
+        elif name in DISCRETE:
+            counts = songs[name].dropna().round().astype(int).value_counts().sort_index()
+            x, y, width = counts.index.to_numpy(), counts.to_numpy(), 0.8
+        else:
+            values = songs[name].dropna().to_numpy()
+            y, edges = np.histogram(values, bins=30) if len(values) else ([], np.array([0, 1]))
+            x = (edges[:-1] + edges[1:]) / 2
+            width = edges[1] - edges[0]
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=y,
+                width=width,
+                name=name,
+                marker_color=BAR_COLOUR,
+                marker_line_width=0,
+                hovertemplate=f"{name} %{{x:.4~g}}: %{{y:,}}<extra></extra>",
+            ),
+            row=row + 1,
+            col=col + 1,
+        )
+    figure.update_layout(
+        showlegend=False,
+        bargap=0.05,
+        height=190 * n_rows + 40,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    figure.update_annotations(font_size=12)
+    figure.update_yaxes(showticklabels=False)
+    return figure
+
+
+def correlation_figure(matrix: pd.DataFrame) -> go.Figure:
+    """Heatmap of the correlation matrix, values written in the cells."""
+    labels = [feature_label(name) for name in matrix.columns]
+    values = matrix.to_numpy()
+    text = np.where(np.isnan(values), "", np.vectorize(lambda v: f"{v:.2f}")(values))
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=labels,
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=10),
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            reversescale=True,
+            colorbar=dict(title=dict(text="r / η")),
+            hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=620,
+        margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(autorange="reversed"),
+        xaxis=dict(tickangle=-40),
+    )
+    return figure
+
+
+def country_table(summary: Summary) -> pd.DataFrame:
+    """Mean features per country, the most charted countries first."""
+    return summary.by_country.sort_values("entries", ascending=False)

@@ -1,0 +1,239 @@
+"""Tables and figures of the Registry page: registry versions in, tables and plotly figures out.
+
+Pure functions over :class:`jukebox.registry.client.VersionInfo`, so tests check them without a
+browser or a registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from jukebox.registry.client import BundleCandidate, VersionInfo
+
+STATUS_ICONS = {"production": "🚀", "live": "🟢", "archived": "🗄️", "incomplete": "⚠️"}
+PALETTE = ("#1DB954", "#4C72B0", "#E4572E", "#8172B2", "#CCB974", "#64B5CD", "#8C8C8C")
+NODE_COLOURS = {"data": "#4C72B0", "run": "#CCB974", "model": "#1DB954", "artifact": "#E4572E"}
+UNKNOWN_COLOUR = "#C8C8C8"
+
+
+def version_label(version: VersionInfo) -> str:
+    return f"{version.model} v{version.version}"
+
+
+def _version_order(version: VersionInfo) -> tuple:
+    return (
+        version.model,
+        int(version.version) if version.version.isdigit() else 0,
+        version.version,
+    )
+
+
+def versions_table(versions: Sequence[VersionInfo]) -> pd.DataFrame:
+    """One row per version: model, version, created, author, accuracy, data version, state."""
+    rows = [
+        {
+            "model": v.model,
+            "version": v.version,
+            "created": v.created.strftime("%Y-%m-%d %H:%M") if v.created else "",
+            "author": v.author or "",
+            "accuracy": v.accuracy,
+            "data version": _short(v.data_version) or _short(v.data_commit) or "",
+            "state": f"{STATUS_ICONS.get(v.status, '')} {v.status}".strip(),
+        }
+        for v in sorted(versions, key=_version_order)
+    ]
+    columns = ["model", "version", "created", "author", "accuracy", "data version", "state"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def bundles_table(candidates: Sequence[BundleCandidate], root) -> pd.DataFrame:
+    """Exported bundles waiting to be registered, newest first, with why some cannot be."""
+    return pd.DataFrame(
+        [
+            {
+                "bundle": str(c.path.relative_to(root))
+                if c.path.is_relative_to(root)
+                else str(c.path),
+                "exported": c.modified.strftime("%Y-%m-%d %H:%M"),
+                "accuracy": c.accuracy,
+                "can register": "✅" if c.registrable else "❌",
+                "why not": "" if c.registrable else c.reason,
+            }
+            for c in candidates
+        ],
+        columns=["bundle", "exported", "accuracy", "can register", "why not"],
+    )
+
+
+def metadata_table(version: VersionInfo) -> pd.DataFrame:
+    """Everything the registry records about a version, as (what, value) rows."""
+    rows = [
+        ("model", version.model),
+        ("version", version.version),
+        ("state", version.status),
+        ("author", version.author or ""),
+        ("created", version.created.isoformat(timespec="seconds") if version.created else ""),
+        ("description", version.description or ""),
+        ("stored at", version.uri or ""),
+    ]
+    rows += [(key, _text(value)) for key, value in sorted(version.properties.items())]
+    return pd.DataFrame(rows, columns=["what", "value"])
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _short(value: str | None, length: int = 12) -> str | None:
+    if not value:
+        return None
+    return value if len(value) <= length else value[:length] + "…"
+
+
+def chartable_metrics(versions: Sequence[VersionInfo]) -> list[str]:
+    """Metrics worth a bar: fractional scores that at least one version has (not counts, flags)."""
+    names: list[str] = []
+    for version in versions:
+        for name, value in version.metrics.items():
+            if isinstance(value, float) and not isinstance(value, bool) and name not in names:
+                names.append(name)
+    return names
+
+
+def metrics_figure(
+    versions: Sequence[VersionInfo], metrics: Sequence[str] | None = None
+) -> go.Figure:
+    """Grouped bars: one group per metric, one bar per version, so versions compare at a glance."""
+    metrics = list(metrics) if metrics is not None else chartable_metrics(versions)
+    figure = go.Figure()
+    for i, version in enumerate(versions):
+        values = [version.metrics.get(name) for name in metrics]
+        figure.add_bar(
+            name=version_label(version),
+            x=metrics,
+            y=[v if isinstance(v, int | float) else None for v in values],
+            marker_color=PALETTE[i % len(PALETTE)],
+            text=[f"{v:.3f}" if isinstance(v, float) else "" for v in values],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.4f}<extra>" + version_label(version) + "</extra>",
+        )
+    figure.update_layout(
+        barmode="group",
+        title="Metrics by version",
+        xaxis_title="metric",
+        yaxis_title="value",
+        legend_title="version",
+        margin={"t": 50, "b": 40, "l": 40, "r": 20},
+        height=380,
+    )
+    return figure
+
+
+def parameters_diff(versions: Sequence[VersionInfo]) -> pd.DataFrame:
+    """Parameters side by side, one column per version; parameters that differ come first."""
+    names = sorted({name for v in versions for name in v.parameters})
+    rows = []
+    for name in names:
+        values = [v.parameters.get(name) for v in versions]
+        row = {"parameter": name}
+        row.update({version_label(v): _cell(x) for v, x in zip(versions, values, strict=True)})
+        row["differs"] = len({repr(x) for x in values}) > 1
+        rows.append(row)
+    columns = ["parameter", *(version_label(v) for v in versions), "differs"]
+    table = pd.DataFrame(rows, columns=columns)
+    if table.empty:
+        return table
+    return table.sort_values(["differs", "parameter"], ascending=[False, True], ignore_index=True)
+
+
+def _cell(value) -> str:
+    return "—" if value is None else _text(value)
+
+
+def lineage(version: VersionInfo) -> tuple[list[dict], list[tuple[int, int]]]:
+    """Nodes and edges of where a version comes from: data, the run, the exported bundle, and
+    where it is stored. Each node: ``kind``, ``title``, ``detail`` and ``known``."""
+
+    def node(kind: str, title: str, detail: str | None) -> dict:
+        return {"kind": kind, "title": title, "detail": detail or "unknown", "known": bool(detail)}
+
+    data_version = " · ".join(
+        part
+        for part in (
+            f"md5 {_short(version.data_version)}" if version.data_version else None,
+            f"commit {_short(version.data_commit, 10)}" if version.data_commit else None,
+        )
+        if part
+    )
+    nodes = [
+        node("data", "Data source", version.data_source),
+        node("data", "Data version", data_version),
+        node("run", "Training run", version.run_id),
+        node("artifact", "Exported bundle", _tail(version.properties.get("bundle.origin"))),
+        node("model", "Model version", f"{version.model} v{version.version} ({version.status})"),
+        node("artifact", "Stored artifact", _tail(version.uri, 48)),
+    ]
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    return nodes, edges
+
+
+def _tail(text: str | None, length: int = 40) -> str | None:
+    if not text:
+        return None
+    return text if len(text) <= length else "…" + text[-(length - 1) :]
+
+
+def lineage_figure(version: VersionInfo) -> go.Figure:
+    """The lineage of :func:`lineage` as a small left-to-right graph; unknown steps in grey."""
+    nodes, edges = lineage(version)
+    # Two rows, so long labels have room: data and run above, model and artifacts below.
+    positions = [(0, 1), (1, 1), (2, 1), (0.5, 0), (1.5, 0), (2.5, 0)]
+    figure = go.Figure()
+    for start, end in edges:
+        (x0, y0), (x1, y1) = positions[start], positions[end]
+        figure.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowsize=1.2,
+            arrowwidth=1.5,
+            arrowcolor="#888",
+            standoff=18,
+            startstandoff=18,
+        )
+    figure.add_scatter(
+        x=[p[0] for p in positions],
+        y=[p[1] for p in positions],
+        mode="markers+text",
+        marker={
+            "size": 26,
+            "color": [NODE_COLOURS[n["kind"]] if n["known"] else UNKNOWN_COLOUR for n in nodes],
+            "line": {"width": 1, "color": "#444"},
+        },
+        text=[f"<b>{n['title']}</b><br>{n['detail']}" for n in nodes],
+        textposition=["top center"] * 3 + ["bottom center"] * 3,
+        hovertext=[f"{n['title']}: {n['detail']}" for n in nodes],
+        hoverinfo="text",
+        showlegend=False,
+    )
+    figure.update_layout(
+        title=f"Lineage of {version_label(version)}",
+        xaxis={"visible": False, "range": [-0.5, 3.0]},
+        yaxis={"visible": False, "range": [-0.7, 1.7]},
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+        height=320,
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure

@@ -1,0 +1,80 @@
+"""The network's shape, its parameters' checks, and the scaling inside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jukebox.data.schema import FEATURES
+from jukebox.model.network import ParamsError, TrainingParams, build_model, validation_problems
+
+
+def test_defaults_are_the_workshop_architecture():
+    assert TrainingParams().hidden_units == (32, 64, 128, 256)
+    assert TrainingParams(width=16, depth=2).hidden_units == (16, 32)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("learning_rate", -0.1, "learning rate must be between 1e-06 and 1"),
+        ("epochs", 0, "epochs must be between 1 and 1000"),
+        ("dropout", 0.95, "dropout must be between 0 and 0.9"),
+        ("depth", 9, "depth must be between 1 and 8"),
+        ("batch_size", 2.5, "batch size must be a whole number"),
+        ("width", "wide", "width must be a number"),
+        ("learning_rate", float("nan"), "learning rate must be between"),
+    ],
+)
+def test_bad_parameters_say_what_to_change(field, value, message):
+    with pytest.raises(ParamsError, match=message):
+        TrainingParams(**{field: value})
+
+
+def test_every_problem_is_reported_at_once():
+    problems = validation_problems({"epochs": 0, "dropout": 2.0, "width": 64})
+    assert len(problems) == 2
+    assert all("Choose a value in that range" in p for p in problems)
+
+
+def test_params_round_trip_through_a_dict():
+    params = TrainingParams(epochs=3, dropout=0.2, seed=7)
+    assert TrainingParams.from_dict({**params.to_dict(), "unknown": 1}) == params
+
+
+def test_model_takes_one_raw_input_per_feature_and_gives_softmax():
+    minima = [0.0] * len(FEATURES)
+    maxima = [float(i + 1) for i in range(len(FEATURES))]
+    model = build_model(FEATURES, 5, minima, maxima, TrainingParams(width=8, depth=2))
+    assert [i.name for i in model.inputs] == list(FEATURES)
+    assert all(tuple(i.shape) == (None, 1) for i in model.inputs)
+    assert tuple(model.outputs[0].shape) == (None, 5)
+    dense = [layer.units for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert dense == [8, 16, 5]
+    x = {name: np.full((3, 1), 0.5, np.float32) for name in FEATURES}
+    out = model.predict(x, verbose=0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
+    import keras
+
+    minima = [float(-i) for i in range(len(FEATURES))]
+    maxima = [float(10 * (i + 1)) for i in range(len(FEATURES))]
+    maxima[3] = minima[3]  # a constant feature: range 1, like scikit-learn's MinMaxScaler
+    model = build_model(FEATURES, 3, minima, maxima, TrainingParams(width=4, depth=1))
+    scaling = keras.Model(model.inputs, model.get_layer("min_max_scaling").output)
+
+    def scaled(values):
+        x = {name: np.array([[v]], np.float32) for name, v in zip(FEATURES, values, strict=True)}
+        return scaling.predict(x, verbose=0)[0]
+
+    np.testing.assert_allclose(scaled(minima), 0.0, atol=1e-6)
+    expected = np.ones(len(FEATURES))
+    expected[3] = 0.0
+    np.testing.assert_allclose(scaled(maxima), expected, atol=1e-6)
+
+
+def test_fewer_than_two_countries_is_refused():
+    with pytest.raises(ValueError, match="at least two countries"):
+        build_model(FEATURES, 1, [0.0] * 13, [1.0] * 13)

@@ -1,0 +1,65 @@
+"""A short real training that learns, reports progress, stops on request and on NaN."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from jukebox.model.evaluation import chance_accuracy, evaluate
+from jukebox.model.network import TrainingParams
+from jukebox.model.training import TrainingError, predict, train
+
+
+def test_training_learns_clearly_better_than_chance(prepared, trained):
+    result, _events = trained
+    metrics = evaluate(predict(result.model, prepared, prepared.x_test), prepared.y_test,
+                       prepared.labels)
+    chance = chance_accuracy(prepared.y_train, prepared.y_test)
+    assert metrics["accuracy"] > chance + 0.2, (metrics["accuracy"], chance)
+    assert metrics["accuracy"] > 2 / prepared.n_classes
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.epochs_run == 6 and not result.stopped
+
+
+def test_listeners_hear_every_epoch_with_validation_figures(trained):
+    result, events = trained
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "train_begin" and kinds[-1] == "train_end"
+    epoch_ends = [e for e in events if e.kind == "epoch_end"]
+    assert [e.epoch for e in epoch_ends] == [1, 2, 3, 4, 5, 6]
+    assert all("val_accuracy" in e.metrics and "val_loss" in e.metrics for e in epoch_ends)
+    assert [e.loss for e in epoch_ends] == pytest.approx(result.history["loss"])
+    progress = [e.progress for e in events if e.kind == "batch_end"]
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    assert events[-1].progress == 1.0
+
+
+def test_should_stop_ends_training_after_the_current_batch(prepared):
+    batches_seen = []
+    result = train(
+        prepared,
+        TrainingParams(epochs=5, batch_size=64, seed=1),
+        listeners=[lambda e: batches_seen.append(e) if e.kind == "batch_end" else None],
+        should_stop=lambda: len(batches_seen) >= 2,
+        batch_interval=0.0,
+    )
+    assert result.stopped
+    assert result.epochs_run == 1
+    assert len(batches_seen) <= 3
+
+
+def test_nan_loss_stops_with_what_to_change(prepared):
+    x_train = prepared.x_train.copy()
+    x_train[:, 2] = np.nan  # every batch now yields a NaN loss
+    broken = dataclasses.replace(prepared, x_train=x_train)
+    with pytest.raises(TrainingError, match="NaN.*Lower the learning rate"):
+        train(broken, TrainingParams(epochs=2, batch_size=256, learning_rate=0.5))
+
+
+def test_same_seed_same_model(prepared):
+    params = TrainingParams(epochs=1, batch_size=128, width=8, depth=2, seed=11)
+    first = train(prepared, params).model.get_weights()
+    second = train(prepared, params).model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))

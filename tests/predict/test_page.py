@@ -1,0 +1,248 @@
+"""The Predict page in AppTest against real local inference servers on tiny bundles."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from jukebox.data.schema import FEATURES
+from jukebox.predict import PRESETS, country_label
+from tests.bundles import make_tiny_bundle
+
+pytest.importorskip(
+    "jukebox.serving.client", reason="the v2 client (jukebox/serving/client.py) is not written yet"
+)
+server = pytest.importorskip(
+    "jukebox.serving.server", reason="the inference server (jukebox/serving/server.py) is not here"
+)
+runtime = pytest.importorskip("jukebox.serving.runtime")
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+SHARED_SONGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "song_properties.parquet"
+TOKEN = "test-token-not-a-secret"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Three real servers: model "tiny" v1, a retrained "tiny" v2, and v1 behind a token."""
+    root = tmp_path_factory.mktemp("bundles")
+    first = make_tiny_bundle(root / "v1", seed=0)
+    second = make_tiny_bundle(root / "v2", seed=7)
+    running = {
+        "v1": server.start_in_thread(runtime.load_bundle_model(first, name="tiny", version="1")),
+        "v2": server.start_in_thread(runtime.load_bundle_model(second, name="tiny", version="2")),
+        "token": server.start_in_thread(
+            runtime.load_bundle_model(first, name="tiny", version="1"), token=TOKEN
+        ),
+    }
+    yield {name: r.url for name, r in running.items()}
+    for r in running.values():
+        r.stop()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path / "home"))
+    for name in ("MODEL_REGISTRY_URL", "KSERVE_NAMESPACE", "JUKEBOX_SERVING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "home"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/predict.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def server_ranking(url: str, song: dict, version: str | None = None) -> list[str]:
+    """The countries the server ranks for ``song``, asked with plain requests as a user would."""
+    model = "/v2/models/tiny" + (f"/versions/{version}" if version else "")
+    body = {
+        "inputs": [
+            {"name": f, "shape": [1, 1], "datatype": "FP32", "data": [song[f]]} for f in FEATURES
+        ]
+    }
+    answer = requests.post(url + model + "/infer", json=body, timeout=5).json()
+    labels = requests.get(url + model, timeout=5).json()["parameters"]["labels"]
+    pairs = sorted(zip(answer["outputs"][0]["data"], labels, strict=True), reverse=True)
+    return [country_label(code) for _, code in pairs]
+
+
+def paste(at: AppTest, url: str, slot: str = "a", token: str = "") -> None:
+    at.selectbox(key=f"{slot}_target").select("📋 Paste an address…").run()
+    at.text_input(key=f"{slot}_url").input(url)
+    at.text_input(key=f"{slot}_model").input("tiny")
+    if token:
+        at.text_input(key=f"{slot}_token").input(token)
+    at.run()
+
+
+def shown_countries(at: AppTest, which: int = 0) -> list[str]:
+    """Countries of the ``which``-th top-countries table on the page, in the order shown."""
+    tables = [df.value for df in at.dataframe if {"rank", "country"} <= set(df.value.columns)]
+    return tables[which]["country"].tolist()
+
+
+def no_failure(at: AppTest) -> None:
+    assert not at.exception
+    assert not [e.value for e in at.error]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_without_a_deployment_the_page_says_how_to_get_one(home):
+    at = open_page()
+    assert any("No model is deployed yet" in i.value for i in at.info)
+    assert any(link.proto.page.endswith("deploy") for link in at.get("page_link"))
+    assert at.button(key="predict").disabled
+    no_failure(at)
+
+
+def test_a_preset_on_a_pasted_address_shows_the_servers_top_countries(home, servers):
+    at = open_page()
+    at.pills(key="a_preset").set_value("K-pop banger").run()
+    paste(at, servers["v1"])
+    at.button(key="predict").click().run()
+    no_failure(at)
+
+    expected = server_ranking(servers["v1"], PRESETS["K-pop banger"].features)
+    assert shown_countries(at) == expected
+    assert any(m.value == f"#### Most likely to chart in {expected[0]}" or
+               m.value.startswith(f"#### Most likely to chart in {expected[0]} (")
+               for m in at.markdown)  # fmt: skip
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # the map and the bar over every country
+    # The exact JSON, ready to copy: the request holds the preset's raw features.
+    request = json.loads(at.code[0].value)
+    sent = {i["name"]: i["data"][0] for i in request["inputs"]}
+    assert sent == pytest.approx(dict(PRESETS["K-pop banger"].features))
+    response = json.loads(at.code[1].value)
+    assert response["model_name"] == "tiny" and response["outputs"][0]["shape"] == [1, 4]
+
+    # Moving a dial asks again by itself, and the answer follows.
+    at.slider(key="a_tempo").set_value(60.0).run()
+    changed = dict(PRESETS["K-pop banger"].features, tempo=60.0)
+    assert shown_countries(at) == server_ranking(servers["v1"], changed)
+    no_failure(at)
+
+
+def test_a_real_song_from_the_catalogue(home, servers):
+    if not SHARED_SONGS.is_file():
+        pytest.skip(f"{SHARED_SONGS} is absent")
+    (home / "data").mkdir(parents=True)
+    songs = pd.read_parquet(SHARED_SONGS).head(300)
+    songs.to_parquet(home / "data" / "song_properties.parquet")
+    row = songs.iloc[42]
+    at = open_page()
+    label = f"{row['name']} — {row['artists']}"
+    at.selectbox(key="a_song").select(label).run()
+    paste(at, servers["v1"] + "/v2/models/tiny")  # a model's own address works too
+    at.button(key="predict").click().run()
+    no_failure(at)
+    song = {f: float(row[f]) for f in FEATURES}
+    assert shown_countries(at) == server_ranking(servers["v1"], song)
+    sent = {i["name"]: i["data"][0] for i in json.loads(at.code[0].value)["inputs"]}
+    assert sent == pytest.approx(song)  # untouched dials send the song exactly
+
+
+def test_a_dead_endpoint_gets_a_clear_message_and_the_page_stays_usable(home, servers):
+    at = open_page()
+    paste(at, f"http://127.0.0.1:{free_port()}")
+    at.button(key="predict").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "did not answer" in errors[0]
+    assert "Traceback" not in errors[0]
+    # Nothing was lost: pointing at a live server answers at once.
+    at.text_input(key="a_url").input(servers["v1"]).run()
+    no_failure(at)
+    assert len(shown_countries(at)) == 4
+
+
+def test_a_token_protected_server(home, servers):
+    at = open_page()
+    paste(at, servers["token"])
+    at.button(key="predict").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "token" in errors[0].lower()
+    assert not at.exception
+    at.text_input(key="a_token").input(TOKEN).run()
+    no_failure(at)
+    assert len(shown_countries(at)) == 4
+    # The password field holds it; nothing the page writes does (JSON, curl, messages).
+    written = [*at.markdown, *at.caption, *at.code, *at.error, *at.warning, *at.info]
+    assert written and all(TOKEN not in str(element.value) for element in written)
+    assert any("$TOKEN" in c.value for c in at.code)
+
+
+def test_one_song_on_two_model_versions_side_by_side(home, servers):
+    at = open_page()
+    at.segmented_control(key="compare").set_value("One song on two models").run()
+    paste(at, servers["v1"], "a")
+    paste(at, servers["v2"], "b")
+    at.button(key="predict").click().run()
+    no_failure(at)
+    song = PRESETS["Latin dance hit"].features
+    assert shown_countries(at, 0) == server_ranking(servers["v1"], song)
+    assert shown_countries(at, 1) == server_ranking(servers["v2"], song)
+    assert len(at.code) >= 4  # request and response of each model
+
+
+def test_two_songs_side_by_side_in_one_request(home, servers):
+    at = open_page()
+    at.segmented_control(key="compare").set_value("Two songs").run()
+    at.pills(key="b_preset").set_value("Acoustic ballad").run()
+    paste(at, servers["v1"])
+    at.button(key="predict").click().run()
+    no_failure(at)
+    assert shown_countries(at, 0) == server_ranking(
+        servers["v1"], PRESETS["Latin dance hit"].features
+    )
+    assert shown_countries(at, 1) == server_ranking(
+        servers["v1"], PRESETS["Acoustic ballad"].features
+    )
+    request = json.loads(at.code[0].value)
+    assert all(i["shape"] == [2, 1] for i in request["inputs"])
+
+
+def test_values_outside_training_are_flagged(home, servers):
+    at = open_page()
+    paste(at, servers["v1"])
+    # Scaling of the tiny model's training: tempo 50-200 BPM.
+    scaling = {"minima": [0, 60_000, 0, 0, -1, -40, 0, 0, 0, 0, 0, 0, 50],
+               "maxima": [1, 400_000, 1, 1, 11, 2, 1, 1, 1, 1, 1, 1, 200]}  # fmt: skip
+    at.file_uploader(key="a_scaling").set_value(
+        ("scaling.json", json.dumps(scaling).encode(), "application/json")
+    )
+    at.slider(key="a_tempo").set_value(215.0).run()
+    at.button(key="predict").click().run()
+    no_failure(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "How fast" in warnings and "215 BPM" in warnings and "200 BPM" in warnings
+    # The uploaded scaling is applied before sending: the model from elsewhere gets 0-1 values.
+    sent = {i["name"]: i["data"][0] for i in json.loads(at.code[0].value)["inputs"]}
+    assert sent["tempo"] == pytest.approx((215 - 50) / 150)
+
+
+def test_a_pickled_scaler_is_refused_unopened(home, servers):
+    at = open_page()
+    paste(at, servers["v1"])
+    at.file_uploader(key="a_scaling").set_value(
+        ("scaler.pkl", b"\x80\x04\x95 not really a pickle", "application/octet-stream")
+    ).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "never opens pickles" in errors[0]
+    assert at.button(key="predict").disabled

@@ -1,0 +1,151 @@
+"""Errors have the API's status codes and its Error body, {"code": ..., "message": ...}."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from mr_openapi import RegisteredModelCreate
+from mr_openapi.exceptions import ConflictException, NotFoundException, UnauthorizedException
+
+from jukebox.registry.server import ensure_server, stop_server
+from tests.registry_server.conftest import Rest, official_client, run_api, settings_for
+
+
+def assert_error(response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message"} and body["code"] == str(status)
+    for word in words:
+        assert word in body["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/registered_models/999999999",
+        "/model_versions/999999999",
+        "/model_artifacts/999999999",
+        "/artifacts/999999999",
+        "/serving_environments/999999999",
+        "/inference_services/999999999",
+        "/registered_models/abc",
+        "/registered_models/999999999/versions",
+    ],
+)
+def test_missing_resource_is_404(rest, path):
+    assert_error(rest.get(path), 404, "not found")
+
+
+def test_search_without_match_is_404_and_without_criteria_400(rest, name):
+    assert_error(rest.get("/registered_model", name=name), 404, name)
+    assert_error(rest.get("/model_version", name="1", parentResourceId="999999999"), 404)
+    assert_error(rest.get("/registered_model"), 400, "name")
+
+
+def test_unknown_path_has_the_error_body(rest):
+    assert_error(rest.get("/no_such_resources"), 404)
+
+
+def test_duplicate_names_are_409(client, rest, name):
+    model = rest.post("/registered_models", {"name": name})
+    assert model.status_code == 201
+    assert_error(rest.post("/registered_models", {"name": name}), 409, name, "already exists")
+    with pytest.raises(ConflictException):
+        run_api(client, lambda api: api.create_registered_model(RegisteredModelCreate(name=name)))
+
+    model_id = model.json()["id"]
+    assert rest.post("/model_versions", {"name": "1", "registeredModelId": model_id}).ok
+    assert_error(
+        rest.post(f"/registered_models/{model_id}/versions", {"name": "1"}), 409, "already exists"
+    )
+    # The same version name under another model is fine: names are unique per parent.
+    other = rest.post("/registered_models", {"name": name + "-other"}).json()
+    assert rest.post("/model_versions", {"name": "1", "registeredModelId": other["id"]}).ok
+
+
+def test_duplicate_external_id_is_409(rest, name):
+    assert rest.post("/registered_models", {"name": name, "externalId": f"ext-{name}"}).ok
+    response = rest.post("/registered_models", {"name": name + "2", "externalId": f"ext-{name}"})
+    assert_error(response, 409, "externalId")
+    found = rest.get("/registered_model", externalId=f"ext-{name}").json()
+    assert found["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"{not json", ("JSON",)),
+        (b"[1, 2]", ("object",)),
+        (b'{"description": "no name"}', ("name",)),
+        (b'{"name": ""}', ("name",)),
+        (b'{"name": 42}', ("name",)),
+        (b'{"name": "x", "state": "DELETED"}', ("state",)),
+        (
+            b'{"name": "x", "customProperties": {"n": {"metadataType": "MetadataIntValue",'
+            b' "int_value": 3}}}',
+            ("customProperties.n", "int_value"),
+        ),
+        (
+            b'{"name": "x", "customProperties": {"n": {"metadataType": "MetadataIntValue",'
+            b' "int_value": "12345678901"}}}',
+            ("int_value",),
+        ),
+        (
+            b'{"name": "x", "customProperties": {"n": {"metadataType": "MetadataFooValue"}}}',
+            ("customProperties.n",),
+        ),
+    ],
+)
+def test_malformed_body_is_400_and_creates_nothing(rest, body, words):
+    before = rest.get("/registered_models", pageSize="10000").json()["size"]
+    assert_error(rest.post("/registered_models", data=body), 400, *words)
+    assert rest.get("/registered_models", pageSize="10000").json()["size"] == before
+
+
+def test_malformed_update_is_400_and_changes_nothing(rest, name):
+    model = rest.post("/registered_models", {"name": name, "description": "kept"}).json()
+    assert_error(rest.patch(f"/registered_models/{model['id']}", {"state": "GONE"}), 400, "state")
+    assert rest.get(f"/registered_models/{model['id']}").json()["description"] == "kept"
+
+
+def test_version_of_a_missing_model_is_404(rest):
+    response = rest.post("/model_versions", {"name": "1", "registeredModelId": "999999999"})
+    assert_error(response, 404, "registered model")
+
+
+def test_artifact_type_is_checked(rest, name):
+    assert_error(rest.post("/artifacts", {"name": name}), 400, "artifactType")
+    assert_error(rest.post("/artifacts", {"name": name, "artifactType": "video"}), 400, "video")
+    doc = rest.post("/artifacts", {"name": name, "artifactType": "doc-artifact", "uri": "x"})
+    assert doc.status_code == 201
+    # A doc artifact is an artifact, but not a model artifact.
+    assert rest.get(f"/artifacts/{doc.json()['id']}").ok
+    assert_error(rest.get(f"/model_artifacts/{doc.json()['id']}"), 404)
+
+
+def test_client_sees_404_as_not_found(client):
+    with pytest.raises(NotFoundException):
+        run_api(client, lambda api: api.get_registered_model("999999999"))
+
+
+def test_token_protects_the_api_but_not_the_health_check(tmp_path):
+    settings = settings_for(tmp_path / "home", MODEL_REGISTRY_TOKEN="s3cret-token")
+    url = ensure_server(settings)
+    try:
+        assert_error(Rest(url).get("/registered_models"), 401, "bearer token")
+        assert_error(Rest(url, token="wrong").get("/registered_models"), 401)
+        assert Rest(url, token="s3cret-token").get("/registered_models").ok
+        assert requests.get(url + "/readyz/health", timeout=5).ok
+
+        with pytest.raises(UnauthorizedException):
+            official_client(url)
+        client = official_client(url, token="s3cret-token")
+        client.register_model(
+            "guarded", "file:///m", model_format_name="onnx", model_format_version="1", version="1"
+        )
+        assert client.get_model_version("guarded", "1").name == "1"
+        log = next((settings.runs_dir / "registry").glob("*/log.txt")).read_text()
+        job = next((settings.runs_dir / "registry").glob("*/job.json")).read_text()
+        assert "s3cret-token" not in log + job
+    finally:
+        stop_server(settings)

@@ -1,0 +1,203 @@
+"""Running the server: restart survival, reuse, restart when dead, the foreground command,
+and many processes writing at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jukebox.jobs import list_jobs, start_job, stop_job
+from jukebox.registry.server import ensure_server, is_healthy, stop_server
+from jukebox.registry.server.process import running_servers
+from tests.registry_server.conftest import Rest, official_client, settings_for
+
+REGISTER = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from model_registry import ModelRegistry
+from mr_openapi.exceptions import ConflictException
+
+url, model, version = sys.argv[1:4]
+client = ModelRegistry("http://127.0.0.1", int(url.rsplit(":", 1)[1]), author="w", is_secure=False)
+for attempt in range(3):
+    try:
+        client.register_model(model, "file:///m/" + version, model_format_name="onnx",
+                              model_format_version="1", version=version)
+        break
+    except ConflictException:
+        # Another process created the registered model between our search and our create:
+        # search again, as a caller of a registry with unique names must.
+        continue
+else:
+    sys.exit("still conflicting")
+print("registered", version)
+"""
+
+
+def test_data_survives_a_restart(tmp_path):
+    settings = settings_for(tmp_path / "home")
+    first_url = ensure_server(settings)
+    try:
+        official_client(first_url).register_model(
+            "kept", "file:///m", model_format_name="onnx", model_format_version="1", version="1",
+            metadata={"accuracy": 0.75},
+        )  # fmt: skip
+        assert stop_server(settings) == 1
+        assert not is_healthy(first_url)
+
+        client = official_client(ensure_server(settings))
+        assert client.get_model_version("kept", "1").custom_properties == {"accuracy": 0.75}
+        assert client.get_model_artifact("kept", "1").uri == "file:///m"
+    finally:
+        stop_server(settings)
+
+
+def test_ensure_server_reuses_the_running_one_and_replaces_a_dead_one(tmp_path):
+    settings = settings_for(tmp_path / "home")
+    url = ensure_server(settings)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert ensure_server(settings) == url
+        [job] = list_jobs(settings, "registry")
+        assert job.status()["state"] == "running"
+
+        os.kill(job.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while job.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        new_url = ensure_server(settings)
+        assert is_healthy(new_url, settings.registry_db)
+        assert len(running_servers(settings)) == 1
+        assert len(list_jobs(settings, "registry")) == 2
+    finally:
+        stop_server(settings)
+    assert running_servers(settings) == []
+
+
+def test_concurrent_ensure_server_calls_share_one_server(tmp_path):
+    home = tmp_path / "home"
+    code = (
+        "from jukebox.config import load_settings; from jukebox.registry.server import "
+        "ensure_server; print(ensure_server(load_settings()))"
+    )
+    env = {**os.environ, "JUKEBOX_HOME": str(home)}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(3)
+    ]
+    try:
+        urls = {process.communicate(timeout=120)[0].strip() for process in processes}
+        assert len(urls) == 1 and urls.pop().startswith("http://127.0.0.1:")
+    finally:
+        stop_server(settings_for(home))
+
+
+def test_serve_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
+    settings = settings_for(tmp_path / "home")
+    db = tmp_path / "elsewhere.sqlite"
+    job = start_job(
+        settings,
+        "registry-fg",
+        ["-m", "jukebox", "registry", "serve", "--port", "0", "--db", str(db),
+         "--job-dir", "{job_dir}"],
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "url" not in job.status() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = job.status()["url"]
+    assert is_healthy(url, db) and db.exists()
+    assert Rest(url).post("/registered_models", {"name": "fg"}).status_code == 201
+
+    os.kill(job.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while job.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not job.is_alive()
+    assert job.status()["state"] == "stopped"
+    assert "Model registry serving" in job.log_tail()
+    assert "Traceback" not in job.log_tail()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_foreground_command_exits_zero_on_signal(tmp_path, signum):
+    """``python -m jukebox registry serve`` in a terminal: Ctrl-C or SIGTERM end it cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jukebox", "registry", "serve", "--port", "0",
+         "--db", str(tmp_path / "r.sqlite")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "JUKEBOX_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    banner = process.stdout.readline()
+    assert "Model registry serving" in banner
+    url = banner.rsplit(" ", 1)[1].strip()
+    assert is_healthy(url, tmp_path / "r.sqlite")
+    process.send_signal(signum)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_parallel_registrations_from_processes_and_two_servers_each_happen_once(tmp_path):
+    """Ten processes register versions of one new model at once, through two server processes
+    sharing one database: every registration succeeds, none is duplicated."""
+    settings = settings_for(tmp_path / "home")
+    url = ensure_server(settings)
+    second = start_job(
+        settings,
+        "registry-second",
+        ["-m", "jukebox", "registry", "serve", "--port", "0",
+         "--db", str(settings.registry_db), "--job-dir", "{job_dir}"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "url" not in second.status() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        urls = [url, second.status()["url"]]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", REGISTER, urls[i % 2], "shared", f"v{i}"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(10)
+        ]
+        results = [worker.communicate(timeout=170) for worker in workers]
+        assert [worker.returncode for worker in workers] == [0] * 10, results
+
+        rest = Rest(url)
+        models = rest.get("/registered_models", pageSize="100").json()["items"]
+        assert [m["name"] for m in models] == ["shared"]
+        versions = rest.get(f"/registered_models/{models[0]['id']}/versions").json()["items"]
+        assert sorted(v["name"] for v in versions) == sorted(f"v{i}" for i in range(10))
+        artifacts = rest.get("/model_artifacts").json()["items"]
+        assert len(artifacts) == 10 and all(a["name"] == "shared" for a in artifacts)
+
+        # The same version raced by many writers is created exactly once.
+        statuses = _race_same_version(urls, models[0]["id"])
+        assert sorted(statuses) == [201] + [409] * 7
+    finally:
+        stop_job(second)
+        stop_server(settings)
+
+
+def _race_same_version(urls: list[str], model_id: str) -> list[int]:
+    code = (
+        "import sys, json, requests; r = requests.post(sys.argv[1] + "
+        "'/api/model_registry/v1/model_versions', json={'name': 'race', "
+        "'registeredModelId': sys.argv[2]}, timeout=60); print(r.status_code)"
+    )
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, urls[i % 2], model_id], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(8)
+    ]
+    return [json.loads(racer.communicate(timeout=120)[0]) for racer in racers]

@@ -1,0 +1,152 @@
+"""Explore's summaries and figures agree with plain pandas on the merged table."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jukebox.data.schema import FEATURES
+from jukebox.ui import explore as ex
+from tests.ui_explore.tables import make_tables, naive_merge
+
+
+@pytest.fixture(scope="module")
+def merged():
+    return naive_merge(*make_tables())
+
+
+@pytest.fixture(scope="module")
+def tables(merged):
+    return ex.explore_tables(merged)
+
+
+def test_compact_tables_keep_every_entry_and_song(merged, tables):
+    assert len(tables.rows) == len(merged)
+    assert len(tables.songs) == merged["spotify_id"].nunique()
+    assert tables.countries == sorted(merged["country"].unique())
+    assert tables.date_range == (date(2024, 3, 1), date(2024, 3, 10))
+    # each entry still points at its own song's features
+    back = tables.songs.iloc[tables.rows["song"]]["loudness"].to_numpy()
+    np.testing.assert_allclose(back, merged["loudness"].to_numpy())
+
+
+def test_filters_select_dates_inclusively_and_countries(merged, tables):
+    rows = ex.select_rows(tables.rows, date(2024, 3, 3), date(2024, 3, 5), ["DE", "JP"])
+    expected = merged[
+        merged["snapshot_date"].between("2024-03-03", "2024-03-05")
+        & merged["country"].isin(["DE", "JP"])
+    ]
+    assert len(rows) == len(expected) > 0
+    assert set(rows["country"].astype(str)) == {"DE", "JP"}
+
+
+def test_summary_matches_pandas(merged, tables):
+    rows = ex.select_rows(tables.rows, date(2024, 3, 2), date(2024, 3, 8), ["DE", "US", "SG"])
+    subset = merged[
+        merged["snapshot_date"].between("2024-03-02", "2024-03-08")
+        & merged["country"].isin(["DE", "US", "SG"])
+    ]
+    summary = ex.summarize(rows, tables.songs)
+
+    assert summary.rows == len(subset)
+    assert summary.songs == subset["spotify_id"].nunique()
+    assert summary.countries == 3
+    assert (summary.first_day, summary.last_day) == (date(2024, 3, 2), date(2024, 3, 8))
+
+    means = subset.groupby("country")[[*FEATURES, "popularity"]].mean().astype(float)
+    got = summary.by_country.loc[means.index, [*FEATURES, "popularity"]]
+    np.testing.assert_allclose(got.to_numpy(), means.to_numpy(), rtol=1e-9)
+    assert summary.by_country.loc["DE", "entries"] == (subset["country"] == "DE").sum()
+    assert summary.by_country.loc["SG", "country"] == "Singapore"
+
+    pearson = subset[list(ex.VARIABLES)].astype(float).corr()
+    got = summary.correlations.loc[list(ex.VARIABLES), list(ex.VARIABLES)]
+    np.testing.assert_allclose(got.to_numpy(), pearson.to_numpy(), atol=1e-9)
+
+
+def test_eta_is_the_correlation_ratio_with_country(merged, tables):
+    summary = ex.summarize(tables.rows, tables.songs)
+    for name in ("loudness", "popularity"):
+        values = merged[name].astype(float)
+        group_means = values.groupby(merged["country"]).transform("mean")
+        eta = np.sqrt(
+            ((group_means - values.mean()) ** 2).sum() / ((values - values.mean()) ** 2).sum()
+        )
+        assert summary.correlations.loc["country", name] == pytest.approx(eta)
+        assert summary.correlations.loc[name, "country"] == pytest.approx(eta)
+    assert summary.correlations.loc["country", "country"] == 1
+
+
+def test_eta_is_one_when_country_decides_a_feature(merged):
+    # Make every song chart in one country only, and loudness a function of that country.
+    one_country = merged.drop_duplicates("spotify_id").copy()
+    level = {"DE": -3.0, "US": -6.0, "JP": -9.0, "SG": -12.0}
+    one_country["loudness"] = one_country["country"].map(level)
+    summary = ex.summarize(*_split(one_country))
+    assert summary.correlations.loc["country", "loudness"] == pytest.approx(1.0)
+
+
+def _split(merged):
+    t = ex.explore_tables(merged)
+    return t.rows, t.songs
+
+
+def test_top_songs_rank_by_mean_popularity(merged, tables):
+    rows = ex.select_rows(tables.rows, date(2024, 3, 1), date(2024, 3, 4), None)
+    top = ex.top_songs(rows, tables.songs, n=5)
+    subset = merged[merged["snapshot_date"] <= "2024-03-04"]
+    expected = subset.groupby("spotify_id")["popularity"].mean().sort_values(ascending=False)
+    assert len(top) == 5
+    assert list(top.index) == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(top["mean popularity"].to_numpy(), expected.head(5).to_numpy())
+    first = top.iloc[0]
+    assert first["name"] == f"Song {int(first['spotify_id'][2:])}"
+    assert first["chart entries"] == (subset["spotify_id"] == first["spotify_id"]).sum()
+    assert (
+        first["countries"]
+        == subset.loc[subset["spotify_id"] == first["spotify_id"], "country"].nunique()
+    )
+
+
+def test_top_songs_respect_minimum_entries(tables):
+    top = ex.top_songs(tables.rows, tables.songs, n=100, min_entries=20)
+    assert (top["chart entries"] >= 20).all()
+    assert len(top) < len(tables.songs)
+
+
+def test_distributions_cover_every_feature_and_popularity(tables):
+    summary = ex.summarize(tables.rows, tables.songs)
+    figure = ex.distributions_figure(summary)
+    assert len(figure.data) == len(FEATURES) + 1
+    by_name = {trace.name: trace for trace in figure.data}
+    # binary features are bars per value; their counts add up to the songs in view
+    assert sorted(by_name["mode"].x) == [0, 1]
+    assert sum(by_name["mode"].y) == summary.songs
+    assert sum(by_name["danceability"].y) == summary.songs
+    assert sum(by_name["popularity"].y) == summary.rows
+
+
+def test_correlation_figure_is_a_labelled_heatmap(tables):
+    summary = ex.summarize(tables.rows, tables.songs)
+    figure = ex.correlation_figure(summary.correlations)
+    (heatmap,) = figure.data
+    assert heatmap.type == "heatmap"
+    assert list(heatmap.x)[-2:] == ["Popularity", "Country"]
+    assert "duration_ms (ms)" in heatmap.x
+    assert (heatmap.zmin, heatmap.zmax) == (-1, 1)
+
+
+def test_empty_selection_summarizes_to_nothing(tables):
+    rows = ex.select_rows(tables.rows, date(2030, 1, 1), date(2030, 1, 2), None)
+    summary = ex.summarize(rows, tables.songs)
+    assert (summary.rows, summary.songs, summary.countries) == (0, 0, 0)
+    assert summary.first_day is None
+    assert ex.top_songs(rows, tables.songs).empty
+
+
+def test_explore_tables_accepts_pandas_string_and_object_columns(merged):
+    as_object = merged.astype({"spotify_id": object, "country": object})
+    t = ex.explore_tables(as_object)
+    assert isinstance(t.rows["country"].dtype, pd.CategoricalDtype)
+    assert len(t.rows) == len(merged)

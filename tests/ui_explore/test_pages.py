@@ -1,0 +1,209 @@
+"""Home and Explore through the app itself (AppTest), on a small data set made by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+SONGS = 300
+
+
+def generate(home: Path, songs: int = SONGS, seed: int = 3) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "jukebox", "data", "generate", "--songs", str(songs), "--seed", str(seed)],
+        cwd=ROOT,
+        env={**os.environ, "JUKEBOX_HOME": str(home)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def data_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    generate(home)
+    return home
+
+
+@pytest.fixture
+def home_env(data_home, monkeypatch) -> Path:
+    monkeypatch.setenv("JUKEBOX_HOME", str(data_home))
+    return data_home
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page)
+        at.run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The plotly figures on the page, as the browser receives them."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def chart_configs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.config) for el in at.get("plotly_chart")]
+
+
+def in_view(at: AppTest) -> str:
+    (caption,) = [c.value for c in at.caption if c.value.startswith("In view:")]
+    return caption
+
+
+def the_map(at: AppTest) -> dict:
+    (figure,) = [f for f in charts(at) if f["data"] and f["data"][0]["type"] == "choropleth"]
+    return figure
+
+
+def merged_table(home: Path) -> pd.DataFrame:
+    from jukebox.config import load_settings
+    from jukebox.data.merge import merge_tables
+    from jukebox.data.store import load_current
+
+    data = load_current(load_settings({"JUKEBOX_HOME": str(home)}))
+    return merge_tables(data.properties, data.rankings)
+
+
+# --- Home ---------------------------------------------------------------------------------------
+
+
+def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
+    at = run_page("pages/home.py")
+    assert any("No data set yet" in info.value for info in at.info)
+    links = {link.proto.page for link in at.get("page_link")}
+    assert {"pages/explore.py", "pages/train.py", "pages/export.py"} <= {
+        Path(p).as_posix().split("/", maxsplit=max(0, p.count("/") - 1))[-1] for p in links
+    } or len(links) >= 5
+    assert not (tmp_path / "data").exists(), "Home must not generate or load data"
+
+
+def test_home_shows_the_data_set(home_env):
+    at = run_page("pages/home.py")
+    shown = metrics(at)
+    merged = merged_table(home_env)
+    assert shown["Songs"] == f"{SONGS:,}"
+    assert shown["Countries"] == str(merged["country"].nunique())
+    assert "synthetic" in shown["Source"].lower()
+    assert shown["Bayes ceiling"].endswith("%")
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("one yet") + captions.count("None yet") >= 3
+
+
+# --- Explore ------------------------------------------------------------------------------------
+
+
+def test_explore_shows_size_health_and_every_figure(home_env):
+    at = run_page("pages/explore.py")
+    merged = merged_table(home_env)
+    shown = metrics(at)
+    assert shown["Chart entries"] == f"{len(merged):,}"
+    assert shown["Songs"] == f"{merged['spotify_id'].nunique():,}"
+    assert shown["Countries"] == str(merged["country"].nunique())
+    assert shown["Bayes ceiling"].endswith("%")
+
+    figures = charts(at)
+    types = [f["data"][0]["type"] for f in figures]
+    assert types.count("choropleth") == 1 and "heatmap" in types and "bar" in types
+    # every chart country is on the map (as a shape, or a dot for the small ones)
+    on_map = {loc for trace in the_map(at)["data"] for loc in trace.get("text", [])}
+    assert len(on_map) == merged["country"].nunique()
+    # every map fetches its outlines from the app, never from the CDN
+    for config, figure in zip(chart_configs(at), figures, strict=True):
+        if figure["data"][0]["type"] == "choropleth":
+            assert config["topojsonURL"] == "app/static/"
+    tables = at.dataframe
+    assert len(tables) == 2  # countries, top songs
+    assert f"{len(merged):,} chart entries" in in_view(at)
+
+
+def test_country_filter_changes_every_view(home_env):
+    at = run_page("pages/explore.py")
+    merged = merged_table(home_env)
+    at.multiselect(key="explore_countries").set_value(["DE", "JP"]).run()
+    assert_clean(at)
+    expected = merged[merged["country"].isin(["DE", "JP"])]
+    assert f"{len(expected):,} chart entries" in in_view(at)
+    assert "2 countries" in in_view(at)
+    (choropleth,) = [t for t in the_map(at)["data"] if t["type"] == "choropleth"]
+    assert sorted(choropleth["locations"]) == ["DEU", "JPN"]
+    countries_table = at.dataframe[0].value
+    assert sorted(countries_table.index) == ["DE", "JP"]
+    assert countries_table.loc["DE", "entries"] == (expected["country"] == "DE").sum()
+    top = at.dataframe[1].value
+    assert set(top["spotify_id"]) <= set(expected["spotify_id"])
+
+
+def test_date_filter_and_map_feature(home_env):
+    at = run_page("pages/explore.py")
+    merged = merged_table(home_env)
+    first = merged["snapshot_date"].min().date()
+    last = first + pd.Timedelta(days=6)
+    at.date_input(key="explore_dates").set_value((first, last)).run()
+    assert_clean(at)
+    days = merged["snapshot_date"].dt.date
+    expected = merged[(days >= first) & (days <= last)]
+    assert f"{len(expected):,} chart entries" in in_view(at)
+    at.selectbox(key="explore_map_feature").set_value("energy").run()
+    assert_clean(at)
+    figure = the_map(at)
+    assert figure["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "Mean energy"
+    (choropleth,) = [t for t in figure["data"] if t["type"] == "choropleth"]
+    means = expected.groupby("country")["energy"].mean()
+    got = dict(zip(choropleth["text"], choropleth["z"], strict=True))
+    from jukebox.data.countries import country_name
+
+    assert got[country_name("DE")] == pytest.approx(means["DE"])
+
+
+def test_top_songs_follow_their_date_range(home_env):
+    at = run_page("pages/explore.py")
+    merged = merged_table(home_env)
+    first, last = merged["snapshot_date"].min().date(), merged["snapshot_date"].max().date()
+    late = date.fromordinal(last.toordinal() - 3)
+    at.slider[0].set_value((late, last)).run()
+    assert_clean(at)
+    top = at.dataframe[1].value
+    recent = merged[merged["snapshot_date"].dt.date >= late]
+    expected = recent.groupby("spotify_id")["popularity"].mean().sort_values(ascending=False)
+    assert top["mean popularity"].iloc[0] == pytest.approx(expected.iloc[0])
+    assert set(top["spotify_id"]) <= set(recent["spotify_id"])
+    assert first < late
+
+
+def test_no_matching_entries_is_a_sentence_not_an_error(home_env):
+    at = run_page("pages/explore.py")
+    merged = merged_table(home_env)
+    day = merged["snapshot_date"].min().date()
+    only = merged[merged["snapshot_date"].dt.date == day]["country"].unique()
+    absent = sorted(set(merged["country"].unique()) - set(only))
+    if not absent:
+        pytest.skip("every country charts on the first day of this data set")
+    at.date_input(key="explore_dates").set_value((day, day)).run()
+    at.multiselect(key="explore_countries").set_value(absent[:1]).run()
+    assert_clean(at)
+    assert any("No chart entries match" in w.value for w in at.warning)
