@@ -26,9 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import AppServer, launch_chromium  # noqa: E402
-
-RUNNING = '[data-testid="stStatusWidget"]'
+from tests.browser.harness import (  # noqa: E402
+    AppServer,
+    launch_chromium,
+    timed_rerun,
+    wait_until_idle,
+)
 
 
 def machine() -> str:
@@ -62,43 +65,22 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
-def wait_for_run(page, since: float, timeout: float = 120.0, quiet: float = 0.6) -> float:
-    """Seconds from ``since`` until the script run started by an interaction has finished.
-
-    The running indicator appears once the rerun starts; the run is over when it has been gone
-    for ``quiet`` seconds (that waiting is not counted).
-    """
-    deadline = since + timeout
-    last_running = None
-    while time.perf_counter() < deadline:
-        now = time.perf_counter()
-        if page.locator(RUNNING).count():
-            last_running = now
-        elif last_running is not None and now - last_running > quiet:
-            return last_running - since
-        elif last_running is None and now - since > 2.0:
-            return 0.0  # the run was over before the indicator could show
-        time.sleep(0.02)
-    raise TimeoutError("the app was still running")
-
-
-def timed(page, label: str, action, results: list) -> None:
-    start = time.perf_counter()
-    action()
-    seconds = wait_for_run(page, start)
-    results.append((label, seconds))
-    print(f"  {label:<52} {seconds:6.2f} s", flush=True)
-
-
-def choose(page, widget_label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox or multiselect labelled ``widget_label``."""
+def prepare_choice(page, widget_label: str, option: str) -> None:
+    """Open the selectbox or multiselect labelled ``widget_label`` and type ``option``."""
     box = page.locator(
         '[data-testid="stSelectbox"], [data-testid="stMultiSelect"]', has_text=widget_label
     )
     box.locator("input").first.click()
     box.locator("input").first.fill(option)
-    page.keyboard.press("Enter")
+
+
+def measure(page, label: str, prepare, trigger, results: list) -> None:
+    """Time one interaction: ``prepare`` (typing, not timed), then ``trigger`` until drawn."""
+    prepare()
+    seconds = timed_rerun(page, trigger)
     page.keyboard.press("Escape")
+    results.append((label, seconds))
+    print(f"  {label:<55} {seconds:6.2f} s", flush=True)
 
 
 def run(songs: int | None, seed: int, home: Path) -> None:
@@ -123,45 +105,53 @@ def run(songs: int | None, seed: int, home: Path) -> None:
         try:
             page.goto(server.url)
             page.get_by_text("The model's life").wait_for(timeout=60_000)
-            wait_for_run(page, time.perf_counter())
-            page.locator('[data-testid="stPageLink"]').first.wait_for()
+            wait_until_idle(page)
             cold = time.perf_counter() - start
             print(f"Cold start to a drawn Home page: {cold:.2f} s")
 
             start = time.perf_counter()
             page.goto(f"{server.url}/explore")
-            page.locator("path.choroplethlocation").first.wait_for(timeout=180_000)
-            page.locator(".heatmaplayer, .hm").first.wait_for(timeout=60_000)
-            first = wait_for_run(page, start) or time.perf_counter() - start
+            page.locator("path.choroplethlocation").first.wait_for(timeout=300_000)
+            page.locator(".heatmaplayer").first.wait_for(timeout=60_000)
+            wait_until_idle(page)
+            first = time.perf_counter() - start
             print(f"Explore first load (load, merge, reduce, draw): {first:.2f} s")
             rows = page.locator('[data-testid="stMetricValue"]').first.inner_text()
             print(f"Chart entries in the data set: {rows}")
 
-            print("Explore redraw after an interaction:")
+            print("Explore redraw after an interaction (until drawn in the browser):")
             results: list[tuple[str, float]] = []
-            timed(page, "map colour: chart entries -> mean energy",
-                  lambda: choose(page, "Colour countries by", "Mean energy"), results)
-            timed(page, "country filter: add Germany",
-                  lambda: choose(page, "Countries", "Germany"), results)
-            timed(page, "country filter: add Japan",
-                  lambda: choose(page, "Countries", "Japan"), results)
-            timed(page, "map colour: mean energy -> mean valence",
-                  lambda: choose(page, "Colour countries by", "Mean valence"), results)
+            enter = lambda: page.keyboard.press("Enter")  # noqa: E731
+            for label, widget, option in [
+                ("map colour: chart entries -> mean energy", "Colour countries by", "Mean energy"),
+                ("country filter: add Germany", "Countries", "Germany"),
+                ("country filter: add Japan", "Countries", "Japan"),
+                ("map colour: mean energy -> mean valence", "Colour countries by", "Mean valence"),
+            ]:
+                measure(
+                    page,
+                    label,
+                    lambda w=widget, o=option: prepare_choice(page, w, o),
+                    enter,
+                    results,
+                )
 
-            def narrow_top_songs() -> None:
-                handle = page.locator('[data-testid="stSlider"] [role="slider"]').first
-                handle.focus()
-                for _ in range(5):
-                    handle.press("ArrowRight")
-
-            timed(page, "top songs: move the start of the date range", narrow_top_songs, results)
-
-            def clear_countries() -> None:
-                box = page.locator('[data-testid="stMultiSelect"]', has_text="Countries")
-                box.get_by_role("button", name="Clear all").first.click()
-
-            timed(page, "country filter: clear (all countries, seen before)",
-                  clear_countries, results)
+            handle = page.locator('[data-testid="stSlider"] [role="slider"]').first
+            measure(
+                page,
+                "top songs: move the start of their date range",
+                handle.focus,
+                lambda: handle.press("ArrowRight"),
+                results,
+            )
+            clear = page.locator('[data-testid="stMultiSelect"]', has_text="Countries")
+            measure(
+                page,
+                "country filter: clear (all countries again, seen before)",
+                lambda: None,
+                lambda: clear.get_by_role("button", name="Clear all").first.click(),
+                results,
+            )
             worst = max(seconds for _, seconds in results)
             print(f"Slowest redraw: {worst:.2f} s")
             rss, peak = memory_mb(server.process.pid)

@@ -15,14 +15,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
 from jukebox.config import Settings
 from jukebox.data.countries import country_name
 from jukebox.data.schema import FEATURE_SPECS, FEATURES, PROPERTIES_TABLE
-from jukebox.model.bundle import Preprocessing
+from jukebox.model.bundle import BundleError, Preprocessing, read_bundle
+from jukebox.serving.client import (
+    ServingError,
+    base_url,
+    infer,
+    load_scaling,
+    model_path,
+    scale_rows,
+)
 
 Song = dict[str, float]
 """Raw feature values by feature name, in the units the model reads."""
@@ -442,32 +449,25 @@ def range_flags(
 
 
 # --------------------------------------------------------------------------------------------
-# Scaling for models from elsewhere
+# Training ranges, and scaling for models from elsewhere
 # --------------------------------------------------------------------------------------------
-
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
-
-SCALING_EXAMPLE = (
-    '{"features": ["is_explicit", "duration_ms", ...], "minima": [0, 1000, ...], '
-    '"maxima": [1, 900000, ...]}'
-)
-
-
-class ScalingError(ValueError):
-    """An uploaded scaling file is unusable; the message says why and how to fix it."""
 
 
 @dataclass(frozen=True)
-class Scaling:
-    """Min-max scaling a model from elsewhere expects its inputs in, by feature."""
+class FeatureRanges:
+    """A minimum and a maximum per feature, in :data:`FEATURES` order.
+
+    The same numbers serve twice: they are what training saw (a model's ``preprocessing.json``),
+    and they are the min-max scaling a model from elsewhere expects its inputs in.
+    """
 
     minima: tuple[float, ...]
     maxima: tuple[float, ...]
     features: tuple[str, ...] = FEATURES
 
     @classmethod
-    def from_preprocessing(cls, preprocessing: Preprocessing) -> Scaling:
-        """The training ranges a bundle's preprocessing.json records, in :data:`FEATURES` order."""
+    def from_preprocessing(cls, preprocessing: Preprocessing) -> FeatureRanges:
+        """The training ranges a bundle's preprocessing.json records."""
         low = dict(zip(preprocessing.features, preprocessing.minima, strict=True))
         high = dict(zip(preprocessing.features, preprocessing.maxima, strict=True))
         return cls(tuple(low[f] for f in FEATURES), tuple(high[f] for f in FEATURES))
@@ -477,110 +477,34 @@ class Scaling:
         return range_flags(song, self.features, self.minima, self.maxima)
 
 
-def read_scaling(filename: str, data: bytes) -> Scaling:
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
+
+
+class ScalingError(ValueError):
+    """An uploaded scaling file is unusable; the message says why and how to fix it."""
+
+
+def read_scaling(filename: str, data: bytes) -> FeatureRanges:
     """Minima and maxima from an uploaded JSON file, in :data:`FEATURES` order.
 
-    Accepted: ``{"minima": [...], "maxima": [...]}`` (lists in feature order, or mappings by
-    feature name), optionally with ``"features"`` naming the order, or scikit-learn's attribute
-    names ``data_min_`` and ``data_max_``. A pickle is refused without being opened: unpickling
-    runs whatever code the file holds.
+    The formats are those of :func:`jukebox.serving.client.load_scaling` (``{"minima": [...],
+    "maxima": [...]}`` in feature order, optionally with ``"features"``). A pickle is refused
+    before anything reads it, by its name or its first byte: unpickling runs whatever code the
+    file holds.
     """
     if filename.lower().endswith(PICKLE_SUFFIXES) or data[:1] == b"\x80":
         raise ScalingError(
             f"{filename} looks like a pickled scaler. Jukebox never opens pickles, because "
-            "loading one can run any code hidden in it. Save the scaler's minima and maxima "
-            f"as JSON instead, for example {SCALING_EXAMPLE} "
-            "(from scikit-learn: scaler.data_min_.tolist() and scaler.data_max_.tolist())."
+            "loading one can run any code hidden in it. Save the scaler's minima and maxima as "
+            'JSON instead: {"minima": [...], "maxima": [...]}, one number per feature in the '
+            f"order {', '.join(FEATURES)} (from scikit-learn: scaler.data_min_.tolist() and "
+            "scaler.data_max_.tolist())."
         )
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ScalingError(
-            f"{filename} is not valid JSON ({error}). Expected for example {SCALING_EXAMPLE}."
-        ) from error
-    if not isinstance(document, dict):
-        raise ScalingError(f"{filename} must hold a JSON object like {SCALING_EXAMPLE}.")
-    minima = document.get("minima", document.get("data_min_"))
-    maxima = document.get("maxima", document.get("data_max_"))
-    if minima is None or maxima is None:
-        raise ScalingError(
-            f"{filename} has no 'minima' and 'maxima'. Expected for example {SCALING_EXAMPLE}."
-        )
-    order = document.get("features", document.get("feature_names_in_", list(FEATURES)))
-    low = _by_feature("minima", minima, order, filename)
-    high = _by_feature("maxima", maxima, order, filename)
-    equal = [f for f in FEATURES if high[f] <= low[f]]
-    if equal:
-        raise ScalingError(
-            f"{filename}: the maximum must be above the minimum for {', '.join(equal)}."
-        )
-    return Scaling(tuple(low[f] for f in FEATURES), tuple(high[f] for f in FEATURES))
-
-
-def _by_feature(what: str, values: object, order: object, filename: str) -> dict[str, float]:
-    if isinstance(values, dict):
-        pairs = values
-    elif isinstance(values, list) and isinstance(order, list):
-        if len(values) != len(order):
-            raise ScalingError(
-                f"{filename}: '{what}' has {len(values)} values for {len(order)} features; "
-                f"give one per feature, in the order {', '.join(FEATURES)}."
-            )
-        pairs = dict(zip(order, values, strict=True))
-    else:
-        raise ScalingError(f"{filename}: '{what}' must be a list or an object by feature name.")
-    missing = [f for f in FEATURES if f not in pairs]
-    if missing:
-        raise ScalingError(f"{filename}: '{what}' lacks {', '.join(missing)}.")
-    try:
-        return {f: float(pairs[f]) for f in FEATURES}
-    except (TypeError, ValueError) as error:
-        raise ScalingError(f"{filename}: '{what}' must hold numbers ({error}).") from error
-
-
-# --------------------------------------------------------------------------------------------
-# Endpoints people paste
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PastedEndpoint:
-    """What was understood from a pasted address."""
-
-    url: str
-    model_name: str | None = None
-    version: str | None = None
-
-
-def parse_endpoint_url(text: str) -> PastedEndpoint:
-    """The server address, and the model name and version if the address names them.
-
-    People paste the server (``http://host:8080``), or a model's address copied from a
-    notebook (``https://host/v2/models/jukebox/versions/2/infer``); both work.
-    """
-    text = text.strip()
-    if not text:
-        raise ValueError("Paste the address of an inference server, e.g. http://127.0.0.1:8080.")
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{text!r} is not a web address; it should look like http://127.0.0.1:8080 or "
-            "https://my-model.apps.example.com."
-        )
-    segments = [s for s in parts.path.split("/") if s]
-    model = version = None
-    if "v2" in segments:
-        at = segments.index("v2")
-        rest = segments[at + 1 :]
-        if len(rest) >= 2 and rest[0] == "models":
-            model = rest[1]
-            if len(rest) >= 4 and rest[2] == "versions":
-                version = rest[3]
-        segments = segments[:at]
-    base = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), "", ""))
-    return PastedEndpoint(base.rstrip("/"), model, version)
+        minima, maxima = load_scaling(data)
+    except ServingError as error:
+        raise ScalingError(f"{filename}: {error}") from None
+    return FeatureRanges(tuple(minima), tuple(maxima))
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,9 +602,10 @@ def plausible(song: Mapping[str, float]) -> list[str]:
 class Target:
     """A model to ask: server address, model name and version, and what is known about it.
 
-    ``training`` holds the features' minima and maxima seen in training (from the bundle's
-    preprocessing.json, or an uploaded scaling), for flagging values outside them. ``scaling``
-    is set only for models from elsewhere that expect min-max scaled inputs.
+    ``training`` holds the features' minima and maxima seen in training and ``labels`` the
+    country codes in output order (both from the bundle's preprocessing.json, when known; an
+    uploaded scaling also tells the training ranges). ``scaling`` is set only for models from
+    elsewhere that expect min-max scaled inputs. ``auth`` says the server wants a bearer token.
     """
 
     url: str
@@ -688,8 +613,10 @@ class Target:
     version: str | None = None
     token: str | None = field(default=None, repr=False)
     label: str = ""
-    training: Scaling | None = None
-    scaling: Scaling | None = None
+    training: FeatureRanges | None = None
+    scaling: FeatureRanges | None = None
+    labels: tuple[str, ...] | None = None
+    auth: bool = False
 
     @property
     def title(self) -> str:
@@ -698,26 +625,36 @@ class Target:
         version = f" v{self.version}" if self.version else ""
         return f"{self.model_name}{version}"
 
+    @property
+    def infer_url(self) -> str:
+        return base_url(self.url) + model_path(self.model_name, self.version) + "/infer"
+
 
 @dataclass(frozen=True)
 class Prediction:
-    """A model's answer for some songs: one probability per country code for each song, and
-    the exact JSON that went over the wire (the token is never part of it)."""
+    """A model's answer for some songs: one probability per label (country code) for each
+    song, and the exact JSON that went over the wire (the token is never part of it)."""
 
     target: Target
     probabilities: tuple[dict[str, float], ...]
     request: dict
     response: dict
-    infer_url: str
+    elapsed_ms: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def infer_url(self) -> str:
+        return self.target.infer_url
 
 
 def predict(
     target: Target, songs: Sequence[Mapping[str, float]], timeout: float = 5.0
 ) -> Prediction:
-    """Ask ``target`` about ``songs`` in one request; raises ``ServingError`` with a clear
-    message when the endpoint is dead, slow, refuses the token or the request."""
-    from jukebox.serving.client import infer, scale_rows
+    """Ask ``target`` about ``songs`` in one request of one row per song.
 
+    Raises :class:`~jukebox.serving.client.ServingError` with a sentence a person can act on
+    when the endpoint is dead, slow, wants a token or refuses the request.
+    """
     rows = rows_for(songs)
     if target.scaling is not None:
         rows = scale_rows(rows, target.scaling.minima, target.scaling.maxima)
@@ -728,12 +665,18 @@ def predict(
         version=target.version,
         token=target.token,
         timeout=timeout,
+        labels=target.labels,
     )
     probabilities = tuple(
         {str(code): float(p) for code, p in row.items()}
         for row in result.probabilities.to_dict(orient="records")
     )
-    return Prediction(target, probabilities, result.request, result.response, result.url)
+    notes = list(result.notes)
+    if result.labels_source == "indices":
+        notes.append("The model did not say which country each output is, so outputs are numbered.")
+    return Prediction(
+        target, probabilities, result.request, result.response, result.elapsed_ms, tuple(notes)
+    )
 
 
 def curl_command(infer_url: str, request: Mapping, with_token: bool = False) -> str:
@@ -744,20 +687,42 @@ def curl_command(infer_url: str, request: Mapping, with_token: bool = False) -> 
 
 
 def deployment_targets(settings: Settings) -> list[Target]:
-    """Every running deployment of the Deploy page, as a target with its training ranges."""
+    """Every deployment of the Deploy page that answers now, with its labels and training
+    ranges read from the bundle it serves (so values outside training can be flagged)."""
     from jukebox.serving.deploy import list_deployments
 
     targets = []
     for deployment in list_deployments(settings):
-        if getattr(deployment, "state", "running") not in ("running", "ready"):
+        if not deployment.ready:
             continue
+        preprocessing = _served_preprocessing(settings, deployment)
         targets.append(
             Target(
                 url=deployment.endpoint,
-                model_name=deployment.model_name,
-                version=str(deployment.version) if deployment.version else None,
+                model_name=deployment.name,
                 token=settings.serving_token,
-                label=f"{deployment.model_name} v{deployment.version} · {deployment.endpoint}",
+                label=f"{deployment.name} · {deployment.source} · {deployment.endpoint}",
+                training=FeatureRanges.from_preprocessing(preprocessing) if preprocessing else None,
+                labels=preprocessing.labels if preprocessing else None,
+                auth=deployment.auth,
             )
         )
     return targets
+
+
+def _served_preprocessing(settings: Settings, deployment) -> Preprocessing | None:
+    """The preprocessing.json of the bundle a local deployment serves: the deployment's own
+    bundle directory, or the one its server job fetched from the registry (its status.json)."""
+    from jukebox.jobs import load_job
+    from jukebox.serving.deploy import JOB_KIND
+
+    bundle = deployment.bundle
+    if not bundle:
+        job = load_job(settings.runs_dir / JOB_KIND / deployment.job_id)
+        bundle = job.status().get("bundle") if job else None
+    if not bundle:
+        return None
+    try:
+        return read_bundle(bundle).preprocessing
+    except BundleError:
+        return None

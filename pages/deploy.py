@@ -1,5 +1,296 @@
-"""Deploy page — not built yet."""
+"""Deploy: serve a registered version (or an exported bundle) over the Open Inference Protocol,
+on a local server or on KServe; see every deployment, stop or replace one."""
 
-from jukebox.ui.coming import coming_soon
+import json
 
-coming_soon("Deploy", "deploy a registered version behind the Open Inference Protocol.")
+import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.registry import client as registry
+from jukebox.serving import deploy, kserve
+from jukebox.serving.choices import deployable_versions, deployments_table, version_label
+from jukebox.serving.client import build_request
+from jukebox.serving.registry_record import RecordError
+
+FLASH = "deploy_flash"
+PROGRESS = {
+    "starting": "Loading the model and checking its sha256…",
+    "ready": "The server answers ready.",
+    "switched": "The deployment now points at the new server; the old one finishes its requests.",
+}
+
+
+def done(message: str) -> None:
+    """Say what was done after the rerun that shows its effect."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+st.title("Deploy")
+settings = load_settings()
+st.caption(
+    "Serve a model version over the Open Inference Protocol v2, the REST API of KServe and "
+    "OpenVINO Model Server. Local servers run in the background and survive a page reload."
+)
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash)
+
+deployments = deploy.list_deployments(settings)
+by_name = {d.name: d for d in deployments}
+
+# --- 1. What to deploy --------------------------------------------------------------------------
+st.subheader("1. Choose a model version")
+source = st.radio("From", ["Model registry", "Exported bundle"], horizontal=True)
+choice = None  # what deploy.deploy_local needs, plus what the KServe form and messages show
+if source == "Model registry":
+    try:
+        with st.spinner("Connecting to the model registry…"):
+            versions = registry.list_all_versions(settings)
+    except registry.USER_ERRORS as error:
+        st.error(f"{error} You can still deploy an exported bundle.")
+        versions = []
+    models = sorted({v.model for v in versions})
+    if not models:
+        st.info(
+            "No registered model yet: register one on the Registry page, or choose "
+            "'Exported bundle' to serve a model straight from the Export page."
+        )
+    else:
+        model = st.selectbox("Model", models)
+        options = deployable_versions(v for v in versions if v.model == model)
+        if not options:
+            st.info(f"Every version of {model} is archived: restore one on the Registry page.")
+        else:
+            version = st.selectbox("Version (production first)", options, format_func=version_label)
+            choice = {
+                "model": model,
+                "version": version.version,
+                "bundle_dir": None,
+                "uri": version.uri,
+                "label": f"{model} version {version.version}",
+            }
+else:
+    candidates = registry.exported_bundles(settings)
+    if not candidates:
+        st.info(f"No exported model under `{settings.models_dir}`: train and export one first.")
+    else:
+        bundle = st.selectbox(
+            "Exported bundle (newest first)",
+            candidates,
+            format_func=lambda c: (
+                f"{c.path.relative_to(settings.models_dir)} · {c.modified:%Y-%m-%d %H:%M}"
+                + (f" · accuracy {c.accuracy:.3f}" if c.accuracy is not None else "")
+            ),
+        )
+        bundle_version = st.text_input("Version to report", value="1")
+        choice = {
+            "model": None,
+            "version": bundle_version.strip() or "1",
+            "bundle_dir": bundle.path,
+            "uri": None,
+            "label": f"bundle {bundle.path.name}",
+        }
+
+
+def deploy_locally(name: str) -> None:
+    """Deploy ``choice`` under ``name`` (replacing what it serves, if anything), then record it."""
+    replacing = name in by_name
+    verb = "Replacing" if replacing else "Starting"
+    with st.status(f"{verb} {name} with {choice['label']}…", expanded=True) as box:
+        say = lambda state: box.write(PROGRESS.get(state, state))  # noqa: E731
+        arguments = {k: choice[k] for k in ("model", "version", "bundle_dir")}
+        try:
+            deployment = deploy.deploy_or_replace(settings, name, on_progress=say, **arguments)
+        except deploy.DeploymentError as error:
+            box.update(label=f"{name} was not deployed", state="error")
+            st.error(str(error))
+            return
+        box.update(label=f"{name} is ready", state="complete")
+    note = ""
+    if deployment.model:
+        try:
+            deploy.record_deployment(settings, deployment)
+            note = " Recorded in the model registry."
+        except (RecordError, deploy.DeploymentError, *registry.USER_ERRORS) as error:
+            note = f" It is not recorded in the model registry: {error}"
+    done(f"{name} serves {choice['label']} at {deployment.endpoint}.{note}")
+
+
+# --- 2. Where to deploy it ----------------------------------------------------------------------
+st.subheader("2. Deploy it")
+local_tab, kserve_tab = st.tabs(["Local server", "KServe (OpenShift AI)"])
+
+with local_tab:
+    default_name = deploy.suggest_name(choice["model"] or "jukebox") if choice else "jukebox"
+    name = st.text_input(
+        "Deployment name",
+        value=default_name,
+        help="Also the model name in its URLs (/v2/models/<name>/infer). Lowercase letters, "
+        "digits and dashes.",
+    ).strip()
+    if name in by_name:
+        st.info(
+            f"**{name}** serves {by_name[name].source} now: deploying replaces it without "
+            "dropping a request (the new server starts, the name switches to it, then the old "
+            "one stops)."
+        )
+    if settings.serving_token:
+        st.caption("Local servers require the bearer token set in JUKEBOX_SERVING_TOKEN.")
+    label = "Replace" if name in by_name else "Deploy locally"
+    if st.button(label, type="primary", disabled=choice is None, key="deploy_local"):
+        deploy_locally(name)
+
+with kserve_tab:
+    storage_bucket, storage_path, stored_version = None, None, None
+    if choice and choice["uri"]:
+        try:
+            storage_bucket, storage_path, stored_version = kserve.storage_from_uri(choice["uri"])
+        except kserve.KServeError as error:
+            st.warning(str(error))
+    elif choice:
+        st.warning(
+            "An exported bundle is not in object storage, so a cluster cannot read it: register "
+            "it first (with S3 settings) to deploy it on KServe."
+        )
+    left, middle, right = st.columns(3)
+    k_name = left.text_input(
+        "Name",
+        value=deploy.suggest_name(choice["model"] or "jukebox") if choice else "jukebox",
+        key="k_name",
+    )
+    k_display = middle.text_input("Display name", value=choice["label"] if choice else "")
+    k_namespace = right.text_input(
+        "Namespace (project)",
+        value=settings.kserve_namespace or kserve.current_namespace() or "",
+        help="The OpenShift AI project to deploy into.",
+    )
+    left, right = st.columns(2)
+    storage_key = left.text_input(
+        "Data connection",
+        value=f"aws-connection-{storage_bucket}" if storage_bucket else "",
+        help="The secret of the project's data connection to the bucket; leave empty to use a "
+        "storage URI instead.",
+    )
+    k_path = right.text_input("Path in the bucket", value=storage_path or "")
+    left, middle, right = st.columns(3)
+    mode = left.selectbox("Deployment mode", kserve.DEPLOYMENT_MODES)
+    min_replicas = middle.number_input("Min replicas", 0, 20, 1)
+    max_replicas = right.number_input("Max replicas", 1, 20, 1)
+    left, middle, right, last = st.columns(4)
+    cpu_request = left.text_input("CPU request", "1")
+    cpu_limit = middle.text_input("CPU limit", "2")
+    memory_request = right.text_input("Memory request", "4Gi")
+    memory_limit = last.text_input("Memory limit", "8Gi")
+    left, middle, right = st.columns(3)
+    external = left.checkbox("External route", help="Reachable from outside the cluster.")
+    token_auth = middle.checkbox("Token authentication", help="Callers need a bearer token.")
+    with_runtime = right.checkbox(
+        "Include the OVMS serving runtime", value=True, help="Needed once per project."
+    )
+    options = kserve.KServeOptions(
+        name=k_name.strip(),
+        namespace=k_namespace.strip() or None,
+        display_name=k_display.strip() or None,
+        storage_key=storage_key.strip() or None,
+        storage_path=k_path.strip() or None,
+        storage_uri=f"s3://{storage_bucket}/{k_path.strip()}" if storage_bucket else None,
+        model_version=stored_version or (choice["version"] if choice else None),
+        min_replicas=int(min_replicas),
+        max_replicas=int(max_replicas),
+        cpu_request=cpu_request,
+        cpu_limit=cpu_limit,
+        memory_request=memory_request,
+        memory_limit=memory_limit,
+        deployment_mode=mode,
+        external_route=external,
+        token_auth=token_auth,
+    )
+    manifests = []
+    try:
+        manifests = [kserve.build_inference_service(options)]
+        if with_runtime:
+            manifests.insert(0, kserve.build_serving_runtime(namespace=options.namespace))
+    except kserve.KServeError as error:
+        st.error(str(error))
+    if manifests:
+        text = kserve.to_yaml(*manifests)
+        st.code(text, language="yaml")
+        left, right = st.columns(2)
+        left.download_button(
+            "Download YAML", text, file_name=f"{options.name}.yaml", mime="application/yaml"
+        )
+        if right.button("Apply to the cluster", disabled=not options.namespace):
+            with st.status(f"Applying {options.name} to {options.namespace}…") as box:
+                try:
+                    api = kserve.custom_objects_api()
+                    for manifest in manifests:
+                        kserve.apply(manifest, options.namespace, api=api)
+                        box.write(f"{manifest['kind']} {manifest['metadata']['name']} applied.")
+                    ready = kserve.wait_until_ready(
+                        options.name,
+                        options.namespace,
+                        api=api,
+                        timeout=180,
+                        on_progress=lambda s: box.write(s["message"]),
+                    )
+                    box.update(label=f"{options.name} is ready at {ready['url']}", state="complete")
+                except kserve.KServeError as error:
+                    box.update(label="Not deployed on KServe", state="error")
+                    st.error(str(error))
+
+# --- 3. Deployments -----------------------------------------------------------------------------
+st.subheader("3. Deployments")
+if not deployments:
+    st.info("Nothing is deployed locally yet.")
+else:
+    st.dataframe(deployments_table(deployments), hide_index=True, width="stretch")
+    selected = by_name[st.selectbox("Deployment", list(by_name), key="selected_deployment")]
+    if selected.error and selected.state == "failed":
+        st.error(f"{selected.name} failed: {selected.error}")
+    left, middle, right = st.columns(3)
+    if left.button("Check health", key="health"):
+        report = deploy.health(settings, selected.name)
+        if report["healthy"]:
+            st.success(f"{selected.name} answers ready at {report['endpoint']}.")
+        else:
+            st.warning(f"{selected.name} is {report['state']} and does not answer.")
+    if middle.button(
+        f"Replace with {choice['label']}" if choice else "Replace",
+        disabled=choice is None,
+        key="replace_selected",
+    ):
+        deploy_locally(selected.name)
+    if right.button("Stop", key="stop_selected"):
+        try:
+            deploy.unrecord_deployment(settings, selected)
+        except (RecordError, *registry.USER_ERRORS):
+            pass  # the registry's record is history; stopping matters more
+        deploy.stop_deployment(settings, selected.name)
+        done(f"{selected.name} is stopped.")
+    if selected.ready:
+        with st.expander("Call it from code"):
+            example = build_request(
+                [
+                    {
+                        "is_explicit": 0,
+                        "duration_ms": 200000,
+                        "danceability": 0.7,
+                        "energy": 0.6,
+                        "key": 5,
+                        "loudness": -6.0,
+                        "mode": 1,
+                        "speechiness": 0.05,
+                        "acousticness": 0.2,
+                        "instrumentalness": 0.0,
+                        "liveness": 0.1,
+                        "valence": 0.5,
+                        "tempo": 120.0,
+                    }
+                ]
+            )
+            auth = ' -H "Authorization: Bearer $TOKEN"' if selected.auth else ""
+            st.code(
+                f"curl -s {selected.endpoint}/v2/models/{selected.name}/infer{auth} \\\n"
+                f"  -H 'Content-Type: application/json' \\\n  -d '{json.dumps(example)}'",
+                language="bash",
+            )

@@ -20,12 +20,14 @@ ui_data.forget_filters_of_other_data(data.identity)
 st.caption(f"Data set: **{data.source}**")
 cols = st.columns(6)
 cols[0].metric("Chart entries", f"{len(tables.rows):,}")
-cols[1].metric("Songs", f"{len(tables.songs):,}")
+cols[1].metric(
+    "Songs", f"{data.n_songs:,}", help=f"{len(tables.songs):,} of them chart at least once."
+)
 cols[2].metric("Countries", len(tables.countries))
 cols[3].metric("Days", f"{(bounds[1] - bounds[0]).days + 1:,}")
 cols[4].metric(
-    "Validation",
-    f"{data.warnings} warning{'s' if data.warnings != 1 else ''}" if data.warnings else "clean",
+    "Validation warnings",
+    data.warnings,
     help="What validation found when this data set was loaded (details below).",
 )
 cols[5].metric(
@@ -67,7 +69,8 @@ if summary.rows == 0:
     st.stop()
 st.caption(
     f"In view: {summary.rows:,} chart entries of {summary.songs:,} songs in "
-    f"{summary.countries} countries, {summary.first_day:%d %b %Y} to {summary.last_day:%d %b %Y}."
+    f"{summary.countries} countr{'y' if summary.countries == 1 else 'ies'}, "
+    f"{summary.first_day:%d %b %Y} to {summary.last_day:%d %b %Y}."
 )
 
 # --- World map ------------------------------------------------------------------------------
@@ -135,9 +138,7 @@ st.subheader("Top songs")
 low, high = summary.first_day, summary.last_day
 left, middle, right = st.columns([3, 1, 1])
 if low < high:
-    top_range = left.slider(
-        "Charting between", min_value=low, max_value=high, value=(low, high)
-    )
+    top_range = left.slider("Charting between", min_value=low, max_value=high, value=(low, high))
 else:
     top_range = (low, high)
     left.caption(f"Charting on {low:%d %b %Y}")

@@ -1,5 +1,129 @@
-"""Export page — not built yet."""
+"""Export: turn a trained model into ONNX, prove it computes what Keras does, download it.
 
-from jukebox.ui.coming import coming_soon
+Export runs here, on the button press (a few seconds); TensorFlow is imported only then.
+"""
 
-coming_soon("Export", "export a trained model to ONNX and prove the export matches.")
+from __future__ import annotations
+
+import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.model.bundle import ONNX_FILE
+from jukebox.model.export import TOLERANCE
+from jukebox.model.trainings import bundle_zip, list_trainings, load_training
+from jukebox.ui import model as figures
+
+SELECTED = "export_selected"
+
+settings = load_settings()
+st.title("Export")
+st.caption(
+    "Export a trained model to ONNX (raw features in, probabilities per country out, the scaling "
+    "inside the graph) and check with onnxruntime and OpenVINO that it gives what Keras gives."
+)
+
+records = list_trainings(settings)
+if not records:
+    st.info("No trained model yet: train one on the Train page, then come back here.")
+    st.stop()
+
+by_id = {r.id: r for r in records}
+ids = list(by_id)
+chosen = st.session_state.get(SELECTED)
+training_id = st.selectbox(
+    "Trained model",
+    ids,
+    index=ids.index(chosen) if chosen in ids else 0,
+    format_func=lambda i: by_id[i].label,
+)
+st.session_state[SELECTED] = training_id
+record = by_id[training_id]
+
+params = record.params
+st.markdown(
+    f"**Data:** {record.source or '?'}  \n"
+    f"**Network:** width {params.get('width')}, depth {params.get('depth')}, "
+    f"dropout {params.get('dropout')} · trained {params.get('epochs')} epoch(s), "
+    f"batch {params.get('batch_size')}, learning rate {params.get('learning_rate')}  \n"
+    f"**Test accuracy:** {record.metrics.get('accuracy', float('nan')):.3f}"
+)
+
+label = "Export again" if record.exported else "Export to ONNX"
+if st.button(label, type="primary"):
+    from jukebox.model.trainings import export_training
+
+    with st.status("Exporting and verifying…", expanded=True) as status:
+        try:
+            st.write(
+                "Converting with tf2onnx, then running onnxruntime and OpenVINO on the test split."
+            )
+            verification = export_training(record.path)
+        except Exception as error:  # shown as a sentence; the bundle stays as it was
+            status.update(label="Export failed", state="error")
+            st.error(f"The export failed: {error}")
+        else:
+            passed = verification["passed"]
+            status.update(
+                label="Export verified" if passed else "Export FAILED verification",
+                state="complete" if passed else "error",
+            )
+    record = load_training(record.path) or record
+
+if not record.exported:
+    st.info("This model is not exported yet: press **Export to ONNX**.")
+    st.stop()
+
+# --- Verification -------------------------------------------------------------------------------
+verification = record.verification
+st.subheader("Verification")
+if verification.get("passed"):
+    st.success(
+        f"Passed: both runtimes match Keras within {verification.get('tolerance', TOLERANCE):g} "
+        f"on all {verification.get('rows', 0):,} test rows. It can be registered."
+    )
+else:
+    st.error(
+        "Failed: this export does not match the Keras model, so it cannot be registered. "
+        + " ".join(verification.get("problems", []))
+    )
+cols = st.columns(4)
+for col, runtime, name in (
+    (cols[0], "onnxruntime", "onnxruntime"),
+    (cols[1], "openvino", "OpenVINO"),
+):
+    diff = verification.get(f"{runtime}_max_abs_diff")
+    col.metric(f"{name} max |ONNX − Keras|", "—" if diff is None else f"{diff:.2e}")
+cols[2].metric("Rows compared", f"{verification.get('rows', 0):,}")
+cols[3].metric("Export + verification", f"{verification.get('total_seconds', 0):.1f} s")
+
+# --- Graph --------------------------------------------------------------------------------------
+st.subheader("Graph")
+onnx_info = record.metrics.get("onnx", {})
+st.caption(
+    f"opset {onnx_info.get('opset')} · {onnx_info.get('producer', '')} · "
+    f"{onnx_info.get('bytes', 0) / 1024:.0f} KiB · sha256 `{onnx_info.get('sha256', '')[:16]}…`"
+)
+left, right = st.columns(2)
+left.markdown("**Inputs** (raw feature values)")
+left.dataframe(figures.graph_table(onnx_info.get("inputs", [])), hide_index=True)
+right.markdown("**Outputs** (probability per country)")
+right.dataframe(figures.graph_table(onnx_info.get("outputs", [])), hide_index=True)
+right.caption("Columns in this order: " + ", ".join(record.metrics.get("labels", [])))
+
+# --- Download -----------------------------------------------------------------------------------
+st.subheader("Download")
+left, right = st.columns(2)
+left.download_button(
+    "model.onnx",
+    (record.path / ONNX_FILE).read_bytes(),
+    file_name=f"jukebox-{record.id}.onnx",
+    mime="application/octet-stream",
+)
+right.download_button(
+    "Whole bundle (zip)",
+    bundle_zip(record.path),
+    file_name=f"jukebox-{record.id}.zip",
+    mime="application/zip",
+)
+with st.expander("Model card"):
+    st.markdown((record.path / "model_card.md").read_text())

@@ -18,16 +18,18 @@ facts = data_set_facts(settings)
 if facts is None:
     st.info("No data set yet. Explore generates the default synthetic one on its first visit.")
 else:
-    cols = st.columns(5)
-    cols[0].metric("Source", facts.source)
-    cols[1].metric("Chart entries", f"{facts.rows:,}" if facts.rows is not None else "—")
-    cols[2].metric("Songs", f"{facts.songs:,}" if facts.songs is not None else "—")
-    cols[3].metric("Countries", facts.countries if facts.countries is not None else "—")
-    cols[4].metric(
+    st.markdown(f"**{facts.source}**")
+    cols = st.columns(4)
+    cols[0].metric("Chart entries", f"{facts.rows:,}" if facts.rows is not None else "—")
+    cols[1].metric("Songs", f"{facts.songs:,}" if facts.songs is not None else "—")
+    cols[2].metric("Countries", facts.countries if facts.countries is not None else "—")
+    cols[3].metric(
         "Bayes ceiling",
         f"{facts.bayes_accuracy:.1%}" if facts.bayes_accuracy is not None else "unknown",
         help="The best accuracy any classifier could reach on this data set (synthetic data only).",
     )
+    if facts.first_date and facts.last_date:
+        st.caption(f"Charts from {facts.first_date} to {facts.last_date}.")
 st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
 
 st.subheader("The model's life")

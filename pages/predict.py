@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import streamlit as st
 
 from jukebox import predict
 from jukebox.config import load_settings
 from jukebox.predict import DIALS, KEY_NAMES, PRESETS, Target
-from jukebox.serving.client import ServingError
+from jukebox.serving.client import ServingError, split_model_url
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import comparison_bar_chart, probability_bar_chart, probability_map
 
@@ -53,6 +54,7 @@ def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
             labels,
             index=None,
             placeholder=f"Type to search {len(labels):,} songs by name or artist…",
+            filter_mode="contains",
             key=f"{slot}_song",
         )
         if label is None:
@@ -112,7 +114,16 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     options = [t.title for t in deployed] + [PASTE]
     choice = st.selectbox("Model endpoint", options, key=f"{slot}_target")
     if choice != PASTE:
-        return deployed[options.index(choice)]
+        target = deployed[options.index(choice)]
+        if target.auth and not target.token:
+            token = st.text_input(
+                "Token",
+                type="password",
+                help="This deployment wants a bearer token: the one it was deployed with.",
+                key=f"{slot}_deployment_token",
+            )
+            target = replace(target, token=token or None)
+        return target
     address = st.text_input(
         "Address of the inference server",
         placeholder="http://127.0.0.1:8080  or  https://my-model.apps.example.com/v2/models/jukebox",
@@ -143,11 +154,11 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
         st.caption("Paste an address to ask a model that is not on the Deploy page.")
         return None
     try:
-        pasted = predict.parse_endpoint_url(address)
-    except ValueError as error:
+        url, pasted_model, pasted_version = split_model_url(address)
+    except ServingError as error:
         st.error(str(error))
         return None
-    model_name = model_name.strip() or pasted.model_name
+    model_name = model_name.strip() or pasted_model
     if not model_name:
         st.warning("Which model on that server? Enter its model name (e.g. jukebox).")
         return None
@@ -159,14 +170,16 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
             st.error(str(error))
             return None
         st.caption("Inputs will be scaled with the uploaded minima and maxima before sending.")
-    known = next((t for t in deployed if t.url == pasted.url and t.model_name == model_name), None)
+    # A pasted address of a deployment listed here still gets its training ranges and labels.
+    known = next((t for t in deployed if t.url == url and t.model_name == model_name), None)
     return Target(
-        url=pasted.url,
+        url=url,
         model_name=model_name,
-        version=version.strip() or pasted.version,
+        version=version.strip() or pasted_version,
         token=token or None,
         training=scaling or (known.training if known else None),
         scaling=scaling,
+        labels=known.labels if known else None,
     )
 
 
@@ -184,6 +197,8 @@ def ask(target: Target, songs: list[dict]) -> predict.Prediction | None:
         return None
     cache.clear()  # keep only the latest answers: the page shows nothing older
     cache[question] = answer
+    for note in answer.notes:
+        st.info(note)
     return answer
 
 
@@ -253,7 +268,7 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
 
 def show_wire(answer: predict.Prediction, key: str) -> None:
     with st.expander(f"🧾 Request and response JSON of {answer.target.title} (for developers)"):
-        st.caption(f"POST {answer.infer_url}")
+        st.caption(f"POST {answer.infer_url} · answered in {answer.elapsed_ms:.0f} ms")
         st.code(json.dumps(answer.request, indent=2), language="json")
         st.code(json.dumps(answer.response, indent=2), language="json")
         st.caption("The same request from a terminal:")

@@ -30,15 +30,12 @@ if flash := st.session_state.pop(FLASH, None):
 
 try:
     with st.spinner("Connecting to the model registry…"):
-        models = registry.list_models(settings)
-        versions = [
-            v
-            for model in models
-            for v in registry.list_versions(model.name, settings, include_incomplete=True)
-        ]
+        versions = registry.list_all_versions(settings, include_incomplete=True)
 except registry.USER_ERRORS as error:
     st.error(str(error))
-    models, versions = None, []
+    versions = None
+reachable = versions is not None
+versions = versions or []
 complete = [v for v in versions if v.complete]
 
 # --- Register the model exported on the Export page -----------------------------------------
@@ -62,7 +59,7 @@ else:
     if not chosen.registrable:
         st.warning(f"This bundle cannot be registered. {chosen.reason}")
     left, right = st.columns(2)
-    default_name = models[0].name if models else "jukebox"
+    default_name = versions[-1].model if versions else "jukebox"
     name = left.text_input(
         "Model name",
         value=default_name,
@@ -70,7 +67,7 @@ else:
         help="Letters, digits, '-', '_' and '.'; no spaces or path characters.",
     )
     suggestion = "1"
-    if models is not None:
+    if reachable:
         with contextlib.suppress(*registry.USER_ERRORS):
             suggestion = registry.suggest_next_version(name, settings)
     version_key = f"register_version_{name}"
@@ -83,7 +80,7 @@ else:
     if st.button(
         "Register",
         type="primary",
-        disabled=not chosen.registrable or models is None,
+        disabled=not chosen.registrable or not reachable,
         help="Uploads the bundle to object storage, then records it in the model registry.",
     ):
         try:
@@ -97,7 +94,7 @@ else:
 
 # --- Every registered version ---------------------------------------------------------------
 st.subheader("Registered versions")
-if models is not None and not versions:
+if reachable and not versions:
     st.info("Nothing is registered yet: register an exported model above.")
 if versions:
     st.dataframe(
@@ -117,18 +114,21 @@ if versions:
     names = sorted({v.model for v in versions})
     left, right = st.columns(2)
     model_name = left.selectbox("Model", names, key="detail_model")
-    of_model = [v for v in versions if v.model == model_name]
-    latest = next((v for v in of_model if v.production), of_model[-1])
-    picked = right.selectbox(
-        "Version",
-        of_model,
-        index=of_model.index(latest),
-        format_func=lambda v: f"v{v.version} · {v.status}",
-        key=f"detail_version_{model_name}",
-    )
+    of_model = {v.version: v for v in versions if v.model == model_name}
+    default = next((v for v in of_model.values() if v.production), list(of_model.values())[-1])
+    # Options are version names, not records, so a pick survives a change of state.
+    picked = of_model[
+        right.selectbox(
+            "Version",
+            list(of_model),
+            index=list(of_model).index(default.version),
+            format_func=lambda v: f"v{v} · {of_model[v].status}",
+            key=f"detail_version_{model_name}",
+        )
+    ]
     try:
         detail = registry.get_version(picked.model, picked.version, settings)
-        card = registry.read_model_card(picked.model, picked.version, settings)
+        card = registry.read_model_card(detail, settings)
     except registry.USER_ERRORS as error:
         st.error(str(error))
         detail, card = picked, ""

@@ -1,5 +1,256 @@
-"""Train page — not built yet."""
+"""Train: choose data and hyperparameters, train in the background, watch it learn, judge it.
 
-from jukebox.ui.coming import coming_soon
+The training runs as a background job (``python -m jukebox train``), so this page only reads its
+status file: it stays usable while the model trains, and a reload finds the training again.
+TensorFlow is never imported here.
+"""
 
-coming_soon("Train", "train and evaluate the Keras model with live progress.")
+from __future__ import annotations
+
+import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.data.sources import SourceError
+from jukebox.data.store import current_info
+from jukebox.data.validation import ValidationError
+from jukebox.jobs import new_job_id
+from jukebox.model import background
+from jukebox.model.background import SyntheticSpec
+from jukebox.model.evaluation import SUMMARY_METRICS
+from jukebox.model.network import TrainingParams, validation_problems
+from jukebox.model.trainings import list_trainings, load_training
+from jukebox.ui import model as figures
+
+SELECTED = "train_selected_job"
+SOURCES = {
+    "current": "Current data set",
+    "synthetic": "New synthetic set",
+    "parquet": "Parquet (path or URL)",
+    "s3": "S3 objects",
+    "kaggle": "Kaggle CSV",
+    "upload": "Upload files",
+}
+
+settings = load_settings()
+st.title("Train")
+st.caption(
+    "Train the network that predicts in which countries a song charts, on any data set, and see "
+    "how close it gets to the best any model could do."
+)
+
+# --- 1. Data ------------------------------------------------------------------------------------
+st.subheader("1 · Data")
+kind = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True)
+source_params: dict = {}
+if kind == "current":
+    info = current_info(settings)
+    if info:
+        st.markdown(
+            f"**{info.get('source')}** · {info.get('ranking_rows', 0):,} chart entries · "
+            f"{info.get('songs', 0):,} songs · {info.get('countries')} countries"
+        )
+    else:
+        st.info(
+            "There is no current data set yet: the training will first generate the default "
+            "synthetic one (about 1.1 million chart entries)."
+        )
+elif kind == "synthetic":
+    cols = st.columns(4)
+    source_params = {
+        "songs": cols[0].number_input("Songs", 50, 100_000, 2_000, step=500),
+        "days": cols[1].number_input("Chart days", 2, 314, 60),
+        "countries": cols[2].number_input("Countries", 2, 72, 20),
+        "seed": cols[3].number_input("Data seed", 0, 2**31 - 1, 0),
+    }
+elif kind in ("parquet", "s3"):
+    st.caption(
+        "Local paths or http(s) URLs of the two parquet files."
+        if kind == "parquet"
+        else f"Object keys in bucket `{settings.s3_bucket}`."
+    )
+    left, right = st.columns(2)
+    source_params = {
+        "properties": left.text_input("song_properties", "data/song_properties.parquet"),
+        "rankings": right.text_input("song_rankings", "data/song_rankings.parquet"),
+    }
+elif kind == "kaggle":
+    source_params = {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
+else:
+    left, right = st.columns(2)
+    source_params = {
+        "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
+        "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
+    }
+
+# --- 2. Network and training --------------------------------------------------------------------
+st.subheader("2 · Network and training")
+defaults = TrainingParams()
+with st.form("train_params"):
+    cols = st.columns(4)
+    values = {
+        "epochs": cols[0].number_input("Epochs", 1, 1000, defaults.epochs),
+        "batch_size": cols[1].number_input("Batch size", 1, 65536, defaults.batch_size, step=64),
+        "learning_rate": cols[2].number_input(
+            "Learning rate", 0.0, 1.0, defaults.learning_rate, step=0.0005, format="%.4f"
+        ),
+        "dropout": cols[3].number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05),
+    }
+    cols = st.columns(4)
+    values |= {
+        "width": cols[0].number_input(
+            "Width", 1, 4096, defaults.width, help="units of the first hidden layer"
+        ),
+        "depth": cols[1].number_input(
+            "Depth", 1, 8, defaults.depth, help="hidden layers; each doubles the width"
+        ),
+        "seed": cols[2].number_input("Seed", 0, 2**31 - 1, defaults.seed),
+    }
+    export = cols[3].checkbox("Export to ONNX when done", value=False)
+    st.caption(
+        "Default: the workshop's network (dense 32-64-128-256, ReLU, softmax over countries)."
+    )
+    submitted = st.form_submit_button("Train", type="primary")
+
+if submitted:
+    problems = validation_problems(values)
+    missing = [name for name, value in source_params.items() if value in (None, "")]
+    if problems:
+        for problem in problems:
+            st.error(problem)
+    elif missing:
+        st.error(f"Fill in {', '.join(missing)} for the data source first, then press Train.")
+    else:
+        params = TrainingParams(**values)
+        job_id = new_job_id()
+        data_dir = None
+        try:
+            if kind not in ("current", "synthetic"):
+                from jukebox.model.datasets import save_directory
+                from jukebox.ui.data import read_source
+
+                with st.spinner(f"Reading and validating ({SOURCES[kind]})…"):
+                    data = read_source(kind, source_params, settings)
+                    data_dir = save_directory(data, background.staging_dir(settings, job_id))
+            synthetic = SyntheticSpec(**source_params) if kind == "synthetic" else None
+            job = background.start_training(
+                settings,
+                params,
+                data_dir=data_dir,
+                synthetic=synthetic,
+                job_id=job_id,
+                export=export,
+            )
+            st.session_state[SELECTED] = job.id
+        except (ValidationError, SourceError, ValueError, OSError) as error:
+            st.error(f"This data cannot be used for training: {error}")
+
+# --- 3. Trainings -------------------------------------------------------------------------------
+st.subheader("3 · Training")
+views = background.training_jobs(settings)[:30]
+if not views:
+    st.info("No training yet: choose data and press **Train**.")
+else:
+    ids = [v.job.id for v in views]
+    state_of = {v.job.id: v.state for v in views}
+    chosen = st.session_state.get(SELECTED)
+    job_id = st.selectbox(
+        "Training run",
+        ids,
+        index=ids.index(chosen) if chosen in ids else 0,
+        format_func=lambda i: f"{i} · {state_of[i]}",
+    )
+    st.session_state[SELECTED] = job_id
+    job = next(v.job for v in views if v.job.id == job_id)
+
+    def show_results(record) -> None:
+        """The finished training's test figures, from its metrics.json."""
+        metrics = record.metrics
+        data = metrics.get("data", {})
+        st.markdown(f"**Data:** {data.get('source', '?')}")
+        cols = st.columns(len(SUMMARY_METRICS))
+        for col, name in zip(cols, SUMMARY_METRICS, strict=True):
+            col.metric(figures.METRIC_LABELS[name], f"{metrics[name]:.3f}")
+        bayes = metrics.get("bayes_accuracy")
+        if bayes:
+            gap = bayes - metrics["accuracy"]
+            st.markdown(
+                f"**Bayes ceiling** (the best accuracy any model can reach on this data): "
+                f"{bayes:.3f}. This model reaches **{metrics['accuracy_to_bayes']:.1%}** of it "
+                f"({gap:.3f} below)."
+            )
+        else:
+            st.caption("The Bayes ceiling is known only for synthetic data.")
+        st.plotly_chart(
+            figures.ceiling_figure(metrics["accuracy"], bayes, data.get("chance_accuracy")),
+            key="ceiling",
+        )
+        for note in data.get("split", {}).get("notes", []):
+            st.caption(note)
+        training = metrics.get("training", {})
+        st.plotly_chart(
+            figures.training_curves(training.get("history"), epochs=training.get("epochs_run")),
+            key="final_curves",
+        )
+        st.markdown("**Confusion matrix** (rows: true country, columns: predicted; share of row)")
+        st.plotly_chart(
+            figures.confusion_heatmap(metrics["confusion_matrix"], metrics["labels"]),
+            key="confusion",
+        )
+        st.markdown("**Per country**")
+        st.plotly_chart(figures.per_country_figure(metrics["per_country"]), key="per_country")
+        with st.expander("Per-country table"):
+            st.dataframe(figures.per_country_table(metrics["per_country"]), hide_index=True)
+        verification = record.verification
+        if verification:
+            word = "passed" if verification.get("passed") else "FAILED"
+            st.markdown(f"ONNX export verification **{word}** (details on the Export page).")
+        else:
+            st.caption("Not exported yet: export it on the Export page.")
+
+    def job_panel() -> None:
+        view = background.view(job)
+        if view.state in ("starting", "running"):
+            st.progress(view.progress, text=view.headline())
+            status = view.status
+            st.plotly_chart(
+                figures.training_curves(
+                    status.get("history"), status.get("curve"), epochs=status.get("epochs")
+                ),
+                key="live_curves",
+            )
+            left, right = st.columns(2)
+            if left.button("Stop and keep the model", help="ends after the current batch"):
+                background.stop_training(job)
+                st.toast("Stopping after the current batch…")
+            if right.button("Cancel", help="kill the training; nothing is kept"):
+                background.cancel_training(settings, job)
+                st.rerun()
+        elif view.state in ("done", "stopped"):
+            (st.success if view.state == "done" else st.warning)(view.headline())
+            record = load_training(view.model_dir) if view.model_dir else None
+            if record is None:
+                st.error("The training finished but its model directory is gone.")
+            else:
+                show_results(record)
+        else:
+            st.error(view.headline())
+        with st.expander("Log"):
+            st.code(job.log_tail(60) or "(empty)", language=None)
+        if st.session_state.get("train_was_running") and view.finished:
+            st.session_state["train_was_running"] = False
+            st.rerun()  # redraw the whole page: the comparison below now has this training
+        st.session_state["train_was_running"] = not view.finished
+
+    running = background.view(job).state in ("starting", "running")
+    st.fragment(job_panel, run_every=1.5 if running else None)()
+
+# --- 4. Compare ---------------------------------------------------------------------------------
+records = list_trainings(settings)
+if len(records) >= 2:
+    st.subheader("4 · Compare trainings")
+    by_id = {r.id: r for r in records}
+    picked = st.multiselect("Trainings", list(by_id), default=list(by_id)[:3])
+    summaries = [by_id[i].summary() for i in picked]
+    if summaries:
+        st.plotly_chart(figures.comparison_figure(summaries), key="comparison")
+        st.dataframe(figures.comparison_table(summaries), hide_index=True)

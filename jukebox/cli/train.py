@@ -11,6 +11,7 @@ it) it also reports progress into that job's ``status.json`` and stops cleanly w
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -131,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         data = _load_data(args, settings)
     except (ValueError, OSError) as error:
         return fail(f"could not load the data: {error}", EXIT_BAD_INPUT)
+    if args.data is not None and args.data.resolve().parent == (settings.home / "staging"):
+        shutil.rmtree(args.data, ignore_errors=True)  # handed over by the page: read once
     print(f"Data: {data.source} ({len(data.rankings):,} ranking rows)", flush=True)
     report(source=data.source)
 

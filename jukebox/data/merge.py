@@ -64,13 +64,9 @@ def merge_tables(properties: pd.DataFrame, rankings: pd.DataFrame) -> pd.DataFra
     for column, dtype in {**RANKINGS_COLUMNS, **PROPERTIES_COLUMNS}.items():
         if column in CATEGORICAL_COLUMNS or column not in merged:
             continue
-        if (
-            dtype in ("int64", "float64", "bool", "datetime64[ns]")
-            and merged[column].dtype != dtype
-        ):
-            # Columns with gaps stay as they came (float, nullable); the rest take the schema's.
-            if not merged[column].isna().any():
-                merged[column] = merged[column].astype(dtype)
+        # Columns with gaps stay as they came (float, nullable); the rest take the schema's.
+        if merged[column].dtype != dtype and not merged[column].isna().any():
+            merged[column] = merged[column].astype(dtype)
     return merged[list(MERGED_COLUMNS)]
 
 

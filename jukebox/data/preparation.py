@@ -107,6 +107,8 @@ def prepare(merged: pd.DataFrame, *, seed: int = 42) -> Prepared:
         )
     notes: list[str] = []
     table = merged[[*FEATURES, LABEL, DATE]]
+    # Plain strings, so counts never list categories (countries) that have no rows here.
+    table = table.assign(**{LABEL: table[LABEL].astype(object).where(table[LABEL].notna())})
     complete = table.notna().all(axis=1)
     if not complete.all():
         notes.append(
@@ -119,7 +121,7 @@ def prepare(merged: pd.DataFrame, *, seed: int = 42) -> Prepared:
             f"Only {len(table)} usable ranking row(s): at least {MIN_ROWS} are needed to split "
             "into training, validation and test. Load a larger data set."
         )
-    countries = sorted(table[LABEL].astype(str).unique())
+    countries = sorted(table[LABEL].unique())
     if len(countries) < 2:
         raise PreparationError(
             f"The data has a single country ({countries[0]}): a model that predicts the country "

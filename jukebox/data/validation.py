@@ -302,6 +302,8 @@ def _conform(
         if column not in df.columns:
             continue
         series, problem = _coerce(df[column], dtype, column)
+        if column == LABEL and not problem:
+            series = series.str.strip().str.upper().replace("", np.nan)
         if problem:
             findings.append(
                 Finding(table, "error", "wrong_type", column, 0, f"{label}: column {problem}")

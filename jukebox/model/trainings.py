@@ -370,3 +370,19 @@ def model_card(training_id: str, metrics: dict, preprocessing: Preprocessing) ->
         "",
     ]
     return "\n".join(lines)
+
+
+def bundle_zip(path: str | Path) -> bytes:
+    """The bundle files of ``path`` as a zip archive in memory, for a download button."""
+    import io
+    import zipfile
+
+    from jukebox.model.bundle import BUNDLE_FILES
+
+    path = Path(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in BUNDLE_FILES:
+            if (path / name).is_file():
+                archive.write(path / name, f"{path.name}/{name}")
+    return buffer.getvalue()

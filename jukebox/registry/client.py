@@ -274,8 +274,14 @@ def _probe(url: str, token: str | None) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _client(url: str, token: str | None, author: str):
+    """One official client per registry and token, made after a quick probe of the address.
+
+    Cached: making one costs requests, and pages call this module many times per rerun. A lost
+    connection clears the cache (see :func:`_translate_errors`), so the next call probes again.
+    """
     from model_registry import ModelRegistry
 
+    _probe(url, token)
     parsed = urlparse(url)
     secure = parsed.scheme == "https"
     port = parsed.port or (443 if secure else 80)
@@ -298,7 +304,6 @@ def connect(settings: Settings | None = None):
     """A ``model_registry.ModelRegistry`` for the settings; raises a clear error if unusable."""
     settings = settings or load_settings()
     url = registry_url(settings)
-    _probe(url, settings.registry_token)
     return _translate_errors(_client)(url, settings.registry_token, settings.registry_author)
 
 
@@ -334,6 +339,7 @@ def _translate_errors(function: Callable[..., T]) -> Callable[..., T]:
                 f"The model registry answered HTTP {error.status}: {_body(error)}"
             ) from None
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as error:
+            _client.cache_clear()
             raise RegistryUnreachableError(
                 "Lost the connection to the model registry: check that it is running and "
                 f"reachable ({type(error).__name__})."
@@ -374,21 +380,62 @@ def _all(pager) -> list:
     return list(pager.page_size(100).order_by_id().ascending())
 
 
+# The official client's by-name methods look the parent up again on every call (a version by
+# name costs 2 requests, its artifact 3). Pages read a lot, so reads go by id through the
+# client's API layer (``ModelRegistry._api``, a ``model_registry.core.ModelRegistryAPIClient``)
+# once the registered model is known: one request each.
+
+
+def _model(client, name: str):
+    rm = client.get_registered_model(name)
+    if rm is None:
+        raise VersionNotFoundError(f"No model named {name!r} is registered.")
+    return rm
+
+
+def _versions_of(client, model_id: str) -> list:
+    from model_registry.types import Pager
+
+    return _all(
+        Pager(
+            lambda options: client.async_runner(client._api.get_model_versions(model_id, options))
+        )
+    )
+
+
+def _version_of(client, rm, version: str):
+    mv = client.async_runner(client._api.get_model_version_by_params(rm.id, str(version)))
+    if mv is None:
+        raise VersionNotFoundError(f"Model {rm.name!r} has no version {version}.")
+    return mv
+
+
+def _find_version(client, name: str, version: str):
+    return _version_of(client, _model(client, name), version)
+
+
+def _artifact_uri(client, model_version_id: str) -> str | None:
+    from model_registry.types import ModelArtifact
+
+    artifacts = client.async_runner(client._api.get_model_version_artifacts(model_version_id))
+    return next((a.uri for a in artifacts if isinstance(a, ModelArtifact)), None)
+
+
+def _model_info(rm) -> ModelInfo:
+    return ModelInfo(
+        name=rm.name,
+        id=str(rm.id),
+        owner=rm.owner,
+        description=rm.description,
+        created=_millis(rm.create_time_since_epoch),
+        state=str(getattr(rm.state, "value", rm.state)),
+    )
+
+
 @_translate_errors
 def list_models(settings: Settings | None = None) -> list[ModelInfo]:
     """Every registered model, oldest first."""
-    client = connect(settings)
-    return [
-        ModelInfo(
-            name=rm.name,
-            id=str(rm.id),
-            owner=rm.owner,
-            description=rm.description,
-            created=_millis(rm.create_time_since_epoch),
-            state=str(getattr(rm.state, "value", rm.state)),
-        )
-        for rm in _all(client.get_registered_models())
-    ]
+    return [_model_info(rm) for rm in _all(connect(settings).get_registered_models())]
 
 
 @_translate_errors
@@ -400,9 +447,22 @@ def list_versions(
     Versions whose registration did not complete are left out unless asked for.
     """
     client = connect(settings)
-    if client.get_registered_model(name) is None:
-        raise VersionNotFoundError(f"No model named {name!r} is registered.")
-    versions = [_version_info(name, mv) for mv in _all(client.get_model_versions(name))]
+    rm = _model(client, name)
+    versions = [_version_info(name, mv) for mv in _versions_of(client, rm.id)]
+    return [v for v in versions if include_incomplete or v.complete]
+
+
+@_translate_errors
+def list_all_versions(
+    settings: Settings | None = None, *, include_incomplete: bool = False
+) -> list[VersionInfo]:
+    """The versions of every registered model (one request per model, not per version)."""
+    client = connect(settings)
+    versions = [
+        _version_info(rm.name, mv)
+        for rm in _all(client.get_registered_models())
+        for mv in _versions_of(client, rm.id)
+    ]
     return [v for v in versions if include_incomplete or v.complete]
 
 
@@ -410,18 +470,8 @@ def list_versions(
 def get_version(name: str, version: str, settings: Settings | None = None) -> VersionInfo:
     """One version with its metadata and the URI of its stored bundle."""
     client = connect(settings)
-    mv = _find_version(client, name, version)
-    artifact = client.get_model_artifact(name, str(version))
-    return _version_info(name, mv, artifact.uri if artifact else None)
-
-
-def _find_version(client, name: str, version: str):
-    if client.get_registered_model(name) is None:
-        raise VersionNotFoundError(f"No model named {name!r} is registered.")
-    mv = client.get_model_version(name, str(version))
-    if mv is None:
-        raise VersionNotFoundError(f"Model {name!r} has no version {version}.")
-    return mv
+    mv = _find_version(client, name, str(version))
+    return _version_info(name, mv, _artifact_uri(client, mv.id))
 
 
 @_translate_errors
@@ -440,8 +490,9 @@ def suggest_next_version(name: str, settings: Settings | None = None) -> str:
     except InvalidNameError:
         return "1"
     client = connect(settings)
-    if client.get_registered_model(name) is not None:
-        taken += [mv.name for mv in _all(client.get_model_versions(name))]
+    rm = client.get_registered_model(name)
+    if rm is not None:
+        taken += [mv.name for mv in _versions_of(client, rm.id)]
     taken += stored_versions(open_store(settings), name)
     numbers = [int(v) for v in taken if v.isdigit()]
     return str(max(numbers, default=0) + 1)
@@ -713,13 +764,14 @@ def fetch_bundle(
     return download_bundle(store, prefix, target, expected_onnx_sha256=info.onnx_sha256)
 
 
-def read_model_card(name: str, version: str | int, settings: Settings | None = None) -> str:
-    """The model card of a version, read from object storage (empty if it has none)."""
-    settings = settings or load_settings()
-    info = get_version(name, str(version), settings)
-    if not info.uri:
+def read_model_card(version: VersionInfo, settings: Settings | None = None) -> str:
+    """The model card of a version (from :func:`get_version`), read from object storage.
+
+    Empty when the version has no stored bundle or no card.
+    """
+    if not version.uri:
         return ""
-    store, prefix = store_for_uri(info.uri, settings)
+    store, prefix = store_for_uri(version.uri, settings or load_settings())
     if read_manifest(store, prefix) is None:
         return ""
     data = store.get_bytes(prefix + CARD_FILE)
@@ -762,7 +814,8 @@ def restore_version(name: str, version: str | int, settings: Settings | None = N
 def mark_production(name: str, version: str | int, settings: Settings | None = None) -> VersionInfo:
     """Make ``version`` the one production version of ``name`` (any other loses the mark)."""
     client = connect(settings)
-    target = _find_version(client, name, str(version))
+    rm = _model(client, name)
+    target = _version_of(client, rm, str(version))
     info = _version_info(name, target)
     if not info.complete or info.archived:
         raise RegistryError(
@@ -772,7 +825,7 @@ def mark_production(name: str, version: str | int, settings: Settings | None = N
     # Set the new mark first: for a moment two versions carry it rather than none.
     target.custom_properties = {**(target.custom_properties or {}), PRODUCTION: True}
     marked = client.update(target)
-    for mv in _all(client.get_model_versions(name)):
+    for mv in _versions_of(client, rm.id):
         if mv.id != marked.id and (mv.custom_properties or {}).get(PRODUCTION) is True:
             mv.custom_properties = {**mv.custom_properties, PRODUCTION: False}
             client.update(mv)

@@ -124,6 +124,10 @@ def _check_finite(name: str, array: np.ndarray, datatype: str) -> None:
         raise ProtocolError(f'input "{name}": a value is not a finite {datatype} number')
 
 
+def _holds_bool(data: list) -> bool:
+    return any(type(v) is bool or (type(v) is list and _holds_bool(v)) for v in data)
+
+
 def _describe(array: np.ndarray) -> str:
     kind = array.dtype.kind
     if kind in "US":
@@ -205,6 +209,14 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
         if type(data) is not list:
             raise ProtocolError(f'input "{name}": "data" must be a list of numbers')
         entries.append((name, spec, shape, data))
+    if b"true" in body or b"false" in body:
+        # numpy would read true as 1.0; OVMS refuses booleans in a number tensor, and so do we.
+        # The byte search keeps this check off the common path.
+        for name, spec, _, data in entries:
+            if spec.datatype != "BOOL" and _holds_bool(data):
+                raise ProtocolError(
+                    f'input "{name}": "data" must hold only numbers, not true/false'
+                )
     missing = [name for name in model.input_index if name not in seen]
     if missing:
         raise ProtocolError("missing input(s): " + ", ".join(missing))

@@ -17,6 +17,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from jukebox.config import Settings
+from jukebox.data import sources
+from jukebox.data.merge import merge_tables
+from jukebox.data.songdata import SongData, song_data
+from jukebox.data.store import current_info, ensure_current, load_current, save_current
+from jukebox.data.validation import ValidationError, ValidationReport
 from jukebox.ui.explore import (
     ExploreTables,
     Summary,
@@ -36,7 +41,7 @@ class ExploreData:
     identity: str
     tables: ExploreTables
     source: str
-    errors: int
+    n_songs: int
     warnings: int
     findings: tuple[str, ...]
     bayes_accuracy: float | None
@@ -70,8 +75,6 @@ class DataSetFacts:
 
 def data_set_facts(settings: Settings) -> DataSetFacts | None:
     """The current data set's size and origin from its stored summary; None if there is none."""
-    from jukebox.data.store import current_info
-
     info = current_info(settings)
     if not info:
         return None
@@ -90,8 +93,6 @@ def ensure_data(settings: Settings) -> ExploreData:
     """The current data set for Explore; generates the default synthetic set if there is none."""
     identity = data_identity(settings)
     if not identity:
-        from jukebox.data.store import ensure_current
-
         with st.spinner("No data set yet: generating the default synthetic one (a few seconds)…"):
             ensure_current(settings)
         identity = data_identity(settings)
@@ -100,39 +101,17 @@ def ensure_data(settings: Settings) -> ExploreData:
 
 @st.cache_resource(max_entries=1, show_spinner="Loading and merging the data set…")
 def _load(identity: str, _settings: Settings) -> ExploreData:
-    from jukebox.data.merge import merge_tables
-    from jukebox.data.store import load_current
-
     data = load_current(_settings)
     tables = explore_tables(merge_tables(data.properties, data.rankings))
-    report = getattr(data, "report", None)
     return ExploreData(
         identity=identity,
         tables=tables,
-        source=str(getattr(data, "source", "unknown")),
-        errors=_count(report, "errors"),
-        warnings=_count(report, "warnings"),
-        findings=_findings(report),
-        bayes_accuracy=getattr(data, "bayes_accuracy", None),
+        source=data.source,
+        n_songs=data.n_songs,
+        warnings=len(data.report.warnings),
+        findings=tuple(f.message for f in data.report.findings),
+        bayes_accuracy=data.bayes_accuracy,
     )
-
-
-def _count(report: object, name: str) -> int:
-    value = getattr(report, name, None)
-    if value is None:
-        return 0
-    return value if isinstance(value, int) else len(value)
-
-
-def _findings(report: object) -> tuple[str, ...]:
-    if report is None:
-        return ()
-    found = []
-    for name in ("errors", "warnings"):
-        value = getattr(report, name, None)
-        if isinstance(value, list | tuple):
-            found.extend(str(item) for item in value)
-    return tuple(found)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -228,7 +207,9 @@ def source_loader(settings: Settings) -> None:
     )
     with st.form(f"explore_source_{kind}"):
         params = _source_form(kind, settings)
-        submitted = st.form_submit_button("Read and validate", type="primary")
+        submitted = st.form_submit_button(
+            "Read and validate", type="primary", key=f"explore_read_{kind}"
+        )
     if submitted:
         st.session_state.pop(CANDIDATE, None)
         _read_candidate(kind, params, settings)
@@ -238,15 +219,18 @@ def source_loader(settings: Settings) -> None:
 
 def _source_form(kind: str, settings: Settings) -> dict:
     if kind == "synthetic":
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         return {
-            "songs": left.number_input("Songs", 100, 100_000, 14_000, step=1_000),
-            "seed": right.number_input("Seed", 0, 2**31 - 1, 0),
+            "songs": left.number_input("Songs", 50, 100_000, 14_000, step=1_000, key="src_songs"),
+            "days": middle.number_input("Chart days", 1, 1_000, 314, key="src_days"),
+            "seed": right.number_input("Seed", 0, 2**31 - 1, 0, key="src_seed"),
         }
     if kind == "parquet":
         st.caption("Local paths or http(s) URLs of the workshop's two parquet files.")
         return {
-            "properties": st.text_input("song_properties", placeholder="data/song_properties.parquet"),
+            "properties": st.text_input(
+                "song_properties", placeholder="data/song_properties.parquet"
+            ),
             "rankings": st.text_input("song_rankings", placeholder="data/song_rankings.parquet"),
         }
     if kind == "s3":
@@ -257,8 +241,12 @@ def _source_form(kind: str, settings: Settings) -> dict:
         )
         st.caption(f"Object keys in {where} (set AWS_S3_ENDPOINT and friends for a real one).")
         return {
-            "properties": st.text_input("song_properties key", "data/song_properties.parquet"),
-            "rankings": st.text_input("song_rankings key", "data/song_rankings.parquet"),
+            "properties": st.text_input(
+                "song_properties key", "data/song_properties.parquet", key="src_s3_properties"
+            ),
+            "rankings": st.text_input(
+                "song_rankings key", "data/song_rankings.parquet", key="src_s3_rankings"
+            ),
         }
     if kind == "kaggle":
         st.caption(
@@ -275,8 +263,6 @@ def _source_form(kind: str, settings: Settings) -> dict:
 
 
 def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
-    from jukebox.data.validation import ValidationError
-
     missing = [name for name, value in params.items() if value in (None, "")]
     if missing:
         st.error(f"Fill in {', '.join(missing)} first, then read again.")
@@ -288,8 +274,8 @@ def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
         st.error("This data cannot be used; the current data set stays. " + str(error))
         st.dataframe(_findings_frame(error.report), hide_index=True)
         return
-    except Exception as error:  # noqa: BLE001 - any reading problem is the user's to fix
-        st.error(f"Could not read the data: {error}. The current data set stays.")
+    except (sources.SourceError, ValueError, OSError) as error:
+        st.error(f"Could not read the data: {error} The current data set stays.")
         return
     st.session_state[CANDIDATE] = candidate
 
@@ -325,5 +311,45 @@ def _review_candidate(settings: Settings) -> None:
         st.rerun()
 
 
-def _findings_frame(report) -> pd.DataFrame:
+def read_source(kind: str, params: dict, settings: Settings) -> SongData:
+    """Read and validate a data set from one of the ``SOURCE_KINDS``; nothing is saved.
+
+    Raises ``SourceError`` when the source cannot be read and ``ValidationError`` when its
+    tables cannot be used, each with a message that says what to fix.
+    """
+    if kind == "synthetic":
+        return sources.load_synthetic(
+            int(params["songs"]), int(params["seed"]), n_days=int(params["days"])
+        )
+    if kind == "parquet":
+        return sources.load_parquet(params["properties"].strip(), params["rankings"].strip())
+    if kind == "s3":
+        return sources.load_s3(params["properties"], params["rankings"], settings)
+    if kind == "kaggle":
+        file = params["file"]
+        return sources.load_kaggle_csv(file, name=getattr(file, "name", None))
+    if kind == "upload":
+        return sources.load_upload(params["properties"], params["rankings"])
+    raise ValueError(f"Unknown source {kind!r}; pick one of {', '.join(SOURCE_KINDS)}.")
+
+
+def adopt(settings: Settings, candidate: SongData) -> SongData:
+    """Make ``candidate`` the current data set, first dropping the rows validation flagged."""
+    report = candidate.report
+    dropped = sum(report.droppable.values())
+    if dropped:
+        properties = report.clean(candidate.properties, sources.PROPERTIES_TABLE).frame
+        rankings = report.clean(candidate.rankings, sources.RANKINGS_TABLE).frame
+        candidate = song_data(
+            properties,
+            rankings,
+            f"{candidate.source}, {dropped:,} rows with problems dropped",
+            bayes_accuracy=candidate.bayes_accuracy,
+            seed=candidate.seed,
+        )
+    save_current(candidate, settings)
+    return candidate
+
+
+def _findings_frame(report: ValidationReport) -> pd.DataFrame:
     return report.to_frame()[["level", "table", "count", "message"]]

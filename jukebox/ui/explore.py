@@ -58,15 +58,24 @@ class ExploreTables:
 
 def explore_tables(merged: pd.DataFrame) -> ExploreTables:
     """Split the merged table into compact chart entries and one row per song."""
-    codes, uniques = pd.factorize(merged[KEY], sort=False)
-    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    codes, _ = pd.factorize(merged[KEY], sort=False)
+    # the first entry of each song carries its features (they are the same on every entry)
+    first = np.flatnonzero(np.r_[True, np.diff(np.sort(codes)) != 0])
+    first = np.argsort(codes, kind="stable")[first]
     song_columns = [c for c in (KEY, "name", "artists") if c in merged.columns]
     songs = merged.iloc[first][[*song_columns, *FEATURES]].reset_index(drop=True)
+    for column in song_columns:
+        songs[column] = songs[column].astype("str").where(songs[column].notna())
     songs[list(FEATURES)] = songs[list(FEATURES)].astype("float64")
+    country = merged[LABEL]
+    if not isinstance(country.dtype, pd.CategoricalDtype):
+        country = country.astype("category")
+    country = country.cat.remove_unused_categories()
+    country = country.cat.rename_categories([str(c) for c in country.cat.categories])
     rows = pd.DataFrame(
         {
             "song": codes.astype(np.int32),
-            LABEL: pd.Categorical(merged[LABEL].astype(str).to_numpy()),
+            LABEL: country.array,
             DATE: pd.to_datetime(merged[DATE]).to_numpy(),
             POPULARITY: merged[POPULARITY].to_numpy(dtype=np.float32),
         }
@@ -214,17 +223,20 @@ def top_songs(
 ) -> pd.DataFrame:
     """The ``n`` songs with the highest mean popularity over the given chart entries."""
     song = rows["song"].to_numpy(dtype=np.int64)
-    entries = np.bincount(song, minlength=len(songs))
-    total = np.bincount(song, weights=rows[POPULARITY].to_numpy(np.float64), minlength=len(songs))
-    countries = (
-        rows.groupby("song", observed=True)[LABEL].nunique() if len(rows) else pd.Series(dtype=int)
-    )
+    n_songs, n_countries = len(songs), len(rows[LABEL].cat.categories)
+    entries = np.bincount(song, minlength=n_songs)
+    total = np.bincount(song, weights=rows[POPULARITY].to_numpy(np.float64), minlength=n_songs)
+    pairs = np.bincount(
+        song * n_countries + rows[LABEL].cat.codes.to_numpy(dtype=np.int64),
+        minlength=n_songs * n_countries,
+    ).reshape(n_songs, n_countries)
+    countries = (pairs > 0).sum(axis=1)
     keep = np.flatnonzero(entries >= max(min_entries, 1))
     columns = [c for c in ("name", "artists", KEY) if c in songs.columns]
     table = songs.iloc[keep][columns].copy()
     table.insert(0, "mean popularity", total[keep] / entries[keep])
     table["chart entries"] = entries[keep]
-    table["countries"] = countries.reindex(keep).fillna(0).astype(int).to_numpy()
+    table["countries"] = countries[keep]
     table = table.sort_values(["mean popularity", "chart entries"], ascending=False).head(n)
     table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
     return table[["name", "artists", "mean popularity", "chart entries", "countries", KEY]]

@@ -41,7 +41,8 @@ def probability_bar_chart(
         height=340,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         yaxis=dict(title="Probability", tickformat=".0%", rangemode="tozero"),
-        xaxis=dict(title=None, tickangle=-90, type="category"),
+        # Every code gets its tick: plotly would otherwise skip every other one.
+        xaxis=dict(title=None, tickangle=-90, type="category", dtick=1, tickfont=dict(size=10)),
         bargap=0.15,
     )
     return figure

@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 BROWSER_SONGS = 2_000
+BROWSER_DAYS = 30  # 72 countries x top 50 x 30 days: about 100,000 chart entries
 
 
 def free_port() -> int:
@@ -37,26 +38,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def generate_data(home: Path, songs: int = BROWSER_SONGS, seed: int = 7) -> None:
+def generate_data(
+    home: Path, songs: int = BROWSER_SONGS, seed: int = 7, days: int | None = BROWSER_DAYS
+) -> None:
     """A data set made the way a user makes one, with the CLI."""
-    env = {**os.environ, "JUKEBOX_HOME": str(home)}
+    command = [sys.executable, "-m", "jukebox", "data", "generate", "--songs", str(songs)]
+    command += ["--seed", str(seed)] + (["--days", str(days)] if days else [])
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jukebox",
-            "data",
-            "generate",
-            "--songs",
-            str(songs),
-            "--seed",
-            str(seed),
-        ],
+        command,
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "JUKEBOX_HOME": str(home)},
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=300,
     )
 
 
@@ -123,19 +117,42 @@ def outside_requests(urls: list[str]) -> list[str]:
     return outside
 
 
-def wait_until_idle(page, timeout: float = 30.0) -> None:
-    """Wait until the app has finished running its script (the status widget is gone)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
-    # The running indicator can appear a moment after an interaction; it must stay gone.
-    deadline = time.monotonic() + timeout
-    quiet_since = None
-    while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 0.5:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"the app was still running after {timeout:.0f} s")
+SCRIPT_STATE = '[data-testid="stApp"]'
+_ARM_TIMER = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (window.__jukeboxObserver) window.__jukeboxObserver.disconnect();
+  window.__jukeboxRan = false;
+  window.__jukeboxDrawn = null;
+  window.__jukeboxObserver = new MutationObserver(() => {
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running') window.__jukeboxRan = true;
+    if (state === 'notRunning' && window.__jukeboxRan && window.__jukeboxDrawn === null) {
+      // two animation frames after the run: the browser has drawn what the run sent
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        window.__jukeboxDrawn = performance.now();
+      }));
+    }
+  });
+  window.__jukeboxObserver.observe(
+    app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  return performance.now();
+}"""
+
+
+def wait_until_idle(page, timeout: float = 60.0) -> None:
+    """Wait until the app's script is not running (Streamlit's own state on the app element)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000
+    )
+
+
+def timed_rerun(page, action, timeout: float = 120.0) -> float:
+    """Seconds from ``action`` until the rerun it causes has finished and been drawn.
+
+    Measured in the page's own clock: a MutationObserver sees Streamlit's script state go to
+    ``running`` and back to ``notRunning``; two animation frames later the result is on screen.
+    """
+    armed_at = page.evaluate(_ARM_TIMER)
+    action()
+    page.wait_for_function("() => window.__jukeboxDrawn !== null", timeout=timeout * 1000)
+    return (page.evaluate("window.__jukeboxDrawn") - armed_at) / 1000

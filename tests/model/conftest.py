@@ -20,12 +20,8 @@ def tiny_data(seed: int = 1, n_songs: int = 400, n_days: int = 40):
 
 
 def merged_table(data):
-    try:
-        from jukebox.data.merge import merge_tables
-    except ModuleNotFoundError:  # TEMPORARY until jukebox.data.merge lands
-        return data.rankings.merge(
-            data.properties.drop(columns=["name", "artists"]), on="spotify_id"
-        )
+    from jukebox.data.merge import merge_tables
+
     return merge_tables(data.properties, data.rankings)
 
 
@@ -69,3 +65,23 @@ def home(tmp_path, monkeypatch):
 
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path / "home"))
     return load_settings()
+
+
+def wait_for_job(job_dir, timeout: float = 240.0) -> dict:
+    """Poll a job's status.json until it reports a final state; returns the status."""
+    import time
+
+    from jukebox.jobs import load_job
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = load_job(job_dir)
+        status = job.status() if job else {}
+        if status.get("state") in ("done", "stopped", "failed", "cancelled"):
+            return status
+        if job is not None and not job.is_alive() and time.monotonic() > deadline - timeout + 5:
+            status = job.status()
+            if status.get("state") not in ("done", "stopped", "failed", "cancelled"):
+                raise AssertionError(f"job died without a final state:\n{job.log_tail()}")
+        time.sleep(0.5)
+    raise AssertionError(f"job in {job_dir} did not finish in {timeout} s")

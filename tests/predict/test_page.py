@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +15,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
+from jukebox.config import load_settings
 from jukebox.data.schema import FEATURES
 from jukebox.predict import PRESETS, country_label
 from tests.bundles import make_tiny_bundle
@@ -18,32 +23,55 @@ from tests.bundles import make_tiny_bundle
 pytest.importorskip(
     "jukebox.serving.client", reason="the v2 client (jukebox/serving/client.py) is not written yet"
 )
-server = pytest.importorskip(
-    "jukebox.serving.server", reason="the inference server (jukebox/serving/server.py) is not here"
-)
-runtime = pytest.importorskip("jukebox.serving.runtime")
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+REPO = Path(__file__).resolve().parents[2]
+APP = str(REPO / "app.py")
 SHARED_SONGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "song_properties.parquet"
 TOKEN = "test-token-not-a-secret"
+
+
+def serve(bundle: Path, version: str, token: str | None = None) -> tuple[subprocess.Popen, str]:
+    """``python -m jukebox serve`` on a free port, as a user starts it; returns once ready."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "JUKEBOX_SERVING_TOKEN"}
+    if token:
+        env["JUKEBOX_SERVING_TOKEN"] = token  # not on the command line, where anyone can read it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jukebox", "serve", "--bundle", str(bundle), "--name", "tiny",
+         "--version", version, "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server did not start: {process.stdout.read().decode()}")
+        try:
+            if requests.get(url + "/v2/health/ready", timeout=1).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("the server was not ready after 60 s")
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """Three real servers: model "tiny" v1, a retrained "tiny" v2, and v1 behind a token."""
+    pytest.importorskip("jukebox.cli.serve", reason="`python -m jukebox serve` is not written yet")
     root = tmp_path_factory.mktemp("bundles")
-    first = make_tiny_bundle(root / "v1", seed=0)
-    second = make_tiny_bundle(root / "v2", seed=7)
-    running = {
-        "v1": server.start_in_thread(runtime.load_bundle_model(first, name="tiny", version="1")),
-        "v2": server.start_in_thread(runtime.load_bundle_model(second, name="tiny", version="2")),
-        "token": server.start_in_thread(
-            runtime.load_bundle_model(first, name="tiny", version="1"), token=TOKEN
-        ),
-    }
-    yield {name: r.url for name, r in running.items()}
-    for r in running.values():
-        r.stop()
+    first = make_tiny_bundle(root / "v1", seed=0).path
+    second = make_tiny_bundle(root / "v2", seed=7).path
+    running = {"v1": serve(first, "1"), "v2": serve(second, "2"), "token": serve(first, "1", TOKEN)}
+    yield {name: url for name, (_, url) in running.items()}
+    for process, _ in running.values():
+        process.terminate()
+    for process, _ in running.values():
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.stdout.close()
 
 
 @pytest.fixture
@@ -62,9 +90,9 @@ def open_page() -> AppTest:
     return at
 
 
-def server_ranking(url: str, song: dict, version: str | None = None) -> list[str]:
+def server_ranking(url: str, song: dict, name: str = "tiny") -> list[str]:
     """The countries the server ranks for ``song``, asked with plain requests as a user would."""
-    model = "/v2/models/tiny" + (f"/versions/{version}" if version else "")
+    model = f"/v2/models/{name}"
     body = {
         "inputs": [
             {"name": f, "shape": [1, 1], "datatype": "FP32", "data": [song[f]]} for f in FEATURES
@@ -246,3 +274,25 @@ def test_a_pickled_scaler_is_refused_unopened(home, servers):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "never opens pickles" in errors[0]
     assert at.button(key="predict").disabled
+
+
+def test_a_deployment_of_the_deploy_page_with_its_training_ranges(home, tmp_path):
+    deploy = pytest.importorskip("jukebox.serving.deploy")
+    settings = load_settings()
+    bundle = make_tiny_bundle(tmp_path / "bundle")
+    deployment = deploy.deploy_local(settings, "song-charts", bundle_dir=bundle.path, version="3")
+    try:
+        at = open_page()
+        assert not any("No model is deployed yet" in i.value for i in at.info)
+        choice = at.selectbox(key="a_target")
+        assert choice.value.startswith("song-charts")  # the deployment comes first
+        at.slider(key="a_tempo").set_value(215.0).run()
+        at.button(key="predict").click().run()
+        no_failure(at)
+        song = dict(PRESETS["Latin dance hit"].features, tempo=215.0)
+        assert shown_countries(at) == server_ranking(deployment.endpoint, song, name="song-charts")
+        # Training ranges come from the bundle the deployment serves: tempo 50-200 BPM.
+        warnings = " ".join(w.value for w in at.warning)
+        assert "How fast" in warnings and "215 BPM" in warnings and "200 BPM" in warnings
+    finally:
+        deploy.stop_deployment(settings, "song-charts")

@@ -70,7 +70,8 @@ def test_register_records_the_metadata_of_the_design(registry_env, bundle, name)
 
     detail = client.get_version(name, "1")
     assert detail.uri.startswith("file://") and detail.uri.endswith(f"/models/{name}/1/")
-    assert client.read_model_card(name, 1) == "# tiny test model\n"
+    assert client.read_model_card(detail) == "# tiny test model\n"
+    assert [v.version for v in client.list_all_versions() if v.model == name] == ["1"]
 
 
 def test_the_official_client_sees_what_was_registered(registry_env, bundle, name):

@@ -1,0 +1,134 @@
+"""``python -m jukebox serve``: an Open Inference Protocol v2 server for one model version.
+
+    python -m jukebox serve --bundle DIR [--name NAME] [--version V] --port N
+    python -m jukebox serve --model NAME --version V --port N
+
+``--bundle`` serves a bundle directory; ``--model`` fetches a registered version from object
+storage (every sha256 checked) and serves it. ``--port 0`` picks a free port; the address is
+printed, and written to ``status.json`` when the server runs as a background job
+(``--job-dir``). The token comes from ``--token`` or ``JUKEBOX_SERVING_TOKEN``; prefer the
+variable, since a command line is visible to every user of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from jukebox.config import load_settings
+
+DEFAULT_NAME = "jukebox"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a model over the Open Inference Protocol v2 (REST)",
+        description=__doc__.split("\n\n")[0],
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", type=Path, help="a bundle directory to serve")
+    source.add_argument("--model", help="a registered model to fetch and serve (with --version)")
+    parser.add_argument(
+        "--version",
+        help="the registered version to serve (with --model), or the version to report for a "
+        "bundle (default 1)",
+    )
+    parser.add_argument(
+        "--name", help=f"model name in URLs (default: the --model name, or {DEFAULT_NAME!r})"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
+    parser.add_argument("--sha256", help="expected sha256 of model.onnx; refuse to serve others")
+    parser.add_argument("--token", help="require this bearer token (or JUKEBOX_SERVING_TOKEN)")
+    parser.add_argument("--max-body-mb", type=float, default=64.0, help="largest request body")
+    parser.add_argument("--job-dir", type=Path, help="report state to this job's status.json")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that `python -m jukebox --help` stays fast.
+    from jukebox.jobs import write_status
+    from jukebox.serving.runtime import ModelLoadError, load_bundle_model
+    from jukebox.serving.server import make_server, serve_until_signalled
+
+    settings = load_settings()
+    token = args.token or settings.serving_token
+
+    def report(**fields) -> None:
+        if args.job_dir:
+            write_status(args.job_dir, **fields)
+
+    report(state="starting", pid=os.getpid())
+    if args.model and not args.version:
+        return _fail(report, "--model needs --version: say which registered version to serve")
+    name = args.name or args.model or DEFAULT_NAME
+    version = str(args.version or "1")
+    try:
+        if args.bundle:
+            bundle_dir, expected = args.bundle, args.sha256
+        else:
+            bundle_dir, expected = _fetch(args.model, version, args.sha256, settings)
+        model = load_bundle_model(bundle_dir, name=name, version=version, expected_sha256=expected)
+        server = make_server(
+            model,
+            host=args.host,
+            port=args.port,
+            token=token,
+            max_body=int(args.max_body_mb * 1024 * 1024),
+        )
+    except ModelLoadError as error:
+        return _fail(report, str(error))
+    except OSError as error:
+        return _fail(
+            report,
+            f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): "
+            "choose another port, or 0 for a free one",
+        )
+    except Exception as error:  # registry and storage errors carry a sentence for the user
+        from jukebox.registry.client import USER_ERRORS
+
+        if isinstance(error, USER_ERRORS):
+            return _fail(report, str(error))
+        raise
+
+    endpoint = server.url
+
+    def ready() -> None:
+        print(f"Serving {name} version {version} at {endpoint}", flush=True)
+        report(
+            state="ready",
+            pid=os.getpid(),
+            host=args.host,
+            port=server.port,
+            endpoint=endpoint,
+            model=name,
+            version=version,
+            registered_model=args.model,
+            sha256=model.sha256,
+            bundle=str(Path(bundle_dir).resolve()),
+            labels=list(model.labels),
+            auth=bool(token),
+        )
+
+    serve_until_signalled(server, on_ready=ready, on_stop=lambda: report(state="stopped"))
+    print("Stopped.", flush=True)
+    return 0
+
+
+def _fetch(model: str, version: str, sha256: str | None, settings) -> tuple[Path, str | None]:
+    """Download a registered version (sha256 checked by the registry façade) and return it with
+    the sha256 the registry recorded for ``model.onnx``, which the server checks again."""
+    from jukebox.registry.client import fetch_bundle, get_version
+
+    info = get_version(model, version, settings)
+    path = fetch_bundle(model, version, settings=settings)
+    return path, sha256 or info.onnx_sha256
+
+
+def _fail(report, message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    report(state="failed", error=message)
+    return 2

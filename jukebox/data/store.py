@@ -1,0 +1,119 @@
+"""The current data set under ``JUKEBOX_HOME/data``: where the app, the CLI and training find it.
+
+Three files: ``song_properties.parquet``, ``song_rankings.parquet`` and ``dataset.json`` (source,
+seed, Bayes ceiling, sizes, creation time, each file's size and sha256). Saving writes every file
+to a temporary directory first and moves them in only once all are written, ``dataset.json``
+last, so a failed save leaves the previous data set as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from jukebox.config import Settings
+from jukebox.data.schema import PROPERTIES_TABLE, RANKINGS_TABLE
+from jukebox.data.songdata import SongData, song_data
+
+PROPERTIES_FILE = f"{PROPERTIES_TABLE}.parquet"
+RANKINGS_FILE = f"{RANKINGS_TABLE}.parquet"
+INFO_FILE = "dataset.json"
+
+
+class NoDataError(FileNotFoundError):
+    """There is no usable current data set; the message says how to make one."""
+
+
+def save_current(data: SongData, settings: Settings) -> dict:
+    """Make ``data`` the current data set; returns what ``current_info`` will read back."""
+    directory = settings.data_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
+    try:
+        data.properties.to_parquet(staging / PROPERTIES_FILE, index=False)
+        data.rankings.to_parquet(staging / RANKINGS_FILE, index=False)
+        info = {
+            **data.summary(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "findings": [f.message for f in data.report.findings],
+            "files": {
+                name: {"bytes": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
+                for name in (PROPERTIES_FILE, RANKINGS_FILE)
+            },
+        }
+        (staging / INFO_FILE).write_text(json.dumps(info, indent=2, default=str))
+        # Same file system, so each move is an atomic rename; the JSON goes last and vouches for
+        # the two tables (load_current checks their sizes against it).
+        for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
+            os.replace(staging / name, directory / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return info
+
+
+def current_info(settings: Settings) -> dict | None:
+    """``dataset.json`` of the current data set, or None if there is none (cheap: no table read)."""
+    path = settings.data_dir / INFO_FILE
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def load_current(settings: Settings) -> SongData:
+    """The current data set, validated again on reading."""
+    directory = settings.data_dir
+    paths = {name: directory / name for name in (PROPERTIES_FILE, RANKINGS_FILE)}
+    missing = [name for name, path in paths.items() if not path.is_file()]
+    if missing:
+        raise NoDataError(
+            f"No current data set in {directory} ({', '.join(missing)} missing). "
+            "Create one with `python -m jukebox data generate` or choose a source in the app."
+        )
+    info = current_info(settings) or {}
+    for name, path in paths.items():
+        expected = info.get("files", {}).get(name, {}).get("bytes")
+        if expected is not None and path.stat().st_size != expected:
+            raise NoDataError(
+                f"{path} does not match {INFO_FILE} (a save was interrupted?). "
+                "Create the data set again with `python -m jukebox data generate`."
+            )
+    return song_data(
+        pd.read_parquet(paths[PROPERTIES_FILE]),
+        pd.read_parquet(paths[RANKINGS_FILE]),
+        info.get("source") or f"parquet files in {directory}",
+        properties_where=str(paths[PROPERTIES_FILE]),
+        rankings_where=str(paths[RANKINGS_FILE]),
+        bayes_accuracy=info.get("bayes_accuracy"),
+        seed=info.get("seed"),
+    )
+
+
+def ensure_current(settings: Settings) -> SongData:
+    """The current data set; the default synthetic one is generated and saved if there is none."""
+    directory = settings.data_dir
+    if all((directory / name).is_file() for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE)):
+        return load_current(settings)
+    from jukebox.data.synthetic import generate
+
+    data = generate()
+    save_current(data, settings)
+    return data
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

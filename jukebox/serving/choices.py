@@ -1,0 +1,82 @@
+"""What the Deploy page offers, as plain functions over data: versions in the order a person
+wants them (production first), their labels, and deployments as a table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from jukebox.serving.deploy import Deployment
+
+
+def deployable_versions(versions: Iterable) -> list:
+    """Registered versions worth deploying: complete and not archived; the production version
+    first, then the newest first. Takes the registry façade's ``VersionInfo`` objects."""
+    usable = [v for v in versions if getattr(v, "complete", True) and not v.archived]
+    newest_first = sorted(
+        usable,
+        key=lambda v: (v.created or datetime.min.replace(tzinfo=UTC), _number(v.version)),
+        reverse=True,
+    )
+    return sorted(newest_first, key=lambda v: not v.production)
+
+
+def _number(version: str) -> float:
+    try:
+        return float(version)
+    except ValueError:
+        return -1.0
+
+
+def version_label(version) -> str:
+    """``3 · production · accuracy 0.62 · 2026-11-22``: what a version is, at a glance."""
+    parts = [str(version.version)]
+    if version.production:
+        parts.append("production")
+    if version.accuracy is not None:
+        parts.append(f"accuracy {version.accuracy:.2f}")
+    if version.created:
+        parts.append(version.created.strftime("%Y-%m-%d %H:%M"))
+    return " · ".join(parts)
+
+
+STATE_BADGES = {
+    "ready": "🟢 ready",
+    "starting": "🟡 starting",
+    "stopping": "🟡 stopping",
+    "failed": "🔴 failed",
+    "stopped": "⚪ stopped",
+}
+
+
+def deployments_table(deployments: Sequence[Deployment], now: float | None = None) -> pd.DataFrame:
+    """One row per deployment: name, state, what it serves, endpoint, since when."""
+    now = now or time.time()
+    rows = [
+        {
+            "Deployment": d.name,
+            "State": STATE_BADGES.get(d.state, d.state),
+            "Serves": d.source,
+            "Endpoint": d.endpoint or "—",
+            "Token": "yes" if d.auth else "no",
+            "Since": _ago(now - d.updated) if d.updated else "—",
+            "Problem": d.error or "",
+        }
+        for d in deployments
+    ]
+    columns = ["Deployment", "State", "Serves", "Endpoint", "Token", "Since", "Problem"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"

@@ -1,0 +1,423 @@
+"""Local deployments: named inference servers running as background jobs.
+
+A deployment has a stable **name** (also the model name in its URLs, ``/v2/models/<name>``) and a
+record, ``JUKEBOX_HOME/deployments/<name>.json``, that points at the server job currently
+serving it. The job (kind ``serve``, see :mod:`jukebox.jobs`) reports its endpoint, model
+version and state in its ``status.json``, so a page reload finds everything again from files.
+
+Replacing a version never drops a request: the new server is started and must answer ready,
+then the record is switched to it in one atomic file replace, then the old server is stopped
+after a short grace period, and on SIGTERM it still answers every request it has received.
+Clients that resolve the name at each request (:func:`endpoint_of`, as the Predict page does)
+therefore never meet a stopped server. A replaced deployment's port changes; its name does not.
+
+Recording a deployment in the model registry (an inference service linked to the model version
+in a serving environment) is :func:`record_deployment`, separate from deploying so that a
+deployment works, and is tested, without a registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from jukebox.config import Settings
+from jukebox.jobs import Job, load_job, start_job, stop_job, write_json_atomic
+from jukebox.serving.client import server_ready
+
+JOB_KIND = "serve"
+TOKEN_ENV = "JUKEBOX_SERVING_TOKEN"
+START_TIMEOUT = 90.0
+SERVING_ENVIRONMENT = "jukebox-local"
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class DeploymentError(RuntimeError):
+    """A deployment could not be made, found or changed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deployment is and how it runs now (state comes from its job, read fresh)."""
+
+    name: str
+    model: str | None
+    version: str
+    bundle: str | None
+    job_id: str
+    state: str
+    endpoint: str | None
+    created: float
+    updated: float
+    auth: bool = False
+    sha256: str | None = None
+    error: str | None = None
+    registry_id: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready" and bool(self.endpoint)
+
+    @property
+    def source(self) -> str:
+        """Where the model came from, for tables: ``model v3`` or the bundle path."""
+        return f"{self.model} v{self.version}" if self.model else f"{self.bundle} (v{self.version})"
+
+
+def check_deployment_name(name: str) -> str:
+    """A deployment name must fit a URL path and a Kubernetes name: ``a-z``, ``0-9``, ``-``."""
+    name = (name or "").strip()
+    if not NAME_PATTERN.match(name):
+        raise DeploymentError(
+            f"{name!r} cannot name a deployment: use 1 to 63 lowercase letters, digits and "
+            "dashes, starting and ending with a letter or digit (e.g. song-charts)."
+        )
+    return name
+
+
+def suggest_name(model: str) -> str:
+    """A valid deployment name made from a model name (``Song Charts_v2`` → ``song-charts-v2``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:63].strip("-")
+    return slug or "jukebox"
+
+
+def _records_dir(settings: Settings) -> Path:
+    return settings.home / "deployments"
+
+
+def _record_path(settings: Settings, name: str) -> Path:
+    return _records_dir(settings) / f"{name}.json"
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _job(settings: Settings, job_id: str) -> Job | None:
+    return load_job(settings.runs_dir / JOB_KIND / job_id)
+
+
+def _deployment(settings: Settings, record: dict) -> Deployment:
+    job = _job(settings, record["job_id"])
+    status = job.status() if job else {}
+    alive = job.is_alive() if job else False
+    reported = status.get("state", "starting")
+    if alive:
+        state = reported if reported in ("starting", "ready") else "stopping"
+    else:
+        state = "failed" if reported in ("failed", "starting") else "stopped"
+    return Deployment(
+        name=record["name"],
+        model=record.get("model"),
+        version=str(record.get("version") or status.get("version") or "1"),
+        bundle=record.get("bundle"),
+        job_id=record["job_id"],
+        state=state,
+        endpoint=status.get("endpoint") if alive else None,
+        created=float(record.get("created", 0)),
+        updated=float(record.get("updated", 0)),
+        auth=bool(status.get("auth")),
+        sha256=status.get("sha256"),
+        error=status.get("error") or (None if alive or state == "stopped" else _log_error(job)),
+        registry_id=record.get("registry_id"),
+    )
+
+
+def _log_error(job: Job | None) -> str | None:
+    if job is None:
+        return "its server job is gone"
+    lines = [line for line in job.log_tail(20).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or ["the server exited without a word"])[-1].removeprefix("error: ")
+
+
+def list_deployments(settings: Settings) -> list[Deployment]:
+    """Every local deployment, by name, with its state read from its job now."""
+    root = _records_dir(settings)
+    if not root.is_dir():
+        return []
+    records = (_read_record(path) for path in sorted(root.glob("*.json")))
+    return [_deployment(settings, r) for r in records if r and "job_id" in r]
+
+
+def get_deployment(settings: Settings, name: str) -> Deployment:
+    record = _read_record(_record_path(settings, name))
+    if record is None:
+        raise DeploymentError(f"There is no deployment named {name!r}: deploy a model first.")
+    return _deployment(settings, record)
+
+
+def endpoint_of(settings: Settings, name: str) -> str:
+    """The URL serving deployment ``name`` right now; resolve it at each request, since a
+    replacement moves the deployment to a new server."""
+    deployment = get_deployment(settings, name)
+    if not deployment.ready:
+        raise DeploymentError(
+            f"Deployment {name!r} is {deployment.state}"
+            + (f" ({deployment.error})" if deployment.error else "")
+            + ": replace it to start it again."
+        )
+    return deployment.endpoint  # type: ignore[return-value]
+
+
+def health(settings: Settings, name: str, token: str | None = None) -> dict:
+    """Whether the deployment's process runs and its server answers ready, right now."""
+    deployment = get_deployment(settings, name)
+    answering = bool(deployment.endpoint) and server_ready(
+        deployment.endpoint, deployment.name, token=token or settings.serving_token
+    )
+    return {
+        "name": name,
+        "state": deployment.state,
+        "endpoint": deployment.endpoint,
+        "answering": answering,
+        "healthy": deployment.ready and answering,
+    }
+
+
+# --- starting and stopping ----------------------------------------------------------------------
+
+
+def _serve_args(
+    name: str, model: str | None, version: str | None, bundle_dir: str | Path | None, port: int
+) -> list[str]:
+    if (model is None) == (bundle_dir is None):
+        raise DeploymentError("Deploy either a registered model version or a bundle directory.")
+    args = ["-m", "jukebox", "serve", "--name", name, "--host", "127.0.0.1", "--port", str(port)]
+    if model is not None:
+        if not version:
+            raise DeploymentError(f"Choose which version of {model!r} to deploy.")
+        args += ["--model", model, "--version", str(version)]
+    else:
+        bundle = Path(bundle_dir).expanduser().resolve()  # type: ignore[arg-type]
+        if not (bundle / "model.onnx").is_file():
+            raise DeploymentError(
+                f"{bundle} holds no model.onnx: choose a bundle directory written by the Export "
+                "page."
+            )
+        args += ["--bundle", str(bundle), "--version", str(version or "1")]
+    return [*args, "--job-dir", "{job_dir}"]
+
+
+def start_server(
+    settings: Settings,
+    name: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    bundle_dir: str | Path | None = None,
+    token: str | None = None,
+    port: int = 0,
+) -> Job:
+    """Start a server job for a registered version or a bundle; it reports when ready."""
+    args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port)
+    env = {TOKEN_ENV: token} if token else None
+    return start_job(settings, JOB_KIND, args, env=env)
+
+
+def wait_ready(
+    job: Job,
+    timeout: float = START_TIMEOUT,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Wait until the job's server answers ready; raise with the job's own error if it fails."""
+    deadline = time.monotonic() + timeout
+    said = None
+    while time.monotonic() < deadline:
+        status = job.status()
+        state = status.get("state", "starting")
+        if on_progress and state != said:
+            on_progress(state)
+            said = state
+        if state == "ready" and server_ready(status.get("endpoint", ""), timeout=2.0):
+            return status
+        if state == "failed" or not job.is_alive():
+            message = status.get("error") or _log_error(job)
+            raise DeploymentError(f"The server did not start: {message}")
+        time.sleep(0.1)
+    stop_job(job)
+    raise DeploymentError(
+        f"The server was not ready after {timeout:g} s and was stopped; see its log in {job.dir}."
+    )
+
+
+def deploy_local(
+    settings: Settings,
+    name: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    bundle_dir: str | Path | None = None,
+    token: str | None = None,
+    port: int = 0,
+    timeout: float = START_TIMEOUT,
+    on_progress: Callable[[str], None] | None = None,
+) -> Deployment:
+    """Start a server for a new deployment ``name`` and return it once it answers ready."""
+    name = check_deployment_name(name)
+    path = _record_path(settings, name)
+    existing = _read_record(path)
+    if existing is not None:
+        current = _deployment(settings, existing)
+        if current.state in ("starting", "ready", "stopping"):
+            raise DeploymentError(
+                f"Deployment {name!r} already runs {current.source}: replace it, or stop it "
+                "first, or choose another name."
+            )
+    job = start_server(
+        settings,
+        name,
+        model=model,
+        version=version,
+        bundle_dir=bundle_dir,
+        token=token,
+        port=port,
+    )
+    now = time.time()
+    record = {
+        "name": name,
+        "job_id": job.id,
+        "model": model,
+        "version": str(version or "1"),
+        "bundle": str(Path(bundle_dir).resolve()) if bundle_dir else None,
+        "created": now,
+        "updated": now,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written before waiting, so a page reloaded during start-up shows the deployment starting.
+    write_json_atomic(path, record)
+    try:
+        wait_ready(job, timeout, on_progress)
+    except BaseException:
+        stop_job(job)
+        if existing is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_json_atomic(path, existing)
+        raise
+    return get_deployment(settings, name)
+
+
+def replace_deployment(
+    settings: Settings,
+    name: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    bundle_dir: str | Path | None = None,
+    token: str | None = None,
+    grace_seconds: float = 1.0,
+    timeout: float = START_TIMEOUT,
+    on_progress: Callable[[str], None] | None = None,
+) -> Deployment:
+    """Serve another version under ``name`` without dropping a request: start the new server,
+    wait until it answers, switch the record to it atomically, then stop the old one (which
+    drains). If the new server fails, the old one keeps serving, untouched."""
+    path = _record_path(settings, name)
+    old = _read_record(path)
+    if old is None:
+        raise DeploymentError(f"There is no deployment named {name!r} to replace.")
+    job = start_server(
+        settings, name, model=model, version=version, bundle_dir=bundle_dir, token=token
+    )
+    try:
+        wait_ready(job, timeout, on_progress)
+    except BaseException:
+        stop_job(job)
+        raise
+    record = {
+        **old,
+        "job_id": job.id,
+        "model": model,
+        "version": str(version or "1"),
+        "bundle": str(Path(bundle_dir).resolve()) if bundle_dir else None,
+        "updated": time.time(),
+        "replaced_job_id": old["job_id"],
+    }
+    write_json_atomic(path, record)
+    if on_progress:
+        on_progress("switched")
+    # Clients that read the old endpoint just before the switch finish within the grace period.
+    time.sleep(grace_seconds)
+    old_job = _job(settings, old["job_id"])
+    if old_job is not None:
+        stop_job(old_job)
+    return get_deployment(settings, name)
+
+
+def deploy_or_replace(settings: Settings, name: str, **kwargs) -> Deployment:
+    """Deploy under ``name``, replacing what it serves if the deployment exists (running or
+    not): what the Deploy page's one button does. Keyword arguments as :func:`deploy_local`."""
+    name = check_deployment_name(name)
+    if _read_record(_record_path(settings, name)) is None:
+        return deploy_local(settings, name, **kwargs)
+    kwargs.pop("port", None)
+    return replace_deployment(settings, name, **kwargs)
+
+
+def stop_deployment(settings: Settings, name: str, *, forget: bool = True) -> None:
+    """Stop the deployment's server (it answers what it has received first) and, unless
+    ``forget`` is False, remove the deployment from the list."""
+    path = _record_path(settings, name)
+    record = _read_record(path)
+    if record is None:
+        raise DeploymentError(f"There is no deployment named {name!r}.")
+    job = _job(settings, record["job_id"])
+    if job is not None:
+        stop_job(job)
+    if forget:
+        path.unlink(missing_ok=True)
+
+
+def deployment_dict(deployment: Deployment) -> dict:
+    """A deployment as plain data, for tables and JSON."""
+    return asdict(deployment) | {"source": deployment.source}
+
+
+# --- the model registry -------------------------------------------------------------------------
+
+
+def record_deployment(settings: Settings, deployment: Deployment) -> str:
+    """Record ``deployment`` in the model registry: an inference service of the registered model,
+    pointing at the deployed version, in the serving environment ``jukebox-local``. Returns the
+    inference service's id. Needs a deployment of a registered version (not a bare bundle).
+
+    Uses the registry's REST API (``/api/model_registry/v1alpha3``) through the registry façade's
+    connection settings; the official Python client offers no call for these resources.
+    """
+    from jukebox.serving.registry_record import record_inference_service
+
+    if not deployment.model:
+        raise DeploymentError(
+            "Only a registered model version can be recorded in the registry; this deployment "
+            "serves a bundle directory."
+        )
+    service_id = record_inference_service(
+        settings,
+        environment=SERVING_ENVIRONMENT,
+        service_name=deployment.name,
+        model=deployment.model,
+        version=deployment.version,
+        runtime="jukebox-oip-onnxruntime",
+        properties={"endpoint": deployment.endpoint or "", "job_id": deployment.job_id},
+    )
+    path = _record_path(settings, deployment.name)
+    record = _read_record(path)
+    if record is not None and record.get("job_id") == deployment.job_id:
+        write_json_atomic(path, {**record, "registry_id": service_id})
+    return service_id
+
+
+def unrecord_deployment(settings: Settings, deployment: Deployment) -> None:
+    """Mark the deployment's inference service UNDEPLOYED in the registry (kept as history)."""
+    from jukebox.serving.registry_record import set_inference_service_state
+
+    if deployment.registry_id:
+        set_inference_service_state(settings, deployment.registry_id, "UNDEPLOYED")

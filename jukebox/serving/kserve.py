@@ -1,0 +1,340 @@
+"""KServe deployments: the ``InferenceService`` the OpenShift AI dashboard creates for a model
+served by OpenVINO Model Server, as YAML, applied to the current Kubernetes context on request.
+
+What the dashboard writes, and so what this module writes:
+
+- ``apiVersion: serving.kserve.io/v1beta1``, ``kind: InferenceService``;
+- annotations ``openshift.io/display-name``, ``serving.kserve.io/deploymentMode``
+  (``Serverless`` or ``RawDeployment``), ``security.opendatahub.io/enable-auth: "true"`` when token
+  authentication is asked for, and for Serverless the Istio/Knative passthrough annotations;
+- labels ``opendatahub.io/dashboard: "true"``; without an external route a Serverless service is
+  labelled ``networking.knative.dev/visibility: cluster-local``, and with one a RawDeployment
+  service is labelled ``networking.kserve.io/visibility: exposed``;
+- ``spec.predictor``: ``minReplicas``/``maxReplicas`` and ``model`` with
+  ``modelFormat: {name: onnx, version: "1"}``, the ``runtime`` (a ServingRuntime of OVMS), the
+  storage (``storage: {key: <data connection>, path: models/<name>}``, or ``storageUri``) and
+  ``resources``.
+
+OVMS reads ``models/<name>/<version>/model.onnx``: the storage path is the model's folder, and the
+version is pinned with OVMS's ``--model_version_policy`` when it is a number. Without a cluster
+the YAML is still built and can be downloaded; with one, :func:`apply` creates or patches it and
+:func:`wait_until_ready` polls its ``Ready`` condition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import yaml
+
+GROUP = "serving.kserve.io"
+VERSION = "v1beta1"
+PLURAL = "inferenceservices"
+RUNTIME_PLURAL = "servingruntimes"
+DEFAULT_RUNTIME = "kserve-ovms"
+OVMS_IMAGE = "quay.io/modh/openvino_model_server:stable"
+DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class KServeError(RuntimeError):
+    """A manifest cannot be built or applied; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class KServeOptions:
+    """What the dashboard's deploy form asks for."""
+
+    name: str
+    namespace: str | None = None
+    display_name: str | None = None
+    runtime: str = DEFAULT_RUNTIME
+    storage_key: str | None = None
+    storage_path: str | None = None
+    storage_uri: str | None = None
+    model_version: str | None = None
+    min_replicas: int = 1
+    max_replicas: int = 1
+    cpu_request: str = "1"
+    memory_request: str = "4Gi"
+    cpu_limit: str = "2"
+    memory_limit: str = "8Gi"
+    deployment_mode: str = "Serverless"
+    external_route: bool = False
+    token_auth: bool = False
+
+
+def storage_from_uri(uri: str) -> tuple[str, str, str | None]:
+    """``(bucket, model folder, version)`` of a stored version's URI, e.g.
+    ``s3://jukebox/models/songs/3/?endpoint=...`` gives ``("jukebox", "models/songs", "3")``."""
+    parsed = urlparse(uri or "")
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise KServeError(
+            f"{uri or 'This version'} is not in S3, and a cluster can only read models from S3: "
+            "register the version with S3 settings (AWS_S3_ENDPOINT and the others) to deploy "
+            "it to KServe."
+        )
+    parts = [p for p in parsed.path.split("/") if p]
+    if len(parts) >= 3 and parts[-3] == "models":
+        return parsed.netloc, "/".join(parts[:-1]), parts[-1]
+    return parsed.netloc, "/".join(parts), None
+
+
+def _check(options: KServeOptions) -> None:
+    if not NAME_PATTERN.match(options.name or ""):
+        raise KServeError(
+            f"{options.name!r} cannot name an InferenceService: use 1 to 63 lowercase letters, "
+            "digits and dashes, starting and ending with a letter or digit."
+        )
+    if options.deployment_mode not in DEPLOYMENT_MODES:
+        raise KServeError(f"The deployment mode must be one of {', '.join(DEPLOYMENT_MODES)}.")
+    if not (0 <= options.min_replicas <= options.max_replicas) or options.max_replicas < 1:
+        raise KServeError(
+            "Replicas: the minimum must be 0 or more and at most the maximum, which must be 1 "
+            "or more."
+        )
+    if not (options.storage_key and options.storage_path) and not options.storage_uri:
+        raise KServeError("Say where the model is: a data connection and a path, or a storage URI.")
+
+
+def build_inference_service(options: KServeOptions) -> dict:
+    """The ``InferenceService`` manifest for ``options``, as a plain dict."""
+    _check(options)
+    serverless = options.deployment_mode == "Serverless"
+    annotations = {
+        "openshift.io/display-name": options.display_name or options.name,
+        "serving.kserve.io/deploymentMode": options.deployment_mode,
+    }
+    if options.token_auth:
+        annotations["security.opendatahub.io/enable-auth"] = "true"
+    if serverless:
+        annotations.update(
+            {
+                "serving.knative.openshift.io/enablePassthrough": "true",
+                "sidecar.istio.io/inject": "true",
+                "sidecar.istio.io/rewriteAppHTTPProbers": "true",
+            }
+        )
+    labels = {"opendatahub.io/dashboard": "true"}
+    if serverless and not options.external_route:
+        labels["networking.knative.dev/visibility"] = "cluster-local"
+    if not serverless and options.external_route:
+        labels["networking.kserve.io/visibility"] = "exposed"
+
+    model: dict = {
+        "modelFormat": {"name": "onnx", "version": "1"},
+        "runtime": options.runtime,
+    }
+    if options.storage_key and options.storage_path:
+        model["storage"] = {"key": options.storage_key, "path": options.storage_path}
+    else:
+        model["storageUri"] = options.storage_uri
+    if options.model_version and options.model_version.isdigit():
+        # OVMS serves the highest numbered version of the folder unless told which.
+        policy = json.dumps({"specific": {"versions": [int(options.model_version)]}})
+        model["args"] = [f"--model_version_policy={policy}"]
+    model["resources"] = {
+        "requests": {"cpu": options.cpu_request, "memory": options.memory_request},
+        "limits": {"cpu": options.cpu_limit, "memory": options.memory_limit},
+    }
+    metadata: dict = {"name": options.name, "annotations": annotations, "labels": labels}
+    if options.namespace:
+        metadata["namespace"] = options.namespace
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InferenceService",
+        "metadata": metadata,
+        "spec": {
+            "predictor": {
+                "minReplicas": options.min_replicas,
+                "maxReplicas": options.max_replicas,
+                "model": model,
+            }
+        },
+    }
+
+
+def build_serving_runtime(
+    name: str = DEFAULT_RUNTIME, namespace: str | None = None, image: str = OVMS_IMAGE
+) -> dict:
+    """An OpenVINO Model Server ``ServingRuntime`` for the v2 REST protocol, as the dashboard's
+    "OpenVINO Model Server" template instantiates it; needed once per namespace."""
+    metadata: dict = {
+        "name": name,
+        "annotations": {
+            "openshift.io/display-name": "OpenVINO Model Server",
+            "opendatahub.io/apiProtocol": "REST",
+        },
+        "labels": {"opendatahub.io/dashboard": "true"},
+    }
+    if namespace:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "ServingRuntime",
+        "metadata": metadata,
+        "spec": {
+            "multiModel": False,
+            "protocolVersions": ["v2", "grpc-v2"],
+            "supportedModelFormats": [
+                {"name": "openvino_ir", "version": "opset13", "autoSelect": True},
+                {"name": "onnx", "version": "1"},
+            ],
+            "annotations": {"prometheus.io/port": "8888", "prometheus.io/path": "/metrics"},
+            "containers": [
+                {
+                    "name": "kserve-container",
+                    "image": image,
+                    "args": [
+                        "--model_name={{.Name}}",
+                        "--port=8001",
+                        "--rest_port=8888",
+                        "--model_path=/mnt/models",
+                        "--file_system_poll_wait_seconds=0",
+                        "--grpc_bind_address=0.0.0.0",
+                        "--rest_bind_address=0.0.0.0",
+                        "--target_device=AUTO",
+                        "--metrics_enable",
+                    ],
+                    "ports": [{"containerPort": 8888, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
+
+
+def to_yaml(*manifests: dict) -> str:
+    """Manifests as one YAML document stream, keys in the order written (as ``oc`` shows them)."""
+    return "---\n".join(
+        yaml.safe_dump(m, sort_keys=False, default_flow_style=False) for m in manifests
+    )
+
+
+# --- the cluster --------------------------------------------------------------------------------
+
+
+def custom_objects_api(context: str | None = None):
+    """A ``CustomObjectsApi`` for the current kubeconfig context (or in-cluster credentials)."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        config.load_kube_config(context=context)
+    except (ConfigException, FileNotFoundError, TypeError):
+        try:
+            config.load_incluster_config()
+        except ConfigException:
+            raise KServeError(
+                "No Kubernetes cluster is configured: log in with `oc login` (or set KUBECONFIG) "
+                "and try again. The YAML above can still be downloaded and applied by hand."
+            ) from None
+    return client.CustomObjectsApi()
+
+
+def current_namespace(context: str | None = None) -> str | None:
+    """The namespace of the current kubeconfig context, if it names one."""
+    try:
+        from kubernetes import config
+
+        _, active = config.list_kube_config_contexts()
+        if context:
+            contexts, _ = config.list_kube_config_contexts()
+            active = next((c for c in contexts if c["name"] == context), active)
+        return (active or {}).get("context", {}).get("namespace")
+    except Exception:  # no kubeconfig at all: there is no namespace to suggest
+        return None
+
+
+def _api_error(error, what: str) -> KServeError:
+    status = getattr(error, "status", None)
+    reason = getattr(error, "reason", "") or str(error)
+    if status in (401, 403):
+        return KServeError(
+            f"The cluster refused to {what} (HTTP {status}): your account may not change "
+            "InferenceServices in this namespace; log in again or ask for the edit role."
+        )
+    if status == 404:
+        return KServeError(
+            f"The cluster cannot {what} (HTTP 404): KServe is not installed there, or the "
+            "namespace does not exist."
+        )
+    return KServeError(f"The cluster could not {what} (HTTP {status}): {reason}")
+
+
+def apply(manifest: dict, namespace: str, *, api=None) -> dict:
+    """Create the InferenceService (or ServingRuntime), or patch it if it exists; return it."""
+    from kubernetes.client.exceptions import ApiException
+
+    api = api or custom_objects_api()
+    kind = manifest.get("kind")
+    plural = PLURAL if kind == "InferenceService" else RUNTIME_PLURAL
+    group, version = manifest["apiVersion"].split("/")
+    body = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
+    name = body["metadata"]["name"]
+    try:
+        return api.create_namespaced_custom_object(group, version, namespace, plural, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise _api_error(error, f"create {kind} {name}") from None
+    try:
+        return api.patch_namespaced_custom_object(group, version, namespace, plural, name, body)
+    except ApiException as error:
+        raise _api_error(error, f"update {kind} {name}") from None
+
+
+def status(name: str, namespace: str, *, api=None) -> dict:
+    """``{"ready": bool, "url": str | None, "message": str}`` of an InferenceService."""
+    from kubernetes.client.exceptions import ApiException
+
+    api = api or custom_objects_api()
+    try:
+        service = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as error:
+        raise _api_error(error, f"read InferenceService {name}") from None
+    conditions = (service.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+    not_ready = [c for c in conditions if c.get("status") != "True"]
+    message = ready.get("message") or "; ".join(
+        f"{c.get('type')}: {c.get('message') or c.get('reason') or c.get('status')}"
+        for c in not_ready
+    )
+    return {
+        "ready": ready.get("status") == "True",
+        "url": (service.get("status") or {}).get("url"),
+        "message": message or ("ready" if ready.get("status") == "True" else "waiting"),
+    }
+
+
+def wait_until_ready(
+    name: str,
+    namespace: str,
+    *,
+    api=None,
+    timeout: float = 600.0,
+    poll: float = 5.0,
+    on_progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """Poll the InferenceService until Ready (returns its status) or ``timeout`` (raises)."""
+    api = api or custom_objects_api()
+    deadline = time.monotonic() + timeout
+    while True:
+        current = status(name, namespace, api=api)
+        if on_progress:
+            on_progress(current)
+        if current["ready"]:
+            return current
+        if time.monotonic() >= deadline:
+            raise KServeError(
+                f"InferenceService {name} was not ready after {timeout:g} s: {current['message']}"
+            )
+        time.sleep(poll)
+
+
+def v2_endpoint(url: str | None) -> str | None:
+    """The base URL clients use for the v2 protocol, from the InferenceService's status URL."""
+    return url.rstrip("/") if url else None

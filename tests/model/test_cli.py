@@ -1,0 +1,85 @@
+"""``python -m jukebox train`` in a real process, as a user and the Train page run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jukebox.model.bundle import read_bundle
+from tests.model.conftest import tiny_data
+
+
+def run_cli(args, home, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "jukebox", "train", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "JUKEBOX_HOME": str(home)},
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    from jukebox.model.datasets import save_directory
+
+    root = tmp_path_factory.mktemp("cli")
+    data_dir = save_directory(tiny_data(seed=3, n_songs=300, n_days=20), root / "data")
+    job_dir = root / "job"
+    result = run_cli(
+        ["--data", str(data_dir), "--epochs", "2", "--batch-size", "64", "--width", "8",
+         "--depth", "2", "--job-dir", str(job_dir), "--training-id", "cli-tiny"],
+        root / "home",
+    )
+    return root, result, job_dir
+
+
+def test_cli_trains_exports_and_prints_metrics(cli_run):
+    root, result, _ = cli_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "epoch 2/2 done" in out
+    assert "accuracy " in out and "log_loss" in out and "bayes_accuracy" in out
+    assert "Export verification: PASSED" in out
+    bundle = read_bundle(root / "home" / "models" / "cli-tiny")
+    assert bundle.verification_passed
+    assert bundle.metrics["params"]["epochs"] == 2
+
+
+def test_cli_reports_progress_into_the_job_status(cli_run):
+    root, _, job_dir = cli_run
+    status = json.loads((job_dir / "status.json").read_text())
+    assert status["state"] == "done" and status["phase"] == "finished"
+    assert status["progress"] == 1.0
+    assert len(status["history"]["val_accuracy"]) == 2
+    assert status["curve"] and {"x", "loss", "accuracy"} <= set(status["curve"][0])
+    assert status["model_dir"] == str(root / "home" / "models" / "cli-tiny")
+    assert status["results"]["accuracy"] == pytest.approx(
+        read_bundle(status["model_dir"]).metrics["accuracy"]
+    )
+
+
+def test_bad_parameters_stop_with_a_message(tmp_path):
+    result = run_cli(["--learning-rate", "-1", "--dropout", "3", "--job-dir", str(tmp_path)],
+                     tmp_path / "home")
+    assert result.returncode == 2
+    assert "learning rate must be between 1e-06 and 1" in result.stderr
+    assert "dropout must be between 0 and 0.9" in result.stderr
+    assert "Traceback" not in result.stderr
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "failed" and "learning rate" in status["error"]
+
+
+def test_data_too_small_stops_with_a_message(tmp_path):
+    from jukebox.model.datasets import save_directory
+
+    data = tiny_data(seed=3, n_songs=60, n_days=1)  # one chart date: nothing left to test on
+    save_directory(data, tmp_path / "data")
+    result = run_cli(["--data", str(tmp_path / "data")], tmp_path / "home")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "single chart date" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,132 @@
+"""The Deploy page in Streamlit's AppTest, against a real embedded registry and real servers:
+deploy a registered version, see it, replace it, stop it; an exported bundle; the KServe YAML;
+bad input as sentences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from jukebox.config import load_settings
+from jukebox.serving import deploy
+from tests.bundles import make_tiny_bundle
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "deploy.py")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One JUKEBOX_HOME for the module, so the embedded registry starts once."""
+    path = tmp_path_factory.mktemp("deploy-page")
+    settings = load_settings({"JUKEBOX_HOME": str(path)})
+    make_tiny_bundle(settings.models_dir / "exported")
+    yield path
+    for deployment in deploy.list_deployments(settings):
+        deploy.stop_deployment(settings, deployment.name)
+    from jukebox.registry.server.process import stop_server
+
+    stop_server(settings)
+
+
+@pytest.fixture(autouse=True)
+def _home(home, monkeypatch):
+    monkeypatch.setenv("JUKEBOX_HOME", str(home))
+    monkeypatch.delenv("JUKEBOX_SERVING_TOKEN", raising=False)
+    monkeypatch.delenv("MODEL_REGISTRY_URL", raising=False)
+    monkeypatch.delenv("KSERVE_NAMESPACE", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(home / "no-kubeconfig"))
+
+
+@pytest.fixture(scope="module")
+def registered(home):
+    from jukebox.registry import client as registry
+
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
+    registry.register_bundle(settings.models_dir / "exported", "songs", "1", settings=settings)
+    registry.register_bundle(settings.models_dir / "exported", "songs", "2", settings=settings)
+    registry.mark_production("songs", "1", settings)
+    return settings
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def test_deploy_a_registered_version_see_it_replace_it_and_stop_it(registered):
+    at = run_page()
+    assert at.selectbox[0].value == "songs"
+    # The production version comes first.
+    assert at.selectbox[1].options[0].startswith("1 · production")
+    assert at.selectbox[1].options[1].startswith("2 · ")
+    at.button(key="deploy_local").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    message = texts(at.success)
+    assert "songs serves songs version 1 at http://127.0.0.1:" in message
+    assert "Recorded in the model registry" in message
+    table = at.dataframe[0].value
+    assert list(table["Deployment"]) == ["songs"]
+    assert "ready" in table["State"].iloc[0] and table["Serves"].iloc[0] == "songs v1"
+    endpoint = table["Endpoint"].iloc[0]
+    assert requests.get(endpoint + "/v2/models/songs/ready", timeout=5).status_code == 200
+
+    # After a reload the deployment is still there; replace it with version 2.
+    at = run_page()
+    assert at.button(key="deploy_local").label == "Replace"
+    at.selectbox[1].select_index(1).run()
+    at.button(key="replace_selected").click().run()
+    assert not at.error, texts(at.error)
+    assert "songs serves songs version 2" in texts(at.success)
+    table = at.dataframe[0].value
+    assert table["Serves"].iloc[0] == "songs v2"
+    assert table["Endpoint"].iloc[0] != endpoint
+
+    at.button(key="stop_selected").click().run()
+    assert "songs is stopped" in texts(at.success)
+    assert "Nothing is deployed locally yet." in texts(at.info)
+
+
+def test_an_exported_bundle_deploys_and_a_bad_name_is_a_sentence(registered):
+    at = run_page()
+    at.radio[0].set_value("Exported bundle").run()
+    at.text_input[1].set_value("Bad Name!").run()  # [0] is the bundle's version
+    at.button(key="deploy_local").click().run()
+    assert "cannot name a deployment" in texts(at.error)
+    assert not at.exception
+
+    at.text_input[1].set_value("from-bundle").run()
+    at.button(key="deploy_local").click().run()
+    assert "from-bundle serves bundle exported" in texts(at.success)
+    at.button(key="stop_selected").click().run()
+    assert "from-bundle is stopped" in texts(at.success)
+
+
+def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
+    at = run_page()
+    # The embedded store is a folder: the page says a cluster cannot read it ...
+    assert "only read models from S3" in texts(at.warning)
+    assert "Say where the model is" in texts(at.error)
+    # ... and once told where the model is, shows the manifest.
+    at.text_input(key="k_name").set_value("song-charts").run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Namespace (project)"].set_value("music").run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Data connection"].set_value("aws-connection-models").run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Path in the bucket"].set_value("models/songs").run()
+    assert not at.error, texts(at.error)
+    yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
+    assert "name: onnx" in yaml_text and "runtime: kserve-ovms" in yaml_text
+    assert "namespace: music" in yaml_text and "key: aws-connection-models" in yaml_text
+    at.button[[b.label for b in at.button].index("Apply to the cluster")].click().run()
+    assert "No Kubernetes cluster is configured" in texts(at.error)
+    assert not at.exception

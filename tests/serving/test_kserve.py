@@ -1,0 +1,219 @@
+"""The KServe InferenceService: the manifest the OpenShift AI dashboard writes for OVMS, its YAML,
+and applying and polling it through a stand-in for the kubernetes CustomObjectsApi."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from jukebox.serving.kserve import (
+    KServeError,
+    KServeOptions,
+    apply,
+    build_inference_service,
+    build_serving_runtime,
+    status,
+    storage_from_uri,
+    to_yaml,
+    wait_until_ready,
+)
+
+
+def options(**overrides) -> KServeOptions:
+    base = dict(
+        name="song-charts",
+        namespace="music",
+        display_name="Song charts",
+        storage_key="aws-connection-models",
+        storage_path="models/songs",
+        model_version="3",
+    )
+    return KServeOptions(**{**base, **overrides})
+
+
+def test_manifest_is_what_the_dashboard_creates_for_ovms():
+    manifest = build_inference_service(options(min_replicas=1, max_replicas=3))
+    assert manifest["apiVersion"] == "serving.kserve.io/v1beta1"
+    assert manifest["kind"] == "InferenceService"
+    meta = manifest["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("song-charts", "music")
+    assert meta["annotations"]["openshift.io/display-name"] == "Song charts"
+    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+    assert "security.opendatahub.io/enable-auth" not in meta["annotations"]
+    assert meta["labels"]["opendatahub.io/dashboard"] == "true"
+    # No external route asked: a Serverless service stays inside the cluster.
+    assert meta["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    predictor = manifest["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 3)
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "onnx", "version": "1"}
+    assert model["runtime"] == "kserve-ovms"
+    assert model["storage"] == {"key": "aws-connection-models", "path": "models/songs"}
+    assert "storageUri" not in model
+    policy = model["args"][0].split("=", 1)[1]
+    assert json.loads(policy) == {"specific": {"versions": [3]}}
+    assert model["resources"] == {
+        "requests": {"cpu": "1", "memory": "4Gi"},
+        "limits": {"cpu": "2", "memory": "8Gi"},
+    }
+
+
+def test_external_route_and_token_auth_on_request():
+    serverless = build_inference_service(options(external_route=True, token_auth=True))
+    meta = serverless["metadata"]
+    assert meta["annotations"]["security.opendatahub.io/enable-auth"] == "true"
+    assert "networking.knative.dev/visibility" not in meta["labels"]
+
+    raw = build_inference_service(options(deployment_mode="RawDeployment", external_route=True))
+    meta = raw["metadata"]
+    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert meta["labels"]["networking.kserve.io/visibility"] == "exposed"
+    assert "sidecar.istio.io/inject" not in meta["annotations"]
+
+    internal_raw = build_inference_service(options(deployment_mode="RawDeployment"))
+    assert "networking.kserve.io/visibility" not in internal_raw["metadata"]["labels"]
+
+
+def test_storage_uri_instead_of_a_data_connection_and_no_policy_for_named_versions():
+    model = build_inference_service(
+        options(storage_key=None, storage_uri="s3://jukebox/models/songs", model_version="beta")
+    )["spec"]["predictor"]["model"]
+    assert model["storageUri"] == "s3://jukebox/models/songs"
+    assert "storage" not in model and "args" not in model
+
+
+def test_yaml_round_trips_and_keeps_strings_quoted():
+    manifest = build_inference_service(options(token_auth=True))
+    runtime = build_serving_runtime(namespace="music")
+    text = to_yaml(manifest, runtime)
+    documents = list(yaml.safe_load_all(text))
+    assert documents == [manifest, runtime]
+    assert text.startswith("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService")
+    assert "version: '1'" in text  # a string, as KServe requires, not the integer 1
+    assert runtime["spec"]["supportedModelFormats"][1] == {"name": "onnx", "version": "1"}
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"name": "Song_Charts"}, "lowercase"),
+        ({"deployment_mode": "ModelMesh"}, "deployment mode"),
+        ({"min_replicas": 3, "max_replicas": 1}, "Replicas"),
+        ({"storage_key": None, "storage_uri": None}, "where the model is"),
+    ],
+)
+def test_bad_options_are_sentences(change, words):
+    with pytest.raises(KServeError, match=words):
+        build_inference_service(options(**change))
+
+
+def test_storage_from_a_registered_uri():
+    uri = "s3://jukebox/models/songs/3/?endpoint=https%3A%2F%2Fminio&defaultRegion=us-east-1"
+    assert storage_from_uri(uri) == ("jukebox", "models/songs", "3")
+    with pytest.raises(KServeError, match="only read models from S3"):
+        storage_from_uri("file:///home/me/.jukebox/s3/jukebox/models/songs/3/")
+
+
+class FakeCustomObjects:
+    """Records calls like the kubernetes CustomObjectsApi; answers as a cluster would."""
+
+    def __init__(self, exists: bool = False, fail: int | None = None, ready_after: int = 0):
+        self.calls: list[tuple] = []
+        self.exists = exists
+        self.fail = fail
+        self.polls = 0
+        self.ready_after = ready_after
+
+    def create_namespaced_custom_object(self, group, version, namespace, plural, body):
+        self.calls.append(("create", group, version, namespace, plural, body))
+        if self.fail:
+            raise ApiException(status=self.fail, reason="Forbidden")
+        if self.exists:
+            raise ApiException(status=409, reason="AlreadyExists")
+        return body
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+        self.calls.append(("patch", group, version, namespace, plural, name, body))
+        return body
+
+    def get_namespaced_custom_object(self, group, version, namespace, plural, name):
+        self.polls += 1
+        ready = self.polls > self.ready_after
+        return {
+            "status": {
+                "url": "https://song-charts-music.apps.example.com",
+                "conditions": [
+                    {
+                        "type": "PredictorReady",
+                        "status": "True" if ready else "False",
+                        "message": "Revision missing",
+                    },
+                    {"type": "Ready", "status": "True" if ready else "False"},
+                ],
+            }
+        }
+
+
+def test_apply_creates_in_the_namespace():
+    api = FakeCustomObjects()
+    manifest = build_inference_service(options(namespace=None))
+    apply(manifest, "music", api=api)
+    [(verb, group, version, namespace, plural, body)] = api.calls
+    assert (verb, group, version, namespace, plural) == (
+        "create",
+        "serving.kserve.io",
+        "v1beta1",
+        "music",
+        "inferenceservices",
+    )
+    assert body["metadata"]["namespace"] == "music"
+    assert body["spec"] == manifest["spec"]
+
+
+def test_apply_patches_an_existing_service():
+    api = FakeCustomObjects(exists=True)
+    apply(build_inference_service(options()), "music", api=api)
+    assert [call[0] for call in api.calls] == ["create", "patch"]
+    assert api.calls[1][5] == "song-charts"
+
+
+def test_apply_runtime_goes_to_servingruntimes():
+    api = FakeCustomObjects()
+    apply(build_serving_runtime(), "music", api=api)
+    assert api.calls[0][2:5] == ("v1alpha1", "music", "servingruntimes")
+
+
+def test_apply_refused_is_a_sentence():
+    with pytest.raises(KServeError, match=r"refused .* \(HTTP 403\)"):
+        apply(build_inference_service(options()), "music", api=FakeCustomObjects(fail=403))
+    with pytest.raises(KServeError, match="KServe is not installed"):
+        apply(build_inference_service(options()), "music", api=FakeCustomObjects(fail=404))
+
+
+def test_status_and_polling_until_ready():
+    api = FakeCustomObjects(ready_after=2)
+    first = status("song-charts", "music", api=api)
+    assert not first["ready"] and "Revision missing" in first["message"]
+    seen = []
+    final = wait_until_ready("song-charts", "music", api=api, poll=0.01, on_progress=seen.append)
+    assert final["ready"] and final["url"].startswith("https://song-charts")
+    assert [s["ready"] for s in seen] == [False, True]
+
+
+def test_polling_gives_up_with_the_reason():
+    with pytest.raises(KServeError, match="not ready after .*Revision missing"):
+        wait_until_ready(
+            "song-charts", "music", api=FakeCustomObjects(ready_after=99), timeout=0.05, poll=0.01
+        )
+
+
+def test_without_a_cluster_applying_says_how_to_log_in(tmp_path, monkeypatch):
+    from jukebox.serving.kserve import custom_objects_api
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KServeError, match="No Kubernetes cluster is configured"):
+        custom_objects_api()
