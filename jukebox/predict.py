@@ -20,7 +20,8 @@ import pandas as pd
 
 from jukebox.config import Settings
 from jukebox.data.countries import country_name
-from jukebox.data.schema import FEATURE_SPECS, FEATURES, PROPERTIES_TABLE
+from jukebox.data.schema import FEATURES
+from jukebox.data.store import PROPERTIES_FILE
 from jukebox.model.bundle import BundleError, Preprocessing, read_bundle
 from jukebox.serving.client import (
     ServingError,
@@ -75,8 +76,9 @@ def build_catalogue(properties: pd.DataFrame) -> pd.DataFrame:
 
 
 def catalogue_path(settings: Settings) -> Path:
-    """Where the current data set's ``song_properties`` lives (see :class:`Settings`)."""
-    return settings.data_dir / f"{PROPERTIES_TABLE}.parquet"
+    """Where the current data set's ``song_properties`` lives (see :mod:`jukebox.data.store`);
+    only this table is read, never the million ranking rows beside it."""
+    return settings.data_dir / PROPERTIES_FILE
 
 
 def load_catalogue(path: Path) -> pd.DataFrame:
@@ -92,25 +94,28 @@ def search_songs(catalogue: pd.DataFrame, query: str, limit: int | None = 50) ->
     name or of the artists that starts with it, a name or artists that merely contain it, and
     last songs whose words are spread over name and artists (``"drake yeat"``).
     """
-    words = query.casefold().split()
+    words = query.lower().split()
     if not words:
         return catalogue.head(limit) if limit else catalogue
-    names = catalogue["name"].astype("string").fillna("").str.casefold()
-    artists = catalogue["artists"].astype("string").fillna("").str.casefold()
+    # lower(), not casefold(): pyarrow does it natively, casefold goes row by row in Python.
+    names = catalogue["name"].astype("string").fillna("").str.lower()
+    artists = catalogue["artists"].astype("string").fillna("").str.lower()
     haystack = names + " " + artists
     mask = pd.Series(True, index=catalogue.index)
     for word in words:
         mask &= haystack.str.contains(word, regex=False)
+    # Rank only the matches: usually a handful of the catalogue.
+    names, artists = names[mask], artists[mask]
     phrase = " ".join(words)
     word_start = r"(?:^|\W)" + re.escape(phrase)
-    rank = pd.Series(6, index=catalogue.index)
+    rank = pd.Series(6, index=names.index)
     rank[artists.str.contains(phrase, regex=False)] = 5
     rank[names.str.contains(phrase, regex=False)] = 4
     rank[artists.str.contains(word_start)] = 3
     rank[names.str.contains(word_start)] = 2
     rank[names.str.startswith(phrase)] = 1
     rank[names == phrase] = 0
-    found = catalogue[mask].assign(_rank=rank[mask]).sort_values("_rank", kind="stable")
+    found = catalogue[mask].assign(_rank=rank).sort_values("_rank", kind="stable")
     found = found.drop(columns="_rank")
     return found.head(limit) if limit else found
 
@@ -586,11 +591,6 @@ def headline(probabilities: Mapping[str, float]) -> str:
 def rows_for(songs: Iterable[Mapping[str, float]]) -> pd.DataFrame:
     """Songs as request rows: one row per song, one column per feature, in model order."""
     return pd.DataFrame([{f: float(song[f]) for f in FEATURES} for song in songs], columns=FEATURES)
-
-
-def plausible(song: Mapping[str, float]) -> list[str]:
-    """Features of ``song`` outside what a real song can be (schema ranges), for validation."""
-    return [f for f in FEATURES if not FEATURE_SPECS[f].low <= song[f] <= FEATURE_SPECS[f].high]
 
 
 # --------------------------------------------------------------------------------------------

@@ -423,8 +423,8 @@ class S3Store(ObjectStore):
     def put_tree(self, prefix: str, files: dict[str, Path], last: tuple[str, bytes]) -> None:
         if self._exists(prefix + last[0]):
             raise VersionExistsError(f"{self.uri(prefix)} already exists.")
-        # Leftovers of an interrupted upload have no marker; clear them so they cannot mix in.
-        self.delete_prefix(prefix)
+        # Files left by an interrupted upload are overwritten, or ignored by readers (who read
+        # only what the marker lists). Deleting them here could delete a racing upload's marker.
         for name, source in files.items():
             self._call(
                 f"uploading {name}",
@@ -433,11 +433,33 @@ class S3Store(ObjectStore):
                 Bucket=self.bucket,
                 Key=prefix + name,
             )
+        self._put_once(prefix, last)
+
+    def _put_once(self, prefix: str, last: tuple[str, bytes]) -> None:
+        """Write the completion marker only if no other upload wrote one meanwhile.
+
+        S3 conditional writes (``If-None-Match: *``) make one of two racing uploads lose
+        cleanly; a store that does not implement them gets a plain write.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = prefix + last[0]
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=last[1], IfNoneMatch="*")
+            return
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise VersionExistsError(f"{self.uri(prefix)} already exists.") from None
+            if code not in ("NotImplemented", "501"):
+                raise self._translate(error, f"uploading {last[0]}") from None
+        except BotoCoreError as error:
+            raise self._translate(error, f"uploading {last[0]}") from None
         self._call(
             f"uploading {last[0]}",
             self._client.put_object,
             Bucket=self.bucket,
-            Key=prefix + last[0],
+            Key=key,
             Body=last[1],
         )
 

@@ -142,12 +142,17 @@ with local_tab:
 
 with kserve_tab:
     storage_bucket, storage_path, stored_version = None, None, None
+    if choice and choice["model"] and not choice["uri"]:
+        try:
+            choice["uri"] = registry.get_version(choice["model"], choice["version"], settings).uri
+        except registry.USER_ERRORS as error:
+            st.error(str(error))
     if choice and choice["uri"]:
         try:
             storage_bucket, storage_path, stored_version = kserve.storage_from_uri(choice["uri"])
         except kserve.KServeError as error:
             st.warning(str(error))
-    elif choice:
+    elif choice and not choice["model"]:
         st.warning(
             "An exported bundle is not in object storage, so a cluster cannot read it: register "
             "it first (with S3 settings) to deploy it on KServe."
@@ -206,12 +211,18 @@ with kserve_tab:
         token_auth=token_auth,
     )
     manifests = []
-    try:
-        manifests = [kserve.build_inference_service(options)]
-        if with_runtime:
-            manifests.insert(0, kserve.build_serving_runtime(namespace=options.namespace))
-    except kserve.KServeError as error:
-        st.error(str(error))
+    if not (options.storage_key and options.storage_path) and not options.storage_uri:
+        st.info(
+            "Say where the model is (a data connection and the path in its bucket) to see the "
+            "InferenceService."
+        )
+    else:
+        try:
+            manifests = [kserve.build_inference_service(options)]
+            if with_runtime:
+                manifests.insert(0, kserve.build_serving_runtime(namespace=options.namespace))
+        except kserve.KServeError as error:
+            st.error(str(error))
     if manifests:
         text = kserve.to_yaml(*manifests)
         st.code(text, language="yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import streamlit as st
 
@@ -20,21 +21,34 @@ REAL, PRESET, DESCRIBE = "🔎 A real song", "✨ A preset", "🎛️ Describe y
 ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
 PASTE = "📋 Paste an address…"
 TOP_N = 10
+ANSWERS_KEPT = 8
 
 
 @st.cache_resource(show_spinner="Loading the song catalogue…")
 def song_catalogue(path: str, modified: float) -> tuple:
     """The catalogue, its labels and label positions; read again only when the file changes."""
-    songs = predict.load_catalogue(predict.catalogue_path(settings))
+    songs = predict.load_catalogue(Path(path))
     labels = songs["label"].tolist()
     return songs, labels, {label: i for i, label in enumerate(labels)}
 
 
 def load_songs() -> tuple | None:
+    """The current data set's songs, or None (with a sentence) when there are none to pick."""
     path = predict.catalogue_path(settings)
     if not path.is_file():
+        st.caption(
+            "No song data yet, so start from a preset or describe a song. Real songs appear "
+            "here once a data set is loaded on the Explore page."
+        )
         return None
-    return song_catalogue(str(path), path.stat().st_mtime)
+    try:
+        return song_catalogue(str(path), path.stat().st_mtime)
+    except (OSError, ValueError) as error:
+        st.warning(
+            f"The song catalogue cannot be read ({error}), so start from a preset or describe "
+            "a song; loading the data again on the Explore page fixes it."
+        )
+        return None
 
 
 def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
@@ -112,7 +126,9 @@ def draw_dial(dial: predict.Dial, key: str) -> None:
 def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     """A deployment of the Deploy page, or any Open Inference Protocol address pasted here."""
     options = [t.title for t in deployed] + [PASTE]
-    choice = st.selectbox("Model endpoint", options, key=f"{slot}_target")
+    # Comparing two deployments: the second column starts on the second one.
+    index = 1 if slot == "b" and len(deployed) > 1 else 0
+    choice = st.selectbox("Model endpoint", options, index=index, key=f"{slot}_target")
     if choice != PASTE:
         target = deployed[options.index(choice)]
         if target.auth and not target.token:
@@ -144,7 +160,8 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     )
     upload = st.file_uploader(
         "Model from elsewhere that expects scaled inputs? Its scaling, as JSON (optional)",
-        type=["json", *(s.lstrip(".") for s in predict.PICKLE_SUFFIXES)],
+        # Any type is let through so that a pickle meets our refusal, which says what to do.
+        type=None,
         help="Models of this project take raw values. A model whose inputs must be min-max "
         'scaled first gets them scaled by this file: {"minima": [...], "maxima": [...]} in '
         "feature order. Pickled scalers are never opened.",
@@ -183,47 +200,52 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     )
 
 
-def ask(target: Target, songs: list[dict]) -> predict.Prediction | None:
-    """One request; the last answer for the same question is reused, errors are shown."""
+def ask(target: Target, songs: list[dict], fresh: bool) -> predict.Prediction | None:
+    """One request, or the recent answer to the same question unless ``fresh`` (a click on
+    Predict asks again); errors are shown as the client's sentence, never a traceback."""
     question = repr((target, songs, hash(target.token)))
     cache = st.session_state.setdefault("predict_answers", {})
-    if question in cache:
-        return cache[question]
-    try:
-        with st.spinner(f"Asking {target.title}…"):
-            answer = predict.predict(target, songs)
-    except ServingError as error:
-        st.error(f"**{target.title}** did not answer: {error}")
-        return None
-    cache.clear()  # keep only the latest answers: the page shows nothing older
-    cache[question] = answer
+    if fresh or question not in cache:
+        try:
+            with st.spinner(f"Asking {target.title}…"):
+                cache[question] = predict.predict(target, songs)
+        except ServingError as error:
+            st.error(f"**{target.title}** did not answer: {error}")
+            return None
+        while len(cache) > ANSWERS_KEPT:  # dicts keep insertion order: drop the oldest
+            cache.pop(next(iter(cache)))
+    answer = cache[question]
     for note in answer.notes:
         st.info(note)
     return answer
 
 
-def show_flags(target: Target, title: str, song: dict) -> None:
+def show_flags(target: Target, songs: list[tuple[str, dict]]) -> None:
+    """Say which values the model never saw in training, or that nobody knows."""
     if target.training is None:
         st.caption(
             f"The training ranges of {target.title} are unknown here, so values it never saw "
             "cannot be flagged."
         )
         return
-    flags = target.training.flags(song)
-    if flags:
-        st.warning(
-            f"**{title}** has values outside what {target.title} learnt from:\n"
-            + "\n".join(f"- {flag.sentence}" for flag in flags)
-        )
+    for title, song in songs:
+        flags = target.training.flags(song)
+        if flags:
+            st.warning(
+                f"**{title}** has values outside what {target.title} learnt from:\n"
+                + "\n".join(f"- {flag.sentence}" for flag in flags)
+            )
 
 
-def show_answer(probabilities: dict, key: str, *, compact: bool = False) -> None:
+def show_answer(
+    probabilities: dict, key: str, *, compact: bool = False, top: float | None = None
+) -> None:
     """Headline, top countries, map, and (unless ``compact``) a bar over every country."""
-    top = predict.top_countries(probabilities, 5 if compact else TOP_N)
+    best = predict.top_countries(probabilities, 5 if compact else TOP_N)
     st.markdown(f"#### {predict.headline(probabilities)}")
     table, world = (st.container(), st.container()) if compact else st.columns([2, 3])
     table.dataframe(
-        top.assign(chance=top["probability"] * 100)[["rank", "country", "chance"]],
+        best.assign(chance=best["probability"] * 100)[["rank", "country", "chance"]],
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
             "country": "Country",
@@ -235,7 +257,7 @@ def show_answer(probabilities: dict, key: str, *, compact: bool = False) -> None
         key=f"top_{key}",
     )
     with world:
-        show_map(probability_map(probabilities), key=f"map_{key}")
+        show_map(probability_map(probabilities, top=top), key=f"map_{key}")
     if not compact:
         st.plotly_chart(
             probability_bar_chart(probabilities, title="Every country the model knows"),
@@ -287,17 +309,13 @@ st.markdown(
     "how fast…), never its artist or its lyrics."
 )
 
-catalogue = load_songs()
-deployed = predict.deployment_targets(settings)
 mode = st.segmented_control(
     "What would you like to see?", [ONE, TWO_SONGS, TWO_MODELS], default=ONE, required=True,
     key="compare",
 )  # fmt: skip
 
 st.subheader("1 · Choose a song")
-if catalogue is None:
-    st.caption("No song data yet, so start from a preset or describe a song. Real songs appear "
-               "here once a data set is loaded on the Explore page.")  # fmt: skip
+catalogue = load_songs()
 if mode == TWO_SONGS:
     left, right = st.columns(2)
     with left:
@@ -308,6 +326,7 @@ else:
     song_a, song_b = choose_song("a", catalogue), None
 
 st.subheader("2 · Choose a model")
+deployed = predict.deployment_targets(settings)
 if not deployed:
     st.info(
         "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
@@ -326,8 +345,9 @@ else:
 st.subheader("3 · See where it charts")
 songs_ready = song_a is not None and (mode != TWO_SONGS or song_b is not None)
 targets_ready = target_a is not None and (mode != TWO_MODELS or target_b is not None)
-if st.button("🔮 Predict", type="primary", disabled=not (songs_ready and targets_ready),
-             key="predict"):  # fmt: skip
+clicked = st.button("🔮 Predict", type="primary", disabled=not (songs_ready and targets_ready),
+                    key="predict")  # fmt: skip
+if clicked:
     st.session_state["predict_live"] = True
 if not songs_ready:
     st.caption("Choose a song first.")
@@ -335,45 +355,46 @@ elif not targets_ready:
     st.caption("Choose a model endpoint first.")
 elif st.session_state.get("predict_live"):
     if mode == ONE:
-        answer = ask(target_a, [song_a[1]])
+        answer = ask(target_a, [song_a[1]], clicked)
         if answer:
-            show_flags(target_a, song_a[0], song_a[1])
+            show_flags(target_a, [song_a])
             show_answer(answer.probabilities[0], "one")
             show_wire(answer, "one")
     elif mode == TWO_SONGS:
         # Both songs travel in one request of two rows, as a batch client would send them.
-        answer = ask(target_a, [song_a[1], song_b[1]])
+        answer = ask(target_a, [song_a[1], song_b[1]], clicked)
         if answer:
             labels = ("A: " + song_a[0], "B: " + song_b[0])
             if labels[0][3:] == labels[1][3:]:
                 labels = (labels[0] + " (left)", labels[1] + " (right)")
-            for title, song in (song_a, song_b):
-                show_flags(target_a, title, song)
+            show_flags(target_a, [song_a, song_b])
+            top = max(max(p.values()) for p in answer.probabilities)
             columns = st.columns(2)
             for column, label, probabilities, key in zip(
                 columns, labels, answer.probabilities, ("a", "b"), strict=True
             ):
                 with column:
                     st.markdown(f"**{label}**")
-                    show_answer(probabilities, f"song_{key}", compact=True)
+                    show_answer(probabilities, f"song_{key}", compact=True, top=top)
             show_comparison(*answer.probabilities, labels, "songs")
             with st.expander("The two songs in plain words"):
                 st.dataframe(predict.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
             show_wire(answer, "two_songs")
     else:
-        answers = [ask(target_a, [song_a[1]]), ask(target_b, [song_a[1]])]
+        answers = [ask(target_a, [song_a[1]], clicked), ask(target_b, [song_a[1]], clicked)]
         if all(answers):
             labels = ("A: " + target_a.title, "B: " + target_b.title)
             if labels[0] == labels[1]:
                 labels = (labels[0] + " (left)", labels[1] + " (right)")
+            top = max(max(a.probabilities[0].values()) for a in answers)
             columns = st.columns(2)
             for column, label, answer, target, key in zip(
                 columns, labels, answers, (target_a, target_b), ("a", "b"), strict=True
             ):
                 with column:
                     st.markdown(f"**{label}**")
-                    show_flags(target, song_a[0], song_a[1])
-                    show_answer(answer.probabilities[0], f"model_{key}", compact=True)
+                    show_flags(target, [song_a])
+                    show_answer(answer.probabilities[0], f"model_{key}", compact=True, top=top)
             show_comparison(
                 answers[0].probabilities[0], answers[1].probabilities[0], labels, "models"
             )

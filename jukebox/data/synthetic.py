@@ -31,10 +31,11 @@ DEFAULT_SONGS = 14_000
 FIRST_DAY = np.datetime64("2023-10-18")
 N_DAYS = 314  # 2023-10-18 .. 2024-08-26, the span of the workshop's charts
 CHART_SIZE = 50
-ACTIVE_DAYS = 90  # how long after its release a song can enter a chart
+ACTIVE_DAYS = 150  # how long after its release a song can enter a chart
 MEAN_RUN_DAYS = 12  # mean time a song holds a chart slot
-TASTE_STRENGTH = 1.8  # spread of a country's log-weights over songs
+TASTE_STRENGTH = 2.4  # spread of a country's log-weights over songs
 _APPEAL_SIGMA = 0.5
+TASTE_CAP = 1.8  # log-weights saturate this many standard deviations above the mean
 
 # Quantiles of the real features at these probabilities (quirks excluded), with plausible
 # extremes at 0 and 1. Calibrated once on ../shared/data/song_properties.parquet.
@@ -164,9 +165,10 @@ class TasteModel:
     countries: tuple[str, ...]
     weights: np.ndarray
     offsets: np.ndarray
+    cap: float = np.inf
 
     def logits(self, features: pd.DataFrame) -> np.ndarray:
-        return _taste_features(features) @ self.weights.T + self.offsets
+        return np.minimum(_taste_features(features) @ self.weights.T, self.cap) + self.offsets
 
     def probabilities(self, features: pd.DataFrame) -> np.ndarray:
         """Rows of probabilities over ``countries`` for each song (any frame with FEATURES)."""
@@ -244,7 +246,9 @@ def _generate(
     # Songs come out through the period (and up to ACTIVE_DAYS before it); appeal is heavy-tailed.
     release = song_rng.integers(-ACTIVE_DAYS + 1, n_days, n_songs)
     appeal = song_rng.lognormal(0.0, _APPEAL_SIGMA, n_songs)
-    taste_logits = taste @ weights.T  # (songs, countries)
+    # A country's love for a song saturates: no song may crowd a chart into repeating it.
+    cap = TASTE_CAP * taste_strength
+    taste_logits = np.minimum(taste @ weights.T, cap)  # (songs, countries)
 
     charts = _fill_charts(
         chart_rng, release, appeal, taste_logits, n_days, chart_size, len(countries)
@@ -254,7 +258,7 @@ def _generate(
         charts.valid
     ]
     temperature, offsets = _calibrate(taste_logits, charts.offsets, charted, in_country)
-    model = TasteModel(countries, weights * temperature, offsets)
+    model = TasteModel(countries, weights * temperature, offsets, cap * temperature)
     song_probs = np.exp(log_softmax(taste_logits * temperature + offsets, axis=1))
     bayes = float(song_probs.max(axis=1)[charted].mean())
 

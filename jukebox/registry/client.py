@@ -289,7 +289,7 @@ def _client(url: str, token: str | None, author: str):
     with warnings.catch_warnings():
         # The client warns when it runs without a token; the embedded server needs none.
         warnings.simplefilter("ignore")
-        return ModelRegistry(
+        client = ModelRegistry(
             address,
             port,
             author=author,
@@ -298,6 +298,22 @@ def _client(url: str, token: str | None, author: str):
             # Its warnings are hints about ports and tokens that do not apply here.
             log_level=logging.ERROR,
         )
+    if not secure:
+        # Over plain http no TLS happens, yet the client builds an SSL context for every request,
+        # loading the whole system CA store each time (50-200 ms, most of a request's cost).
+        # Giving it one certificate to load instead makes reads 5-10 times faster.
+        client._api.config.ca_cert_data = _one_certificate()
+    return client
+
+
+@functools.cache
+def _one_certificate() -> str:
+    import certifi
+
+    bundle = Path(certifi.where()).read_text()
+    start = bundle.index("-----BEGIN CERTIFICATE-----")
+    end = bundle.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
+    return bundle[start:end]
 
 
 def connect(settings: Settings | None = None):

@@ -189,6 +189,7 @@ SOURCE_KINDS: dict[str, str] = {
     "kaggle": "Kaggle CSV",
     "upload": "Upload files",
 }
+FIELD_NAMES = {"properties": "song_properties", "rankings": "song_rankings", "file": "the file"}
 CANDIDATE = "explore_candidate"
 ADOPTED = "explore_adopted"
 
@@ -229,9 +230,11 @@ def _source_form(kind: str, settings: Settings) -> dict:
         st.caption("Local paths or http(s) URLs of the workshop's two parquet files.")
         return {
             "properties": st.text_input(
-                "song_properties", placeholder="data/song_properties.parquet"
+                "song_properties", placeholder="song_properties.parquet", key="src_pq_properties"
             ),
-            "rankings": st.text_input("song_rankings", placeholder="data/song_rankings.parquet"),
+            "rankings": st.text_input(
+                "song_rankings", placeholder="song_rankings.parquet", key="src_pq_rankings"
+            ),
         }
     if kind == "s3":
         where = (
@@ -253,19 +256,28 @@ def _source_form(kind: str, settings: Settings) -> dict:
             'The "Top Spotify Songs in 73 Countries" CSV, split into the two tables; its global '
             "chart (rows with no country) is left out."
         )
-        return {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
+        return {"file": st.file_uploader("Kaggle CSV", type=["csv"], key="src_kaggle")}
     st.caption("The two tables as parquet or CSV files.")
     left, right = st.columns(2)
     return {
-        "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
-        "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
+        "properties": left.file_uploader(
+            "song_properties", type=["parquet", "csv"], key="src_up_properties"
+        ),
+        "rankings": right.file_uploader(
+            "song_rankings", type=["parquet", "csv"], key="src_up_rankings"
+        ),
     }
 
 
 def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
-    missing = [name for name, value in params.items() if value in (None, "")]
+    optional = {"rankings"} if kind == "upload" else set()  # one Kaggle CSV alone is enough
+    missing = [
+        FIELD_NAMES.get(name, name)
+        for name, value in params.items()
+        if name not in optional and (value is None or str(value).strip() == "")
+    ]
     if missing:
-        st.error(f"Fill in {', '.join(missing)} first, then read again.")
+        st.error(f"Fill in {' and '.join(missing)} first, then read again.")
         return
     try:
         with st.spinner(f"Reading and validating ({SOURCE_KINDS[kind]})…"):

@@ -48,9 +48,15 @@ def probability_bar_chart(
     return figure
 
 
-def probability_map(probabilities: Mapping[str, float], *, title: str = "") -> go.Figure:
-    """The world coloured by each country's probability (maps.world_map, as percentages)."""
-    return world_map(
+def probability_map(
+    probabilities: Mapping[str, float], *, title: str = "", top: float | None = None
+) -> go.Figure:
+    """The world coloured by each country's probability (maps.world_map, as percentages).
+
+    ``top`` fixes the top of the colour scale, so two maps compared side by side share one
+    scale and the same colour means the same probability on both.
+    """
+    figure = world_map(
         dict(probabilities),
         title,
         "Probability",
@@ -58,6 +64,9 @@ def probability_map(probabilities: Mapping[str, float], *, title: str = "") -> g
         colorscale="YlOrRd",
         height=420,
     )
+    if top is not None:
+        figure.update_layout(coloraxis=dict(cmin=0.0, cmax=float(top)))
+    return figure
 
 
 def comparison_bar_chart(
@@ -93,6 +102,6 @@ def comparison_bar_chart(
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         xaxis=dict(title="Probability", tickformat=".0%", rangemode="tozero"),
         yaxis=dict(autorange="reversed", type="category"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
     )
     return figure

@@ -58,6 +58,37 @@ def trained(prepared):
     return result, events
 
 
+def run_cli(args, home, timeout=300):
+    """``python -m jukebox train ARGS`` in a child process with JUKEBOX_HOME=home."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "jukebox", "train", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "JUKEBOX_HOME": str(home)},
+    )
+
+
+@pytest.fixture(scope="session")
+def cli_run(tmp_path_factory):
+    """One real CLI training with export on a tiny set: (root, completed process, job dir).
+
+    The bundle lands in ``root/home/models/cli-tiny``.
+    """
+    from jukebox.model.datasets import save_directory
+
+    root = tmp_path_factory.mktemp("cli")
+    data_dir = save_directory(tiny_data(seed=3, n_songs=300, n_days=20), root / "data")
+    job_dir = root / "job"
+    args = ["--data", str(data_dir), "--epochs", "2", "--batch-size", "64", "--width", "8"]
+    args += ["--depth", "2", "--job-dir", str(job_dir), "--training-id", "cli-tiny"]
+    return root, run_cli(args, root / "home"), job_dir
+
+
 @pytest.fixture()
 def home(tmp_path, monkeypatch):
     """JUKEBOX_HOME in a fresh temporary directory; returns the settings."""
@@ -73,15 +104,16 @@ def wait_for_job(job_dir, timeout: float = 240.0) -> dict:
 
     from jukebox.jobs import load_job
 
+    final = ("done", "stopped", "failed", "cancelled")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = load_job(job_dir)
-        status = job.status() if job else {}
-        if status.get("state") in ("done", "stopped", "failed", "cancelled"):
-            return status
-        if job is not None and not job.is_alive() and time.monotonic() > deadline - timeout + 5:
-            status = job.status()
-            if status.get("state") not in ("done", "stopped", "failed", "cancelled"):
+        if job is not None:
+            alive = job.is_alive()
+            status = job.status()  # read after the alive check: a job writes, then exits
+            if status.get("state") in final:
+                return status
+            if not alive:
                 raise AssertionError(f"job died without a final state:\n{job.log_tail()}")
         time.sleep(0.5)
     raise AssertionError(f"job in {job_dir} did not finish in {timeout} s")

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from jukebox.model.bundle import read_bundle
-from tests.model.conftest import tiny_data
-
-
-def run_cli(args, home, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "jukebox", "train", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "JUKEBOX_HOME": str(home)},
-    )
-
-
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    from jukebox.model.datasets import save_directory
-
-    root = tmp_path_factory.mktemp("cli")
-    data_dir = save_directory(tiny_data(seed=3, n_songs=300, n_days=20), root / "data")
-    job_dir = root / "job"
-    result = run_cli(
-        ["--data", str(data_dir), "--epochs", "2", "--batch-size", "64", "--width", "8",
-         "--depth", "2", "--job-dir", str(job_dir), "--training-id", "cli-tiny"],
-        root / "home",
-    )
-    return root, result, job_dir
+from tests.model.conftest import run_cli, tiny_data
 
 
 def test_cli_trains_exports_and_prints_metrics(cli_run):
     root, result, _ = cli_run
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    phases = ["[preparing]", "[training]", "[evaluating]", "[saving]", "[exporting]"]
+    assert [line for line in out.splitlines() if line in phases] == phases
     assert "epoch 2/2 done" in out
     assert "accuracy " in out and "log_loss" in out and "bayes_accuracy" in out
     assert "Export verification: PASSED" in out
@@ -64,8 +38,9 @@ def test_cli_reports_progress_into_the_job_status(cli_run):
 
 
 def test_bad_parameters_stop_with_a_message(tmp_path):
-    result = run_cli(["--learning-rate", "-1", "--dropout", "3", "--job-dir", str(tmp_path)],
-                     tmp_path / "home")
+    result = run_cli(
+        ["--learning-rate", "-1", "--dropout", "3", "--job-dir", str(tmp_path)], tmp_path / "home"
+    )
     assert result.returncode == 2
     assert "learning rate must be between 1e-06 and 1" in result.stderr
     assert "dropout must be between 0 and 0.9" in result.stderr

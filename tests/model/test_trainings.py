@@ -3,51 +3,44 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from io import BytesIO
 
 import pytest
 
 from jukebox.model.bundle import BUNDLE_FILES, read_bundle
-from jukebox.model.network import TrainingParams
 from jukebox.model.trainings import (
     TEST_SPLIT_FILE,
     bundle_zip,
     export_training,
     list_trainings,
-    run_training,
+    load_training,
 )
-from tests.model.conftest import tiny_data
 
 
 @pytest.fixture(scope="module")
-def bundle_home(tmp_path_factory):
+def bundle_home(cli_run, tmp_path_factory):
+    """A copy of the CLI's tiny training (tests here change it), with its settings."""
     from jukebox.config import load_settings
 
+    root, result, _job = cli_run
+    assert result.returncode == 0, result.stderr[-3000:]
     home = tmp_path_factory.mktemp("home")
+    shutil.copytree(root / "home" / "models", home / "models")
     settings = load_settings({"JUKEBOX_HOME": str(home)})
-    phases = []
-    record = run_training(
-        settings,
-        tiny_data(seed=2, n_songs=300, n_days=20),
-        TrainingParams(epochs=2, batch_size=64, width=8, depth=2, seed=4),
-        training_id="20240101-000000-aaaaaa",
-        on_phase=phases.append,
-    )
-    return settings, record, phases
+    return settings, load_training(settings.models_dir / "cli-tiny")
 
 
 def test_run_training_writes_a_verified_bundle(bundle_home):
-    settings, record, phases = bundle_home
-    assert phases == ["preparing", "training", "evaluating", "saving", "exporting"]
-    assert record.path == settings.models_dir / "20240101-000000-aaaaaa"
+    settings, record = bundle_home
     bundle = read_bundle(record.path)
     assert bundle.verification_passed
     assert set(bundle.sha256()) == set(BUNDLE_FILES)
     assert bundle.metrics["onnx"]["sha256"] == bundle.sha256()["model.onnx"]
     assert bundle.preprocessing.labels == tuple(sorted(bundle.preprocessing.labels))
     metrics = bundle.metrics
-    assert metrics["params"]["width"] == 8
+    assert metrics["params"]["width"] == 8 and metrics["params"]["epochs"] == 2
     assert metrics["data"]["source"].startswith("synthetic")
     assert 0 < metrics["accuracy_to_bayes"] <= 1.2
     assert len(metrics["training"]["history"]["val_loss"]) == 2
@@ -56,7 +49,7 @@ def test_run_training_writes_a_verified_bundle(bundle_home):
 
 
 def test_bundle_round_trip_reads_what_was_written(bundle_home):
-    _settings, record, _ = bundle_home
+    _settings, record = bundle_home
     bundle = read_bundle(record.path)
     saved = json.loads((record.path / "preprocessing.json").read_text())
     assert list(bundle.preprocessing.features) == saved["features"]
@@ -65,7 +58,7 @@ def test_bundle_round_trip_reads_what_was_written(bundle_home):
 
 
 def test_artifacts_are_json_text_and_models_never_pickles(bundle_home):
-    _settings, record, _ = bundle_home
+    _settings, record = bundle_home
     names = sorted(p.name for p in record.path.iterdir())
     assert names == sorted([*BUNDLE_FILES, TEST_SPLIT_FILE])
     for name in ("metrics.json", "preprocessing.json"):
@@ -77,7 +70,7 @@ def test_artifacts_are_json_text_and_models_never_pickles(bundle_home):
 
 
 def test_listing_finds_trainings_newest_first(bundle_home, tmp_path):
-    settings, record, _ = bundle_home
+    settings, record = bundle_home
     older = settings.models_dir / "20200101-000000-bbbbbb"
     older.mkdir()
     (older / "metrics.json").write_text(json.dumps({"accuracy": 0.1}))
@@ -89,19 +82,17 @@ def test_listing_finds_trainings_newest_first(bundle_home, tmp_path):
         assert records[0].exported and not records[1].exported
         assert "export verified" in records[0].label and "not exported" in records[1].label
     finally:
-        import shutil
-
         shutil.rmtree(older)
 
 
 def test_bundle_zip_holds_the_bundle_files(bundle_home):
-    _settings, record, _ = bundle_home
+    _settings, record = bundle_home
     with zipfile.ZipFile(BytesIO(bundle_zip(record.path))) as archive:
         assert sorted(archive.namelist()) == sorted(f"{record.id}/{n}" for n in BUNDLE_FILES)
 
 
 def test_an_export_that_fails_verification_is_marked_failed(bundle_home, monkeypatch):
-    _settings, record, _ = bundle_home
+    _settings, record = bundle_home
     import jukebox.model.export as export
 
     real = export.run_openvino

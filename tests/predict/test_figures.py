@@ -37,6 +37,9 @@ def test_map_colours_every_country_by_its_probability(answer):
     assert len(placed) == len(CHART_COUNTRIES)
     assert placed["Germany"] == pytest.approx(answer["DE"])
     assert placed["Singapore"] == pytest.approx(answer["SG"])  # too small to outline: a dot
+    # Two maps side by side share one colour scale when given the same top.
+    shared = probability_map(answer, top=0.5)
+    assert (shared.layout.coloraxis.cmin, shared.layout.coloraxis.cmax) == (0.0, 0.5)
 
 
 def test_comparison_chart_pairs_both_answers_per_country(answer):

@@ -185,6 +185,21 @@ def test_a_real_song_from_the_catalogue(home, servers):
     assert sent == pytest.approx(song)  # untouched dials send the song exactly
 
 
+def test_a_link_can_name_the_song(home):
+    if not SHARED_SONGS.is_file():
+        pytest.skip(f"{SHARED_SONGS} is absent")
+    (home / "data").mkdir(parents=True)
+    pd.read_parquet(SHARED_SONGS).to_parquet(home / "data" / "song_properties.parquet")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/predict.py")
+    at.query_params["song"] = "drake yeat"  # words of the title and the artists, any case
+    at.run()
+    no_failure(at)
+    assert at.selectbox(key="a_song").value == "IDGAF (feat. Yeat) — Drake, Yeat"
+    assert not at.warning
+    assert "13,277 songs" in at.selectbox(key="a_song").placeholder
+
+
 def test_a_dead_endpoint_gets_a_clear_message_and_the_page_stays_usable(home, servers):
     at = open_page()
     paste(at, f"http://127.0.0.1:{free_port()}")
@@ -194,6 +209,21 @@ def test_a_dead_endpoint_gets_a_clear_message_and_the_page_stays_usable(home, se
     assert len(errors) == 1 and "did not answer" in errors[0]
     assert "Traceback" not in errors[0]
     # Nothing was lost: pointing at a live server answers at once.
+    at.text_input(key="a_url").input(servers["v1"]).run()
+    no_failure(at)
+    assert len(shown_countries(at)) == 4
+
+
+def test_a_server_that_never_answers_times_out_with_a_clear_message(home, servers):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        at = open_page()
+        paste(at, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        at.button(key="predict").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "did not answer" in errors[0] and "within" in errors[0]
     at.text_input(key="a_url").input(servers["v1"]).run()
     no_failure(at)
     assert len(shown_countries(at)) == 4

@@ -171,9 +171,12 @@ def test_unreachable_registry_is_a_message_not_a_traceback(jukebox_home, monkeyp
 
 def test_unreachable_s3_is_a_message(page_env, exported, monkeypatch):
     monkeypatch.setenv("AWS_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-shown")
     at = run_page()
     at = register_with_the_form(at, "tinys3", "1")
     assert "Cannot reach the S3 endpoint" in texts(at.error)
+    assert "secret-never-shown" not in texts(at.error)
     assert "tinys3" not in [m.name for m in client.list_models()]
 
 
@@ -181,3 +184,13 @@ def test_empty_registry_and_no_export_say_what_to_do(page_env):
     at = run_page()
     assert "Export page" in texts(at.info)
     assert not at.error
+
+
+def test_the_page_runs_inside_the_app(page_env, exported):
+    client.register_bundle(exported.path, "tinyapp", 1)
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/registry.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, texts(at.error)
+    assert "tinyapp" in set(at.dataframe[0].value["model"])

@@ -288,3 +288,20 @@ def test_wrong_credentials_are_a_clear_message_without_the_secret(
         message = str(caught.value)
         assert "AWS_SECRET_ACCESS_KEY" in message
         assert wrong_secret not in message and good_secret not in message
+
+
+def test_racing_uploads_of_one_version_cannot_go_unnoticed(
+    s3_endpoint, s3_bucket, bundle, tmp_path
+):
+    store = S3Store(s3_endpoint, s3_bucket, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+    first = upload_bundle(store, bundle.path, "tiny", 1)
+    # A second upload that checked for the version just before the first one completed.
+    store._exists = lambda key: False
+    other = make_tiny_bundle(tmp_path / "other", seed=9)
+    with pytest.raises(VersionExistsError):
+        upload_bundle(store, other.path, "tiny", 1)
+    del store._exists
+    assert read_manifest(store, "models/tiny/1/").upload_id == first.manifest.upload_id
+    # S3 has no rename: the loser's files replaced the winner's, and the hashes say so.
+    with pytest.raises(IntegrityError):
+        download_bundle(store, "models/tiny/1/", tmp_path / "f")

@@ -18,6 +18,8 @@ from jukebox.registry.server import ensure_server, is_healthy, stop_server
 from jukebox.registry.server.process import running_servers
 from tests.registry_server.conftest import Rest, official_client, settings_for
 
+_INHERITED_LOOP = None
+
 
 def register_in_child(url: str, model: str, version: str) -> None:
     """Run in a forked process (cheap: the client is already imported): one registration."""
@@ -26,7 +28,12 @@ def register_in_child(url: str, model: str, version: str) -> None:
 
     from mr_openapi.exceptions import ConflictException
 
-    asyncio.set_event_loop(asyncio.new_event_loop())  # never share the parent's selector
+    # The parent's event loop came along with the fork and shares its epoll instance with the
+    # parent: if it were garbage-collected here, closing it would unregister the parent's wakeup
+    # pipe and hang the parent. So keep it alive (os._exit skips finalizers) and use a new one.
+    global _INHERITED_LOOP
+    _INHERITED_LOOP = asyncio.get_event_loop_policy().get_event_loop()
+    asyncio.set_event_loop(asyncio.new_event_loop())
     warnings.simplefilter("ignore")
     client = official_client(url)
     for _ in range(3):

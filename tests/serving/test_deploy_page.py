@@ -114,7 +114,7 @@ def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
     at = run_page()
     # The embedded store is a folder: the page says a cluster cannot read it ...
     assert "only read models from S3" in texts(at.warning)
-    assert "Say where the model is" in texts(at.error)
+    assert "Say where the model is" in texts(at.info)
     # ... and once told where the model is, shows the manifest.
     at.text_input(key="k_name").set_value("song-charts").run()
     inputs = {t.label: t for t in at.text_input}

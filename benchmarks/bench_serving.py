@@ -1,0 +1,273 @@
+"""Speed of the local Open Inference Protocol server, measured from other processes.
+
+The server runs as deployments run it (``python -m jukebox serve``, its own process); the load
+comes from separate client processes, each a keep-alive ``http.client`` loop posting the
+workshop's request (13 FP32 ``[N, 1]`` inputs). Printed: one-row latency p50/p99 from one client,
+throughput of several clients at once, the time of one 10,000-row request, errors, and beside
+them the floor: the same model in onnxruntime in this process, and the protocol's own cost
+(parse, run, serialise) without HTTP. Prints figures, asserts nothing.
+
+    python benchmarks/bench_serving.py [--bundle DIR] [--requests 3000] [--clients 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from jukebox.data.schema import FEATURES  # noqa: E402
+
+
+def request_body(rows: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    return json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": f,
+                    "shape": [rows, 1],
+                    "datatype": "FP32",
+                    "data": rng.random(rows).round(6).tolist(),
+                }
+                for f in FEATURES
+            ]
+        }
+    ).encode()
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{cpu}; {os.cpu_count()} cores; load average {load}; {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}; onnxruntime "
+        f"{onnxruntime.__version__}"
+    )
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50": at(0.50) * 1000,
+        "p99": at(0.99) * 1000,
+        "mean": statistics.fmean(ordered) * 1000,
+        "max": ordered[-1] * 1000,
+    }
+
+
+# --- load generator (runs in child processes) ---------------------------------------------------
+
+
+def client_loop(port: int, path: str, body: bytes, count: int, seconds: float, queue) -> None:
+    """Post ``body`` ``count`` times (or for ``seconds``) on one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    latencies, errors = [], 0
+    deadline = time.perf_counter() + seconds if seconds else None
+    sent = 0
+    while (deadline is None and sent < count) or (deadline and time.perf_counter() < deadline):
+        started = time.perf_counter()
+        try:
+            connection.request("POST", path, body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies.append(time.perf_counter() - started)
+        sent += 1
+    queue.put((latencies, errors))
+
+
+def run_clients(port, path, body, clients, count=0, seconds=0.0):
+    queue = mp.Queue()
+    processes = [
+        mp.Process(target=client_loop, args=(port, path, body, count, seconds, queue))
+        for _ in range(clients)
+    ]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    latencies = [x for lat, _ in results for x in lat]
+    errors = sum(err for _, err in results)
+    return latencies, errors, elapsed
+
+
+# --- the floor, in this process -----------------------------------------------------------------
+
+
+def floor(bundle_dir: Path, runs: int) -> dict[str, float]:
+    from jukebox.serving.protocol import infer_response, parse_infer_request
+    from jukebox.serving.runtime import load_bundle_model
+
+    model = load_bundle_model(bundle_dir, name="bench")
+    one = {f: np.full((1, 1), 0.5, np.float32) for f in FEATURES}
+    big = {f: np.random.default_rng(1).random((10_000, 1)).astype(np.float32) for f in FEATURES}
+    for _ in range(50):
+        model.run(one, ["output"])
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        model.run(one, ["output"])
+        times.append(time.perf_counter() - started)
+    big_times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        model.run(big, ["output"])
+        big_times.append(time.perf_counter() - started)
+    body1, body10k = request_body(1), request_body(10_000)
+
+    def protocol(body: bytes) -> float:
+        started = time.perf_counter()
+        request = parse_infer_request(body, model)
+        infer_response(model, request, model.run(request.feeds, request.outputs))
+        return time.perf_counter() - started
+
+    protocol_one = [protocol(body1) for _ in range(runs)]
+    protocol_big = [protocol(body10k) for _ in range(20)]
+    return {
+        "ort_one_p50": percentiles(times)["p50"],
+        "ort_one_p99": percentiles(times)["p99"],
+        "ort_10k": statistics.median(big_times) * 1000,
+        "protocol_one_p50": percentiles(protocol_one)["p50"],
+        "protocol_10k": statistics.median(protocol_big) * 1000,
+    }
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def start_server(bundle_dir: Path, job_dir: Path) -> tuple[subprocess.Popen, int]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jukebox",
+            "serve",
+            "--bundle",
+            str(bundle_dir),
+            "--name",
+            "bench",
+            "--port",
+            "0",
+            "--job-dir",
+            str(job_dir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads((job_dir / "status.json").read_text())
+            if status.get("state") == "ready":
+                return process, int(status["port"])
+            if status.get("state") == "failed":
+                raise SystemExit(f"server failed: {status.get('error')}")
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("server did not start in 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, help="bundle to serve (default: the tiny test one)")
+    parser.add_argument("--requests", type=int, default=3000, help="one-row requests, 1 client")
+    parser.add_argument("--clients", type=int, default=2, help="client processes for throughput")
+    parser.add_argument("--seconds", type=float, default=5.0, help="throughput run length")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bundle_dir = args.bundle
+        if bundle_dir is None:
+            from tests.bundles import make_tiny_bundle
+
+            bundle_dir = make_tiny_bundle(tmp / "bundle").path
+        print(f"machine: {machine()}")
+        print(f"model: {bundle_dir}")
+        base = floor(bundle_dir, args.requests)
+        process, port = start_server(bundle_dir, tmp / "job")
+        path = "/v2/models/bench/infer"
+        try:
+            run_clients(port, path, request_body(1), 1, count=200)  # warm-up
+            latencies, errors_one, _ = run_clients(
+                port, path, request_body(1), 1, count=args.requests
+            )
+            one = percentiles(latencies)
+            latencies_many, errors_many, elapsed = run_clients(
+                port, path, request_body(1), args.clients, seconds=args.seconds
+            )
+            many = percentiles(latencies_many)
+            throughput = len(latencies_many) / elapsed
+            big_latencies, errors_big, _ = run_clients(
+                port, path, request_body(10_000), 1, count=20
+            )
+            big = percentiles(big_latencies)
+        finally:
+            process.terminate()
+            process.wait(20)
+
+    print()
+    print("in-process floor (no HTTP)")
+    print(
+        f"  onnxruntime, 1 row            p50 {base['ort_one_p50']:.3f} ms  "
+        f"p99 {base['ort_one_p99']:.3f} ms"
+    )
+    print(f"  onnxruntime, 10,000 rows      median {base['ort_10k']:.2f} ms")
+    print(f"  protocol+run+JSON, 1 row      p50 {base['protocol_one_p50']:.3f} ms")
+    print(f"  protocol+run+JSON, 10k rows   median {base['protocol_10k']:.2f} ms")
+    print("server over HTTP, load from other processes (http.client keep-alive)")
+    print(
+        f"  1 row, 1 client, {len(latencies)} requests   p50 {one['p50']:.3f} ms  "
+        f"p99 {one['p99']:.3f} ms  mean {one['mean']:.3f} ms  errors {errors_one}"
+    )
+    print(
+        f"  1 row, {args.clients} clients, {args.seconds:g} s            "
+        f"{throughput:,.0f} req/s  p50 {many['p50']:.3f} ms  p99 {many['p99']:.3f} ms  "
+        f"errors {errors_many}"
+    )
+    print(
+        f"  10,000 rows, 20 requests        p50 {big['p50']:.1f} ms  max {big['max']:.1f} ms  "
+        f"errors {errors_big}"
+    )
+    print(f"  total errors: {errors_one + errors_many + errors_big}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Train and Export pages with a real tiny training: train on one page, export on the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from jukebox.jobs import list_jobs
+from tests.model.conftest import wait_for_job
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def by_label(widgets, label):
+    matches = [w for w in widgets if w.label == label]
+    assert matches, f"no widget labelled {label!r} in {[w.label for w in widgets]}"
+    return matches[0]
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += (
+        [i.value for i in at.info] + [s.value for s in at.success] + [e.value for e in at.error]
+    )
+    return "\n".join(str(p) for p in parts)
+
+
+def test_pages_say_what_to_do_before_any_training(home):
+    train = page("train")
+    assert "No training yet" in texts(train)
+    assert not train.error
+    export = page("export")
+    assert "No trained model yet" in texts(export)
+
+
+def test_out_of_range_parameters_are_explained_and_nothing_starts(home):
+    at = page("train")
+    by_label(at.number_input, "Learning rate").set_value(0.0)
+    by_label(at.button, "Train").click()
+    at.run()
+    assert not at.exception
+    assert any("learning rate must be between 1e-06 and 1" in e.value for e in at.error)
+    assert list_jobs(home, "train") == []
+
+
+def test_train_on_the_page_then_export_it(home):
+    at = page("train")
+    at.radio[0].set_value("synthetic")
+    at.run()
+    by_label(at.number_input, "Songs").set_value(300)
+    by_label(at.number_input, "Chart days").set_value(20)
+    by_label(at.number_input, "Countries").set_value(5)
+    by_label(at.number_input, "Epochs").set_value(2)
+    by_label(at.number_input, "Batch size").set_value(64)
+    by_label(at.number_input, "Width").set_value(8)
+    by_label(at.number_input, "Depth").set_value(2)
+    by_label(at.button, "Train").click()
+    at.run()
+    assert not at.exception, at.exception
+    jobs = list_jobs(home, "train")
+    assert len(jobs) == 1
+    # While it runs the page shows progress and stays usable (it only reads the status file).
+    assert at.get("progress") or "Finished" in texts(at)
+
+    status = wait_for_job(jobs[0].dir)
+    assert status["state"] == "done", jobs[0].log_tail()
+
+    # A fresh page (as after a reload) finds the finished training and its figures.
+    at = page("train")
+    assert not at.error
+    assert "Finished." in texts(at)
+    assert "Bayes ceiling" in texts(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert 0 < float(metrics["Accuracy"]) <= 1
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 4  # ceiling, curves, confusion matrix, per country
+    assert "Not exported yet" in texts(at)
+
+    export = page("export")
+    assert "not exported" in export.selectbox[0].format_func(export.selectbox[0].value)
+    by_label(export.button, "Export to ONNX").click()
+    export.run(timeout=180)
+    assert not export.exception, export.exception
+    assert any("Passed: both runtimes match Keras" in s.value for s in export.success)
+    diffs = {m.label: m.value for m in export.metric}
+    assert float(diffs["onnxruntime max |ONNX − Keras|"]) <= 1e-5
+    assert float(diffs["OpenVINO max |ONNX − Keras|"]) <= 1e-5
+    inputs = export.dataframe[0].value
+    assert list(inputs["name"])[:2] == ["is_explicit", "duration_ms"]
+    assert set(inputs["shape"]) == {"[N, 1]"}
+    assert export.dataframe[1].value["name"].tolist() == ["output"]
+    assert len(export.get("download_button")) == 2
