@@ -4,7 +4,8 @@ A song is a mapping of the model's features (:data:`jukebox.data.schema.FEATURES
 the same values a model of this project receives. This module turns songs from the catalogue,
 from presets or from sliders in plain words into such mappings, flags values that training never
 saw, and turns the model's answer (a probability per country code) into tables people can read.
-Nothing here talks to a server or imports Streamlit.
+Speaking the Open Inference Protocol is the v2 client's job (:mod:`jukebox.serving.client`);
+:func:`predict` only hands it the rows. Nothing here imports Streamlit.
 """
 
 from __future__ import annotations

@@ -245,7 +245,11 @@ with kserve_tab:
                         on_progress=lambda s: box.write(s["message"]),
                     )
                     box.update(label=f"{options.name} is ready at {ready['url']}", state="complete")
-                except kserve.KServeError as error:
+                    if choice and choice["model"]:
+                        kserve.record_in_registry(
+                            settings, options, choice["model"], choice["version"], ready["url"]
+                        )
+                except (kserve.KServeError, RecordError, *registry.USER_ERRORS) as error:
                     box.update(label="Not deployed on KServe", state="error")
                     st.error(str(error))
 

@@ -11,7 +11,13 @@ from jukebox.ui.maps import show_map, world_map
 
 st.title("Explore")
 settings = load_settings()
-data = ui_data.ensure_data(settings)
+try:
+    data = ui_data.ensure_data(settings)
+except ui_data.DataUnavailable as error:
+    st.error(str(error))
+    with st.expander("Load another data set", expanded=True):
+        ui_data.source_loader(settings)
+    st.stop()
 tables = data.tables
 bounds = tables.date_range
 ui_data.forget_filters_of_other_data(data.identity)

@@ -172,7 +172,7 @@ if versions:
     with right:
         st.markdown("**Model card**")
         with st.container(border=True, height=400):
-            st.markdown(card or "_This version has no model card._")
+            st.markdown(ui.card_markdown(card) if card else "_This version has no model card._")
 
 # --- Compare versions -----------------------------------------------------------------------
 if len(complete) >= 2:

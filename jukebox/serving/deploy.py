@@ -112,7 +112,8 @@ def _deployment(settings: Settings, record: dict) -> Deployment:
     if alive:
         state = reported if reported in ("starting", "ready") else "stopping"
     else:
-        state = "failed" if reported in ("failed", "starting") else "stopped"
+        # A server stopped on purpose says so; one that vanished otherwise has failed.
+        state = "stopped" if reported == "stopped" else "failed"
     return Deployment(
         name=record["name"],
         model=record.get("model"),

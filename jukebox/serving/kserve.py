@@ -335,6 +335,24 @@ def wait_until_ready(
         time.sleep(poll)
 
 
+def record_in_registry(
+    settings, options: KServeOptions, model: str, version: str, url: str | None = None
+) -> str:
+    """Record an applied InferenceService in the model registry: an inference service of
+    ``model`` ``version`` in the serving environment named after the namespace."""
+    from jukebox.serving.registry_record import record_inference_service
+
+    return record_inference_service(
+        settings,
+        environment=options.namespace or "kserve",
+        service_name=options.name,
+        model=model,
+        version=version,
+        runtime=options.runtime,
+        properties={"url": url or "", "deploymentMode": options.deployment_mode},
+    )
+
+
 def v2_endpoint(url: str | None) -> str | None:
     """The base URL clients use for the v2 protocol, from the InferenceService's status URL."""
     return url.rstrip("/") if url else None

@@ -144,6 +144,7 @@ def _method(method: str, allowed: str) -> None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many requests
     disable_nagle_algorithm = True
+    timeout = 120  # seconds a connection may stay silent before its thread lets it go
     server_version = SERVER_NAME
     server: OIPServer
 

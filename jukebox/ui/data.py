@@ -20,7 +20,13 @@ from jukebox.config import Settings
 from jukebox.data import sources
 from jukebox.data.merge import merge_tables
 from jukebox.data.songdata import SongData, song_data
-from jukebox.data.store import current_info, ensure_current, load_current, save_current
+from jukebox.data.store import (
+    NoDataError,
+    current_info,
+    ensure_current,
+    load_current,
+    save_current,
+)
 from jukebox.data.validation import ValidationError, ValidationReport
 from jukebox.ui.explore import (
     ExploreTables,
@@ -89,14 +95,27 @@ def data_set_facts(settings: Settings) -> DataSetFacts | None:
     )
 
 
+class DataUnavailable(RuntimeError):
+    """The current data set cannot be read; the message says why and what to do."""
+
+
 def ensure_data(settings: Settings) -> ExploreData:
-    """The current data set for Explore; generates the default synthetic set if there is none."""
-    identity = data_identity(settings)
-    if not identity:
-        with st.spinner("No data set yet: generating the default synthetic one (a few seconds)…"):
-            ensure_current(settings)
+    """The current data set for Explore; generates the default synthetic set if there is none.
+
+    Raises ``DataUnavailable`` when the stored data set cannot be read or no longer validates.
+    """
+    try:
         identity = data_identity(settings)
-    return _load(identity, settings)
+        if not identity:
+            with st.spinner("No data set yet: generating the default synthetic one…"):
+                ensure_current(settings)
+            identity = data_identity(settings)
+        return _load(identity, settings)
+    except (NoDataError, ValidationError, sources.SourceError, OSError, ValueError) as error:
+        raise DataUnavailable(
+            f"The current data set in {settings.data_dir} cannot be used: {error} "
+            "Load another data set below, or run `python -m jukebox data generate`."
+        ) from error
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading and merging the data set…")

@@ -170,27 +170,41 @@ def lineage(version: VersionInfo) -> tuple[list[dict], list[tuple[int, int]]]:
         )
         if part
     )
+    origin = version.properties.get("bundle.origin")
     nodes = [
         node("data", "Data source", version.data_source),
         node("data", "Data version", data_version),
         node("run", "Training run", version.run_id),
-        node("artifact", "Exported bundle", _tail(version.properties.get("bundle.origin"))),
+        node(
+            "artifact", "Exported bundle", origin.rstrip("/").rsplit("/", 1)[-1] if origin else None
+        ),
         node("model", "Model version", f"{version.model} v{version.version} ({version.status})"),
-        node("artifact", "Stored artifact", _tail(version.uri, 48)),
+        node("artifact", "Stored artifact", _storage_place(version.uri)),
     ]
     edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     return nodes, edges
 
 
-def _tail(text: str | None, length: int = 40) -> str | None:
-    if not text:
+def _storage_place(uri: str | None) -> str | None:
+    """``s3://bucket/models/x/1/``, or ``…/models/x/1/`` for a local path: fits a label."""
+    if not uri:
         return None
-    return text if len(text) <= length else "…" + text[-(length - 1) :]
+    where = uri.split("?", 1)[0]
+    if where.startswith("file://") and "/models/" in where:
+        return "…/models/" + where.split("/models/", 1)[1]
+    return where
+
+
+def card_markdown(card: str) -> str:
+    """A model card's markdown with headings three levels down, to sit inside a page section."""
+    return "\n".join("###" + line if line.startswith("#") else line for line in card.splitlines())
 
 
 def lineage_figure(version: VersionInfo) -> go.Figure:
     """The lineage of :func:`lineage` as a small left-to-right graph; unknown steps in grey."""
     nodes, edges = lineage(version)
+    full = [None, None, None, version.properties.get("bundle.origin"), None, version.uri]
+    hover = [f"{n['title']}: {f or n['detail']}" for n, f in zip(nodes, full, strict=True)]
     # Two rows, so long labels have room: data and run above, model and artifacts below.
     positions = [(0, 1), (1, 1), (2, 1), (0.5, 0), (1.5, 0), (2.5, 0)]
     figure = go.Figure()
@@ -224,13 +238,13 @@ def lineage_figure(version: VersionInfo) -> go.Figure:
         },
         text=[f"<b>{n['title']}</b><br>{n['detail']}" for n in nodes],
         textposition=["top center"] * 3 + ["bottom center"] * 3,
-        hovertext=[f"{n['title']}: {n['detail']}" for n in nodes],
+        hovertext=hover,
         hoverinfo="text",
         showlegend=False,
     )
     figure.update_layout(
         title=f"Lineage of {version_label(version)}",
-        xaxis={"visible": False, "range": [-0.5, 3.0]},
+        xaxis={"visible": False, "range": [-0.6, 3.1]},
         yaxis={"visible": False, "range": [-0.7, 1.7]},
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
         height=320,

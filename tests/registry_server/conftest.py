@@ -4,7 +4,6 @@ does not expose (status codes, error bodies, the exact JSON)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 import warnings
@@ -65,22 +64,18 @@ class Rest:
         return requests.patch(self.url + API + path, json=body, headers=self._headers(), timeout=10)
 
 
-# The official client builds a new TLS context for every call, even over plain HTTP; with
-# SSL_CERT_FILE set (as on this machine) OpenSSL parses the whole CA bundle each time, ~100 ms of
-# CPU per call. It changes no behaviour of the server, only how slow the tests are.
+# The official client builds a new TLS context for every call, even over plain HTTP, and OpenSSL
+# then parses the whole system CA bundle: 0.1 to 1 s of CPU per call on this shared machine. An
+# empty SSL_CERT_FILE/SSL_CERT_DIR makes that a no-op. It changes nothing the server does, only
+# how long the tests take; forked test processes inherit it.
 CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
-
-
-def forget_ca_bundle() -> None:
-    for variable in CA_VARIABLES:
-        os.environ.pop(variable, None)
 
 
 @pytest.fixture(scope="package", autouse=True)
 def _no_ca_bundle_parsing():
     with pytest.MonkeyPatch.context() as patch:
         for variable in CA_VARIABLES:
-            patch.delenv(variable, raising=False)
+            patch.setenv(variable, "")
         yield
 
 

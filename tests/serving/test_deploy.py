@@ -5,11 +5,14 @@ and stopped."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
@@ -22,6 +25,7 @@ from jukebox.serving.deploy import (
     DeploymentError,
     check_deployment_name,
     deploy_local,
+    deploy_or_replace,
     endpoint_of,
     get_deployment,
     health,
@@ -137,6 +141,25 @@ def test_failed_replacement_keeps_the_old_version_serving(settings, bundle, tmp_
         stop_deployment(settings, "songs")
 
 
+def test_a_crashed_deployment_shows_failed_and_replacing_restarts_it(settings, bundle):
+    deployment = deploy_local(settings, "songs", bundle_dir=bundle.path)
+    try:
+        job = load_job(settings.runs_dir / "serve" / deployment.job_id)
+        os.kill(job.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while job.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        crashed = get_deployment(settings, "songs")
+        assert crashed.state == "failed" and crashed.endpoint is None
+        with pytest.raises(DeploymentError, match="is failed"):
+            endpoint_of(settings, "songs")
+        restarted = deploy_or_replace(settings, "songs", bundle_dir=bundle.path, version="1")
+        assert restarted.ready
+        assert infer(restarted.endpoint, "songs", song_rows(1)).model_version == "1"
+    finally:
+        stop_deployment(settings, "songs")
+
+
 def test_deploy_errors_are_sentences(settings, tmp_path):
     with pytest.raises(DeploymentError, match="holds no model.onnx"):
         deploy_local(settings, "songs", bundle_dir=tmp_path)
@@ -248,35 +271,54 @@ def test_cli_serve_needs_a_version_with_model(tmp_path):
     assert result.returncode == 2 and "--model needs --version" in result.stderr
 
 
-def test_deploy_and_record_a_registered_version(settings, bundle, monkeypatch):
+def test_deploy_and_record_a_registered_version(registry_settings, bundle, monkeypatch):
     """From the registry: the version is fetched (sha256 checked), served, and recorded as an
     inference service of that version in the serving environment."""
-    registry = pytest.importorskip("jukebox.registry.client")
+    from jukebox.registry import client as registry
     from jukebox.serving.deploy import record_deployment, unrecord_deployment
+    from jukebox.serving.kserve import KServeOptions, record_in_registry
     from jukebox.serving.registry_record import inference_service
 
+    settings = registry_settings
     monkeypatch.setenv("JUKEBOX_HOME", str(settings.home))
+    deployment = deploy_local(settings, "recorded", model="songs", version="2")
     try:
-        registry.register_bundle(bundle.path, "songs", "1", settings=settings)
-        deployment = deploy_local(settings, "songs", model="songs", version="1")
-        try:
-            assert deployment.model == "songs" and deployment.version == "1"
-            assert deployment.sha256 == bundle.sha256()["model.onnx"]
-            probabilities = infer(deployment.endpoint, "songs", song_rows(1)).probabilities
-            assert np.isclose(probabilities.to_numpy().sum(), 1.0, atol=1e-5)
+        assert deployment.model == "songs" and deployment.version == "2"
+        assert deployment.sha256 == registry.get_version("songs", "2", settings).onnx_sha256
+        probabilities = infer(deployment.endpoint, "recorded", song_rows(1)).probabilities
+        assert np.isclose(probabilities.to_numpy().sum(), 1.0, atol=1e-5)
 
-            service_id = record_deployment(settings, deployment)
-            service = inference_service(settings, service_id)
-            version = registry.get_version("songs", "1", settings)
-            assert service["modelVersionId"] == version.id
-            assert service["desiredState"] == "DEPLOYED"
-            assert get_deployment(settings, "songs").registry_id == service_id
-            assert record_deployment(settings, deployment) == service_id  # updated, not doubled
-            unrecord_deployment(settings, get_deployment(settings, "songs"))
-            assert inference_service(settings, service_id)["desiredState"] == "UNDEPLOYED"
-        finally:
-            stop_deployment(settings, "songs")
+        service_id = record_deployment(settings, deployment)
+        service = inference_service(settings, service_id)
+        assert service["modelVersionId"] == registry.get_version("songs", "2", settings).id
+        assert service["desiredState"] == "DEPLOYED"
+        assert get_deployment(settings, "recorded").registry_id == service_id
+        assert record_deployment(settings, deployment) == service_id  # updated, not doubled
+        unrecord_deployment(settings, get_deployment(settings, "recorded"))
+        assert inference_service(settings, service_id)["desiredState"] == "UNDEPLOYED"
+
+        # A KServe deployment is recorded in the environment named after its namespace.
+        options = KServeOptions("song-charts", "music", storage_uri="s3://b/models/songs")
+        kserve_id = record_in_registry(settings, options, "songs", "1", "https://x")
+        assert kserve_id != service_id
+        assert inference_service(settings, kserve_id)["runtime"] == "kserve-ovms"
     finally:
-        from jukebox.registry.server.process import stop_server
+        stop_deployment(settings, "recorded")
 
-        stop_server(settings)
+
+def test_a_registered_version_with_a_tampered_file_is_refused(registry_settings, monkeypatch):
+    """A stored model.onnx that no longer matches the registry's sha256 is never served."""
+    from jukebox.registry import client as registry
+
+    settings = registry_settings
+    monkeypatch.setenv("JUKEBOX_HOME", str(settings.home))
+    info = registry.get_version("songs", "1", settings)
+    stored = Path(unquote(urlparse(info.uri).path)) / "model.onnx"
+    original = stored.read_bytes()
+    stored.write_bytes(original + b"tampered")
+    try:
+        with pytest.raises(DeploymentError, match="did not start: .*sha256"):
+            deploy_local(settings, "tampered", model="songs", version="1")
+    finally:
+        stored.write_bytes(original)
+    assert "tampered" not in [d.name for d in list_deployments(settings)]

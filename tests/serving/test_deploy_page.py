@@ -10,29 +10,15 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from jukebox.config import load_settings
 from jukebox.serving import deploy
-from tests.bundles import make_tiny_bundle
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "deploy.py")
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """One JUKEBOX_HOME for the module, so the embedded registry starts once."""
-    path = tmp_path_factory.mktemp("deploy-page")
-    settings = load_settings({"JUKEBOX_HOME": str(path)})
-    make_tiny_bundle(settings.models_dir / "exported")
-    yield path
-    for deployment in deploy.list_deployments(settings):
-        deploy.stop_deployment(settings, deployment.name)
-    from jukebox.registry.server.process import stop_server
-
-    stop_server(settings)
-
-
 @pytest.fixture(autouse=True)
-def _home(home, monkeypatch):
+def _home(registry_settings, monkeypatch):
+    """The shared home with its embedded registry and two registered versions of ``songs``."""
+    home = registry_settings.home
     monkeypatch.setenv("JUKEBOX_HOME", str(home))
     monkeypatch.delenv("JUKEBOX_SERVING_TOKEN", raising=False)
     monkeypatch.delenv("MODEL_REGISTRY_URL", raising=False)
@@ -40,15 +26,11 @@ def _home(home, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(home / "no-kubeconfig"))
 
 
-@pytest.fixture(scope="module")
-def registered(home):
-    from jukebox.registry import client as registry
-
-    settings = load_settings({"JUKEBOX_HOME": str(home)})
-    registry.register_bundle(settings.models_dir / "exported", "songs", "1", settings=settings)
-    registry.register_bundle(settings.models_dir / "exported", "songs", "2", settings=settings)
-    registry.mark_production("songs", "1", settings)
-    return settings
+@pytest.fixture
+def registered(registry_settings):
+    yield registry_settings
+    for deployment in deploy.list_deployments(registry_settings):
+        deploy.stop_deployment(registry_settings, deployment.name)
 
 
 def run_page() -> AppTest:

@@ -230,6 +230,22 @@ def test_post_without_content_length_is_400(url):
     assert '"error"' in answer
 
 
+def test_expect_100_continue_as_curl_sends_big_bodies(url):
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(workshop_request(song_rows(2))).encode()
+    head = (
+        f"POST {INFER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 200")
+    assert '"model_name":"jukebox"' in answer
+
+
 def test_garbage_instead_of_http_gets_a_json_400_and_the_server_lives_on(url):
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:

@@ -306,3 +306,28 @@ def test_empty_fields_are_asked_for(home_env):
     at.button(key="explore_read_parquet").click().run()
     (error,) = at.error
     assert "Fill in song_properties and song_rankings first" in error.value
+
+
+def test_a_broken_data_set_is_explained_and_can_be_replaced(tmp_path, monkeypatch):
+    generate(tmp_path, songs=100)
+    (tmp_path / "data" / "song_properties.parquet").write_bytes(b"PAR1 not really parquet")
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
+    at = run_page_allowing_errors("pages/explore.py")
+    assert not at.exception
+    (error,) = at.error
+    assert "cannot be used" in error.value and "python -m jukebox data generate" in error.value
+    # the loader is right there, and a good data set replaces the broken one
+    at.number_input(key="src_songs").set_value(80)
+    at.number_input(key="src_days").set_value(3)
+    at.number_input(key="src_seed").set_value(1)
+    at.button(key="explore_read_synthetic").click().run()
+    at.button(key="explore_adopt").click().run()
+    assert_clean(at)
+    assert metrics(at)["Songs"] == "80"
+
+
+def run_page_allowing_errors(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    return at.run()

@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException
 
 from jukebox.registry.server.service import Registry, parse_body
 from jukebox.registry.server.store import (
-    BadRequest,
     NotFound,
     Page,
     RegistryError,
@@ -38,6 +37,7 @@ LIST_OPTIONS = {
     "nextPageToken": "next_page_token",
     "name": "name",
     "externalId": "external_id",
+    "filterQuery": "filter_query",
 }
 
 
@@ -107,8 +107,6 @@ def error_response(status: int, message: str) -> JSONResponse:
 
 def list_options(request: Request) -> dict:
     query = request.query_params
-    if query.get("filterQuery"):
-        raise BadRequest("filterQuery is not supported by the embedded registry; filter by name")
     return {option: query.get(param) for param, option in LIST_OPTIONS.items()}
 
 

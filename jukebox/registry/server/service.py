@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jukebox.registry.server.filters import filter_to_sql
 from jukebox.registry.server.resources import ARTIFACT_TYPES, KINDS, OUTPUT_FIELDS, body_model
 from jukebox.registry.server.store import BadRequest, NotFound, Page, Store
 
@@ -88,7 +89,11 @@ class Registry:
                 raise NotFound(f"{_label(parent_kind)} with id {parent_id} not found")
         if artifact_type is not None and artifact_type not in ARTIFACT_TYPES:
             raise BadRequest(_artifact_type_message(artifact_type))
-        return self.store.list(kind, parent_id=parent_id, artifact_type=artifact_type, **options)
+        query = options.pop("filter_query", None)
+        condition = filter_to_sql(query, kind) if query and query.strip() else None
+        return self.store.list(
+            kind, parent_id=parent_id, artifact_type=artifact_type, condition=condition, **options
+        )
 
     # -- writing ----------------------------------------------------------------------------
 

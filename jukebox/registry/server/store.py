@@ -88,6 +88,8 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout = 30000")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
+    # filterQuery's LIKE is case-sensitive, as in SQL; ILIKE is the case-insensitive one.
+    connection.execute("PRAGMA case_sensitive_like = ON")
     connection.executescript(SCHEMA)
     return connection
 
@@ -243,6 +245,7 @@ class Store:
         order_by: str | None = None,
         sort_order: str | None = None,
         next_page_token: str | None = None,
+        condition: tuple[str, list] | None = None,
     ) -> Page:
         """One page of the resources of ``kind``, ordered and continued by keyset paging.
 
@@ -259,6 +262,10 @@ class Store:
         if direction not in ("ASC", "DESC"):
             raise BadRequest(f"sortOrder {sort_order!r} is not supported; use ASC or DESC")
         where, params = _filters(kind, name, external_id, parent_id, artifact_type)
+        if condition is not None:
+            # A filterQuery, already translated to SQL with placeholders (see filters.py).
+            where += f" AND ({condition[0]})"
+            params += tuple(condition[1])
         if next_page_token:
             value, last_id = _decode_token(next_page_token, column)
             compare = ">" if direction == "ASC" else "<"
@@ -268,11 +275,17 @@ class Store:
             else:
                 where += f" AND ({column} {compare} ? OR ({column} = ? AND id {compare} ?))"
                 params += (value, value, last_id)
-        rows = self._read(
-            f"SELECT body, {column}, id FROM resource WHERE {where}"  # noqa: S608
-            f" ORDER BY {column} {direction}, id {direction} LIMIT ?",
-            (*params, size + 1),
-        )
+        try:
+            rows = self._read(
+                f"SELECT body, {column}, id FROM resource WHERE {where}"  # noqa: S608
+                f" ORDER BY {column} {direction}, id {direction} LIMIT ?",
+                (*params, size + 1),
+            )
+        except sqlite3.OperationalError as error:
+            if condition is None:
+                raise
+            # e.g. a property name that is not a valid JSON path
+            raise BadRequest(f"filterQuery cannot be applied: {error}") from None
         token = (
             _encode_token(column, rows[size - 1][1], rows[size - 1][2]) if len(rows) > size else ""
         )

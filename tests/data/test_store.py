@@ -1,0 +1,90 @@
+"""The current data set: saved atomically, read back validated, created when missing."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from jukebox.data import store
+from jukebox.data.store import (
+    NoDataError,
+    current_info,
+    ensure_current,
+    load_current,
+    save_current,
+)
+
+
+def test_round_trip(small, home):
+    info = save_current(small, home)
+    loaded = load_current(home)
+    pd.testing.assert_frame_equal(loaded.properties, small.properties)
+    pd.testing.assert_frame_equal(loaded.rankings, small.rankings)
+    assert loaded.source == small.source
+    assert loaded.bayes_accuracy == pytest.approx(small.bayes_accuracy)
+    assert loaded.seed == 7
+    assert current_info(home) == json.loads(json.dumps(info))
+    assert info["ranking_rows"] == len(small.rankings) and info["songs"] == len(small.properties)
+    assert info["countries"] == 12 and info["first_date"] == "2023-10-18"
+    assert set(info["files"]) == {"song_properties.parquet", "song_rankings.parquet"}
+    assert sorted(p.name for p in home.data_dir.iterdir()) == [
+        "dataset.json",
+        "song_properties.parquet",
+        "song_rankings.parquet",
+    ]
+
+
+def test_failed_save_keeps_the_previous_data_set(small, home, monkeypatch):
+    from jukebox.data.synthetic import generate
+
+    save_current(small, home)
+    before = {p.name: p.read_bytes() for p in home.data_dir.iterdir()}
+    other = generate(200, seed=99, n_days=5, chart_size=10, countries=("DE", "FR"))
+    calls = []
+    original = pd.DataFrame.to_parquet
+
+    def fail_on_the_second_table(frame, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return original(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", fail_on_the_second_table)
+    with pytest.raises(OSError, match="disk full"):
+        save_current(other, home)
+    after = {p.name: p.read_bytes() for p in home.data_dir.iterdir()}
+    assert after == before  # same files, same bytes, no leftover temporary folder
+    assert load_current(home).seed == 7
+
+
+def test_no_data_says_how_to_make_some(home):
+    assert current_info(home) is None
+    with pytest.raises(NoDataError, match="python -m jukebox data generate"):
+        load_current(home)
+
+
+def test_interrupted_files_are_detected(small, home):
+    save_current(small, home)
+    path = home.data_dir / store.RANKINGS_FILE
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(NoDataError, match="does not match dataset.json"):
+        load_current(home)
+
+
+def test_ensure_current_generates_once(small, home, monkeypatch):
+    import jukebox.data.synthetic as synthetic
+
+    made = []
+
+    def tiny_generate():
+        made.append(1)
+        return small
+
+    monkeypatch.setattr(synthetic, "generate", tiny_generate)
+    first = ensure_current(home)
+    second = ensure_current(home)
+    assert made == [1]
+    assert first.source == second.source == small.source
+    assert current_info(home)["ranking_rows"] == len(small.rankings)
