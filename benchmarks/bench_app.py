@@ -7,7 +7,7 @@ interactions (time from the interaction until the app's running indicator has go
 peak resident memory of the streamlit process while serving Explore.
 
     python benchmarks/bench_app.py              # default data set (generated in a temp dir)
-    python benchmarks/bench_app.py --songs 2000 # a quick run on a small data set
+    python benchmarks/bench_app.py --songs 2000 --days 30  # a quick run on a small data set
 
 Figures are printed, never asserted.
 """
@@ -83,11 +83,14 @@ def measure(page, label: str, prepare, trigger, results: list) -> None:
     print(f"  {label:<55} {seconds:6.2f} s", flush=True)
 
 
-def run(songs: int | None, seed: int, home: Path) -> None:
+def run(songs: int | None, days: int | None, seed: int, home: Path) -> None:
     print("Machine:", machine())
+    print(f"Load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     command = [sys.executable, "-m", "jukebox", "data", "generate", "--seed", str(seed)]
     if songs:
         command += ["--songs", str(songs)]
+    if days:
+        command += ["--days", str(days)]
     start = time.perf_counter()
     env = {**os.environ, "JUKEBOX_HOME": str(home)}
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
@@ -168,10 +171,11 @@ def run(songs: int | None, seed: int, home: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, help="songs to generate (default: the CLI default)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=int, help="chart days (default: the CLI default)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jukebox-bench-") as home:
-        run(args.songs, args.seed, Path(home))
+        run(args.songs, args.days, args.seed, Path(home))
 
 
 if __name__ == "__main__":

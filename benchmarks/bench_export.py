@@ -52,8 +52,10 @@ def main() -> None:
     total = time.perf_counter() - started
     print(
         f"export of {record.id} ({record.source}): {verification['rows']:,} test rows; "
-        f"load + predict + convert {verification['export_seconds']:.2f} s, verify "
-        f"(onnxruntime + OpenVINO) {verification['seconds']:.2f} s, total with bundle writing "
+        f"load model + Keras predict {verification['keras_predict_seconds']:.2f} s, tf2onnx "
+        f"{verification['convert_seconds']:.2f} s, verify {verification['seconds']:.2f} s "
+        f"(onnxruntime {verification.get('onnxruntime_seconds', 0):.2f} s, OpenVINO "
+        f"{verification.get('openvino_seconds', 0):.2f} s); total with bundle writing "
         f"{total:.2f} s"
     )
     print(

@@ -17,6 +17,8 @@ URIs follow the Kubeflow Model Registry client (``model_registry.utils.s3_uri_fr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -24,6 +26,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,11 +222,6 @@ class LocalStore(ObjectStore):
 
     def put_tree(self, prefix: str, files: dict[str, Path], last: tuple[str, bytes]) -> None:
         final = self._path(prefix)
-        if (final / last[0]).exists():
-            raise VersionExistsError(f"{self.uri(prefix)} already exists.")
-        # Without its marker a folder is debris (never written by this class, which renames
-        # whole folders into place); it must not block or mix into a new upload.
-        self.delete_prefix(prefix)
         final.parent.mkdir(parents=True, exist_ok=True)
         # A hidden sibling on the same file system, renamed at the end: the final folder appears
         # whole or not at all, whatever happens to this process in between.
@@ -232,12 +230,14 @@ class LocalStore(ObjectStore):
             for name, source in files.items():
                 shutil.copyfile(source, staging / name)
             (staging / last[0]).write_bytes(last[1])
-            try:
+            # Held while deciding, so two uploads of one version cannot both see it free.
+            with _locked(final.parent / ".lock"):
+                if (final / last[0]).exists():
+                    raise VersionExistsError(f"{self.uri(prefix)} already exists.")
+                # A folder without its marker is debris (this class renames whole folders into
+                # place); it must not block or mix into a new upload.
+                self.delete_prefix(prefix)
                 os.rename(staging, final)
-            except OSError as error:
-                if final.exists():
-                    raise VersionExistsError(f"{self.uri(prefix)} already exists.") from error
-                raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -262,11 +262,24 @@ class LocalStore(ObjectStore):
 
     def delete_prefix(self, prefix: str) -> None:
         path = self._path(prefix)
-        if path.is_dir():
-            # Rename first so a half-deleted folder is never seen under its real name.
-            doomed = path.with_name(f".deleting-{path.name}-{uuid.uuid4().hex[:8]}")
+        # Rename first so a half-deleted folder is never seen under its real name.
+        doomed = path.with_name(f".deleting-{path.name}-{uuid.uuid4().hex[:8]}")
+        try:
             os.rename(path, doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes of this machine."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _CREDENTIAL_CODES = {
@@ -542,8 +555,8 @@ def open_store(settings: Settings) -> ObjectStore:
 def store_for_uri(uri: str, settings: Settings) -> tuple[ObjectStore, str]:
     """The store and key prefix a bundle URI (as written by :func:`upload_bundle`) points at.
 
-    S3 credentials always come from the settings; the endpoint and bucket from the URI, so a
-    version registered against one endpoint is fetched from there.
+    The bucket comes from the URI; the credentials from the settings, and only for the endpoint
+    the settings name.
     """
     parsed = urlparse(uri)
     if parsed.scheme == "file":
@@ -558,8 +571,16 @@ def store_for_uri(uri: str, settings: Settings) -> tuple[ObjectStore, str]:
         return store, "/".join(parts[at:]) + "/"
     if parsed.scheme == "s3":
         query = parse_qs(parsed.query)
-        endpoint = query.get("endpoint", [settings.s3_endpoint])[0]
+        endpoint = query.get("endpoint", [None])[0]
         region = query.get("defaultRegion", [settings.s3_region])[0]
+        # The settings' credentials go only to the endpoint they belong to, never to one named
+        # in registry metadata that anyone with write access to the registry could have set.
+        if (endpoint or "").rstrip("/") != (settings.s3_endpoint or "").rstrip("/"):
+            raise StorageError(
+                f"This bundle is stored at the S3 endpoint {endpoint or 'AWS S3'}, but "
+                f"AWS_S3_ENDPOINT is {settings.s3_endpoint or 'not set'}: set AWS_S3_ENDPOINT "
+                "(and that endpoint's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) to fetch it."
+            )
         store = S3Store(
             endpoint,
             parsed.netloc,

@@ -264,7 +264,10 @@ else:
         st.error(f"{selected.name} failed: {selected.error}")
     left, middle, right = st.columns(3)
     if left.button("Check health", key="health"):
-        report = deploy.health(settings, selected.name)
+        try:
+            report = deploy.health(settings, selected.name)
+        except deploy.DeploymentError as error:
+            report = {"healthy": False, "state": f"gone ({error})"}
         if report["healthy"]:
             st.success(f"{selected.name} answers ready at {report['endpoint']}.")
         else:
@@ -280,8 +283,12 @@ else:
             deploy.unrecord_deployment(settings, selected)
         except (RecordError, *registry.USER_ERRORS):
             pass  # the registry's record is history; stopping matters more
-        deploy.stop_deployment(settings, selected.name)
-        done(f"{selected.name} is stopped.")
+        try:
+            deploy.stop_deployment(settings, selected.name)
+        except deploy.DeploymentError as error:
+            st.error(str(error))
+        else:
+            done(f"{selected.name} is stopped.")
     if selected.ready:
         with st.expander("Call it from code"):
             example = build_request(

@@ -69,7 +69,7 @@ else:
     suggestion = "1"
     if reachable:
         with contextlib.suppress(*registry.USER_ERRORS):
-            suggestion = registry.suggest_next_version(name, settings)
+            suggestion = registry.suggest_next_version(name, settings, check_storage=False)
     version_key = f"register_version_{name}"
     version = right.text_input(
         "Version",

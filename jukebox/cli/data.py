@@ -108,7 +108,11 @@ def format_summary(data) -> str:
         f"Countries:     {facts['countries']}",
         f"Dates:         {facts['first_date']} to {facts['last_date']}",
         "Bayes ceiling: "
-        + (f"{bayes:.1%} (best accuracy any classifier can reach)" if bayes else "unknown"),
+        + (
+            f"{bayes:.1%} (the best accuracy any classifier can reach from the features)"
+            if bayes
+            else "unknown"
+        ),
         "Validation:",
     ]
     findings = data.report.findings

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -67,18 +68,34 @@ def load_synthetic(n_songs: int | None = None, seed: int = 0, **options: Any) ->
 
 
 def load_parquet(properties: str | Path, rankings: str | Path) -> SongData:
-    """The two workshop parquet files, each a local path or an http(s) URL."""
+    """The two workshop parquet files, each a local path or an http(s) URL.
+
+    A URL's user, password and query (a presigned URL's signature) never appear in the source
+    description or in messages.
+    """
     tables = {
-        table: _read_bytes_table(_fetch(location, table), str(location), table, "parquet")
+        table: _read_bytes_table(_fetch(location, table), _shown(location), table, "parquet")
         for table, location in ((PROPERTIES_TABLE, properties), (RANKINGS_TABLE, rankings))
     }
     return song_data(
         tables[PROPERTIES_TABLE],
         tables[RANKINGS_TABLE],
-        f"parquet: {properties} + {rankings}",
-        properties_where=str(properties),
-        rankings_where=str(rankings),
+        f"parquet: {_shown(properties)} + {_shown(rankings)}",
+        properties_where=_shown(properties),
+        rankings_where=_shown(rankings),
     )
+
+
+def _shown(location: str | Path) -> str:
+    """A location fit to show: URLs lose any user, password and query string."""
+    text = str(location).strip()
+    if not text.startswith(("http://", "https://")):
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def load_s3(properties_key: str, rankings_key: str, settings: Settings) -> SongData:
@@ -224,12 +241,13 @@ def _fetch(location: str | Path, table: str) -> bytes:
             response = requests.get(text, timeout=HTTP_TIMEOUT)
         except requests.RequestException as error:
             raise SourceError(
-                f"{table}: cannot download {text} ({type(error).__name__}); check the URL and "
-                "that the server is reachable."
+                f"{table}: cannot download {_shown(text)} ({type(error).__name__}); check the "
+                "URL and that the server is reachable."
             ) from None
         if response.status_code != 200:
             raise SourceError(
-                f"{table}: {text} answered {response.status_code} {response.reason}; check the URL."
+                f"{table}: {_shown(text)} answered {response.status_code} {response.reason}; "
+                "check the URL."
             )
         return response.content
     path = Path(text).expanduser()

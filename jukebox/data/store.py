@@ -59,15 +59,24 @@ def save_current(data: SongData, settings: Settings) -> dict:
 
 
 def current_info(settings: Settings) -> dict | None:
-    """``dataset.json`` of the current data set, or None if there is none (cheap: no table read)."""
-    path = settings.data_dir / INFO_FILE
-    if not path.is_file():
+    """What the current data set is, without loading it; None if there is none.
+
+    Normally ``dataset.json``. Tables put in place without one (a DVC checkout, a copy by hand)
+    are described from their parquet metadata and two columns, which is still cheap.
+    """
+    directory = settings.data_dir
+    path = directory / INFO_FILE
+    if path.is_file():
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            info = None
+        if isinstance(info, dict):
+            return info
+    tables = [directory / PROPERTIES_FILE, directory / RANKINGS_FILE]
+    if not all(table.is_file() for table in tables):
         return None
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
+    return _describe_tables(*tables)
 
 
 def load_current(settings: Settings) -> SongData:
@@ -102,13 +111,36 @@ def load_current(settings: Settings) -> SongData:
 def ensure_current(settings: Settings) -> SongData:
     """The current data set; the default synthetic one is generated and saved if there is none."""
     directory = settings.data_dir
-    if all((directory / name).is_file() for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE)):
+    # Tables without dataset.json are still somebody's data: load them, never overwrite them.
+    if all((directory / name).is_file() for name in (PROPERTIES_FILE, RANKINGS_FILE)):
         return load_current(settings)
     from jukebox.data.synthetic import generate
 
     data = generate()
     save_current(data, settings)
     return data
+
+
+def _describe_tables(properties: Path, rankings: Path) -> dict | None:
+    import pyarrow.parquet as pq
+
+    try:
+        songs = pq.ParquetFile(properties).metadata.num_rows
+        columns = pq.read_table(rankings, columns=["country", "snapshot_date"])
+    except Exception:  # noqa: BLE001 - unreadable tables have no description; loading says why
+        return None
+    countries = columns.column("country").to_pandas().dropna()
+    dates = columns.column("snapshot_date").to_pandas().dropna()
+    return {
+        "source": f"parquet files in {properties.parent}",
+        "songs": songs,
+        "ranking_rows": columns.num_rows,
+        "countries": int(countries.nunique()),
+        "first_date": dates.min().date().isoformat() if len(dates) else None,
+        "last_date": dates.max().date().isoformat() if len(dates) else None,
+        "bayes_accuracy": None,
+        "seed": None,
+    }
 
 
 def _sha256(path: Path) -> str:

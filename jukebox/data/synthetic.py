@@ -5,11 +5,14 @@ Gaussian copula over quantile tables calibrated once on ``../shared/data``; no r
 here). Each of the 72 chart countries has a hidden *taste*: a preference over the song features,
 shared in part with its region. Daily top-50 charts are then filled country by country: a chart
 slot holds a song for a run of days, and each run's song is drawn with weight
-``appeal(song) * exp(taste(country) . f(features))`` among the songs out at that time.
+``appeal(song) * exp(min(taste(country) . f(features), cap))`` among the songs out at that time;
+a song drawn twice for one chart day is drawn again.
 
-Because the draw is explicit, the generator knows ``P(country | features)`` for every song, and so
-the best accuracy any classifier can reach on the ranking rows (``bayes_accuracy``): the mean over
-rows of ``max_c P(c | features of the row's song)``.
+Because the draw is explicit, the generator knows ``P(country | features)`` for every song: the
+softmax of the capped taste plus one offset per country, with a temperature and the offsets
+fitted to the charts it made (the no-repeat rule flattens tastes a little). From it comes the best
+accuracy any classifier can reach on the ranking rows (``bayes_accuracy``): the mean over rows of
+``max_c P(c | features of the row's song)``; ``taste_model`` returns that classifier.
 
 Everything is vectorised numpy; the only Python loops run over countries, never over rows.
 """
@@ -149,17 +152,19 @@ _REGIONS: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
         (0.2, 0.5, 0.0, 0.1, 0.3, 0.0, 0.2, 0.3, 0.2, 0.2, -0.3, -0.3),
     ),
 }  # fmt: skip
+_CALIBRATION_SONGS = 4000
 _COUNTRY_SPREAD = 0.45  # how far a country's taste strays from its region's
-_N_TASTE = 14
+_N_LEANS = 12  # taste features regions lean on; the shapes after them are each country's own
+_N_TASTE = 22
 
 
 @dataclass(frozen=True, eq=False)
 class TasteModel:
     """``P(country | song features)`` under the generator: the Bayes classifier of the data.
 
-    ``weights`` is ``(n_countries, n_taste_features)``; ``offsets`` holds, per country, the log of
-    how much room its charts leave to any one song (so countries with crowded, loud-loving
-    charts are not favoured by mistake).
+    ``weights`` is ``(n_countries, n_taste_features)``, ``cap`` the level where a country's
+    liking saturates, and ``offsets`` one number per country for how much chart room it gives a
+    song (fitted, with the temperature folded into ``weights`` and ``cap``, to the charts made).
     """
 
     countries: tuple[str, ...]
@@ -333,23 +338,26 @@ def _normal_scores(name: str, values: np.ndarray) -> np.ndarray:
 
 
 def _taste_features(features: pd.DataFrame) -> np.ndarray:
-    """What tastes act on: each feature's normal score, explicit and major as +-1, two shapes."""
-    scores = [_normal_scores(name, features[name].to_numpy(float)) for name in _CONTINUOUS]
+    """What tastes act on: each feature's normal score, explicit and major as +-1, and a few
+    shapes (a liking for middling tempos, for danceable *and* energetic songs, …)."""
+    scores = {name: _normal_scores(name, features[name].to_numpy(float)) for name in _CONTINUOUS}
     explicit = features["is_explicit"].to_numpy(float) * 2 - 1
     major = features["mode"].to_numpy(float) * 2 - 1
-    tempo = scores[_CONTINUOUS.index("tempo")]
-    dance = scores[_CONTINUOUS.index("danceability")]
-    energy = scores[_CONTINUOUS.index("energy")]
-    shapes = [np.clip(tempo**2 - 1, -1, 3) / 2, np.clip(dance * energy, -3, 3) / 2]
-    return np.column_stack([*scores, explicit, major, *shapes])
+    pairs = [("danceability", "energy"), ("valence", "tempo"), ("loudness", "acousticness"),
+             ("liveness", "danceability"), ("speechiness", "valence")]  # fmt: skip
+    squares = ["tempo", "duration_ms", "valence", "energy"]
+    shapes = [np.clip(scores[a] * scores[b], -3, 3) / 2 for a, b in pairs]
+    shapes += [np.clip(scores[a] ** 2 - 1, -1, 3) / 2 for a in squares]
+    shapes.append(np.clip(scores["speechiness"], -3, 3) * explicit / 2)
+    return np.column_stack([*scores.values(), explicit, major, *shapes])
 
 
 def _country_tastes(rng: np.random.Generator, countries: tuple[str, ...]) -> np.ndarray:
     region_of = {c: lean for members, lean in _REGIONS.values() for c in members}
-    neutral = (0.0,) * (_N_TASTE - 2)
+    neutral = (0.0,) * _N_LEANS
     weights = np.zeros((len(countries), _N_TASTE))
     for i, country in enumerate(countries):
-        lean = np.r_[region_of.get(country, neutral), 0.0, 0.0]
+        lean = np.r_[region_of.get(country, neutral), np.zeros(_N_TASTE - _N_LEANS)]
         weights[i] = lean + _COUNTRY_SPREAD * rng.standard_normal(_N_TASTE)
     # What all countries share cannot tell them apart; it would only crowd every chart with the
     # same few songs, so it goes.
@@ -480,11 +488,13 @@ def _calibrate(
     n_songs, n_countries = taste_logits.shape
     counts = np.bincount(song * n_countries + country, minlength=n_songs * n_countries)
     counts = counts.reshape(n_songs, n_countries).astype(float)
-    charted = counts.sum(axis=1) > 0
+    # Songs are drawn independently, so a few thousand of them pin 73 numbers down well.
+    charted = np.flatnonzero(counts.sum(axis=1) > 0)[:_CALIBRATION_SONGS]
     counts, eta = counts[charted], taste_logits[charted]
     per_song = counts.sum(axis=1)
     per_country = counts.sum(axis=0)
     observed_eta = float((counts * eta).sum())
+    total = per_song.sum()
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         logits = params[0] * eta + params[1:]
@@ -492,7 +502,7 @@ def _calibrate(
         expected = per_song[:, None] * np.exp(log_p)
         nll = -float((counts * log_p).sum())
         gradient = np.r_[(expected * eta).sum() - observed_eta, expected.sum(axis=0) - per_country]
-        return nll / len(song), gradient / len(song)
+        return nll / total, gradient / total
 
     fitted = minimize(loss, np.r_[1.0, offsets], jac=True, method="L-BFGS-B")
     temperature, fitted_offsets = float(fitted.x[0]), fitted.x[1:]

@@ -194,7 +194,9 @@ def verify(
     result["problems"] += contract_problems(description, features, expected.shape[1])
     for runtime, run in (("onnxruntime", run_onnxruntime), ("openvino", run_openvino)):
         try:
+            runtime_started = time.perf_counter()
             got = run(onnx_path, features, x)
+            result[f"{runtime}_seconds"] = time.perf_counter() - runtime_started
         except Exception as error:  # a runtime's own error text is the useful part
             result["problems"].append(f"{runtime} could not run the model: {error}")
             continue

@@ -497,8 +497,14 @@ def production_version(name: str, settings: Settings | None = None) -> VersionIn
 
 
 @_translate_errors
-def suggest_next_version(name: str, settings: Settings | None = None) -> str:
-    """One more than the highest whole-number version registered or stored for ``name``."""
+def suggest_next_version(
+    name: str, settings: Settings | None = None, *, check_storage: bool = True
+) -> str:
+    """One more than the highest whole-number version registered or stored for ``name``.
+
+    ``check_storage=False`` asks the registry only (no object-storage round trip, for pages
+    that suggest on every rerun); it can miss a version left in storage by a crash.
+    """
     settings = settings or load_settings()
     taken: list[str] = []
     try:
@@ -509,7 +515,8 @@ def suggest_next_version(name: str, settings: Settings | None = None) -> str:
     rm = client.get_registered_model(name)
     if rm is not None:
         taken += [mv.name for mv in _versions_of(client, rm.id)]
-    taken += stored_versions(open_store(settings), name)
+    if check_storage:
+        taken += stored_versions(open_store(settings), name)
     numbers = [int(v) for v in taken if v.isdigit()]
     return str(max(numbers, default=0) + 1)
 

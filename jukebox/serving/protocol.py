@@ -137,93 +137,143 @@ def _describe(array: np.ndarray) -> str:
     return "null, objects or numbers too large"
 
 
+_FP32_MAX = float(np.finfo(np.float32).max)
+
+
 def _stacked(
-    entries: list[tuple[str, TensorSpec, tuple[int, ...], list]],
+    names: list[str], datas: list[list], spec: TensorSpec, shape: tuple[int, ...]
 ) -> dict[str, np.ndarray] | None:
     """Fast path for the usual request (every input the same datatype and shape, e.g. thirteen
     FP32 ``[N, 1]`` features): one numpy conversion for all inputs instead of one each. Returns
-    None when the inputs differ, or anything is off, so the per-input path names the culprit."""
-    _, first_spec, first_shape, _ = entries[0]
-    if any(
-        spec.datatype != first_spec.datatype or shape != first_shape
-        for _, spec, shape, _ in entries
-    ):
-        return None
+    None when anything is off, so the per-input path can name the culprit."""
     try:
-        array = np.asarray([data for _, _, _, data in entries])
+        array = np.asarray(datas)
     except (ValueError, TypeError):
         return None
-    size = math.prod(first_shape)
-    accepted = _ACCEPTED_KINDS.get(np.dtype(V2_TO_NUMPY[first_spec.datatype]).kind, "")
+    target = V2_TO_NUMPY[spec.datatype]
+    kind = array.dtype.kind
     if (
-        array.dtype.kind not in accepted
-        or array.size != size * len(entries)
-        or (array.ndim > 2 and array.shape[1:] != first_shape)
+        kind not in _ACCEPTED_KINDS.get(np.dtype(target).kind, "")
+        or array.size != math.prod(shape) * len(datas)
+        or (array.ndim > 2 and array.shape[1:] != shape)
     ):
         return None
-    array = array.astype(V2_TO_NUMPY[first_spec.datatype], copy=False)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    # The range check also catches NaN and infinities, and keeps the cast free of warnings.
+    if (
+        kind == "f"
+        and target == np.float32
+        and array.size
+        and not (array.min() >= -_FP32_MAX and array.max() <= _FP32_MAX)
+    ):
         return None
-    array = array.reshape((len(entries), *first_shape))
-    return {name: array[i] for i, (name, _, _, _) in enumerate(entries)}
+    array = array.astype(target, copy=False).reshape((len(datas), *shape))
+    return dict(zip(names, array, strict=True))
+
+
+def _entry_problem(entry: object, model: ServedModel) -> ProtocolError | None:
+    """The precise complaint about an entry of "inputs" that the fast path did not accept, or
+    None if the entry is fine after all (e.g. it carries harmless "parameters")."""
+    if not isinstance(entry, dict):
+        return ProtocolError(
+            'each entry of "inputs" must be an object with name, shape, datatype and data'
+        )
+    name = entry.get("name")
+    if not isinstance(name, str):
+        return ProtocolError('an entry of "inputs" has no "name"')
+    spec = model.input_index.get(name)
+    if spec is None:
+        return ProtocolError(
+            f'unknown input "{name}"; the model\'s inputs are: ' + ", ".join(model.input_index)
+        )
+    datatype = entry.get("datatype")
+    if datatype != spec.datatype:
+        return ProtocolError(
+            f'input "{name}": invalid datatype {datatype!r}, the model expects "{spec.datatype}"'
+        )
+    parameters = entry.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        return ProtocolError(f'input "{name}": "parameters" must be an object')
+    if parameters and "binary_data_size" in parameters:
+        return ProtocolError("binary tensor data is not supported; send the data as JSON")
+    try:
+        _shape(name, entry.get("shape"), spec)
+    except ProtocolError as error:
+        return error
+    if type(entry.get("data")) is not list:
+        return ProtocolError(f'input "{name}": "data" must be a list of numbers')
+    return None
 
 
 def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
-    """Validate ``body`` against ``model``'s inputs and return numpy feeds ready to run."""
+    """Validate ``body`` against ``model``'s inputs and return numpy feeds ready to run.
+
+    Written for speed on the usual request (one row, thirteen inputs): each entry is checked
+    with a few dictionary look-ups, a shape already validated is compared as a whole, and the
+    data of all inputs becomes one array; anything unusual goes to slower code that says
+    exactly what is wrong.
+    """
     request = _load_json(body)
     inputs = request.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
+    index = model.input_index
+    if type(inputs) is not list or not inputs:
         raise ProtocolError(
-            'the request needs an "inputs" list with one entry per model input: '
-            + ", ".join(model.input_index)
+            'the request needs an "inputs" list with one entry per model input: ' + ", ".join(index)
         )
-    entries: list[tuple[str, TensorSpec, tuple[int, ...], list]] = []
-    seen: set[str] = set()
+    names: list[str] = []
+    datas: list[list] = []
+    specs: list[TensorSpec] = []
+    shapes: list[tuple[int, ...]] = []
+    checked_shape, checked_dims, uniform = None, None, True
     for entry in inputs:
-        if not isinstance(entry, dict):
-            raise ProtocolError(
-                'each entry of "inputs" must be an object with name, shape, datatype and data'
-            )
-        name = entry.get("name")
-        if not isinstance(name, str):
-            raise ProtocolError('an entry of "inputs" has no "name"')
-        spec = model.input_index.get(name)
-        if spec is None:
-            raise ProtocolError(
-                f'unknown input "{name}"; the model\'s inputs are: ' + ", ".join(model.input_index)
-            )
-        if name in seen:
-            raise ProtocolError(f'input "{name}" is sent twice')
-        seen.add(name)
-        datatype = entry.get("datatype")
-        if datatype != spec.datatype:
-            raise ProtocolError(
-                f'input "{name}": invalid datatype {datatype!r}, the model expects '
-                f'"{spec.datatype}"'
-            )
-        parameters = entry.get("parameters")
-        if parameters and "binary_data_size" in parameters:
-            raise ProtocolError("binary tensor data is not supported; send the data as JSON")
-        shape = _shape(name, entry.get("shape"), spec)
-        data = entry.get("data")
-        if type(data) is not list:
-            raise ProtocolError(f'input "{name}": "data" must be a list of numbers')
-        entries.append((name, spec, shape, data))
+        try:
+            name = entry["name"]
+            spec = index[name]
+            shape_list = entry["shape"]
+            data = entry["data"]
+            if entry["datatype"] != spec.datatype or type(data) is not list:
+                raise KeyError
+            if "parameters" in entry:
+                raise KeyError
+        except (KeyError, TypeError):
+            # Also entries with "parameters": rare, and checked where it is precise.
+            problem = _entry_problem(entry, model)
+            if problem is not None:
+                raise problem from None
+            name, data, shape_list = entry["name"], entry["data"], entry["shape"]
+            spec = index[name]
+        if shape_list != checked_shape or spec.shape != checked_dims:
+            uniform = uniform and checked_shape is None
+            shape = _shape(name, shape_list, spec)
+            checked_shape, checked_dims = shape_list, spec.shape
+        names.append(name)
+        datas.append(data)
+        specs.append(spec)
+        shapes.append(shape)
+    if len(names) != len(index) or len(set(names)) != len(names):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ProtocolError(f'input "{name}" is sent twice')
+            seen.add(name)
+        missing = [name for name in index if name not in seen]
+        raise ProtocolError("missing input(s): " + ", ".join(missing))
     if b"true" in body or b"false" in body:
         # numpy would read true as 1.0; OVMS refuses booleans in a number tensor, and so do we.
         # The byte search keeps this check off the common path.
-        for name, spec, _, data in entries:
+        for name, spec, data in zip(names, specs, datas, strict=True):
             if spec.datatype != "BOOL" and _holds_bool(data):
                 raise ProtocolError(
                     f'input "{name}": "data" must hold only numbers, not true/false'
                 )
-    missing = [name for name in model.input_index if name not in seen]
-    if missing:
-        raise ProtocolError("missing input(s): " + ", ".join(missing))
-    with np.errstate(over="ignore", invalid="ignore"):
-        feeds = _stacked(entries)
-        if feeds is None:
-            feeds = {name: _array(name, data, shape, spec) for name, spec, shape, data in entries}
+    feeds = None
+    if uniform and model.uniform_datatype:
+        feeds = _stacked(names, datas, specs[0], shapes[0])
+    if feeds is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            feeds = {
+                name: _array(name, data, shape, spec)
+                for name, spec, shape, data in zip(names, specs, shapes, datas, strict=True)
+            }
     rows = {array.shape[0] for array in feeds.values() if array.ndim}
     if len(rows) > 1:
         raise ProtocolError(

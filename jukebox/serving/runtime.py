@@ -71,9 +71,14 @@ class ServedModel:
     input_index: dict[str, TensorSpec] = field(init=False)
     output_index: dict[str, TensorSpec] = field(init=False)
 
+    uniform_datatype: bool = field(init=False)
+
     def __post_init__(self) -> None:
         self.input_index = {spec.name: spec for spec in self.inputs}
         self.output_index = {spec.name: spec for spec in self.outputs}
+        # True for models of this project: every input FP32 of one shape, so a request's data
+        # can be converted in one go.
+        self.uniform_datatype = len({(s.datatype, s.shape) for s in self.inputs}) <= 1
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
         """Run the session (thread-safe); ``feeds`` already match the input specs."""

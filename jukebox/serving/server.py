@@ -26,6 +26,7 @@ import hmac
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -67,6 +68,9 @@ class InferenceService:
             return self._route(method, path, authorization, body)
         except ProtocolError as error:
             return error.status, error_body(error.message)
+        except Exception as error:  # a bug of ours: say so in JSON, keep serving the others
+            traceback.print_exc()
+            return 500, error_body(f"internal server error: {type(error).__name__}: {error}")
 
     def _route(self, method: str, path: str, authorization: str | None, body: bytes) -> Response:
         parts = [p for p in path.split("?", 1)[0].split("/") if p]
@@ -181,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             if headers.get("expect", "").lower() == "100-continue":
                 self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._dispatch(self.command)
-        except TimeoutError:
+        except OSError:
+            # A silent client timed out, or one hung up mid-request: nobody is left to answer.
             self.close_connection = True
 
     def _read_headers(self) -> dict[str, str] | None:

@@ -332,8 +332,12 @@ def _review_candidate(settings: Settings) -> None:
     left, right = st.columns(2)
     label = f"Drop {droppable:,} rows and use it" if droppable else "Use this data set"
     if left.button(label, type="primary", key="explore_adopt"):
-        with st.spinner("Saving the new data set…"):
-            adopted = adopt(settings, candidate)
+        try:
+            with st.spinner("Saving the new data set…"):
+                adopted = adopt(settings, candidate)
+        except (ValidationError, OSError) as error:
+            st.error(f"Could not save the new data set: {error} The current data set stays.")
+            return
         st.session_state.pop(CANDIDATE, None)
         st.session_state[ADOPTED] = f"Now exploring {adopted.source}."
         st.rerun()

@@ -83,8 +83,9 @@ def http_dir(tmp_path):
 def test_parquet_from_urls(small, http_dir):
     directory, base = http_dir
     write_tables(small, directory)
-    loaded = load_parquet(f"{base}/props.parquet", f"{base}/ranks.parquet")
+    loaded = load_parquet(f"{base}/props.parquet", f"{base}/ranks.parquet?X-Amz-Signature=abc123")
     assert_same_tables(loaded, small)
+    assert "abc123" not in loaded.source and "ranks.parquet" in loaded.source
     with pytest.raises(SourceError, match=r"song_rankings: .*nothing\.parquet answered 404"):
         load_parquet(f"{base}/props.parquet", f"{base}/nothing.parquet")
 

@@ -88,3 +88,17 @@ def test_ensure_current_generates_once(small, home, monkeypatch):
     assert made == [1]
     assert first.source == second.source == small.source
     assert current_info(home)["ranking_rows"] == len(small.rankings)
+
+
+def test_tables_without_dataset_json_are_described_and_kept(small, home, monkeypatch):
+    import jukebox.data.synthetic as synthetic
+
+    save_current(small, home)
+    (home.data_dir / store.INFO_FILE).unlink()
+    info = current_info(home)
+    assert info["songs"] == len(small.properties)
+    assert info["ranking_rows"] == len(small.rankings)
+    assert info["countries"] == 12 and info["first_date"] == "2023-10-18"
+    monkeypatch.setattr(synthetic, "generate", lambda: pytest.fail("must not regenerate"))
+    kept = ensure_current(home)
+    pd.testing.assert_frame_equal(kept.rankings, small.rankings)

@@ -98,3 +98,20 @@ def test_train_on_the_page_then_export_it(home):
     assert set(inputs["shape"]) == {"[N, 1]"}
     assert export.dataframe[1].value["name"].tolist() == ["output"]
     assert len(export.get("download_button")) == 2
+
+
+def test_pages_and_their_modules_do_not_import_tensorflow():
+    """Pages draw fast: TensorFlow loads only in the training job or on the Export button."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy\n"
+        "import jukebox.model.trainings, jukebox.model.background, jukebox.model.export\n"
+        "import jukebox.ui.model, jukebox.cli.train, jukebox.model.progress\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -72,6 +72,7 @@ def test_round_trip_keeps_every_file_and_says_where_it_is(store, bundle, tmp_pat
 
 def test_uri_leads_back_to_the_bundle(store, bundle, tmp_path, monkeypatch):
     if isinstance(store, S3Store):
+        monkeypatch.setenv("AWS_S3_ENDPOINT", store.endpoint)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     stored = upload_bundle(store, bundle.path, "tiny", 3)
@@ -305,3 +306,30 @@ def test_racing_uploads_of_one_version_cannot_go_unnoticed(
     # S3 has no rename: the loser's files replaced the winner's, and the hashes say so.
     with pytest.raises(IntegrityError):
         download_bundle(store, "models/tiny/1/", tmp_path / "f")
+
+
+def test_credentials_never_go_to_an_endpoint_named_in_a_uri(s3_env):
+    uri = "s3://jukebox/models/tiny/1/?endpoint=https://elsewhere.example:9000"
+    with pytest.raises(StorageError, match="elsewhere.example.*set AWS_S3_ENDPOINT"):
+        store_for_uri(uri, s3_env)
+    same = f"s3://other-bucket/models/tiny/1/?endpoint={s3_env.s3_endpoint}"
+    store, prefix = store_for_uri(same, s3_env)
+    assert store.bucket == "other-bucket" and prefix == "models/tiny/1/"
+
+
+def test_concurrent_uploads_of_one_version_store_it_once(store, bundle, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_):
+        try:
+            return upload_bundle(store, bundle.path, "tiny", 1).manifest.upload_id
+        except VersionExistsError:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        winners = [w for w in pool.map(attempt, range(8)) if w]
+    assert len(winners) == 1
+    assert read_manifest(store, "models/tiny/1/").upload_id == winners[0]
+    assert read_bundle(download_bundle(store, "models/tiny/1/", tmp_path / "f")).sha256() == (
+        bundle.sha256()
+    )

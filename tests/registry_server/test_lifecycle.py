@@ -117,12 +117,16 @@ def test_serve_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
         ["-m", "jukebox", "registry", "serve", "--port", "0", "--db", str(db),
          "--job-dir", "{job_dir}"],
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "url" not in job.status() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    url = job.status()["url"]
-    assert is_healthy(url, db) and db.exists()
-    assert Rest(url).post("/registered_models", {"name": "fg"}).status_code == 201
+    try:
+        deadline = time.monotonic() + 60
+        while "url" not in job.status() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = job.status()["url"]
+        assert is_healthy(url, db) and db.exists()
+        assert Rest(url).post("/registered_models", {"name": "fg"}).status_code == 201
+    except BaseException:
+        stop_job(job)
+        raise
 
     os.kill(job.pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
@@ -134,21 +138,25 @@ def test_serve_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
     assert "Traceback" not in job.log_tail()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_foreground_command_exits_zero_on_signal(tmp_path, signum):
-    """``python -m jukebox registry serve`` in a terminal: Ctrl-C or SIGTERM end it cleanly."""
+def test_foreground_command_exits_zero_on_ctrl_c(tmp_path):
+    """``python -m jukebox registry serve`` in a terminal: Ctrl-C ends it cleanly (SIGTERM is
+    covered by the test above)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "jukebox", "registry", "serve", "--port", "0",
          "--db", str(tmp_path / "r.sqlite")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "JUKEBOX_HOME": str(tmp_path / "home")},
     )  # fmt: skip
-    banner = process.stdout.readline()
-    assert "Model registry serving" in banner
-    url = banner.rsplit(" ", 1)[1].strip()
-    assert is_healthy(url, tmp_path / "r.sqlite")
-    process.send_signal(signum)
-    output = process.communicate(timeout=20)[0]
+    try:
+        banner = process.stdout.readline()
+        assert "Model registry serving" in banner
+        url = banner.rsplit(" ", 1)[1].strip()
+        assert is_healthy(url, tmp_path / "r.sqlite")
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=20)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
     assert process.returncode == 0, output
     assert "Traceback" not in output
 

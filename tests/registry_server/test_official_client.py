@@ -216,3 +216,38 @@ def test_upload_artifact_and_register_model_uploads_to_s3(client, name, s3_endpo
             model_format_name="onnx",
             model_format_version="1",
         )
+
+
+def test_artifacts_of_a_version_any_type_and_an_existing_artifact_attached(client, name):
+    from model_registry.types import DocArtifact, ListOptions, ModelArtifact
+    from mr_openapi import ArtifactTypeQueryParam
+
+    register(client, name)
+    version = client.get_model_version(name, "1.0.0")
+    api = client._api
+    card = client.async_runner(
+        api.upsert_model_version_artifact(
+            DocArtifact(name="card", uri="file:///card.md"), version.id
+        )
+    )
+    assert isinstance(card, DocArtifact) and card.id
+
+    # An artifact registered on its own, then attached to the version by id.
+    loose = client.async_runner(
+        api.upsert_model_artifact(ModelArtifact(name="extra", uri="file:///extra.onnx"))
+    )
+    attached = client.async_runner(api.upsert_model_version_artifact(loose, version.id))
+    assert attached.id == loose.id
+
+    everything = client.async_runner(api.get_model_version_artifacts(version.id))
+    assert sorted(type(a).__name__ + ":" + a.name for a in everything) == [
+        "DocArtifact:card",
+        f"ModelArtifact:{name}",
+        "ModelArtifact:extra",
+    ]
+    models_only = client.async_runner(
+        api.get_model_artifacts(
+            version.id, ListOptions.artifact_type(ArtifactTypeQueryParam.MODEL_MINUS_ARTIFACT)
+        )
+    )
+    assert sorted(a.name for a in models_only) == [name, "extra"]

@@ -112,3 +112,18 @@ def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
     at.button[[b.label for b in at.button].index("Apply to the cluster")].click().run()
     assert "No Kubernetes cluster is configured" in texts(at.error)
     assert not at.exception
+
+
+def test_an_unreachable_registry_is_a_sentence_and_bundles_still_deploy(monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("MODEL_REGISTRY_URL", dead)
+    at = run_page()
+    assert "Cannot reach the model registry" in texts(at.error)
+    assert "You can still deploy an exported bundle" in texts(at.error)
+    at.radio[0].set_value("Exported bundle").run()
+    assert not at.exception
+    assert at.button(key="deploy_local").disabled is False

@@ -132,6 +132,12 @@ def test_integers_are_accepted_for_fp32(url):
     assert response.status_code == 200
 
 
+def test_input_parameters_are_accepted(url):
+    request = workshop_request(song_rows(2))
+    request["inputs"][5]["parameters"] = {"content_type": "np"}
+    assert requests.post(url + INFER, json=request, timeout=5).status_code == 200
+
+
 def test_requested_output_by_name(url):
     request = workshop_request(song_rows(2), outputs=[{"name": "output"}])
     body = requests.post(url + INFER, json=request, timeout=5).json()
@@ -188,6 +194,10 @@ BAD_REQUESTS = {
     "whitespace body": (b"   \n", "empty"),
     "invalid JSON": (b'{"inputs": [', "not valid JSON"),
     "NaN literal": (b'{"inputs": [{"name": "key", "data": [NaN]}]}', "not valid JSON"),
+    "input parameters not an object": (
+        _mutate(lambda r: r["inputs"][3].update(parameters=["x"])),
+        "parameters",
+    ),
     "binary data": (
         _mutate(lambda r: r["inputs"][0].update(parameters={"binary_data_size": 8})),
         "binary",
@@ -244,6 +254,15 @@ def test_expect_100_continue_as_curl_sends_big_bodies(url):
         answer = sock.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 200")
     assert '"model_name":"jukebox"' in answer
+
+
+def test_a_client_hanging_up_mid_body_leaves_the_server_serving(url):
+    host, port = url.removeprefix("http://").split(":")
+    for _ in range(5):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST {INFER} HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{{".encode())
+    response = requests.post(url + INFER, json=workshop_request(song_rows(1)), timeout=5)
+    assert response.status_code == 200
 
 
 def test_garbage_instead_of_http_gets_a_json_400_and_the_server_lives_on(url):

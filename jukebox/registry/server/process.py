@@ -50,23 +50,25 @@ def serve(
     from jukebox.registry.server.app import create_app
 
     db_path = Path(db_path).resolve()
-    app = create_app(db_path, token=token)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit this: without it, Nagle's algorithm holds back the body that
     # uvicorn writes after the headers until the client's delayed ACK, 40 ms per request.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
+    # Listening before uvicorn starts queues early connections instead of refusing them, so the
+    # URL is usable from the moment it is reported.
+    sock.listen(2048)
     url = f"http://{host}:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
 
-    async def on_started() -> None:
+    def on_started() -> None:
         print(f"Model registry serving {db_path} at {url}", flush=True)
         if job_dir is not None:
             write_status(job_dir, state="running", url=url, db=str(db_path), pid=os.getpid())
 
-    app.router.on_startup.append(on_started)
+    app = create_app(db_path, token=token, on_started=on_started)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handlers
     # it found. These absorb it, so the process ends here, normally, with its status written.
     for signum in (signal.SIGTERM, signal.SIGINT):

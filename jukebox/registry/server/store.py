@@ -43,9 +43,9 @@ CREATE INDEX IF NOT EXISTS resource_by_update ON resource (kind, parent_id, upda
 """
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}
-# Generous, because the official client's pager needs two calls at least (it learns that a
-# listing ended by fetching the first page again) and each of its calls opens a new session:
-# a listing of up to this many resources costs those two calls only.
+# Generous, because each call of the official client opens a new HTTP session (and, with
+# SSL_CERT_FILE set, parses the CA bundle again): listing up to this many resources takes one
+# call for the items and one for the empty page that ends the listing.
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
 
@@ -250,7 +250,8 @@ class Store:
         """One page of the resources of ``kind``, ordered and continued by keyset paging.
 
         The token carries the order value and id of the last item returned, so pages stay
-        consistent while resources are added. The last page has an empty token.
+        consistent while resources are added. The listing ends with an empty page, whose token
+        is empty.
         """
         size = _page_size(page_size)
         column = ORDER_COLUMNS.get(order_by or "ID")
@@ -279,17 +280,20 @@ class Store:
             rows = self._read(
                 f"SELECT body, {column}, id FROM resource WHERE {where}"  # noqa: S608
                 f" ORDER BY {column} {direction}, id {direction} LIMIT ?",
-                (*params, size + 1),
+                (*params, size),
             )
         except sqlite3.OperationalError as error:
             if condition is None:
                 raise
             # e.g. a property name that is not a valid JSON path
             raise BadRequest(f"filterQuery cannot be applied: {error}") from None
-        token = (
-            _encode_token(column, rows[size - 1][1], rows[size - 1][2]) if len(rows) > size else ""
-        )
-        return Page([row[0] for row in rows[:size]], token, size)
+        rows = rows[:size]
+        # Every page with items points past its last item, and only an empty page ends the
+        # listing. An empty token on a last full page would make the official client's pager
+        # fetch the first page again to notice the end (it checks for a token it has seen), so
+        # ending on a cheap empty page is faster for it, and equally clear to any other client.
+        token = _encode_token(column, rows[-1][1], rows[-1][2]) if rows else ""
+        return Page([row[0] for row in rows], token, size)
 
 
 def _filters(
