@@ -74,8 +74,8 @@ def register_one(args: tuple[str, str, str, multiprocessing.Barrier]) -> str:
     try:
         client.register_bundle(bundle, name, version)
         return "registered"
-    except client.DuplicateVersionError:
-        return "duplicate refused"
+    except client.DuplicateVersionError as error:
+        return "duplicate refused" if "already" in str(error) else f"error: {error}"
     except client.USER_ERRORS as error:
         return f"error: {error}"
 
@@ -92,6 +92,18 @@ def concurrent(bundle: Path, name: str, versions: list[str]) -> tuple[float, dic
     for outcome in outcomes:
         counts[outcome] = counts.get(outcome, 0) + 1
     return seconds, counts
+
+
+def fetch_all(client, name: str, versions, into: Path) -> int:
+    """How many of ``versions`` download with every sha256 right."""
+    ok = 0
+    for version in versions:
+        try:
+            client.fetch_bundle(name, version, into / str(version))
+            ok += 1
+        except client.USER_ERRORS as error:
+            print(f"  fetch of {name} {version} failed: {error}")
+    return ok
 
 
 def main() -> None:
@@ -146,23 +158,20 @@ def main() -> None:
 
         versions = [str(v) for v in range(1, options.processes + 1)]
         seconds, counts = concurrent(bundle.path, "parallel", versions)
-        listed = sorted(int(v.version) for v in client.list_versions("parallel"))
-        fetched_ok = sum(
-            1 for v in versions if client.fetch_bundle("parallel", v, home / "p" / v).is_dir()
-        )
         print(f"{options.processes} processes registering distinct versions at once: {counts}, "
               f"{seconds:.1f} s wall (process start-up included)")  # fmt: skip
+        listed = sorted(int(v.version) for v in client.list_versions("parallel"))
         print(f"  registry lists {len(listed)} versions, each once: "
               f"{listed == list(range(1, options.processes + 1))}; fetched and verified: "
-              f"{fetched_ok}")  # fmt: skip
+              f"{fetch_all(client, 'parallel', listed, home / 'p')}")  # fmt: skip
 
         seconds, counts = concurrent(bundle.path, "race", ["1"] * options.racers)
         race = client.list_versions("race", include_incomplete=True)
         print(f"{options.racers} processes registering the SAME version at once: {counts}, "
               f"{seconds:.1f} s wall")  # fmt: skip
         print(f"  registry holds {len(race)} version(s) of it, complete: "
-              f"{[v.complete for v in race]}; fetch verifies: "
-              f"{client.fetch_bundle('race', 1, home / 'race').is_dir()}")  # fmt: skip
+              f"{[v.complete for v in race]}; fetched and verified: "
+              f"{fetch_all(client, 'race', [v.version for v in race], home / 'r')}")  # fmt: skip
         print(f"\nload average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         server.terminate()

@@ -1,5 +1,8 @@
 """Explore: the song data at a glance, then filtered by date range and countries."""
 
+from datetime import date
+
+import pandas as pd
 import streamlit as st
 
 from jukebox.config import load_settings
@@ -79,25 +82,30 @@ st.caption(
     f"{summary.first_day:%d %b %Y} to {summary.last_day:%d %b %Y}."
 )
 
-# --- World map ------------------------------------------------------------------------------
-st.subheader("Where songs chart")
-colour_by = st.selectbox(
-    "Colour countries by",
-    ["entries", POPULARITY, *FEATURES],
-    format_func=lambda name: (
-        "Chart entries" if name == "entries" else f"Mean {feature_label(name)}"
-    ),
-    key="explore_map_feature",
-)
-if colour_by == "entries":
-    values, label, value_format = summary.by_country["entries"], "Chart entries", ",d"
-else:
-    values, label, value_format = summary.by_country[colour_by], f"Mean {colour_by}", ",.3~g"
-show_map(
-    world_map(values.to_dict(), "", label, value_format=value_format),
-    key="explore_map",
-)
-st.caption("Means are over chart entries: a song counts once for every day it charts in a country.")
+
+# --- World map (a fragment: its picker redraws the map alone) -------------------------------
+@st.fragment
+def world_map_section(by_country: pd.DataFrame) -> None:
+    st.subheader("Where songs chart")
+    colour_by = st.selectbox(
+        "Colour countries by",
+        ["entries", POPULARITY, *FEATURES],
+        format_func=lambda name: (
+            "Chart entries" if name == "entries" else f"Mean {feature_label(name)}"
+        ),
+        key="explore_map_feature",
+    )
+    if colour_by == "entries":
+        values, label, value_format = by_country["entries"], "Chart entries", ",d"
+    else:
+        values, label, value_format = by_country[colour_by], f"Mean {colour_by}", ",.3~g"
+    show_map(world_map(values.to_dict(), "", label, value_format=value_format), key="explore_map")
+    st.caption(
+        "Means are over chart entries: a song counts once for every day it charts in a country."
+    )
+
+
+world_map_section(summary.by_country)
 
 # --- Distributions --------------------------------------------------------------------------
 st.subheader("Feature distributions")
@@ -139,33 +147,38 @@ st.dataframe(
 )
 st.caption("Click a column header to sort.")
 
-# --- Top songs ------------------------------------------------------------------------------
-st.subheader("Top songs")
-low, high = summary.first_day, summary.last_day
-left, middle, right = st.columns([3, 1, 1])
-if low < high:
-    top_range = left.slider("Charting between", min_value=low, max_value=high, value=(low, high))
-else:
-    top_range = (low, high)
-    left.caption(f"Charting on {low:%d %b %Y}")
-n_top = middle.number_input("How many", 5, 200, 20, step=5, key="explore_top_n")
-min_entries = right.number_input(
-    "At least entries",
-    1,
-    10_000,
-    1,
-    help="Leave out songs with fewer chart entries in the range.",
-    key="explore_top_min",
-)
-top = ui_data.top_songs(data.identity, *top_range, view[3], int(n_top), int(min_entries), settings)
-st.dataframe(
-    top,
-    key="explore_top_songs",
-    column_config={
-        "mean popularity": st.column_config.ProgressColumn(
-            "Mean popularity", min_value=0, max_value=100, format="%.1f"
-        ),
-        "chart entries": st.column_config.NumberColumn("Chart entries", format="localized"),
-        "countries": st.column_config.NumberColumn("Countries"),
-    },
-)
+
+# --- Top songs (a fragment: its own range and counts redraw the table alone) ---------------
+@st.fragment
+def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high: date) -> None:
+    st.subheader("Top songs")
+    left, middle, right = st.columns([3, 1, 1])
+    if low < high:
+        days = left.slider("Charting between", min_value=low, max_value=high, value=(low, high))
+    else:
+        days = (low, high)
+        left.caption(f"Charting on {low:%d %b %Y}")
+    n_top = middle.number_input("How many", 5, 200, 20, step=5, key="explore_top_n")
+    min_entries = right.number_input(
+        "At least entries",
+        1,
+        10_000,
+        1,
+        help="Leave out songs with fewer chart entries in the range.",
+        key="explore_top_min",
+    )
+    top = ui_data.top_songs(data.identity, *days, view[3], int(n_top), int(min_entries), settings)
+    st.dataframe(
+        top,
+        key="explore_top_songs",
+        column_config={
+            "mean popularity": st.column_config.ProgressColumn(
+                "Mean popularity", min_value=0, max_value=100, format="%.1f"
+            ),
+            "chart entries": st.column_config.NumberColumn("Chart entries", format="localized"),
+            "countries": st.column_config.NumberColumn("Countries"),
+        },
+    )
+
+
+top_songs_section(data.identity, view[3], summary.first_day, summary.last_day)

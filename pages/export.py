@@ -92,7 +92,11 @@ for col, runtime, name in (
     (cols[1], "openvino", "OpenVINO"),
 ):
     diff = verification.get(f"{runtime}_max_abs_diff")
-    col.metric(f"{name} max |ONNX − Keras|", "—" if diff is None else f"{diff:.2e}")
+    col.metric(
+        f"{name} max diff",
+        "—" if diff is None else f"{diff:.2e}",
+        help=f"largest |ONNX − Keras| over all test rows and countries, run with {name}",
+    )
 cols[2].metric("Rows compared", f"{verification.get('rows', 0):,}")
 cols[3].metric("Export + verification", f"{verification.get('total_seconds', 0):.1f} s")
 
@@ -105,7 +109,8 @@ st.caption(
 )
 left, right = st.columns(2)
 left.markdown("**Inputs** (raw feature values)")
-left.dataframe(figures.graph_table(onnx_info.get("inputs", [])), hide_index=True)
+inputs = figures.graph_table(onnx_info.get("inputs", []))
+left.dataframe(inputs, hide_index=True, height=35 * (len(inputs) + 1) + 3)
 right.markdown("**Outputs** (probability per country)")
 right.dataframe(figures.graph_table(onnx_info.get("outputs", [])), hide_index=True)
 right.caption("Columns in this order: " + ", ".join(record.metrics.get("labels", [])))
@@ -114,13 +119,13 @@ right.caption("Columns in this order: " + ", ".join(record.metrics.get("labels",
 st.subheader("Download")
 left, right = st.columns(2)
 left.download_button(
-    "model.onnx",
+    "Download model.onnx",
     (record.path / ONNX_FILE).read_bytes(),
     file_name=f"jukebox-{record.id}.onnx",
     mime="application/octet-stream",
 )
 right.download_button(
-    "Whole bundle (zip)",
+    "Download the whole bundle (zip)",
     bundle_zip(record.path),
     file_name=f"jukebox-{record.id}.zip",
     mime="application/zip",

@@ -35,13 +35,20 @@ def _serve(args: argparse.Namespace) -> int:
     from jukebox.registry.server.process import serve
 
     settings = load_settings()
-    return serve(
-        args.db or settings.registry_db,
-        host=args.host,
-        port=args.port,
-        token=settings.registry_token,
-        job_dir=args.job_dir,
-    )
+    try:
+        return serve(
+            args.db or settings.registry_db,
+            host=args.host,
+            port=args.port,
+            token=settings.registry_token,
+            job_dir=args.job_dir,
+        )
+    except OSError as error:
+        print(
+            f"Cannot serve the registry on {args.host}:{args.port}: {error.strerror or error}."
+            " Choose another --port (0 picks a free one)."
+        )
+        return 1
 
 
 def _start(args: argparse.Namespace) -> int:

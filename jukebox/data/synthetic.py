@@ -34,11 +34,11 @@ DEFAULT_SONGS = 14_000
 FIRST_DAY = np.datetime64("2023-10-18")
 N_DAYS = 314  # 2023-10-18 .. 2024-08-26, the span of the workshop's charts
 CHART_SIZE = 50
-ACTIVE_DAYS = 150  # how long after its release a song can enter a chart
+ACTIVE_DAYS = 400  # how long after its release a song can enter a chart
 MEAN_RUN_DAYS = 12  # mean time a song holds a chart slot
 TASTE_STRENGTH = 2.4  # spread of a country's log-weights over songs
 _APPEAL_SIGMA = 0.5
-TASTE_CAP = 1.8  # log-weights saturate this many standard deviations above the mean
+TASTE_CAP = 2.2  # log-weights saturate this many standard deviations above the mean
 
 # Quantiles of the real features at these probabilities (quirks excluded), with plausible
 # extremes at 0 and 1. Calibrated once on ../shared/data/song_properties.parquet.
@@ -248,7 +248,7 @@ def _generate(
     # deviation ``taste_strength``): a sharper taste would fill its charts with a handful of songs.
     taste = _taste_features(features)
     weights *= taste_strength / np.maximum((taste @ weights.T).std(axis=0), 1e-9)[:, None]
-    # Songs come out through the period (and up to ACTIVE_DAYS before it); appeal is heavy-tailed.
+    # Songs come out through the period (and up to ACTIVE_DAYS before it), some more appealing.
     release = song_rng.integers(-ACTIVE_DAYS + 1, n_days, n_songs)
     appeal = song_rng.lognormal(0.0, _APPEAL_SIGMA, n_songs)
     # A country's love for a song saturates: no song may crowd a chart into repeating it.

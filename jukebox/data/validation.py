@@ -208,26 +208,42 @@ def validate_rankings(df: pd.DataFrame, where: str | None = None) -> ValidationR
 
 
 def validate_pair(properties: pd.DataFrame, rankings: pd.DataFrame) -> ValidationReport:
-    """Problems between the tables: ranking rows whose song has no properties to join."""
-    # Arrow's hash lookup: pandas' isin and get_indexer walk Arrow strings in Python.
+    """Problems between the tables: ranking rows whose song has no properties to join (a
+    warning), and songs that never chart (information: the model never sees them)."""
+    # Arrow's hash lookups: pandas' isin and get_indexer walk Arrow strings in Python.
     known = pa.array(properties[KEY].dropna().astype("str").unique())
     ids = pa.array(rankings[KEY].astype("str"), from_pandas=True)
     unmatched = ~pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False)
     unmatched &= rankings[KEY].notna().to_numpy()
+    findings = []
     n = int(unmatched.sum())
-    if not n:
-        return ValidationReport()
-    songs = rankings.loc[unmatched, KEY].nunique()
-    finding = Finding(
-        RANKINGS_TABLE,
-        "warning",
-        "unmatched",
-        KEY,
-        n,
-        f"{n:,} ranking rows ({songs:,} songs) have no row in song_properties; "
-        "the training table leaves them out.",
-    )
-    return ValidationReport((finding,))
+    if n:
+        songs = rankings.loc[unmatched, KEY].nunique()
+        findings.append(
+            Finding(
+                RANKINGS_TABLE,
+                "warning",
+                "unmatched",
+                KEY,
+                n,
+                f"{n:,} ranking rows ({songs:,} songs) have no row in song_properties; "
+                "the training table leaves them out.",
+            )
+        )
+    charted = pc.is_in(known, value_set=pc.unique(ids.drop_null()))
+    idle = len(known) - int(pc.sum(charted).as_py() or 0)
+    if idle:
+        findings.append(
+            Finding(
+                PROPERTIES_TABLE,
+                "info",
+                "never_charted",
+                KEY,
+                idle,
+                f"{idle:,} songs of song_properties have no ranking row; no model sees them.",
+            )
+        )
+    return ValidationReport(tuple(findings))
 
 
 def clean(df: pd.DataFrame, table: str) -> Cleaned:

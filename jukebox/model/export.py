@@ -109,7 +109,7 @@ def describe_onnx(path: str | Path) -> dict:
         "opset": max(
             (o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0
         ),
-        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+        "producer": f"{proto.producer_name} {proto.producer_version}".replace(" None", "").strip(),
         "nodes": len(proto.graph.node),
         "metadata": {p.key: p.value for p in proto.metadata_props},
         "bytes": path.stat().st_size,

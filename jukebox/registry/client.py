@@ -661,9 +661,8 @@ def register_bundle(
         raise UnverifiedBundleError(problem)
 
     client = connect(settings)
-    existing = None
-    if client.get_registered_model(name) is not None:
-        existing = client.get_model_version(name, version)
+    rm = _ensure_model(client, name)
+    existing = client.async_runner(client._api.get_model_version_by_params(rm.id, version))
     if existing is not None and _version_info(name, existing).complete:
         raise DuplicateVersionError(
             f"Version {version} of {name!r} is already registered: choose another version "
@@ -715,6 +714,26 @@ def register_bundle(
         _undo_registration(client, store, name, version, stored)
         raise
     return _version_info(name, mv, stored.uri)
+
+
+def _ensure_model(client, name: str):
+    """The registered model ``name``, created if need be.
+
+    The official client's ``register_model`` creates it too, but two processes registering the
+    first versions of a new model at once would both try, and one would fail on the duplicate.
+    """
+    from model_registry.types import RegisteredModel
+    from mr_openapi.exceptions import ConflictException
+
+    rm = client.get_registered_model(name)
+    if rm is not None:
+        return rm
+    try:
+        return client.async_runner(
+            client._api.upsert_registered_model(RegisteredModel(name=name, owner=client._author))
+        )
+    except ConflictException:
+        return _model(client, name)
 
 
 def _complete_artifact(client, name: str, mv, uri: str, artifact_fields: dict):

@@ -84,7 +84,9 @@ def training_curves(
     figure.update_xaxes(title_text="epoch", range=[span[0], span[1] * 1.02])
     figure.update_yaxes(range=[0, 1], row=1, col=2)
     figure.update_layout(
-        height=340, margin={"t": 40, "b": 40, "l": 40, "r": 10}, legend={"orientation": "h"}
+        height=360,
+        margin={"t": 40, "b": 40, "l": 40, "r": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     return figure
 

@@ -171,6 +171,9 @@ def test_rankings_without_properties_are_reported(small):
     missing = small.rankings["spotify_id"].isin(small.properties["spotify_id"].iloc[:10])
     report = validate_pair(some, small.rankings)
     assert report.count("unmatched") == int(missing.sum()) > 0
+    idle = ~small.properties["spotify_id"].isin(small.rankings["spotify_id"])
+    assert validate_pair(small.properties, small.rankings).count("never_charted") == idle.sum()
+    assert validate_pair(small.properties, small.rankings).count("unmatched") == 0
 
 
 def test_combined_report_needs_a_table_to_clean(small):

@@ -365,3 +365,13 @@ def test_the_embedded_registry_starts_on_demand(jukebox_home, bundle, name):
     finally:
         stop_server(settings)
     assert running_servers(settings) == []
+
+
+def test_concurrent_first_registrations_of_a_new_model_all_succeed(registry_env, bundle, name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda v: client.register_bundle(bundle.path, name, v), [1, 2, 3, 4]))
+    assert sorted(v.version for v in done) == ["1", "2", "3", "4"]
+    assert sorted(v.version for v in client.list_versions(name)) == ["1", "2", "3", "4"]
+    assert len([m for m in client.list_models() if m.name == name]) == 1

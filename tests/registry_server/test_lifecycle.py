@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -218,3 +219,19 @@ def _race_same_version(urls: list[str], model_id: str) -> list[int]:
         for i in range(8)
     ]
     return [json.loads(racer.communicate(timeout=120)[0]) for racer in racers]
+
+
+def test_serving_on_a_busy_port_says_so(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "jukebox", "registry", "serve", "--port", str(port),
+             "--db", str(tmp_path / "r.sqlite")],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "JUKEBOX_HOME": str(tmp_path / "home")},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"Cannot serve the registry on 127.0.0.1:{port}" in result.stdout
+    assert "--port" in result.stdout and "Traceback" not in result.stderr

@@ -331,3 +331,27 @@ def run_page_allowing_errors(page: str) -> AppTest:
     at.run()
     at.switch_page(page)
     return at.run()
+
+
+def test_home_and_explore_never_import_tensorflow(data_home):
+    # Pages that do not train must draw without TensorFlow's seconds-long import.
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=120).run()\n"
+        "at.switch_page('pages/explore.py').run()\n"
+        "assert not at.exception and len(at.get('plotly_chart')) == 3, at.exception\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'tf2onnx', 'onnxruntime') "
+        "if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "JUKEBOX_HOME": str(data_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "HEAVY []" in result.stdout

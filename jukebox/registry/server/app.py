@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from jukebox.registry.server.process import HEALTH_PATH
 from jukebox.registry.server.service import Registry, parse_body
 from jukebox.registry.server.store import NotFound, Page, RegistryError, Store, Unauthorized
 
 API_PREFIXES = ("/api/model_registry/v1", "/api/model_registry/v1alpha3")
-HEALTH_PATH = "/readyz/health"
 LIST_OPTIONS = {
     "pageSize": "page_size",
     "orderBy": "order_by",

@@ -7,8 +7,9 @@ unique among the children of one parent, external ids among the resources of a k
 are UNIQUE constraints, so concurrent writers (threads, or several server processes on one file)
 can never create a duplicate: the loser of a race gets ``Conflict``.
 
-The database runs in WAL mode with a busy timeout, and every write is one ``BEGIN IMMEDIATE``
-transaction, so readers never block and a crash never leaves half a write.
+The database runs in WAL mode with a busy timeout and full synchronisation, and every write is
+one ``BEGIN IMMEDIATE`` transaction, so readers never block, writers queue instead of failing,
+and a crash never leaves half a write.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA busy_timeout = 30000")
     connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = NORMAL")
+    # The registry is the record of every model: each commit reaches the disk before it returns.
+    connection.execute("PRAGMA synchronous = FULL")
     # filterQuery's LIKE is case-sensitive, as in SQL; ILIKE is the case-insensitive one.
     connection.execute("PRAGMA case_sensitive_like = ON")
     connection.executescript(SCHEMA)
