@@ -26,6 +26,7 @@ bounds = tables.date_range
 ui_data.forget_filters_of_other_data(data.identity)
 
 # --- Size and health of the whole data set -------------------------------------------------
+ui_data.announce_adopted()
 st.caption(f"Data set: **{data.source}**")
 cols = st.columns(6)
 cols[0].metric("Chart entries", f"{len(tables.rows):,}")
@@ -47,7 +48,7 @@ cols[5].metric(
 )
 st.caption(f"Charts from {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}.")
 if data.findings:
-    with st.expander(f"What validation found ({len(data.findings)})"):
+    with st.expander("What validation found"):
         for finding in data.findings:
             st.markdown(f"- {finding}")
 with st.expander("Load another data set"):
@@ -87,16 +88,15 @@ st.caption(
 @st.fragment
 def world_map_section(by_country: pd.DataFrame) -> None:
     st.subheader("Where songs chart")
+    counts = {"entries": "Chart entries", "songs": "Songs that charted"}
     colour_by = st.selectbox(
         "Colour countries by",
-        ["entries", POPULARITY, *FEATURES],
-        format_func=lambda name: (
-            "Chart entries" if name == "entries" else f"Mean {feature_label(name)}"
-        ),
+        [*counts, POPULARITY, *FEATURES],
+        format_func=lambda name: counts.get(name) or f"Mean {feature_label(name)}",
         key="explore_map_feature",
     )
-    if colour_by == "entries":
-        values, label, value_format = by_country["entries"], "Chart entries", ",d"
+    if colour_by in counts:
+        values, label, value_format = by_country[colour_by], counts[colour_by], ",d"
     else:
         values, label, value_format = by_country[colour_by], f"Mean {colour_by}", ",.3~g"
     show_map(world_map(values.to_dict(), "", label, value_format=value_format), key="explore_map")

@@ -110,6 +110,12 @@ with st.form("train_params"):
         "Default: the workshop's network (dense 32-64-128-256, ReLU, softmax over countries)."
     )
     submitted = st.form_submit_button("Train", type="primary")
+running_now = [v for v in background.training_jobs(settings)[:10] if not v.finished]
+if running_now:
+    st.caption(
+        f"{len(running_now)} training(s) already running: another one will share the CPU with "
+        "them and take longer."
+    )
 
 if submitted:
     problems = validation_problems(values)

@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train, evaluate and export a model",
         description=__doc__.split("\n\n")[1].replace("``", "'"),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     hyper = parser.add_argument_group("network and training")
     hyper.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
@@ -68,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="export to ONNX and verify after training (default: yes)",
     )
     output.add_argument("--training-id", help="name of the model directory (default: a new id)")
+    output.add_argument(
+        "--export-only",
+        metavar="TRAINING_ID",
+        help="do not train: export and verify the existing training of this id",
+    )
     output.add_argument("--job-dir", type=Path, help="report progress into this job directory")
     parser.set_defaults(func=run)
 
@@ -92,6 +98,17 @@ def _load_data(args: argparse.Namespace, settings):
     return ensure_current(settings)
 
 
+def _data_version(args: argparse.Namespace, settings) -> dict | None:
+    """The current data set's file hashes and creation time, when training on it."""
+    if args.songs is not None or args.data is not None:
+        return None
+    from jukebox.data.store import current_info
+
+    info = current_info(settings) or {}
+    files = info.get("files")
+    return {"created": info.get("created"), "files": files} if files else None
+
+
 def run(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
     from jukebox.jobs import write_status
@@ -107,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         report(state="failed", phase="finished", error=message, updated=time.time())
         return code
 
+    if args.export_only:
+        return _export_only(args.export_only)
     report(state="running", phase="loading", updated=time.time())
     try:
         params = TrainingParams(
@@ -168,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             should_stop=should_stop,
             export=args.export,
             on_phase=on_phase,
+            data_version=_data_version(args, settings),
         )
     except (PreparationError, TrainingError, ParamsError) as error:
         return fail(str(error), EXIT_BAD_INPUT)
@@ -191,6 +211,25 @@ def run(args: argparse.Namespace) -> int:
         print("error: the exported model failed verification (see above).", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _export_only(training_id: str) -> int:
+    from jukebox.config import load_settings
+    from jukebox.model.bundle import BundleError
+    from jukebox.model.trainings import export_training, load_training, training_dir
+
+    path = training_dir(load_settings(), training_id)
+    if load_training(path) is None:
+        print(f"error: there is no training {training_id!r} in {path.parent}.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        export_training(path)
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    record = load_training(path)
+    _print_results(record)
+    return 0 if record.verification_passed else EXIT_FAILED
 
 
 def _headline(metrics: dict) -> dict:

@@ -158,12 +158,14 @@ def run_training(
     should_stop: Callable[[], bool] | None = None,
     export: bool = True,
     on_phase: Callable[[str], None] | None = None,
+    data_version: dict | None = None,
 ) -> TrainingRecord:
     """Prepare ``data``, train, evaluate on the test split, save, and (by default) export.
 
     ``on_phase`` is told each phase as it starts (``preparing``, ``training``, ``evaluating``,
-    ``saving``, ``exporting``). Errors a user can cause (data too small, NaN loss) are raised as
-    ``PreparationError`` / ``TrainingError`` with what to change.
+    ``saving``, ``exporting``). ``data_version`` (such as the current data set's file hashes)
+    is recorded in ``metrics.json`` under ``data.version``. Errors a user can cause (data too
+    small, NaN loss) are raised as ``PreparationError`` / ``TrainingError`` saying what to change.
     """
     from jukebox.data.merge import merge_tables
     from jukebox.model.training import predict, train
@@ -181,7 +183,10 @@ def run_training(
     )
     phase("saving")
     path = training_dir(settings, training_id or new_job_id())
-    save_training(path, result, prepared, metrics, data_summary=_data_summary(data, prepared))
+    summary = _data_summary(data, prepared)
+    if data_version:
+        summary["version"] = data_version
+    save_training(path, result, prepared, metrics, data_summary=summary)
     if export:
         phase("exporting")
         export_training(path, model=result.model)

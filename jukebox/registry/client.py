@@ -661,8 +661,10 @@ def register_bundle(
         raise UnverifiedBundleError(problem)
 
     client = connect(settings)
-    rm = _ensure_model(client, name)
-    existing = client.async_runner(client._api.get_model_version_by_params(rm.id, version))
+    rm = client.get_registered_model(name)
+    existing = None
+    if rm is not None:
+        existing = client.async_runner(client._api.get_model_version_by_params(rm.id, version))
     if existing is not None and _version_info(name, existing).complete:
         raise DuplicateVersionError(
             f"Version {version} of {name!r} is already registered: choose another version "
@@ -693,6 +695,8 @@ def register_bundle(
     }
     description = _description(bundle, name, version)
     try:
+        if rm is None:
+            _ensure_model(client, name)
         if existing is None:
             client.register_model(
                 name,

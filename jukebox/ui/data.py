@@ -1,4 +1,4 @@
-"""The current data set as pages see it: loaded, merged and reduced once, then served from cache.
+"""The current data set as pages see it: loaded, joined and reduced once, then served from cache.
 
 A data set is identified by the files that hold it (name, size, modification time), so the
 caches follow a replaced data set on the next rerun, and every page and session shares one copy
@@ -18,7 +18,6 @@ import streamlit as st
 
 from jukebox.config import Settings
 from jukebox.data import sources
-from jukebox.data.merge import merge_tables
 from jukebox.data.songdata import SongData, song_data
 from jukebox.data.store import (
     NoDataError,
@@ -118,10 +117,10 @@ def ensure_data(settings: Settings) -> ExploreData:
         ) from error
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading and merging the data set…")
+@st.cache_resource(max_entries=1, show_spinner="Loading the data set…")
 def _load(identity: str, _settings: Settings) -> ExploreData:
     data = load_current(_settings)
-    tables = explore_tables(merge_tables(data.properties, data.rankings))
+    tables = explore_tables(data.properties, data.rankings)
     return ExploreData(
         identity=identity,
         tables=tables,
@@ -213,11 +212,15 @@ CANDIDATE = "explore_candidate"
 ADOPTED = "explore_adopted"
 
 
+def announce_adopted() -> None:
+    """Say once, after the rerun that follows it, which data set was just made current."""
+    if message := st.session_state.pop(ADOPTED, None):
+        st.success(message)
+
+
 def source_loader(settings: Settings) -> None:
     """Read another data set, show what validation found, and replace the current one only when
     the user says so (dropping the rows with problems, which are counted first)."""
-    if message := st.session_state.pop(ADOPTED, None):
-        st.success(message)
     kind = st.radio(
         "Source",
         list(SOURCE_KINDS),

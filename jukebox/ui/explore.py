@@ -1,8 +1,8 @@
 """What the Explore page shows, as plain functions: data in, summaries and plotly figures out.
 
-The merged table repeats each song's features on every chart entry (one row per song, country
-and day: a million rows for fourteen thousand songs). Explore never materialises that: it keeps
-the chart entries as small integer codes (:class:`ExploreTables`) and reduces them with
+The training table (rankings joined to properties) repeats each song's features on every chart
+entry: a million rows for fourteen thousand songs. Explore never materialises it: it keeps the
+chart entries as small integer codes (:class:`ExploreTables`) and reduces them with
 ``numpy.bincount`` to a song x country count matrix, from which every view (country means,
 correlations over chart entries, distributions over songs) follows exactly in milliseconds.
 """
@@ -56,28 +56,26 @@ class ExploreTables:
         return dates.min().date(), dates.max().date()
 
 
-def explore_tables(merged: pd.DataFrame) -> ExploreTables:
-    """Split the merged table into compact chart entries and one row per song."""
-    codes, _ = pd.factorize(merged[KEY], sort=False)
-    # the first entry of each song carries its features (they are the same on every entry)
-    first = np.flatnonzero(np.r_[True, np.diff(np.sort(codes)) != 0])
-    first = np.argsort(codes, kind="stable")[first]
-    song_columns = [c for c in (KEY, "name", "artists") if c in merged.columns]
-    songs = merged.iloc[first][[*song_columns, *FEATURES]].reset_index(drop=True)
-    for column in song_columns:
-        songs[column] = songs[column].astype("str").where(songs[column].notna())
+def explore_tables(properties: pd.DataFrame, rankings: pd.DataFrame) -> ExploreTables:
+    """The training table's rows, joined as ``jukebox.data.merge.merge_tables`` joins them
+    (inner join on ``spotify_id``, the first properties row of a repeated id), but kept compact:
+    four small columns per chart entry and one row of features per charting song."""
+    catalogue = properties[properties[KEY].notna()].drop_duplicates(KEY, keep="first")
+    ids = pd.Index(catalogue[KEY].astype("str"))
+    position = ids.get_indexer(rankings[KEY].astype("str"))
+    matched = position >= 0
+    charting, song = np.unique(position[matched], return_inverse=True)
+    songs = catalogue.iloc[charting][
+        [c for c in (KEY, "name", "artists") if c in catalogue.columns] + list(FEATURES)
+    ].reset_index(drop=True)
     songs[list(FEATURES)] = songs[list(FEATURES)].astype("float64")
-    country = merged[LABEL]
-    if not isinstance(country.dtype, pd.CategoricalDtype):
-        country = country.astype("category")
-    country = country.cat.remove_unused_categories()
-    country = country.cat.rename_categories([str(c) for c in country.cat.categories])
+    country = pd.Categorical(rankings[LABEL].astype("str"))[matched].remove_unused_categories()
     rows = pd.DataFrame(
         {
-            "song": codes.astype(np.int32),
-            LABEL: country.array,
-            DATE: pd.to_datetime(merged[DATE]).to_numpy(),
-            POPULARITY: merged[POPULARITY].to_numpy(dtype=np.float32),
+            "song": song.astype(np.int32),
+            LABEL: country,
+            DATE: pd.to_datetime(rankings[DATE]).to_numpy()[matched],
+            POPULARITY: rankings[POPULARITY].to_numpy(dtype=np.float32)[matched],
         }
     )
     return ExploreTables(rows=rows, songs=songs)

@@ -151,6 +151,10 @@ def world_map(
             lataxis_range=[-58, 85],
         ),
     )
+    values_drawn = shapes["z"] + dots["z"]
+    if values_drawn and min(values_drawn) == max(values_drawn):
+        # one value everywhere: a single tick, not a scale of identical rounded labels
+        figure.update_layout(coloraxis_colorbar=dict(tickvals=[values_drawn[0]]))
     if unplaced:
         figure.add_annotation(
             text="Not on the map at this scale: " + ", ".join(sorted(unplaced)),

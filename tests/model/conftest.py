@@ -44,14 +44,14 @@ def prepared(merged):
 
 @pytest.fixture(scope="session")
 def trained(prepared):
-    """A real training of the default architecture on the tiny set: 6 short epochs."""
+    """A real training of the default architecture on the tiny set: 4 short epochs."""
     from jukebox.model.network import TrainingParams
     from jukebox.model.training import train
 
     events = []
     result = train(
         prepared,
-        TrainingParams(epochs=6, batch_size=64, learning_rate=0.01, seed=5),
+        TrainingParams(epochs=4, batch_size=64, learning_rate=0.01, seed=5),
         listeners=[events.append],
         batch_interval=0.0,
     )
@@ -79,12 +79,17 @@ def cli_run(tmp_path_factory):
 
     The bundle lands in ``root/home/models/cli-tiny``.
     """
-    from jukebox.model.datasets import save_directory
+    from jukebox.config import load_settings
+    from jukebox.data.store import save_current
 
     root = tmp_path_factory.mktemp("cli")
-    data_dir = save_directory(tiny_data(seed=3, n_songs=300, n_days=20), root / "data")
+    # The current data set of JUKEBOX_HOME: what the CLI trains on when given no data option.
+    save_current(
+        tiny_data(seed=3, n_songs=300, n_days=20),
+        load_settings({"JUKEBOX_HOME": str(root / "home")}),
+    )
     job_dir = root / "job"
-    args = ["--data", str(data_dir), "--epochs", "2", "--batch-size", "64", "--width", "8"]
+    args = ["--epochs", "2", "--batch-size", "64", "--width", "8"]
     args += ["--depth", "2", "--job-dir", str(job_dir), "--training-id", "cli-tiny"]
     return root, run_cli(args, root / "home"), job_dir
 

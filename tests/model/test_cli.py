@@ -22,6 +22,13 @@ def test_cli_trains_exports_and_prints_metrics(cli_run):
     bundle = read_bundle(root / "home" / "models" / "cli-tiny")
     assert bundle.verification_passed
     assert bundle.metrics["params"]["epochs"] == 2
+    # Trained on the current data set, whose file hashes identify the data version.
+    from jukebox.config import load_settings
+    from jukebox.data.store import current_info
+
+    info = current_info(load_settings({"JUKEBOX_HOME": str(root / "home")}))
+    assert bundle.metrics["data"]["version"]["files"] == info["files"]
+    assert bundle.metrics["data"]["source"] == info["source"]
 
 
 def test_cli_reports_progress_into_the_job_status(cli_run):
@@ -58,3 +65,21 @@ def test_data_too_small_stops_with_a_message(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "single chart date" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_only_names_a_missing_training(tmp_path):
+    result = run_cli(["--export-only", "nope"], tmp_path / "home")
+    assert result.returncode == 2
+    assert "there is no training 'nope'" in result.stderr
+
+
+def test_a_data_set_handed_to_a_job_reads_back_whole(tmp_path):
+    from jukebox.model.datasets import load_directory, save_directory
+
+    data = tiny_data(seed=4, n_songs=100, n_days=5)
+    back = load_directory(save_directory(data, tmp_path / "handover"))
+    assert back.source == data.source and back.bayes_accuracy == data.bayes_accuracy
+    assert len(back.rankings) == len(data.rankings) and len(back.properties) == len(data.properties)
+    with pytest.raises(ValueError, match="song_rankings.parquet"):
+        (tmp_path / "handover" / "song_rankings.parquet").unlink()
+        load_directory(tmp_path / "handover")

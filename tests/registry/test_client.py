@@ -217,7 +217,8 @@ def test_registry_failure_before_any_record_removes_the_upload(
     with pytest.raises(RegistryUnreachableError):
         client.register_bundle(bundle.path, name, 1)
     assert stored_versions(open_store(registry_env), name) == []
-    assert not any((registry_env.storage_dir / "jukebox" / "models" / name).glob("*"))
+    folder = registry_env.storage_dir / "jukebox" / "models" / name
+    assert not [p for p in folder.glob("*") if not p.name.startswith(".")]
 
 
 def test_a_version_left_pending_by_a_crash_is_hidden_then_completed(registry_env, bundle, name):

@@ -110,7 +110,9 @@ def test_replace_under_load_drops_no_request(settings, bundle, other_bundle):
         new = replace_deployment(
             settings, "songs", bundle_dir=other_bundle.path, version="2", grace_seconds=0.5
         )
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while answers.count("2") < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop.set()
         for thread in threads:
@@ -119,7 +121,7 @@ def test_replace_under_load_drops_no_request(settings, bundle, other_bundle):
         assert failures == []
         assert new.version == "2" and new.endpoint != old.endpoint
         assert "1" in answers and answers[-1] == "2"
-        assert answers.count("2") > 10
+        assert answers.count("2") >= 20
         assert not load_job(settings.runs_dir / "serve" / old.job_id).is_alive()
         assert [d.name for d in list_deployments(settings)] == ["songs"]
     finally:

@@ -1,4 +1,4 @@
-"""Explore's summaries and figures agree with plain pandas on the merged table."""
+"""Explore's summaries and figures agree with plain pandas on the training table (the merge)."""
 
 from datetime import date
 
@@ -6,29 +6,47 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jukebox.data.merge import merge_tables
 from jukebox.data.schema import FEATURES
 from jukebox.ui import explore as ex
-from tests.ui_explore.tables import make_tables, naive_merge
+from tests.ui_explore.tables import make_tables
 
 
 @pytest.fixture(scope="module")
-def merged():
-    return naive_merge(*make_tables())
+def source():
+    return make_tables()
 
 
 @pytest.fixture(scope="module")
-def tables(merged):
-    return ex.explore_tables(merged)
+def merged(source):
+    return merge_tables(*source)
 
 
-def test_compact_tables_keep_every_entry_and_song(merged, tables):
+@pytest.fixture(scope="module")
+def tables(source):
+    return ex.explore_tables(*source)
+
+
+def test_compact_tables_join_like_the_merge(merged, tables):
     assert len(tables.rows) == len(merged)
     assert len(tables.songs) == merged["spotify_id"].nunique()
     assert tables.countries == sorted(merged["country"].unique())
     assert tables.date_range == (date(2024, 3, 1), date(2024, 3, 10))
     # each entry still points at its own song's features
-    back = tables.songs.iloc[tables.rows["song"]]["loudness"].to_numpy()
-    np.testing.assert_allclose(back, merged["loudness"].to_numpy())
+    back = tables.songs.iloc[tables.rows["song"]]
+    np.testing.assert_allclose(back["loudness"].to_numpy(), merged["loudness"].to_numpy())
+    assert (back["spotify_id"].to_numpy() == merged["spotify_id"].astype(str).to_numpy()).all()
+    assert (tables.rows["country"].astype(str).to_numpy() == merged["country"].astype(str)).all()
+
+
+def test_unmatched_rankings_and_repeated_songs_are_joined_like_the_merge(source):
+    properties, rankings = source
+    orphan = rankings.head(5).assign(spotify_id="no-such-song")
+    twice = pd.concat([properties, properties.head(3).assign(loudness=99.0)])
+    rankings = pd.concat([rankings, orphan])
+    tables = ex.explore_tables(twice, rankings)
+    assert len(tables.rows) == len(rankings) - 5  # the merge's inner join leaves orphans out
+    assert (tables.songs["loudness"] < 99).all()  # first row of a repeated id wins
 
 
 def test_filters_select_dates_inclusively_and_countries(merged, tables):
@@ -78,18 +96,16 @@ def test_eta_is_the_correlation_ratio_with_country(merged, tables):
     assert summary.correlations.loc["country", "country"] == 1
 
 
-def test_eta_is_one_when_country_decides_a_feature(merged):
+def test_eta_is_one_when_country_decides_a_feature(source):
     # Make every song chart in one country only, and loudness a function of that country.
-    one_country = merged.drop_duplicates("spotify_id").copy()
+    properties, rankings = source
+    rankings = rankings.drop_duplicates("spotify_id")
     level = {"DE": -3.0, "US": -6.0, "JP": -9.0, "SG": -12.0}
-    one_country["loudness"] = one_country["country"].map(level)
-    summary = ex.summarize(*_split(one_country))
+    home = rankings.set_index("spotify_id")["country"].map(level)
+    properties = properties.assign(loudness=properties["spotify_id"].map(home))
+    t = ex.explore_tables(properties, rankings)
+    summary = ex.summarize(t.rows, t.songs)
     assert summary.correlations.loc["country", "loudness"] == pytest.approx(1.0)
-
-
-def _split(merged):
-    t = ex.explore_tables(merged)
-    return t.rows, t.songs
 
 
 def test_top_songs_rank_by_mean_popularity(merged, tables):
@@ -100,6 +116,7 @@ def test_top_songs_rank_by_mean_popularity(merged, tables):
     assert len(top) == 5
     assert list(top.index) == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(top["mean popularity"].to_numpy(), expected.head(5).to_numpy())
+    subset = subset.astype({"spotify_id": str})
     first = top.iloc[0]
     assert first["name"] == f"Song {int(first['spotify_id'][2:])}"
     assert first["chart entries"] == (subset["spotify_id"] == first["spotify_id"]).sum()
@@ -145,8 +162,9 @@ def test_empty_selection_summarizes_to_nothing(tables):
     assert ex.top_songs(rows, tables.songs).empty
 
 
-def test_explore_tables_accepts_pandas_string_and_object_columns(merged):
-    as_object = merged.astype({"spotify_id": object, "country": object})
-    t = ex.explore_tables(as_object)
+def test_explore_tables_accepts_object_and_categorical_text(source):
+    properties, rankings = source
+    as_object = rankings.astype({"spotify_id": object, "country": "category"})
+    t = ex.explore_tables(properties.astype({"spotify_id": object}), as_object)
     assert isinstance(t.rows["country"].dtype, pd.CategoricalDtype)
-    assert len(t.rows) == len(merged)
+    assert len(t.rows) == len(rankings)

@@ -63,3 +63,10 @@ def test_countries_that_cannot_be_placed_are_named_not_lost():
 def test_missing_values_are_left_out():
     figure = maps.world_map({"DE": float("nan"), "FR": 2.0}, "", "mean")
     assert list(figure.data[0].locations) == ["FRA"]
+
+
+def test_one_value_everywhere_gets_one_colour_bar_tick():
+    figure = maps.world_map({"DE": 15_700, "FR": 15_700, "SG": 15_700}, "", "entries")
+    assert list(figure.layout.coloraxis.colorbar.tickvals) == [15_700]
+    varied = maps.world_map({"DE": 1, "FR": 2}, "", "entries")
+    assert varied.layout.coloraxis.colorbar.tickvals is None
