@@ -36,7 +36,7 @@ cols[1].metric(
 cols[2].metric("Countries", len(tables.countries))
 cols[3].metric("Days", f"{(bounds[1] - bounds[0]).days + 1:,}")
 cols[4].metric(
-    "Validation warnings",
+    "Warnings",
     data.warnings,
     help="What validation found when this data set was loaded (details below).",
 )

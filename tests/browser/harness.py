@@ -72,6 +72,8 @@ class AppServer:
             "--server.address", "127.0.0.1",
             "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
+            # Edits elsewhere in the checkout must not make the served app reload its pages.
+            "--server.fileWatcherType", "none",
         ]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(

@@ -128,7 +128,7 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     shown = metrics(at)
     assert shown["Chart entries"] == f"{len(merged):,}"
     assert shown["Songs"] == f"{SONGS:,}"
-    assert int(shown["Validation warnings"]) > 0  # the generator keeps the real data's quirks
+    assert int(shown["Warnings"]) > 0  # the generator keeps the real data's quirks
     assert shown["Countries"] == str(merged["country"].nunique())
     assert shown["Bayes ceiling"].endswith("%")
 
