@@ -9,7 +9,14 @@ from jukebox.config import load_settings
 from jukebox.data.countries import country_name
 from jukebox.data.schema import FEATURES
 from jukebox.ui import data as ui_data
-from jukebox.ui.explore import POPULARITY, country_table, feature_label
+from jukebox.ui.explore import (
+    POPULARITY,
+    QUANTILE_COLUMNS,
+    country_table,
+    feature_label,
+    feature_overview,
+    histogram_figure,
+)
 from jukebox.ui.maps import show_map, world_map
 
 st.title("Explore")
@@ -84,10 +91,16 @@ st.caption(
 )
 
 
-# --- World map (a fragment: its picker redraws the map alone) -------------------------------
-@st.fragment
+# --- The views: only the open tab is drawn, so a filter change redraws one view --------------
+map_tab, spread_tab, correlation_tab, country_tab, songs_tab = st.tabs(
+    ["Map", "Distributions", "Correlations", "Countries", "Top songs"],
+    key="explore_tab",
+    on_change="rerun",
+)
+
+
+@st.fragment  # its picker redraws the map alone
 def world_map_section(by_country: pd.DataFrame) -> None:
-    st.subheader("Where songs chart")
     counts = {"entries": "Chart entries", "songs": "Songs that charted"}
     colour_by = st.selectbox(
         "Colour countries by",
@@ -105,53 +118,8 @@ def world_map_section(by_country: pd.DataFrame) -> None:
     )
 
 
-world_map_section(summary.by_country)
-
-# --- Distributions --------------------------------------------------------------------------
-st.subheader("Feature distributions")
-st.plotly_chart(ui_data.distributions(*view, settings), key="explore_distributions")
-st.caption(
-    "Each feature over the songs that chart in view (each song once); popularity over chart "
-    "entries, since it is measured on each chart day."
-)
-
-# --- Correlations ---------------------------------------------------------------------------
-st.subheader("Correlations")
-st.plotly_chart(ui_data.correlations(*view, settings), key="explore_correlations")
-st.caption(
-    "Pearson correlation r between features and popularity, over chart entries. Country is a "
-    "category with no order, so its row and column show the correlation ratio η instead: the "
-    "share of a feature's spread that lies between the countries' means (0: every country has "
-    "the same mean; 1: the country decides the value). η has no sign."
-)
-
-# --- Mean features per country --------------------------------------------------------------
-st.subheader("Mean features per country")
-st.dataframe(
-    country_table(summary),
-    key="explore_country_table",
-    column_config={
-        "code": st.column_config.TextColumn("Code"),
-        "country": st.column_config.TextColumn("Country", pinned=True),
-        "entries": st.column_config.NumberColumn("Chart entries", format="localized"),
-        "songs": st.column_config.NumberColumn("Songs", format="localized"),
-        POPULARITY: st.column_config.NumberColumn("Popularity", format="%.1f"),
-        **{
-            name: st.column_config.NumberColumn(
-                feature_label(name),
-                format="%.0f" if name == "duration_ms" else "%.1f" if name == "tempo" else "%.3f",
-            )
-            for name in FEATURES
-        },
-    },
-)
-st.caption("Click a column header to sort.")
-
-
-# --- Top songs (a fragment: its own range and counts redraw the table alone) ---------------
-@st.fragment
+@st.fragment  # its own range and counts redraw the table alone
 def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high: date) -> None:
-    st.subheader("Top songs")
     left, middle, right = st.columns([3, 1, 1])
     if low < high:
         days = left.slider("Charting between", min_value=low, max_value=high, value=(low, high))
@@ -181,4 +149,66 @@ def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high
     )
 
 
-top_songs_section(data.identity, view[3], summary.first_day, summary.last_day)
+if map_tab.open:
+    with map_tab:
+        world_map_section(summary.by_country)
+
+if spread_tab.open:
+    with spread_tab:
+        left, right = st.columns([3, 2])
+        left.dataframe(
+            feature_overview(summary),
+            key="explore_features",
+            column_config={
+                "distribution": st.column_config.BarChartColumn("Distribution", width="medium"),
+                **{q: st.column_config.NumberColumn(q, format="%.4g") for q in QUANTILE_COLUMNS},
+            },
+        )
+        feature = right.selectbox(
+            "Feature", [*FEATURES, POPULARITY], format_func=feature_label, key="explore_feature"
+        )
+        right.plotly_chart(histogram_figure(summary, feature), key="explore_histogram")
+        st.caption(
+            "Features over the songs that chart in view (each song once); popularity over chart "
+            "entries, since it is measured on each chart day."
+        )
+
+if correlation_tab.open:
+    with correlation_tab:
+        st.plotly_chart(ui_data.correlations(*view, settings), key="explore_correlations")
+        st.caption(
+            "Pearson correlation r between features and popularity, over chart entries. Country "
+            "is a category with no order, so its row and column show the correlation ratio η "
+            "instead: the share of a feature's spread that lies between the countries' means (0: "
+            "every country has the same mean; 1: the country decides the value). η has no sign."
+        )
+
+if country_tab.open:
+    with country_tab:
+        st.dataframe(
+            country_table(summary),
+            key="explore_country_table",
+            column_config={
+                "code": st.column_config.TextColumn("Code"),
+                "country": st.column_config.TextColumn("Country", pinned=True),
+                "entries": st.column_config.NumberColumn("Chart entries", format="localized"),
+                "songs": st.column_config.NumberColumn("Songs", format="localized"),
+                POPULARITY: st.column_config.NumberColumn("Popularity", format="%.1f"),
+                **{
+                    name: st.column_config.NumberColumn(
+                        feature_label(name),
+                        format="%.0f"
+                        if name == "duration_ms"
+                        else "%.1f"
+                        if name == "tempo"
+                        else "%.3f",
+                    )
+                    for name in FEATURES
+                },
+            },
+        )
+        st.caption("Mean features per country, over chart entries. Click a header to sort.")
+
+if songs_tab.open:
+    with songs_tab:
+        top_songs_section(data.identity, view[3], summary.first_day, summary.last_day)

@@ -31,7 +31,6 @@ from jukebox.ui.explore import (
     ExploreTables,
     Summary,
     correlation_figure,
-    distributions_figure,
     explore_tables,
     select_rows,
     summarize,
@@ -161,20 +160,8 @@ def top_songs(
     return _top_songs(rows, tables.songs, n=n, min_entries=min_entries)
 
 
-# Figures are cached as objects (cache_resource: shared, never copied) because building a
-# plotly figure with many subplots costs more than the numbers in it; nothing mutates them.
-@st.cache_resource(max_entries=32, show_spinner=False)
-def distributions(
-    identity: str,
-    start: date | None,
-    end: date | None,
-    countries: tuple[str, ...],
-    _settings: Settings,
-) -> go.Figure:
-    """The distributions figure of a selection."""
-    return distributions_figure(summary(identity, start, end, countries, _settings))
-
-
+# The heatmap is cached as an object (cache_resource: shared, never copied) because building
+# a plotly figure costs more than the numbers in it; nothing mutates it.
 @st.cache_resource(max_entries=32, show_spinner=False)
 def correlations(
     identity: str,

@@ -16,7 +16,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from jukebox.data.countries import country_name
 from jukebox.data.schema import FEATURE_SPECS, FEATURES, KEY, LABEL
@@ -27,6 +26,9 @@ VARIABLES: tuple[str, ...] = (*FEATURES, POPULARITY)
 """What the correlation heatmap relates to each other (and to country)."""
 
 BAR_COLOUR = "#1DB954"
+
+QUANTILE_COLUMNS = ("mean", "min", "5%", "median", "95%", "max")
+"""The numbers beside each feature's histogram in the distributions table."""
 
 # Features with a handful of values, shown as bars per value rather than as histograms.
 DISCRETE = {"is_explicit", "mode", "key"}
@@ -250,54 +252,75 @@ def feature_label(name: str) -> str:
     return f"{name} ({spec.unit})" if spec.unit else name
 
 
-def distributions_figure(summary: Summary, columns: int = 5) -> go.Figure:
-    """Small multiples: each feature over the songs in view, and popularity over chart entries."""
-    names = [*FEATURES, POPULARITY]
-    n_rows = -(-len(names) // columns)
-    titles = [feature_label(f) for f in FEATURES] + ["popularity (chart entries)"]
-    figure = make_subplots(
-        rows=n_rows,
-        cols=columns,
-        subplot_titles=titles,
-        vertical_spacing=0.12,
-        horizontal_spacing=0.04,
-    )
-    songs = summary.song_features
-    for i, name in enumerate(names):
-        row, col = divmod(i, columns)
+def histogram(summary: Summary, name: str, bins: int = 30) -> tuple[np.ndarray, np.ndarray, float]:
+    """Bar centres, counts and bar width of ``name`` in view: a feature over the songs (each
+    once), popularity over chart entries (it is measured on each chart day)."""
+    if name == POPULARITY:
+        counts = summary.popularity_counts
+        return counts.index.to_numpy(dtype=float), counts.to_numpy(), 0.9
+    values = summary.song_features[name].dropna()
+    if name in DISCRETE:
+        counts = values.round().astype(int).value_counts().sort_index()
+        return counts.index.to_numpy(dtype=float), counts.to_numpy(), 0.8
+    if values.empty:
+        return np.array([]), np.array([], dtype=int), 1.0
+    counts, edges = np.histogram(values.to_numpy(), bins=bins)
+    return (edges[:-1] + edges[1:]) / 2, counts, float(edges[1] - edges[0])
+
+
+def feature_overview(summary: Summary) -> pd.DataFrame:
+    """One row per feature (and popularity): its spread in view and its histogram as a list,
+    for a table with a small chart per row (cheap to draw, every distribution at a glance)."""
+    rows = []
+    for name in (*FEATURES, POPULARITY):
+        _, counts, _ = histogram(summary, name)
         if name == POPULARITY:
-            x = summary.popularity_counts.index.to_numpy()
-            y = summary.popularity_counts.to_numpy()
-            width = None
-        elif name in DISCRETE:
-            counts = songs[name].dropna().round().astype(int).value_counts().sort_index()
-            x, y, width = counts.index.to_numpy(), counts.to_numpy(), 0.8
+            values = summary.popularity_counts
+            expanded = np.repeat(values.index.to_numpy(dtype=float), values.to_numpy())
         else:
-            values = songs[name].dropna().to_numpy()
-            y, edges = np.histogram(values, bins=30) if len(values) else ([], np.array([0, 1]))
-            x = (edges[:-1] + edges[1:]) / 2
-            width = edges[1] - edges[0]
-        figure.add_trace(
-            go.Bar(
-                x=x,
-                y=y,
-                width=width,
-                name=name,
-                marker_color=BAR_COLOUR,
-                marker_line_width=0,
-                hovertemplate=f"{name} %{{x:.4~g}}: %{{y:,}}<extra></extra>",
-            ),
-            row=row + 1,
-            col=col + 1,
+            expanded = summary.song_features[name].dropna().to_numpy()
+        quantiles = (
+            np.quantile(expanded, [0, 0.05, 0.5, 0.95, 1]) if len(expanded) else [np.nan] * 5
         )
-    figure.update_layout(
-        showlegend=False,
-        bargap=0.05,
-        height=190 * n_rows + 40,
-        margin=dict(l=10, r=10, t=40, b=10),
+        rows.append(
+            {
+                "feature": feature_label(name),
+                "distribution": counts.tolist(),
+                "mean": float(expanded.mean()) if len(expanded) else np.nan,
+                "min": quantiles[0],
+                "5%": quantiles[1],
+                "median": quantiles[2],
+                "95%": quantiles[3],
+                "max": quantiles[4],
+                "about": "Spotify popularity (chart entries)"
+                if name == POPULARITY
+                else FEATURE_SPECS[name].description,
+            }
+        )
+    return pd.DataFrame(rows).set_index("feature")
+
+
+def histogram_figure(summary: Summary, name: str) -> go.Figure:
+    """One feature's histogram in view, with what it counts on the y axis."""
+    x, y, width = histogram(summary, name)
+    unit = "chart entries" if name == POPULARITY else "songs"
+    figure = go.Figure(
+        go.Bar(
+            x=x,
+            y=y,
+            width=width,
+            marker_color=BAR_COLOUR,
+            marker_line_width=0,
+            hovertemplate=f"{feature_label(name)} %{{x:.4~g}}: %{{y:,}} {unit}<extra></extra>",
+        )
     )
-    figure.update_annotations(font_size=12)
-    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(
+        height=340,
+        bargap=0.05,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis_title=feature_label(name),
+        yaxis_title=unit,
+    )
     return figure
 
 

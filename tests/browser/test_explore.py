@@ -11,9 +11,18 @@ ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 
 def open_explore(page, base_url: str) -> None:
-    page.goto(f"{base_url}/explore")
+    """Open the app and go to Explore the way a person does, through the sidebar."""
+    page.goto(base_url)
+    page.get_by_text("The model's life").wait_for(timeout=120_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Explore").click()
     page.locator(".geo path.choroplethlocation").first.wait_for(timeout=120_000)
-    page.locator(".heatmaplayer .hm image").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("Connections").count() == 1
+
+
+def open_tab(page, label: str) -> None:
+    """Explore draws only the open tab; opening one reruns the page."""
+    timed_rerun(page, lambda: page.get_by_role("tab", name=label).click())
     wait_until_idle(page)
 
 
@@ -29,11 +38,15 @@ def test_explore_draws_and_filters_without_leaving_the_machine(app_server, page,
     box = shapes.nth(0).bounding_box()
     assert box and box["width"] > 0 and box["height"] > 0
 
-    heatmap_labels = page.locator(".heatmaplayer .heatmap-label")
-    assert heatmap_labels.count() == 15 * 15  # 13 features, popularity, country
-
     assert page.locator(ERRORS).count() == 0
     assert any(url.endswith("/app/static/world_110m.json") for url in requests_made)
+
+    open_tab(page, "Correlations")
+    page.locator(".heatmaplayer .hm image").first.wait_for(timeout=60_000)
+    heatmap_labels = page.locator(".heatmaplayer .heatmap-label")
+    assert heatmap_labels.count() == 15 * 15  # 13 features, popularity, country
+    assert page.locator(ERRORS).count() == 0
+    open_tab(page, "Map")
 
     # A filter redraws the map: one country picked, one shape coloured.
     countries = page.locator('[data-testid="stMultiSelect"]', has_text="Countries")

@@ -132,16 +132,27 @@ def test_top_songs_respect_minimum_entries(tables):
     assert len(top) < len(tables.songs)
 
 
-def test_distributions_cover_every_feature_and_popularity(tables):
+def test_histograms_count_songs_once_and_popularity_per_entry(tables):
     summary = ex.summarize(tables.rows, tables.songs)
-    figure = ex.distributions_figure(summary)
-    assert len(figure.data) == len(FEATURES) + 1
-    by_name = {trace.name: trace for trace in figure.data}
-    # binary features are bars per value; their counts add up to the songs in view
-    assert sorted(by_name["mode"].x) == [0, 1]
-    assert sum(by_name["mode"].y) == summary.songs
-    assert sum(by_name["danceability"].y) == summary.songs
-    assert sum(by_name["popularity"].y) == summary.rows
+    x, y, _ = ex.histogram(summary, "mode")
+    assert list(x) == [0, 1] and y.sum() == summary.songs
+    _, y, width = ex.histogram(summary, "danceability", bins=12)
+    assert len(y) == 12 and y.sum() == summary.songs and width > 0
+    _, y, _ = ex.histogram(summary, "popularity")
+    assert y.sum() == summary.rows
+    figure = ex.histogram_figure(summary, "tempo")
+    assert figure.layout.xaxis.title.text == "tempo (BPM)"
+    assert figure.layout.yaxis.title.text == "songs"
+
+
+def test_feature_overview_has_every_distribution(merged, tables):
+    summary = ex.summarize(tables.rows, tables.songs)
+    overview = ex.feature_overview(summary)
+    assert list(overview.index) == [ex.feature_label(f) for f in (*FEATURES, "popularity")]
+    songs = merged.drop_duplicates("spotify_id")
+    assert overview.loc["loudness (dB)", "median"] == pytest.approx(songs["loudness"].median())
+    assert overview.loc["Popularity", "mean"] == pytest.approx(merged["popularity"].mean())
+    assert sum(overview.loc["energy", "distribution"]) == summary.songs
 
 
 def test_correlation_figure_is_a_labelled_heatmap(tables):

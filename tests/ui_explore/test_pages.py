@@ -80,6 +80,14 @@ def in_view(at: AppTest) -> str:
     return caption
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch Explore's views to the tab ``label`` (only the open tab is drawn)."""
+    at.session_state["explore_tab"] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def the_map(at: AppTest) -> dict:
     (figure,) = [f for f in charts(at) if f["data"] and f["data"][0]["type"] == "choropleth"]
     return figure
@@ -132,18 +140,25 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     assert shown["Countries"] == str(merged["country"].nunique())
     assert shown["Bayes ceiling"].endswith("%")
 
-    figures = charts(at)
-    types = [f["data"][0]["type"] for f in figures]
-    assert types.count("choropleth") == 1 and "heatmap" in types and "bar" in types
-    # every chart country is on the map (as a shape, or a dot for the small ones)
+    # the map tab is open first: one map, and every chart country on it (a shape, or a dot
+    # for the small ones), with outlines fetched from the app, never from the CDN
+    (config,) = chart_configs(at)
+    assert config["topojsonURL"] == "app/static/"
     on_map = {loc for trace in the_map(at)["data"] for loc in trace.get("text", [])}
     assert len(on_map) == merged["country"].nunique()
-    # every map fetches its outlines from the app, never from the CDN
-    for config, figure in zip(chart_configs(at), figures, strict=True):
-        if figure["data"][0]["type"] == "choropleth":
-            assert config["topojsonURL"] == "app/static/"
-    tables = at.dataframe
-    assert len(tables) == 2  # countries, top songs
+
+    open_tab(at, "Distributions")
+    (histogram,) = charts(at)
+    assert histogram["data"][0]["type"] == "bar"
+    (overview,) = at.dataframe
+    assert len(overview.value) == 14  # 13 features and popularity
+    open_tab(at, "Correlations")
+    (heatmap,) = charts(at)
+    assert heatmap["data"][0]["type"] == "heatmap" and len(heatmap["data"][0]["x"]) == 15
+    open_tab(at, "Countries")
+    assert len(at.dataframe[0].value) == merged["country"].nunique()
+    open_tab(at, "Top songs")
+    assert len(at.dataframe[0].value) == 20
     assert f"{len(merged):,} chart entries" in in_view(at)
 
 
@@ -157,11 +172,14 @@ def test_country_filter_changes_every_view(home_env):
     assert "2 countries" in in_view(at)
     (choropleth,) = [t for t in the_map(at)["data"] if t["type"] == "choropleth"]
     assert sorted(choropleth["locations"]) == ["DEU", "JPN"]
-    countries_table = at.dataframe[0].value
+    countries_table = open_tab(at, "Countries").dataframe[0].value
     assert sorted(countries_table.index) == ["DE", "JP"]
     assert countries_table.loc["DE", "entries"] == (expected["country"] == "DE").sum()
-    top = at.dataframe[1].value
+    top = open_tab(at, "Top songs").dataframe[0].value
     assert set(top["spotify_id"]) <= set(expected["spotify_id"])
+    overview = open_tab(at, "Distributions").dataframe[0].value
+    songs = expected.drop_duplicates("spotify_id")
+    assert overview.loc["energy", "median"] == pytest.approx(songs["energy"].median())
 
 
 def test_date_filter_and_map_feature(home_env):
@@ -191,9 +209,9 @@ def test_top_songs_follow_their_date_range(home_env):
     merged = merged_table(home_env)
     first, last = merged["snapshot_date"].min().date(), merged["snapshot_date"].max().date()
     late = date.fromordinal(last.toordinal() - 3)
-    at.slider[0].set_value((late, last)).run()
+    open_tab(at, "Top songs").slider[0].set_value((late, last)).run()
     assert_clean(at)
-    top = at.dataframe[1].value
+    top = at.dataframe[0].value
     recent = merged[merged["snapshot_date"].dt.date >= late]
     expected = recent.groupby("spotify_id")["popularity"].mean().sort_values(ascending=False)
     assert top["mean popularity"].iloc[0] == pytest.approx(expected.iloc[0])
@@ -340,7 +358,7 @@ def test_home_and_explore_never_import_tensorflow(data_home):
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file('app.py', default_timeout=120).run()\n"
         "at.switch_page('pages/explore.py').run()\n"
-        "assert not at.exception and len(at.get('plotly_chart')) == 3, at.exception\n"
+        "assert not at.exception and len(at.get('plotly_chart')) == 1, at.exception\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras', 'tf2onnx', 'onnxruntime') "
         "if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"

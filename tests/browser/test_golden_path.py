@@ -1,0 +1,179 @@
+"""The golden path in a real browser, in one session against one served app: explore the data,
+train a tiny model, export it, register it, deploy it, predict with it and see the world map
+coloured by probability, without a single request leaving the machine."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from jukebox.config import load_settings
+from tests.browser.harness import outside_requests, wait_until_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+SLOW = 240_000  # ms: training, export and deployment on a loaded 2-core machine
+MODEL = "jukebox"
+
+
+@pytest.fixture
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots of each step go (kept after the run, to look at)."""
+    folder = os.environ.get("JUKEBOX_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    return tmp_path_factory.mktemp("golden-path-shots")
+
+
+@pytest.fixture
+def cleanup(app_home):
+    """Stops whatever the golden path left running: deployments, then the embedded registry."""
+    yield
+    from jukebox.registry.server import stop_server
+    from jukebox.serving.deploy import list_deployments, stop_deployment
+
+    settings = load_settings({"JUKEBOX_HOME": str(app_home)})
+    for deployment in list_deployments(settings):
+        stop_deployment(settings, deployment.name)
+    stop_server(settings)
+
+
+def go_to(page, link: str, heading: str | None = None) -> None:
+    """Open a page the way a person does, with its link in the sidebar, and wait till it drew."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
+    page.wait_for_url(f"**/{link.lower()}", timeout=60_000)
+    page.get_by_role("heading", name=heading or link).first.wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=180)
+
+
+def no_errors(page, requests_made) -> None:
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    assert outside_requests(requests_made) == []
+
+
+def grid_text(grid) -> str:
+    """What a Streamlit dataframe shows: its canvas carries its cells as an accessible table."""
+    grid.locator("table").first.wait_for(state="attached", timeout=30_000)
+    return " | ".join(grid.locator("table td").all_text_contents())
+
+
+def fill_number(page, label: str, value: str) -> None:
+    """Type into a number input as a person does: click, select all, type, leave with Tab."""
+    box = page.get_by_label(label, exact=True)
+    box.click()
+    box.press("ControlOrMeta+a")
+    box.press_sequentially(value)
+    box.press("Tab")
+
+
+def test_golden_path(app_server, page, requests_made, shots, cleanup):
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def step_done(name: str) -> None:
+        page.screenshot(path=str(shots / f"{len(timings) + 1}-{name}.png"), full_page=True)
+        timings[name] = time.monotonic() - started
+        no_errors(page, requests_made)
+
+    # 1. Explore: the map draws its country shapes from the outlines the app serves.
+    page.goto(app_server)
+    page.get_by_text("The model's life").wait_for(timeout=120_000)
+    go_to(page, "Explore")
+    page.locator(".geo path.choroplethlocation").first.wait_for(timeout=120_000)
+    assert page.locator(".geo path.choroplethlocation").count() >= 65
+    step_done("explore")
+
+    # 2. Train on the current data set for one epoch, and wait for its test figures.
+    go_to(page, "Train")
+    assert page.get_by_text("2,000 songs").count() == 1  # the current data set is the served one
+    fill_number(page, "Epochs", "1")
+    assert page.get_by_label("Epochs", exact=True).input_value() == "1"
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator('[data-testid="stAlertContentSuccess"]', has_text="Finished.").wait_for(
+        timeout=SLOW
+    )
+    metrics = page.locator('[data-testid="stMetric"]')
+    metrics.filter(has_text="Accuracy").first.wait_for(timeout=60_000)
+    wait_until_idle(page, timeout=120)
+    accuracy = metrics.filter(has=page.get_by_text("Accuracy", exact=True)).inner_text()
+    assert re.search(r"\b0\.\d{3}\b", accuracy), accuracy
+    assert page.get_by_text("Bayes ceiling").count() >= 1
+    step_done("train")
+
+    # 3. Export that training to ONNX; both runtimes must agree with Keras.
+    go_to(page, "Export")
+    assert "1 epoch(s)" in page.get_by_text("Network:").inner_text()
+    page.get_by_role("button", name="Export to ONNX").click()
+    page.get_by_text("Passed: both runtimes match Keras").wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    for runtime in ("onnxruntime", "OpenVINO"):
+        figure = metrics.filter(has_text=f"{runtime} max diff").inner_text()
+        assert re.search(r"\d\.\d\de[-+]\d+", figure), figure
+    step_done("export")
+
+    # 4. Register it under the suggested version and find it among the registered versions.
+    go_to(page, "Registry")
+    page.get_by_text("Register an exported model").wait_for(timeout=120_000)
+    page.get_by_label("Version", exact=True).wait_for(timeout=120_000)
+    assert page.get_by_text("✅ verified").count() == 1
+    name_box = page.get_by_label("Model name", exact=True)
+    assert name_box.input_value() == MODEL
+    version = page.get_by_label("Version", exact=True).input_value()
+    assert version == "1"
+    page.get_by_role("button", name="Register", exact=True).click()
+    page.get_by_text(f"Registered {MODEL} version {version}, stored at").wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    listed = grid_text(table)
+    assert MODEL in listed and version in listed, listed
+    step_done("registry")
+
+    # 5. Deploy that registered version on a local server, and see it listed and healthy.
+    go_to(page, "Deploy")
+    page.get_by_role("button", name="Deploy locally").wait_for(timeout=120_000)
+    assert page.get_by_label("Deployment name").input_value()
+    page.get_by_role("button", name="Deploy locally").click()
+    served = page.get_by_text(re.compile(rf"serves {MODEL} version {version} at http://127\.0\.0\.1"))
+    served.wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    endpoint = re.search(r"http://127\.0\.0\.1:\d+", served.inner_text()).group(0)
+    listed = grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    assert endpoint in listed, listed
+    page.get_by_role("button", name="Check health").click()
+    page.get_by_text(f"answers ready at {endpoint}").wait_for(timeout=60_000)
+    step_done("deploy")
+
+    # 6. Predict with that deployment: top countries with probabilities, and a coloured map.
+    go_to(page, "Predict", "Where will this song chart?")
+    page.get_by_role("button", name="✨ A preset").click()
+    wait_until_idle(page)
+    page.get_by_role("button", name="🔮 Predict").click()
+    page.get_by_text("Most likely to chart in").wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120)
+    headline = page.get_by_text("Most likely to chart in").inner_text()
+    assert re.search(r"\(\d+\.\d%\)", headline), headline
+    top = grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    assert re.search(r"\d+\.\d %", top), top
+    shapes = page.locator(".geo path.choroplethlocation")
+    shapes.first.wait_for(timeout=60_000)
+    fills = shapes.evaluate_all("paths => paths.map(p => getComputedStyle(p).fill)")
+    assert len(fills) >= 40, fills
+    assert len(set(fills)) >= 2, fills  # coloured by probability, not one flat colour
+    assert all(f.startswith("rgb") for f in fills), fills
+    step_done("predict")
+
+    # 7. Stop the deployment through the Deploy page.
+    go_to(page, "Deploy")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile(r"is stopped\.")).wait_for(timeout=120_000)
+    wait_until_idle(page)
+    page.get_by_text("Nothing is deployed locally yet.").wait_for(timeout=60_000)
+    step_done("stopped")
+
+    print("golden path timings (s):", {k: round(v, 1) for k, v in timings.items()})
