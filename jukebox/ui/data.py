@@ -131,7 +131,7 @@ def _load(identity: str, _settings: Settings) -> ExploreData:
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def summary(
     identity: str,
     start: date | None,
@@ -144,7 +144,7 @@ def summary(
     return summarize(select_rows(tables.rows, start, end, countries), tables.songs)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def top_songs(
     identity: str,
     start: date | None,

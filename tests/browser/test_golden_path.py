@@ -76,7 +76,10 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
     started = time.monotonic()
     timings: dict[str, float] = {}
 
-    def step_done(name: str) -> None:
+    def step_done(name: str, show=None) -> None:
+        """Screenshot of what a person sees at the end of a step (``show`` scrolled into view)."""
+        if show is not None:
+            show.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / f"{len(timings) + 1}-{name}.png"), full_page=True)
         timings[name] = time.monotonic() - started
         no_errors(page, requests_made)
@@ -104,11 +107,12 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
     accuracy = metrics.filter(has=page.get_by_text("Accuracy", exact=True)).inner_text()
     assert re.search(r"\b0\.\d{3}\b", accuracy), accuracy
     assert page.get_by_text("Bayes ceiling").count() >= 1
-    step_done("train")
+    step_done("train", metrics.first)
 
     # 3. Export that training to ONNX; both runtimes must agree with Keras.
     go_to(page, "Export")
-    assert "1 epoch(s)" in page.get_by_text("Network:").inner_text()
+    summary = page.locator('[data-testid="stMarkdownContainer"]', has_text="Network:")
+    assert "trained 1 epoch(s)" in summary.inner_text(), summary.inner_text()
     page.get_by_role("button", name="Export to ONNX").click()
     page.get_by_text("Passed: both runtimes match Keras").wait_for(timeout=SLOW)
     wait_until_idle(page, timeout=120)
@@ -132,7 +136,7 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
     table = page.locator('[data-testid="stDataFrame"]').first
     listed = grid_text(table)
     assert MODEL in listed and version in listed, listed
-    step_done("registry")
+    step_done("registry", table)
 
     # 5. Deploy that registered version on a local server, and see it listed and healthy.
     go_to(page, "Deploy")
@@ -166,7 +170,7 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
     assert len(fills) >= 40, fills
     assert len(set(fills)) >= 2, fills  # coloured by probability, not one flat colour
     assert all(f.startswith("rgb") for f in fills), fills
-    step_done("predict")
+    step_done("predict", shapes.first)
 
     # 7. Stop the deployment through the Deploy page.
     go_to(page, "Deploy")
