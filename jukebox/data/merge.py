@@ -84,9 +84,6 @@ def _merged(data: SongData) -> pd.DataFrame:
 
 
 def _categorical(values: pd.Series, rows: np.ndarray) -> pd.Categorical:
-    """Selected rows of a text column as a categorical, encoded by Arrow (fast on strings)."""
-    array = pa.array(values.astype("str"), from_pandas=True).take(pa.array(rows))
-    encoded = pc.dictionary_encode(array)
-    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32)
-    categories = pd.Index(encoded.dictionary.to_pandas(), dtype="str")
-    return pd.Categorical.from_codes(codes, categories=categories)
+    """Selected rows of a text column as a categorical; factorized once over the whole column."""
+    codes, categories = pd.factorize(values)
+    return pd.Categorical.from_codes(codes[rows], categories=pd.Index(categories, dtype="str"))

@@ -123,7 +123,7 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
 
     # 4. Register it under the suggested version and find it among the registered versions.
     go_to(page, "Registry")
-    page.get_by_text("Register an exported model").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Register an exported model").wait_for(timeout=120_000)
     page.get_by_label("Version", exact=True).wait_for(timeout=120_000)
     assert page.get_by_text("✅ verified").count() == 1
     name_box = page.get_by_label("Model name", exact=True)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from jukebox.data.merge import CATEGORICAL_COLUMNS, MERGED_COLUMNS, merge_tables, merged
 from jukebox.data.schema import FEATURES
+from jukebox.data.synthetic import generate
 
 
 def test_merge_equals_a_plain_pandas_merge(small):
@@ -50,3 +51,12 @@ def test_merge_is_compact_on_the_default_set(default_set):
 
 def test_merged_is_computed_once_per_data_set(small):
     assert merged(small) is merged(small)
+
+
+def test_merge_accepts_chunked_text_columns_as_read_back_or_concatenated():
+    # Large tables read from parquet, and frames built with pd.concat, hold text in chunks.
+    data = generate(200, 1, n_days=3)
+    rankings = pd.concat([data.rankings, data.rankings.head(5)], ignore_index=True)
+    merged = merge_tables(data.properties, rankings)
+    assert len(merged) == len(rankings)
+    assert merged["country"].tolist() == rankings["country"].tolist()
