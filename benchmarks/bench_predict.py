@@ -111,7 +111,7 @@ def main() -> None:
             from streamlit.testing.v1 import AppTest
 
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-            at.switch_page("pages/predict.py")
+            at.switch_page("app_pages/predict.py")
             started = time.perf_counter()
             at.run()
             print(f"Predict page, first run (catalogue loaded): "

@@ -42,13 +42,21 @@ def test_tiny_bundle_round_trips_and_runs(tmp_path):
     feed = {
         name: np.full((3, 1), (lo + hi) / 2, np.float32)
         for name, lo, hi in zip(
-            again.preprocessing.features, again.preprocessing.minima, again.preprocessing.maxima
+            again.preprocessing.features,
+            again.preprocessing.minima,
+            again.preprocessing.maxima,
+            strict=True,
         )
     }
     (probabilities,) = session.run(["output"], feed)
     assert probabilities.shape == (3, len(again.preprocessing.labels))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    assert set(again.sha256()) == {"model.onnx", "preprocessing.json", "metrics.json", "model_card.md"}
+    assert set(again.sha256()) == {
+        "model.onnx",
+        "preprocessing.json",
+        "metrics.json",
+        "model_card.md",
+    }
 
 
 def test_malformed_preprocessing_is_reported(tmp_path):

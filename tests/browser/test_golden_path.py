@@ -143,7 +143,9 @@ def test_golden_path(app_server, page, requests_made, shots, cleanup):
     page.get_by_role("button", name="Deploy locally").wait_for(timeout=120_000)
     assert page.get_by_label("Deployment name").input_value()
     page.get_by_role("button", name="Deploy locally").click()
-    served = page.get_by_text(re.compile(rf"serves {MODEL} version {version} at http://127\.0\.0\.1"))
+    served = page.get_by_text(
+        re.compile(rf"serves {MODEL} version {version} at http://127\.0\.0\.1")
+    )
     served.wait_for(timeout=SLOW)
     wait_until_idle(page, timeout=120)
     endpoint = re.search(r"http://127\.0\.0\.1:\d+", served.inner_text()).group(0)

@@ -84,7 +84,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 def open_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/predict.py")
+    at.switch_page("app_pages/predict.py")
     at.run()
     assert not at.exception
     return at
@@ -191,7 +191,7 @@ def test_a_link_can_name_the_song(home):
     (home / "data").mkdir(parents=True)
     pd.read_parquet(SHARED_SONGS).to_parquet(home / "data" / "song_properties.parquet")
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/predict.py")
+    at.switch_page("app_pages/predict.py")
     at.query_params["song"] = "drake yeat"  # words of the title and the artists, any case
     at.run()
     no_failure(at)

@@ -13,7 +13,7 @@ from jukebox.registry import client
 from tests.bundles import make_tiny_bundle
 from tests.registry.conftest import free_port, running_registry
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "registry.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "registry.py")
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +190,7 @@ def test_the_page_runs_inside_the_app(page_env, exported):
     client.register_bundle(exported.path, "tinyapp", 1)
     at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/registry.py").run()
+    at.switch_page("app_pages/registry.py").run()
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     assert "tinyapp" in set(at.dataframe[0].value["model"])

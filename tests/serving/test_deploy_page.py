@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from jukebox.serving import deploy
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "deploy.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "deploy.py")
 
 
 @pytest.fixture(autouse=True)

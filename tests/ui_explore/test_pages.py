@@ -46,7 +46,7 @@ def home_env(data_home, monkeypatch) -> Path:
 def run_page(page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    if page != "pages/home.py":
+    if page != "app_pages/home.py":
         at.switch_page(page)
         at.run()
     assert_clean(at)
@@ -107,15 +107,15 @@ def merged_table(home: Path) -> pd.DataFrame:
 
 def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
-    at = run_page("pages/home.py")
+    at = run_page("app_pages/home.py")
     assert any("No data set yet" in info.value for info in at.info)
     links = {link.proto.page for link in at.get("page_link")}
-    assert links == {"explore", "train", "export", "registry", "deploy"}
+    assert links == {"explore", "train", "export", "registry", "deploy", "predict"}
     assert not (tmp_path / "data").exists(), "Home must not generate or load data"
 
 
 def test_home_shows_the_data_set(home_env):
-    at = run_page("pages/home.py")
+    at = run_page("app_pages/home.py")
     shown = metrics(at)
     merged = merged_table(home_env)
     assert shown["Songs"] == f"{SONGS:,}"
@@ -124,14 +124,16 @@ def test_home_shows_the_data_set(home_env):
     assert shown["Bayes ceiling"].endswith("%")
     assert shown["Chart entries"] == f"{len(merged):,}"
     captions = [c.value for c in at.caption]
-    assert "No training yet." in captions and captions.count("None yet.") == 2
+    assert {"No training yet.", "No ONNX export yet.", "None yet.", "None serving."} <= set(
+        captions
+    )
 
 
 # --- Explore ------------------------------------------------------------------------------------
 
 
 def test_explore_shows_size_health_and_every_figure(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     shown = metrics(at)
     assert shown["Chart entries"] == f"{len(merged):,}"
@@ -163,7 +165,7 @@ def test_explore_shows_size_health_and_every_figure(home_env):
 
 
 def test_country_filter_changes_every_view(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     at.multiselect(key="explore_countries").set_value(["DE", "JP"]).run()
     assert_clean(at)
@@ -183,7 +185,7 @@ def test_country_filter_changes_every_view(home_env):
 
 
 def test_date_filter_and_map_feature(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     first = merged["snapshot_date"].min().date()
     last = first + pd.Timedelta(days=6)
@@ -205,7 +207,7 @@ def test_date_filter_and_map_feature(home_env):
 
 
 def test_top_songs_follow_their_date_range(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     first, last = merged["snapshot_date"].min().date(), merged["snapshot_date"].max().date()
     late = date.fromordinal(last.toordinal() - 3)
@@ -233,7 +235,7 @@ def test_no_matching_entries_is_a_sentence_not_an_error(tmp_path, monkeypatch):
         load_settings({"JUKEBOX_HOME": str(tmp_path)}),
     )
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     at.date_input(key="explore_dates").set_value((date(2024, 3, 1), date(2024, 3, 2))).run()
     at.multiselect(key="explore_countries").set_value(["SG"]).run()
     assert_clean(at)
@@ -252,7 +254,7 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
 
     generate(tmp_path, songs=200)
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     before = metrics(at)
     at.number_input(key="src_songs").set_value(120)
     at.number_input(key="src_days").set_value(5)
@@ -283,7 +285,7 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
 
 
 def test_a_missing_file_is_a_sentence_and_the_data_stays(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     before = metrics(at)
     at.radio(key="explore_source_kind").set_value("parquet").run()
     at.text_input(key="src_pq_properties").input("/nowhere/song_properties.parquet")
@@ -304,7 +306,7 @@ def test_tables_that_do_not_validate_are_refused_with_every_problem(home_env, tm
     ).to_parquet(broken)
     empty = tmp_path / "ranks.parquet"
     merged.head(0).astype(str).to_parquet(empty)
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     before = metrics(at)
     at.radio(key="explore_source_kind").set_value("parquet").run()
     at.text_input(key="src_pq_properties").input(str(broken))
@@ -319,7 +321,7 @@ def test_tables_that_do_not_validate_are_refused_with_every_problem(home_env, tm
 
 
 def test_empty_fields_are_asked_for(home_env):
-    at = run_page("pages/explore.py")
+    at = run_page("app_pages/explore.py")
     at.radio(key="explore_source_kind").set_value("parquet").run()
     at.button(key="explore_read_parquet").click().run()
     (error,) = at.error
@@ -330,7 +332,7 @@ def test_a_broken_data_set_is_explained_and_can_be_replaced(tmp_path, monkeypatc
     generate(tmp_path, songs=100)
     (tmp_path / "data" / "song_properties.parquet").write_bytes(b"PAR1 not really parquet")
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
-    at = run_page_allowing_errors("pages/explore.py")
+    at = run_page_allowing_errors("app_pages/explore.py")
     assert not at.exception
     (error,) = at.error
     assert "cannot be used" in error.value and "python -m jukebox data generate" in error.value
@@ -357,7 +359,7 @@ def test_home_and_explore_never_import_tensorflow(data_home):
         "import sys\n"
         "from streamlit.testing.v1 import AppTest\n"
         "at = AppTest.from_file('app.py', default_timeout=120).run()\n"
-        "at.switch_page('pages/explore.py').run()\n"
+        "at.switch_page('app_pages/explore.py').run()\n"
         "assert not at.exception and len(at.get('plotly_chart')) == 1, at.exception\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras', 'tf2onnx', 'onnxruntime') "
         "if m in sys.modules)\n"

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from jukebox.config import load_settings
+from jukebox.lifecycle import life_stages
 from jukebox.ui.data import data_set_facts
 
 st.title("🎵 Jukebox")
@@ -30,17 +31,19 @@ else:
     )
     if facts.first_date and facts.last_date:
         st.caption(f"Charts from {facts.first_date} to {facts.last_date}.")
-st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
+st.page_link("app_pages/explore.py", label="Explore the data", icon="🔎")
 
 st.subheader("The model's life")
-stages = [
-    ("Latest training", "No training yet.", "pages/train.py", "Train a model", "🏋️"),
-    ("Export", "No ONNX export yet.", "pages/export.py", "Export to ONNX", "📦"),
-    ("Registered versions", "None yet.", "pages/registry.py", "Register a version", "📚"),
-    ("Deployments", "None yet.", "pages/deploy.py", "Deploy a version", "🚀"),
+stages = life_stages(settings)
+links = [
+    ("app_pages/train.py", "Train a model", "🏋️"),
+    ("app_pages/export.py", "Export to ONNX", "📦"),
+    ("app_pages/registry.py", "Register a version", "📚"),
+    ("app_pages/deploy.py", "Deploy a version", "🚀"),
 ]
-for column, (title, state, page, action, icon) in zip(st.columns(4), stages, strict=True):
+for column, stage, (page, action, icon) in zip(st.columns(4), stages, links, strict=True):
     with column.container(border=True):
-        st.markdown(f"**{title}**")
-        st.caption(state)
+        st.markdown(f"{'✅' if stage.reached else '⬜'} **{stage.title}**")
+        st.caption(stage.summary)
         st.page_link(page, label=action, icon=icon)
+st.page_link("app_pages/predict.py", label="Ask the model where a song would chart", icon="🌍")

@@ -332,7 +332,7 @@ if not deployed:
         "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
         "address of any Open Inference Protocol endpoint below."
     )
-    st.page_link("pages/deploy.py", label="Deploy a model", icon="🚀")
+    st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
 if mode == TWO_MODELS:
     left, right = st.columns(2)
     with left:
