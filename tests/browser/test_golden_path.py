@@ -72,6 +72,22 @@ def fill_number(page, label: str, value: str) -> None:
     box.press("Tab")
 
 
+@pytest.fixture
+def shot_on_failure(page, shots, request):
+    """A screenshot of the page as it was when the test failed, next to the step screenshots."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        page.screenshot(path=str(shots / "failure.png"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 def test_golden_path(app_server, page, requests_made, shots, cleanup):
     started = time.monotonic()
     timings: dict[str, float] = {}
