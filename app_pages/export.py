@@ -10,10 +10,11 @@ import streamlit as st
 from jukebox.config import load_settings
 from jukebox.model.bundle import ONNX_FILE
 from jukebox.model.export import TOLERANCE
-from jukebox.model.trainings import bundle_zip, list_trainings, load_training
+from jukebox.model.trainings import bundle_zip, list_trainings
 from jukebox.ui import model as figures
 
 SELECTED = "export_selected"
+FLASH = "export_flash"
 
 settings = load_settings()
 st.title("Export")
@@ -62,12 +63,15 @@ if st.button(label, type="primary"):
             status.update(label="Export failed", state="error")
             st.error(f"The export failed: {error}")
         else:
-            passed = verification["passed"]
-            status.update(
-                label="Export verified" if passed else "Export FAILED verification",
-                state="complete" if passed else "error",
-            )
-    record = load_training(record.path) or record
+            # Rerun so everything drawn above (the picker's "exported" mark) shows the new state.
+            st.session_state[FLASH] = verification["passed"]
+            st.rerun()
+
+if (passed := st.session_state.pop(FLASH, None)) is not None:
+    if passed:
+        st.success("Exported and verified.")
+    else:
+        st.error("Exported, but the export FAILED verification: it cannot be registered.")
 
 if not record.exported:
     st.info("This model is not exported yet: press **Export to ONNX**.")

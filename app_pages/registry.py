@@ -70,7 +70,8 @@ else:
     if reachable:
         with contextlib.suppress(*registry.USER_ERRORS):
             suggestion = registry.suggest_next_version(name, settings, check_storage=False)
-    version_key = f"register_version_{name}"
+    # The suggestion is part of the key: after a registration the field shows the next one.
+    version_key = f"register_version_{name}_{suggestion}"
     version = right.text_input(
         "Version",
         value=suggestion,
@@ -89,7 +90,6 @@ else:
         except registry.USER_ERRORS as error:
             st.error(str(error))
         else:
-            st.session_state.pop(version_key, None)
             done(f"Registered {info.model} version {info.version}, stored at {info.uri}.")
 
 # --- Every registered version ---------------------------------------------------------------

@@ -11,6 +11,7 @@ it) it also reports progress into that job's ``status.json`` and stops cleanly w
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import signal
 import sys
@@ -98,15 +99,21 @@ def _load_data(args: argparse.Namespace, settings):
     return ensure_current(settings)
 
 
-def _data_version(args: argparse.Namespace, settings) -> dict | None:
-    """The current data set's file hashes and creation time, when training on it."""
+def _data_version(args: argparse.Namespace, settings) -> str | None:
+    """An id of the current data set's content, when training on it: one hash over its files.
+
+    Until the data is versioned by DVC this is what the registry records as the data version;
+    the same two tables always give the same id.
+    """
     if args.songs is not None or args.data is not None:
         return None
     from jukebox.data.store import current_info
 
-    info = current_info(settings) or {}
-    files = info.get("files")
-    return {"created": info.get("created"), "files": files} if files else None
+    files = (current_info(settings) or {}).get("files")
+    if not files:
+        return None
+    listing = "".join(f"{name} {files[name]['sha256']}\n" for name in sorted(files))
+    return "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
 
 
 def run(args: argparse.Namespace) -> int:

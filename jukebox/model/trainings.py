@@ -158,14 +158,15 @@ def run_training(
     should_stop: Callable[[], bool] | None = None,
     export: bool = True,
     on_phase: Callable[[str], None] | None = None,
-    data_version: dict | None = None,
+    data_version: str | None = None,
 ) -> TrainingRecord:
     """Prepare ``data``, train, evaluate on the test split, save, and (by default) export.
 
     ``on_phase`` is told each phase as it starts (``preparing``, ``training``, ``evaluating``,
-    ``saving``, ``exporting``). ``data_version`` (such as the current data set's file hashes)
-    is recorded in ``metrics.json`` under ``data.version``. Errors a user can cause (data too
-    small, NaN loss) are raised as ``PreparationError`` / ``TrainingError`` saying what to change.
+    ``saving``, ``exporting``). ``data_version`` (an id of the data's content, such as a hash
+    over its files) is recorded in ``metrics.json`` under ``data.version``. Errors a user can
+    cause (data too small, NaN loss) are raised as ``PreparationError`` / ``TrainingError``
+    saying what to change.
     """
     from jukebox.data.merge import merge_tables
     from jukebox.model.training import predict, train

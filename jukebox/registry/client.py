@@ -549,14 +549,21 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _scalar(v) for k, v in values.items() if isinstance(v, bool | int | float)}
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
+
+
 def _data_version_properties(data_version: Any) -> dict[str, str]:
     if data_version is None:
         return {}
     if isinstance(data_version, str):
         return {DATA_VERSION: data_version}
     fields = data_version if isinstance(data_version, Mapping) else vars(data_version)
-    md5 = next((fields[k] for k in ("md5", "dvc_md5", "version") if fields.get(k)), None)
-    commit = next((fields[k] for k in ("commit", "git_commit", "rev") if fields.get(k)), None)
+    # Only plain ids are recorded; anything else (a nested summary) says nothing a reader can use.
+    md5 = next((fields[k] for k in ("md5", "dvc_md5", "version") if _is_id(fields.get(k))), None)
+    commit = next(
+        (fields[k] for k in ("commit", "git_commit", "rev") if _is_id(fields.get(k))), None
+    )
     return {k: str(v) for k, v in ((DATA_VERSION, md5), (DATA_COMMIT, commit)) if v is not None}
 
 

@@ -142,6 +142,7 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     for runtime in ("onnxruntime", "OpenVINO"):
         figure = metrics.filter(has_text=f"{runtime} max diff").inner_text()
         assert re.search(r"\d\.\d\de[-+]\d+", figure), figure
+    assert "export verified" in choice(page, "Trained model").input_value()
     step_done("export")
 
     # 4. Register it under the suggested version and find it among the registered versions.
@@ -161,6 +162,9 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     listed = grid_text(table)
     assert listed.startswith(f"{MODEL} | {version} | "), listed  # model, version, created…
     assert listed.endswith("live"), listed
+    assert "sha256:" in listed, listed  # the data version it was trained on, as an id
+    # The form now suggests the next version, so a second press cannot repeat this one.
+    assert page.get_by_role("textbox", name="Version", exact=True).input_value() == "2"
     step_done("registry", table)
 
     # 5. Deploy that registered version on a local server, and see it listed and healthy.

@@ -109,6 +109,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     export.run(timeout=180)
     assert not export.exception, export.exception
     assert any("Passed: both runtimes match Keras" in s.value for s in export.success)
+    assert "export verified" in export.selectbox[0].format_func(export.selectbox[0].value)
     diffs = {m.label: m.value for m in export.metric}
     assert float(diffs["onnxruntime max diff"]) <= 1e-5
     assert float(diffs["OpenVINO max diff"]) <= 1e-5
