@@ -191,17 +191,18 @@ def rows_frame(rows: Rows, features: Sequence[str] = FEATURES) -> pd.DataFrame:
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise ServingError("The rows lack the feature(s) " + ", ".join(missing) + ".")
-    out = pd.DataFrame(index=frame.index)
+    columns = {}
     for feature in features:
-        values = pd.to_numeric(frame[feature], errors="coerce").astype("float64")
-        bad = values.isna() | ~np.isfinite(values.to_numpy())
+        values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(dtype="float64")
+        bad = ~np.isfinite(values)
         if bad.any():
             raise ServingError(
                 f"Feature {feature} must be a number in every row (row {frame.index[bad][0]} "
                 f"holds {frame[feature][bad].iloc[0]!r})."
             )
-        out[feature] = values
-    return out
+        columns[feature] = values
+    # Built in one go: inserting columns one by one costs far more than the request itself.
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def build_request(
