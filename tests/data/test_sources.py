@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import io
-import socket
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +21,7 @@ from jukebox.data.sources import (
     load_upload,
 )
 from jukebox.data.validation import ValidationError
+from tests.ports import free_port
 
 
 def write_tables(data, directory):
@@ -44,12 +44,6 @@ class Upload(io.BytesIO):
     def __init__(self, content: bytes, name: str):
         super().__init__(content)
         self.name = name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- synthetic and parquet -------------------------------------------------------------------

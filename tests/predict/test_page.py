@@ -19,6 +19,7 @@ from jukebox.config import load_settings
 from jukebox.data.schema import FEATURES
 from jukebox.predict import PRESETS, country_label
 from tests.bundles import make_tiny_bundle
+from tests.ports import free_port
 
 pytest.importorskip(
     "jukebox.serving.client", reason="the v2 client (jukebox/serving/client.py) is not written yet"
@@ -122,12 +123,6 @@ def shown_countries(at: AppTest, which: int = 0) -> list[str]:
 def no_failure(at: AppTest) -> None:
     assert not at.exception
     assert not [e.value for e in at.error]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_without_a_deployment_the_page_says_how_to_get_one(home):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ from moto.server import ThreadedMotoServer
 
 from jukebox.config import load_settings
 from jukebox.storage import LocalStore, S3Store
+from tests.ports import free_port
 
 # moto accepts any key unless authentication is switched on (see test_storage's credential test).
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key-never-shown"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,8 @@ from jukebox.storage import (
     upload_bundle,
 )
 from tests.bundles import make_tiny_bundle
-from tests.registry.conftest import free_port, running_registry
+from tests.ports import free_port
+from tests.registry.conftest import running_registry
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from jukebox.config import load_settings
 from jukebox.registry import client
 from tests.bundles import make_tiny_bundle
-from tests.registry.conftest import free_port, running_registry
+from tests.ports import free_port
+from tests.registry.conftest import running_registry
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "registry.py")
 

@@ -32,7 +32,8 @@ from jukebox.storage import (
     upload_bundle,
 )
 from tests.bundles import make_tiny_bundle
-from tests.registry.conftest import ACCESS_KEY, SECRET_KEY, free_port
+from tests.ports import free_port
+from tests.registry.conftest import ACCESS_KEY, SECRET_KEY
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ does not expose (status codes, error bodies, the exact JSON)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -16,12 +15,6 @@ from jukebox.config import Settings, load_settings
 from jukebox.registry.server import ensure_server, stop_server
 
 API = "/api/model_registry/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def settings_for(home, **env: str) -> Settings:

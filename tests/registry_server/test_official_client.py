@@ -13,7 +13,8 @@ from moto.server import ThreadedMotoServer
 from mr_openapi import ModelVersionState, RegisteredModelState
 
 from tests.bundles import make_tiny_bundle
-from tests.registry_server.conftest import free_port, run_api
+from tests.ports import free_port
+from tests.registry_server.conftest import run_api
 
 METADATA = {"accuracy": 0.875, "epochs": 12, "verified": True, "data_version": "md5:abc"}
 
