@@ -483,9 +483,6 @@ class FeatureRanges:
         return range_flags(song, self.features, self.minima, self.maxima)
 
 
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
-
-
 class ScalingError(ValueError):
     """An uploaded scaling file is unusable; the message says why and how to fix it."""
 
@@ -493,21 +490,11 @@ class ScalingError(ValueError):
 def read_scaling(filename: str, data: bytes) -> FeatureRanges:
     """Minima and maxima from an uploaded JSON file, in :data:`FEATURES` order.
 
-    The formats are those of :func:`jukebox.serving.client.load_scaling` (``{"minima": [...],
-    "maxima": [...]}`` in feature order, optionally with ``"features"``). A pickle is refused
-    before anything reads it, by its name or its first byte: unpickling runs whatever code the
-    file holds.
+    The formats are those of :func:`jukebox.serving.client.load_scaling`, which also refuses
+    a pickled scaler before anything reads it.
     """
-    if filename.lower().endswith(PICKLE_SUFFIXES) or data[:1] == b"\x80":
-        raise ScalingError(
-            f"{filename} looks like a pickled scaler. Jukebox never opens pickles, because "
-            "loading one can run any code hidden in it. Save the scaler's minima and maxima as "
-            'JSON instead: {"minima": [...], "maxima": [...]}, one number per feature in the '
-            f"order {', '.join(FEATURES)} (from scikit-learn: scaler.data_min_.tolist() and "
-            "scaler.data_max_.tolist())."
-        )
     try:
-        minima, maxima = load_scaling(data)
+        minima, maxima = load_scaling(data, name=filename)
     except ServingError as error:
         raise ScalingError(f"{filename}: {error}") from None
     return FeatureRanges(tuple(minima), tuple(maxima))

@@ -261,18 +261,38 @@ def _per_feature(values, features: Sequence[str], what: str) -> np.ndarray:
     return array
 
 
-def load_scaling(source: str | bytes | Path) -> tuple[list[float], list[float]]:
+# Names of files that scikit-learn and friends write by unpickling-only serialisers.
+PICKLED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
+
+
+def load_scaling(
+    source: str | bytes | Path, *, name: str | None = None
+) -> tuple[list[float], list[float]]:
     """Minima and maxima from a JSON file or its text: ``{"minima": [...], "maxima": [...]}``
     (optionally with ``"features"`` giving their order, as in ``preprocessing.json``) or
-    ``{"feature": {"min": ..., "max": ...}, ...}``. JSON only: a pickled scaler is never read."""
+    ``{"feature": {"min": ..., "max": ...}, ...}``.
+
+    JSON only. A pickled scaler is refused before anything reads it, by its ``name`` or its
+    first byte (the protocol marker of every modern pickle), because unpickling runs whatever
+    code the file holds.
+    """
     if isinstance(source, Path):
+        name = name or source.name
         source = source.read_bytes()
+    head = source[:1] if isinstance(source, bytes) else source[:1].encode()
+    if (name or "").lower().endswith(PICKLED_SUFFIXES) or head == b"\x80":
+        raise ServingError(
+            "This looks like a pickled scaler, and it was never loaded: Jukebox never opens "
+            "pickles, because loading one can run any code hidden in it. "
+            'Save the scaler\'s minima and maxima as JSON instead: {"minima": [...], '
+            f'"maxima": [...]}}, one number per feature in the order {", ".join(FEATURES)} '
+            "(from scikit-learn: scaler.data_min_.tolist() and scaler.data_max_.tolist())."
+        )
     try:
         data = json.loads(source)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ServingError(
-            f"The scaling file is not JSON ({error}): give minima and maxima as JSON; "
-            "a pickled scaler is never loaded."
+            f"The scaling file is not JSON ({error}): give minima and maxima as JSON."
         ) from None
     if not isinstance(data, dict):
         raise ServingError('The scaling file must be a JSON object with "minima" and "maxima".')
