@@ -60,6 +60,30 @@ class Settings:
         """Background jobs (trainings, servers, pipeline runs) and their status files."""
         return self.home / "runs"
 
+    def jobs_dir(self, kind: str) -> Path:
+        """The jobs of one kind (``train``, ``serve``, ``registry``, ``pipeline``)."""
+        return self.runs_dir / kind
+
+    @property
+    def staging_dir(self) -> Path:
+        """Data sets a page hands to a background training, one folder per job."""
+        return self.home / "staging"
+
+    @property
+    def fetched_dir(self) -> Path:
+        """Bundles downloaded from object storage to serve them, as ``<name>/<version>/``."""
+        return self.home / "fetched"
+
+    @property
+    def deployments_dir(self) -> Path:
+        """One JSON record per deployment (local server or KServe InferenceService)."""
+        return self.home / "deployments"
+
+    @property
+    def pipeline_runs_dir(self) -> Path:
+        """Records of pipeline runs (parameters, task states, outputs), one folder per run."""
+        return self.home / "pipeline-runs"
+
     @property
     def data_repo(self) -> Path:
         """git + DVC repository of the embedded data versions."""

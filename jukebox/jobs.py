@@ -104,7 +104,7 @@ def start_job(
     report. The process inherits the environment (plus ``env``), so it sees the same settings.
     """
     job_id = job_id or new_job_id()
-    job_dir = settings.runs_dir / kind / job_id
+    job_dir = settings.jobs_dir(kind) / job_id
     job_dir.mkdir(parents=True, exist_ok=False)
     argv = [sys.executable, *(a.replace("{job_dir}", str(job_dir)) for a in args)]
     with open(job_dir / LOG_FILE, "ab") as log:
@@ -142,7 +142,7 @@ def load_job(job_dir: Path) -> Job | None:
 
 def list_jobs(settings: Settings, kind: str) -> list[Job]:
     """Every job of ``kind``, newest first."""
-    root = settings.runs_dir / kind
+    root = settings.jobs_dir(kind)
     if not root.is_dir():
         return []
     jobs = (load_job(d) for d in sorted(root.iterdir(), reverse=True) if d.is_dir())

@@ -23,6 +23,7 @@ from jukebox.config import Settings
 from jukebox.data.countries import country_name
 from jukebox.data.schema import FEATURES
 from jukebox.data.store import PROPERTIES_FILE
+from jukebox.errors import JukeboxError
 from jukebox.model.bundle import BundleError, Preprocessing, read_bundle
 from jukebox.serving.client import (
     ServingError,
@@ -483,7 +484,7 @@ class FeatureRanges:
         return range_flags(song, self.features, self.minima, self.maxima)
 
 
-class ScalingError(ValueError):
+class ScalingError(JukeboxError, ValueError):
     """An uploaded scaling file is unusable; the message says why and how to fix it."""
 
 
@@ -706,7 +707,7 @@ def _served_preprocessing(settings: Settings, deployment) -> Preprocessing | Non
 
     bundle = deployment.bundle
     if not bundle:
-        job = load_job(settings.runs_dir / JOB_KIND / deployment.job_id)
+        job = load_job(settings.jobs_dir(JOB_KIND) / deployment.job_id)
         bundle = job.status().get("bundle") if job else None
     if not bundle:
         return None

@@ -33,6 +33,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from jukebox.config import Settings
+from jukebox.errors import JukeboxError
 from jukebox.model.bundle import BUNDLE_FILES, ONNX_FILE, file_sha256
 
 MANIFEST_FILE = "manifest.json"
@@ -44,7 +45,7 @@ _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 _PATH_CHARACTERS = ("/", "\\", "..", "\0", ":", "~")
 
 
-class StorageError(RuntimeError):
+class StorageError(JukeboxError, RuntimeError):
     """Something about object storage a user can fix; the message says what and how."""
 
 
@@ -68,7 +69,7 @@ class BundleNotFoundError(StorageError):
     """No complete bundle is stored for this model version."""
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(JukeboxError, ValueError):
     """A model name or version cannot be used; the message says why and what to type instead."""
 
 

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         data = _load_data(args, settings)
     except (ValueError, OSError) as error:
         return fail(f"could not load the data: {error}", EXIT_BAD_INPUT)
-    if args.data is not None and args.data.resolve().parent == (settings.home / "staging"):
+    if args.data is not None and args.data.resolve().parent == settings.staging_dir:
         shutil.rmtree(args.data, ignore_errors=True)  # handed over by the page: read once
     print(f"Data: {data.source} ({len(data.rankings):,} ranking rows)", flush=True)
     report(source=data.source)

@@ -18,8 +18,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder, MinMaxScaler
 
+from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES, LABEL
-from jukebox.model.bundle import Preprocessing
+from jukebox.errors import JukeboxError
 
 DATE = "snapshot_date"
 TEST_FRACTION = 0.2
@@ -27,7 +28,7 @@ VALIDATION_FRACTION = 0.2
 MIN_ROWS = 20
 
 
-class PreparationError(ValueError):
+class PreparationError(JukeboxError, ValueError):
     """The data cannot be prepared for training; the message says why and what to do."""
 
 

@@ -32,6 +32,7 @@ from jukebox.data.schema import (
 )
 from jukebox.data.songdata import SongData, song_data
 from jukebox.data.validation import Finding, ValidationError, ValidationReport
+from jukebox.errors import JukeboxError
 
 __all__ = [
     "KAGGLE_COLUMNS",
@@ -56,7 +57,7 @@ KAGGLE_COLUMNS = (
 HTTP_TIMEOUT = 60
 
 
-class SourceError(ValueError):
+class SourceError(JukeboxError, ValueError):
     """A source could not be read; the message names the file and what to do."""
 
 

@@ -21,13 +21,14 @@ import pandas as pd
 from jukebox.config import Settings
 from jukebox.data.schema import PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.songdata import SongData, song_data
+from jukebox.errors import JukeboxError
 
 PROPERTIES_FILE = f"{PROPERTIES_TABLE}.parquet"
 RANKINGS_FILE = f"{RANKINGS_TABLE}.parquet"
 INFO_FILE = "dataset.json"
 
 
-class NoDataError(FileNotFoundError):
+class NoDataError(JukeboxError, FileNotFoundError):
     """There is no usable current data set; the message says how to make one."""
 
 

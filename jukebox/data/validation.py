@@ -36,6 +36,7 @@ from jukebox.data.schema import (
     TIME_SIGNATURE_SPEC,
     FeatureSpec,
 )
+from jukebox.errors import JukeboxError
 
 Level = Literal["error", "warning", "info"]
 
@@ -75,7 +76,7 @@ class Cleaned(NamedTuple):
     dropped: int
 
 
-class ValidationError(ValueError):
+class ValidationError(JukeboxError, ValueError):
     """A table cannot be used; ``report`` holds every problem found, not only the first."""
 
     def __init__(self, report: ValidationReport):

@@ -34,7 +34,7 @@ class SyntheticSpec:
 
 def staging_dir(settings: Settings, job_id: str) -> Path:
     """Where the page leaves a chosen data set for the job ``job_id`` to read."""
-    return settings.home / "staging" / job_id
+    return settings.staging_dir / job_id
 
 
 def start_training(

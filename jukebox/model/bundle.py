@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from jukebox.data.preprocessing import Preprocessing, ScalingError
+from jukebox.errors import JukeboxError
 
 ONNX_FILE = "model.onnx"
 KERAS_FILE = "model.keras"
@@ -23,40 +26,8 @@ BUNDLE_FILES = (ONNX_FILE, KERAS_FILE, PREPROCESSING_FILE, METRICS_FILE, CARD_FI
 REQUIRED_FILES = (ONNX_FILE, PREPROCESSING_FILE)
 
 
-class BundleError(ValueError):
+class BundleError(JukeboxError, ValueError):
     """A directory is not a usable bundle; the message says which file is wrong."""
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How raw features relate to the model: their order, the training scaler, the labels."""
-
-    features: tuple[str, ...]
-    minima: tuple[float, ...]
-    maxima: tuple[float, ...]
-    labels: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not (len(self.features) == len(self.minima) == len(self.maxima)):
-            raise BundleError("preprocessing.json: features, minima and maxima differ in length")
-        if not self.labels:
-            raise BundleError("preprocessing.json: no country labels")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> Preprocessing:
-        try:
-            data = json.loads(text)
-            return cls(
-                features=tuple(str(f) for f in data["features"]),
-                minima=tuple(float(v) for v in data["minima"]),
-                maxima=tuple(float(v) for v in data["maxima"]),
-                labels=tuple(str(label) for label in data["labels"]),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise BundleError(f"preprocessing.json is malformed: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -105,7 +76,12 @@ def read_bundle(path: str | Path) -> ModelBundle:
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise BundleError(f"{path} is not a model bundle: missing {', '.join(missing)}")
-    preprocessing = Preprocessing.from_json((path / PREPROCESSING_FILE).read_text())
+    try:
+        preprocessing = Preprocessing.from_json((path / PREPROCESSING_FILE).read_text())
+    except ScalingError as error:
+        raise BundleError(str(error)) from error
+    if not preprocessing.labels:
+        raise BundleError("preprocessing.json: no country labels")
     metrics = {}
     if (path / METRICS_FILE).is_file():
         try:

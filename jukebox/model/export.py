@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jukebox.errors import JukeboxError
+
 if TYPE_CHECKING:
     import keras
 
@@ -32,7 +34,7 @@ OUTPUT_NAME = "output"
 BATCH_DIM = "N"
 
 
-class ExportError(RuntimeError):
+class ExportError(JukeboxError, RuntimeError):
     """The model could not be exported; the message says why."""
 
 

@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from jukebox.errors import JukeboxError
+
 if TYPE_CHECKING:
     import keras
+
+    from jukebox.data.preprocessing import Preprocessing
 
 WORKSHOP_WIDTHS = (32, 64, 128, 256)
 """The hidden layers of the workshop's notebook, in order."""
 
 
-class ParamsError(ValueError):
+class ParamsError(JukeboxError, ValueError):
     """A training parameter is out of range; the message says which, and what is allowed."""
 
 
@@ -100,28 +103,25 @@ def validation_problems(values: dict[str, Any]) -> list[str]:
     return problems
 
 
-def build_model(
-    features: Sequence[str],
-    n_classes: int,
-    minima: Sequence[float],
-    maxima: Sequence[float],
-    params: TrainingParams | None = None,
-) -> keras.Model:
+def build_model(preprocessing: Preprocessing, params: TrainingParams | None = None) -> keras.Model:
     """The classifier: named raw inputs -> concat -> min-max scaling -> dense ReLU -> softmax.
 
     The scaling is a built-in Keras ``Rescaling`` layer with fixed per-feature constants,
     ``x * scale + offset``, exactly scikit-learn's MinMaxScaler transform; as constants (not
     weights) they become part of the ONNX graph, and ``model.keras`` loads without custom code.
-    A feature that never varies in training gets a range of 1, as MinMaxScaler does, instead of a
-    division by zero.
+    The constants come from :meth:`Preprocessing.scale_constants`, the one definition of the
+    scaling in Jukebox.
     """
     import keras
 
     params = params or TrainingParams()
+    n_classes = len(preprocessing.labels)
     if n_classes < 2:
         raise ValueError("The model needs at least two countries to choose between.")
-    scale, offset = min_max_constants(minima, maxima)
-    inputs = [keras.Input(shape=(1,), name=name, dtype="float32") for name in features]
+    scale, offset = preprocessing.scale_constants()
+    inputs = [
+        keras.Input(shape=(1,), name=name, dtype="float32") for name in preprocessing.features
+    ]
     x = keras.layers.Concatenate(name="features")(inputs)
     x = keras.layers.Rescaling(scale=scale, offset=offset, name="min_max_scaling")(x)
     for i, units in enumerate(params.hidden_units):
@@ -141,19 +141,6 @@ def build_model(
         ],
     )
     return model
-
-
-def min_max_constants(
-    minima: Sequence[float], maxima: Sequence[float]
-) -> tuple[list[float], list[float]]:
-    """``scale`` and ``offset`` such that ``x * scale + offset`` maps [min, max] onto [0, 1]."""
-    scale, offset = [], []
-    for low, high in zip(minima, maxima, strict=True):
-        span = float(high) - float(low)
-        factor = 1.0 / span if span > 0 else 1.0
-        scale.append(factor)
-        offset.append(-float(low) * factor)
-    return scale, offset
 
 
 def set_determinism(seed: int) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from jukebox.data.preparation import Prepared
+from jukebox.errors import JukeboxError
 from jukebox.model.network import TrainingParams, build_model, set_determinism
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class ProgressListener(Protocol):
     def __call__(self, event: TrainingEvent) -> None: ...
 
 
-class TrainingError(RuntimeError):
+class TrainingError(JukeboxError, RuntimeError):
     """Training could not produce a usable model; the message says what to change."""
 
 
@@ -184,9 +185,7 @@ def train(
     params = params or TrainingParams()
     listeners = list(listeners)
     set_determinism(params.seed)
-    model = build_model(
-        prepared.features, prepared.n_classes, prepared.minima, prepared.maxima, params
-    )
+    model = build_model(prepared.preprocessing(), params)
     batches = math.ceil(len(prepared.y_train) / params.batch_size)
     reporter = _make_callback(listeners, params.epochs, batches, should_stop, batch_interval)
     train_data = make_dataset(

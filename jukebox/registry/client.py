@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from mr_openapi import ModelVersionState
 
 from jukebox.config import Settings, load_settings
+from jukebox.errors import JukeboxError
 from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, read_bundle
 from jukebox.storage import (
     InvalidNameError,
@@ -75,7 +76,7 @@ PARAM = "param."
 _MAX_INT = 999_999_999
 
 
-class RegistryError(RuntimeError):
+class RegistryError(JukeboxError, RuntimeError):
     """Something about the registry a user can fix; the message says what and how."""
 
 
@@ -788,7 +789,7 @@ def _undo_registration(
 
 def fetched_dir(settings: Settings, name: str, version: str) -> Path:
     """Where :func:`fetch_bundle` puts a version by default."""
-    return settings.home / "fetched" / check_model_name(name) / check_version(version)
+    return settings.fetched_dir / check_model_name(name) / check_version(version)
 
 
 @_translate_errors

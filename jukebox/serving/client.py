@@ -31,11 +31,12 @@ import pandas as pd
 import requests
 
 from jukebox.data.schema import FEATURES
+from jukebox.errors import JukeboxError
 
 Rows = pd.DataFrame | Sequence[Mapping[str, float]] | Mapping[str, float]
 
 
-class ServingError(RuntimeError):
+class ServingError(JukeboxError, RuntimeError):
     """An inference server could not answer, or refused; ``status`` is its HTTP status if any."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

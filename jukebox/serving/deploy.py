@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jukebox.config import Settings
+from jukebox.errors import JukeboxError
 from jukebox.jobs import Job, load_job, start_job, stop_job, write_json_atomic
 from jukebox.serving.client import server_ready
 
@@ -36,7 +37,7 @@ SERVING_ENVIRONMENT = "jukebox-local"
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(JukeboxError, RuntimeError):
     """A deployment could not be made, found or changed; the message says why and what to do."""
 
 
@@ -86,7 +87,7 @@ def suggest_name(model: str) -> str:
 
 
 def _records_dir(settings: Settings) -> Path:
-    return settings.home / "deployments"
+    return settings.deployments_dir
 
 
 def _record_path(settings: Settings, name: str) -> Path:
@@ -101,7 +102,7 @@ def _read_record(path: Path) -> dict | None:
 
 
 def _job(settings: Settings, job_id: str) -> Job | None:
-    return load_job(settings.runs_dir / JOB_KIND / job_id)
+    return load_job(settings.jobs_dir(JOB_KIND) / job_id)
 
 
 def _deployment(settings: Settings, record: dict) -> Deployment:

@@ -32,6 +32,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from jukebox.errors import JukeboxError
+
 GROUP = "serving.kserve.io"
 VERSION = "v1beta1"
 PLURAL = "inferenceservices"
@@ -42,7 +44,7 @@ DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-class KServeError(RuntimeError):
+class KServeError(JukeboxError, RuntimeError):
     """A manifest cannot be built or applied; the message says why and what to do."""
 
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 import requests
 
 from jukebox.config import Settings
+from jukebox.errors import JukeboxError
 
 API = "/api/model_registry/v1alpha3"
 
 
-class RecordError(RuntimeError):
+class RecordError(JukeboxError, RuntimeError):
     """The registry refused or could not be reached; the message says which."""
 
 

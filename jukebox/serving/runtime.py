@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from jukebox.errors import JukeboxError
 from jukebox.model.bundle import ModelBundle, file_sha256, read_bundle
 
 # Open Inference Protocol datatypes of the ONNX element types a model of ours may expose.
@@ -40,7 +41,7 @@ V2_TO_NUMPY = {
 }
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(JukeboxError, RuntimeError):
     """The bundle cannot be served; the message says why (missing file, wrong sha256, bad ONNX)."""
 
 

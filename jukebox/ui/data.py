@@ -27,6 +27,7 @@ from jukebox.data.store import (
     save_current,
 )
 from jukebox.data.validation import ValidationError, ValidationReport
+from jukebox.errors import JukeboxError
 from jukebox.ui.explore import (
     ExploreTables,
     Summary,
@@ -93,7 +94,7 @@ def data_set_facts(settings: Settings) -> DataSetFacts | None:
     )
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(JukeboxError, RuntimeError):
     """The current data set cannot be read; the message says why and what to do."""
 
 

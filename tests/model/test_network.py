@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES
 from jukebox.model.network import ParamsError, TrainingParams, build_model, validation_problems
+
+LABELS5 = ("A", "B", "C", "D", "E")
 
 
 def test_defaults_are_the_workshop_architecture():
@@ -45,7 +48,9 @@ def test_params_round_trip_through_a_dict():
 def test_model_takes_one_raw_input_per_feature_and_gives_softmax():
     minima = [0.0] * len(FEATURES)
     maxima = [float(i + 1) for i in range(len(FEATURES))]
-    model = build_model(FEATURES, 5, minima, maxima, TrainingParams(width=8, depth=2))
+    model = build_model(
+        Preprocessing(FEATURES, minima, maxima, LABELS5), TrainingParams(width=8, depth=2)
+    )
     assert [i.name for i in model.inputs] == list(FEATURES)
     assert all(tuple(i.shape) == (None, 1) for i in model.inputs)
     assert tuple(model.outputs[0].shape) == (None, 5)
@@ -62,7 +67,9 @@ def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
     minima = [float(-i) for i in range(len(FEATURES))]
     maxima = [float(10 * (i + 1)) for i in range(len(FEATURES))]
     maxima[3] = minima[3]  # a constant feature: range 1, like scikit-learn's MinMaxScaler
-    model = build_model(FEATURES, 3, minima, maxima, TrainingParams(width=4, depth=1))
+    model = build_model(
+        Preprocessing(FEATURES, minima, maxima, ("A", "B", "C")), TrainingParams(width=4, depth=1)
+    )
     scaling = keras.Model(model.inputs, model.get_layer("min_max_scaling").output)
 
     def scaled(values):
@@ -73,8 +80,18 @@ def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
     expected = np.ones(len(FEATURES))
     expected[3] = 0.0
     np.testing.assert_allclose(scaled(maxima), expected, atol=1e-6)
+    # The network and Preprocessing.scale (what the Predict page sends a model from elsewhere)
+    # are one definition: the same numbers for the same rows, a constant feature included.
+    import pandas as pd
+
+    rows = pd.DataFrame([maxima, minima, [v / 2 for v in maxima]], columns=list(FEATURES))
+    prep = Preprocessing(FEATURES, tuple(minima), tuple(maxima))
+    for i in range(len(rows)):
+        np.testing.assert_allclose(
+            scaled(rows.iloc[i].tolist()), prep.scale(rows).iloc[i].to_numpy(), atol=1e-5
+        )
 
 
 def test_fewer_than_two_countries_is_refused():
     with pytest.raises(ValueError, match="at least two countries"):
-        build_model(FEATURES, 1, [0.0] * 13, [1.0] * 13)
+        build_model(Preprocessing(FEATURES, (0.0,) * 13, (1.0,) * 13, ("A",)))

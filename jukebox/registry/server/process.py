@@ -160,7 +160,7 @@ def stop_server(settings: Settings) -> int:
 
 @contextmanager
 def _lock(settings: Settings) -> Iterator[None]:
-    directory = settings.runs_dir / JOB_KIND
+    directory = settings.jobs_dir(JOB_KIND)
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
