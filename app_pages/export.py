@@ -8,9 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from jukebox.config import load_settings
-from jukebox.model.bundle import ONNX_FILE
-from jukebox.model.export import TOLERANCE
-from jukebox.model.trainings import bundle_zip, list_trainings
+from jukebox.errors import JukeboxError
+from jukebox.model.bundle import CARD_FILE, ONNX_FILE
+from jukebox.model.runs import bundle_zip, list_trainings
 from jukebox.ui import model as figures
 
 SELECTED = "export_selected"
@@ -40,31 +40,32 @@ training_id = st.selectbox(
 st.session_state[SELECTED] = training_id
 record = by_id[training_id]
 
-params = record.params
+report = record.report
+params = report.params
 st.markdown(
-    f"**Data:** {record.source or '?'}  \n"
+    f"**Data:** {report.data.source or '?'}  \n"
     f"**Network:** width {params.get('width')}, depth {params.get('depth')}, "
     f"dropout {params.get('dropout')} · trained {params.get('epochs')} epoch(s), "
     f"batch {params.get('batch_size')}, learning rate {params.get('learning_rate')}  \n"
-    f"**Test accuracy:** {record.metrics.get('accuracy', float('nan')):.3f}"
+    f"**Test accuracy:** {report.evaluation.accuracy:.3f}"
 )
 
 label = "Export again" if record.exported else "Export to ONNX"
 if st.button(label, type="primary"):
-    from jukebox.model.trainings import export_training
+    from jukebox.model.workflow import export_training
 
     with st.status("Exporting and verifying…", expanded=True) as status:
         try:
             st.write(
                 "Converting with tf2onnx, then running onnxruntime and OpenVINO on the test split."
             )
-            verification = export_training(record.path)
-        except Exception as error:  # shown as a sentence; the bundle stays as it was
+            exported = export_training(record.path)
+        except JukeboxError as error:  # shown as a sentence; the bundle stays as it was
             status.update(label="Export failed", state="error")
             st.error(f"The export failed: {error}")
         else:
             # Rerun so everything drawn above (the picker's "exported" mark) shows the new state.
-            st.session_state[FLASH] = verification["passed"]
+            st.session_state[FLASH] = exported.verification_passed
             st.rerun()
 
 if (passed := st.session_state.pop(FLASH, None)) is not None:
@@ -78,46 +79,48 @@ if not record.exported:
     st.stop()
 
 # --- Verification -------------------------------------------------------------------------------
-verification = record.verification
+verification = report.verification
+onnx_facts = report.onnx
+if verification is None or onnx_facts is None:
+    st.warning("This export has no verification record: press **Export again**.")
+    st.stop()
 st.subheader("Verification")
-if verification.get("passed"):
+if verification.passed:
     st.success(
-        f"Passed: both runtimes match Keras within {verification.get('tolerance', TOLERANCE):g} "
-        f"on all {verification.get('rows', 0):,} test rows. It can be registered."
+        f"Passed: both runtimes match Keras within {verification.tolerance:g} "
+        f"on all {verification.rows:,} test rows. It can be registered."
     )
 else:
     st.error(
         "Failed: this export does not match the Keras model, so it cannot be registered. "
-        + " ".join(verification.get("problems", []))
+        + " ".join(verification.problems)
     )
 cols = st.columns(4)
-for col, runtime, name in (
-    (cols[0], "onnxruntime", "onnxruntime"),
-    (cols[1], "openvino", "OpenVINO"),
+for col, diff, name in (
+    (cols[0], verification.onnxruntime_max_abs_diff, "onnxruntime"),
+    (cols[1], verification.openvino_max_abs_diff, "OpenVINO"),
 ):
-    diff = verification.get(f"{runtime}_max_abs_diff")
     col.metric(
         f"{name} max diff",
         "—" if diff is None else f"{diff:.2e}",
         help=f"largest |ONNX − Keras| over all test rows and countries, run with {name}",
     )
-cols[2].metric("Rows compared", f"{verification.get('rows', 0):,}")
-cols[3].metric("Export + verification", f"{verification.get('total_seconds', 0):.1f} s")
+cols[2].metric("Rows compared", f"{verification.rows:,}")
+cols[3].metric("Export + verification", f"{verification.seconds.get('total', 0):.1f} s")
 
 # --- Graph --------------------------------------------------------------------------------------
 st.subheader("Graph")
-onnx_info = record.metrics.get("onnx", {})
 st.caption(
-    f"opset {onnx_info.get('opset')} · {onnx_info.get('producer', '')} · "
-    f"{onnx_info.get('bytes', 0) / 1024:.0f} KiB · sha256 `{onnx_info.get('sha256', '')[:16]}…`"
+    f"opset {onnx_facts.opset} · {onnx_facts.producer} · "
+    f"{onnx_facts.bytes / 1024:.0f} KiB · sha256 `{onnx_facts.sha256[:16]}…`"
 )
 left, right = st.columns(2)
 left.markdown("**Inputs** (raw feature values)")
-inputs = figures.graph_table(onnx_info.get("inputs", []))
+inputs = figures.graph_table(onnx_facts.inputs)
 left.dataframe(inputs, hide_index=True, height=35 * (len(inputs) + 1) + 3)
 right.markdown("**Outputs** (probability per country)")
-right.dataframe(figures.graph_table(onnx_info.get("outputs", [])), hide_index=True)
-right.caption("Columns in this order: " + ", ".join(record.metrics.get("labels", [])))
+right.dataframe(figures.graph_table(onnx_facts.outputs), hide_index=True)
+right.caption("Columns in this order: " + ", ".join(report.evaluation.labels))
 
 # --- Download -----------------------------------------------------------------------------------
 st.subheader("Download")
@@ -135,4 +138,4 @@ right.download_button(
     mime="application/zip",
 )
 with st.expander("Model card"):
-    st.markdown((record.path / "model_card.md").read_text())
+    st.markdown((record.path / CARD_FILE).read_text())

@@ -10,15 +10,14 @@ from __future__ import annotations
 import streamlit as st
 
 from jukebox.config import load_settings
-from jukebox.data.sources import SourceError
+from jukebox.data.sources import load_source
 from jukebox.data.store import current_info
-from jukebox.data.validation import ValidationError
-from jukebox.jobs import new_job_id
-from jukebox.model import background
-from jukebox.model.background import SyntheticSpec
-from jukebox.model.evaluation import SUMMARY_METRICS
+from jukebox.errors import JukeboxError
+from jukebox.model import jobs as training_jobs
+from jukebox.model.jobs import SyntheticSpec
 from jukebox.model.network import TrainingParams, validation_problems
-from jukebox.model.trainings import list_trainings, load_training
+from jukebox.model.report import SUMMARY_METRICS
+from jukebox.model.runs import list_trainings, load_training
 from jukebox.ui import model as figures
 
 SELECTED = "train_selected_job"
@@ -110,7 +109,7 @@ with st.form("train_params"):
         "Default: the workshop's network (dense 32-64-128-256, ReLU, softmax over countries)."
     )
     submitted = st.form_submit_button("Train", type="primary")
-running_now = [v for v in background.training_jobs(settings)[:10] if not v.finished]
+running_now = [v for v in training_jobs.training_jobs(settings)[:10] if not v.finished]
 if running_now:
     st.caption(
         f"{len(running_now)} training(s) already running: another one will share the CPU with "
@@ -127,32 +126,22 @@ if submitted:
         st.error(f"Fill in {', '.join(missing)} for the data source first, then press Train.")
     else:
         params = TrainingParams(**values)
-        job_id = new_job_id()
-        data_dir = None
+        data = None
         try:
             if kind not in ("current", "synthetic"):
-                from jukebox.model.datasets import save_directory
-                from jukebox.ui.data import read_source
-
                 with st.spinner(f"Reading and validating ({SOURCES[kind]})…"):
-                    data = read_source(kind, source_params, settings)
-                    data_dir = save_directory(data, background.staging_dir(settings, job_id))
+                    data = load_source(kind, source_params, settings)
             synthetic = SyntheticSpec(**source_params) if kind == "synthetic" else None
-            job = background.start_training(
-                settings,
-                params,
-                data_dir=data_dir,
-                synthetic=synthetic,
-                job_id=job_id,
-                export=export,
+            job = training_jobs.start_training(
+                settings, params, data=data, synthetic=synthetic, export=export
             )
             st.session_state[SELECTED] = job.id
-        except (ValidationError, SourceError, ValueError, OSError) as error:
+        except (JukeboxError, OSError) as error:
             st.error(f"This data cannot be used for training: {error}")
 
 # --- 3. Trainings -------------------------------------------------------------------------------
 st.subheader("3 · Training")
-views = background.training_jobs(settings)[:30]
+views = training_jobs.training_jobs(settings)[:30]
 if not views:
     st.info("No training yet: choose data and press **Train**.")
 else:
@@ -169,67 +158,62 @@ else:
     job = next(v.job for v in views if v.job.id == job_id)
 
     def show_results(record) -> None:
-        """The finished training's test figures, from its metrics.json."""
-        metrics = record.metrics
-        data = metrics.get("data", {})
-        st.markdown(f"**Data:** {data.get('source', '?')}")
+        """The finished training's test figures, from its report."""
+        report = record.report
+        evaluation, data = report.evaluation, report.data
+        st.markdown(f"**Data:** {data.source or '?'}")
         cols = st.columns(len(SUMMARY_METRICS))
         for col, name in zip(cols, SUMMARY_METRICS, strict=True):
-            col.metric(figures.METRIC_LABELS[name], f"{metrics[name]:.3f}")
-        bayes = metrics.get("bayes_accuracy")
+            col.metric(figures.METRIC_LABELS[name], f"{getattr(evaluation, name):.3f}")
+        bayes = evaluation.bayes_accuracy
         if bayes:
-            gap = bayes - metrics["accuracy"]
             st.markdown(
                 f"**Bayes ceiling** (the best accuracy any model can reach on this data): "
-                f"{bayes:.3f}. This model reaches **{metrics['accuracy_to_bayes']:.1%}** of it "
-                f"({gap:.3f} below)."
+                f"{bayes:.3f}. This model reaches **{evaluation.accuracy_to_bayes:.1%}** of it "
+                f"({bayes - evaluation.accuracy:.3f} below)."
             )
         else:
             st.caption("The Bayes ceiling is known only for synthetic data.")
         st.plotly_chart(
-            figures.ceiling_figure(metrics["accuracy"], bayes, data.get("chance_accuracy")),
+            figures.ceiling_figure(evaluation.accuracy, bayes, data.chance_accuracy),
             key="ceiling",
         )
-        for note in data.get("split", {}).get("notes", []):
+        for note in data.split.notes:
             st.caption(note)
-        training = metrics.get("training", {})
         st.plotly_chart(
-            figures.training_curves(training.get("history"), epochs=training.get("epochs_run")),
+            figures.training_curves(report.fit.history, epochs=report.fit.epochs_run),
             key="final_curves",
         )
         st.markdown("**Confusion matrix** (rows: true country, columns: predicted; share of row)")
         st.plotly_chart(
-            figures.confusion_heatmap(metrics["confusion_matrix"], metrics["labels"]),
+            figures.confusion_heatmap(evaluation.confusion_matrix, evaluation.labels),
             key="confusion",
         )
         st.markdown("**Per country**")
-        st.plotly_chart(figures.per_country_figure(metrics["per_country"]), key="per_country")
+        st.plotly_chart(figures.per_country_figure(evaluation.per_country), key="per_country")
         with st.expander("Per-country table"):
-            st.dataframe(figures.per_country_table(metrics["per_country"]), hide_index=True)
-        verification = record.verification
-        if verification:
-            word = "passed" if verification.get("passed") else "FAILED"
+            st.dataframe(figures.per_country_table(evaluation.per_country), hide_index=True)
+        if record.verification is not None:
+            word = "passed" if record.verification_passed else "FAILED"
             st.markdown(f"ONNX export verification **{word}** (details on the Export page).")
         else:
             st.caption("Not exported yet: export it on the Export page.")
 
     def job_panel() -> None:
-        view = background.view(job)
+        view = training_jobs.view(job)
         if view.state in ("starting", "running"):
-            st.progress(view.progress, text=view.headline())
+            st.progress(view.status.progress, text=view.headline())
             status = view.status
             st.plotly_chart(
-                figures.training_curves(
-                    status.get("history"), status.get("curve"), epochs=status.get("epochs")
-                ),
+                figures.training_curves(status.history, status.curve, epochs=status.epochs),
                 key="live_curves",
             )
             left, right = st.columns(2)
             if left.button("Stop and keep the model", help="ends after the current batch"):
-                background.stop_training(job)
+                training_jobs.stop_training(job)
                 st.toast("Stopping after the current batch…")
             if right.button("Cancel", help="kill the training; nothing is kept"):
-                background.cancel_training(settings, job)
+                training_jobs.cancel_training(settings, job)
                 st.rerun()
         elif view.state in ("done", "stopped"):
             (st.success if view.state == "done" else st.warning)(view.headline())
@@ -247,7 +231,7 @@ else:
             st.rerun()  # redraw the whole page: the comparison below now has this training
         st.session_state["train_was_running"] = not view.finished
 
-    running = background.view(job).state in ("starting", "running")
+    running = training_jobs.view(job).state in ("starting", "running")
     st.fragment(job_panel, run_every=1.5 if running else None)()
 
 # --- 4. Compare ---------------------------------------------------------------------------------

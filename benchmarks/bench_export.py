@@ -31,7 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from jukebox.config import load_settings
-    from jukebox.model.trainings import export_training, list_trainings
+    from jukebox.model.runs import list_trainings
+    from jukebox.model.workflow import export_training
 
     print(f"machine: {machine()}")
     settings = load_settings({"JUKEBOX_HOME": str(args.home)})
@@ -48,20 +49,20 @@ def main() -> None:
 
     print(f"import TensorFlow, Keras and tf2onnx: {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    verification = export_training(record.path)
+    verification = export_training(record.path).verification
     total = time.perf_counter() - started
+    seconds = verification.seconds
     print(
-        f"export of {record.id} ({record.source}): {verification['rows']:,} test rows; "
-        f"load model + Keras predict {verification['keras_predict_seconds']:.2f} s, tf2onnx "
-        f"{verification['convert_seconds']:.2f} s, verify {verification['seconds']:.2f} s "
-        f"(onnxruntime {verification.get('onnxruntime_seconds', 0):.2f} s, OpenVINO "
-        f"{verification.get('openvino_seconds', 0):.2f} s); total with bundle writing "
-        f"{total:.2f} s"
+        f"export of {record.id} ({record.report.data.source}): {verification.rows:,} test rows; "
+        f"load model + Keras predict {seconds.get('keras_predict', 0):.2f} s, tf2onnx "
+        f"{seconds.get('convert', 0):.2f} s, verify {seconds.get('verify', 0):.2f} s "
+        f"(onnxruntime {seconds.get('onnxruntime', 0):.2f} s, OpenVINO "
+        f"{seconds.get('openvino', 0):.2f} s); total with bundle writing {total:.2f} s"
     )
     print(
-        f"verification {'passed' if verification['passed'] else 'FAILED'}: onnxruntime max abs "
-        f"diff {verification['onnxruntime_max_abs_diff']:.2e}, OpenVINO max abs diff "
-        f"{verification['openvino_max_abs_diff']:.2e} (tolerance {verification['tolerance']:g})"
+        f"verification {'passed' if verification.passed else 'FAILED'}: onnxruntime max abs "
+        f"diff {verification.onnxruntime_max_abs_diff:.2e}, OpenVINO max abs diff "
+        f"{verification.openvino_max_abs_diff:.2e} (tolerance {verification.tolerance:g})"
     )
 
 

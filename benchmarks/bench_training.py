@@ -85,9 +85,11 @@ def main() -> None:
     from jukebox.data.preparation import prepare
     from jukebox.data.synthetic import DEFAULT_SONGS, N_DAYS, generate
     from jukebox.model.evaluation import evaluate
+    from jukebox.model.fit import predict, train
     from jukebox.model.network import TrainingParams
-    from jukebox.model.training import predict, train
-    from jukebox.model.trainings import _data_summary, save_training
+    from jukebox.model.report import FitFacts, ModelReport
+    from jukebox.model.runs import save_training
+    from jukebox.model.workflow import data_facts
 
     print(f"machine: {machine()}")
     started = time.perf_counter()
@@ -106,7 +108,7 @@ def main() -> None:
     with PeakMemory() as memory:
         result = train(prepared, params)
     metrics = evaluate(
-        predict(result.model, prepared, prepared.x_test),
+        predict(result.model, prepared.features, prepared.x_test),
         prepared.y_test,
         prepared.labels,
         bayes_accuracy=data.bayes_accuracy,
@@ -114,15 +116,30 @@ def main() -> None:
     ours = result.seconds
     print(
         f"ours: {params.epochs} epochs (batch {params.batch_size}, learning rate "
-        f"{params.learning_rate}) in {ours:.1f} s; test accuracy {metrics['accuracy']:.4f} "
-        f"({metrics['accuracy_to_bayes']:.1%} of the Bayes ceiling); peak RSS while training "
+        f"{params.learning_rate}) in {ours:.1f} s; test accuracy {metrics.accuracy:.4f} "
+        f"({metrics.accuracy_to_bayes:.1%} of the Bayes ceiling); peak RSS while training "
         f"{memory.peak / 2**30:.2f} GiB (before training {rss_before / 2**30:.2f} GiB; process "
         f"max so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
     )
     home = args.home or Path(tempfile.mkdtemp(prefix="jukebox-bench-"))
     settings = load_settings({"JUKEBOX_HOME": str(home)})
     path = settings.models_dir / time.strftime("bench-%Y%m%d-%H%M%S")
-    save_training(path, result, prepared, metrics, data_summary=_data_summary(data, prepared))
+    report = ModelReport(
+        training_id=path.name,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        params=params.to_dict(),
+        fit=FitFacts(result.epochs_run, result.stopped, result.seconds, result.history, machine()),
+        data=data_facts(data, prepared),
+        evaluation=metrics,
+    )
+    save_training(
+        path,
+        result.model,
+        prepared.preprocessing(),
+        report,
+        prepared.x_test,
+        prepared.decode(prepared.y_test),
+    )
     print(f"our training saved in {path} (time its export with bench_export.py --home {home})")
 
     if not args.reference:
@@ -137,8 +154,8 @@ def main() -> None:
     )
     print(
         f"ratio: ours is {reference['seconds'] / ours:.1f}x faster; test accuracy "
-        f"{metrics['accuracy']:.4f} vs {reference['test_accuracy']:.4f} "
-        f"({metrics['accuracy'] - reference['test_accuracy']:+.4f}); load average now "
+        f"{metrics.accuracy:.4f} vs {reference['test_accuracy']:.4f} "
+        f"({metrics.accuracy - reference['test_accuracy']:+.4f}); load average now "
         + ", ".join(f"{v:.1f}" for v in os.getloadavg())
     )
 

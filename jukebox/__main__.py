@@ -17,13 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m jukebox", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(f"jukebox.cli.{group}")
-        except ModuleNotFoundError as error:
-            if error.name != f"jukebox.cli.{group}":
-                raise
-            continue
-        module.register(subparsers)
+        # A group that fails to import is a bug to see at once, never a command quietly gone.
+        importlib.import_module(f"jukebox.cli.{group}").register(subparsers)
     return parser
 
 

@@ -163,3 +163,14 @@ def stop_job(job: Job, timeout: float = 10.0) -> None:
         os.killpg(job.pid, signal.SIGKILL)
     except psutil.Error:
         pass
+
+
+def kill_job(job: Job, timeout: float = 10.0) -> None:
+    """Kill the job's whole process group at once (SIGKILL) and wait until it is gone."""
+    if not job.is_alive():
+        return
+    try:
+        os.killpg(job.pid, signal.SIGKILL)
+        psutil.Process(job.pid).wait(timeout)
+    except (ProcessLookupError, psutil.Error):
+        pass

@@ -22,19 +22,18 @@ class Stage:
 
 
 def training_stage(settings: Settings) -> Stage:
-    from jukebox.model.trainings import list_trainings
+    from jukebox.model.runs import list_trainings
 
     trainings = list_trainings(settings)
     if not trainings:
         return Stage("Latest training", "No training yet.", False)
     latest = trainings[0]
-    accuracy = latest.metrics.get("accuracy")
-    score = f"test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else "no metrics"
+    score = f"test accuracy {latest.report.evaluation.accuracy:.3f}"
     return Stage("Latest training", f"{latest.id} · {score} ({len(trainings)} in all)", True)
 
 
 def export_stage(settings: Settings) -> Stage:
-    from jukebox.model.trainings import list_trainings
+    from jukebox.model.runs import list_trainings
 
     exported = [t for t in list_trainings(settings) if t.exported]
     if not exported:

@@ -14,7 +14,16 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from jukebox.data.schema import FEATURES
-from jukebox.model.bundle import ModelBundle, Preprocessing, write_bundle
+from jukebox.data.preprocessing import Preprocessing
+from jukebox.model.bundle import ModelBundle, write_bundle
+from jukebox.model.report import (
+    DataFacts,
+    Evaluation,
+    FitFacts,
+    ModelReport,
+    SplitFacts,
+    Verification,
+)
 
 LABELS = ("DE", "US", "JP", "BR")
 
@@ -57,18 +66,52 @@ def tiny_onnx(preprocessing: Preprocessing, seed: int = 0) -> onnx.ModelProto:
     return model
 
 
+def tiny_report(
+    labels: tuple[str, ...] = LABELS, *, accuracy: float = 0.5, passed: bool = True
+) -> ModelReport:
+    """A model report as a training writes it, with made-up but consistent figures."""
+    n = len(labels)
+    return ModelReport(
+        training_id="tiny",
+        created="2026-01-01T00:00:00Z",
+        params={"epochs": 1, "width": 4},
+        fit=FitFacts(epochs_run=1, stopped=False, seconds=0.1, history={"loss": [1.0]}),
+        data=DataFacts(
+            source="tiny test data",
+            songs=10,
+            ranking_rows=40,
+            split=SplitFacts(20, 10, 10, n, "2024-01-01", "2024-01-02", 0),
+            chance_accuracy=1 / n,
+        ),
+        evaluation=Evaluation(
+            accuracy=accuracy,
+            top5_accuracy=1.0,
+            precision_macro=0.5,
+            recall_macro=0.5,
+            f1_macro=0.5,
+            log_loss=1.0,
+            n_test=10,
+            labels=labels,
+            per_country=(),
+            confusion_matrix=(),
+        ),
+        verification=Verification(
+            passed=passed, tolerance=1e-5, rows=10, onnxruntime_max_abs_diff=0.0
+        ),
+    )
+
+
 def make_tiny_bundle(path: Path, labels: tuple[str, ...] = LABELS, seed: int = 0) -> ModelBundle:
     """Write a verified tiny bundle to ``path`` and return it."""
     preprocessing = tiny_preprocessing(labels)
     path.mkdir(parents=True, exist_ok=True)
     onnx_path = path.parent / f"{path.name}.tmp.onnx"
     onnx.save(tiny_onnx(preprocessing, seed), onnx_path)
-    metrics = {"accuracy": 0.5, "verification": {"passed": True, "onnxruntime_max_abs_diff": 0.0}}
     bundle = write_bundle(
         path,
         onnx_model=onnx_path,
         preprocessing=preprocessing,
-        metrics=metrics,
+        metrics=tiny_report(labels).to_dict(),
         model_card="# tiny test model\n",
     )
     onnx_path.unlink()

@@ -59,24 +59,28 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def source_of(args: argparse.Namespace) -> tuple[str, dict]:
+    """The source kind and parameters the flags name, as :func:`sources.load_source` takes them."""
+    if args.parquet:
+        return "parquet", {"properties": args.parquet[0], "rankings": args.parquet[1]}
+    if args.kaggle:
+        return "kaggle", {"file": args.kaggle}
+    return "s3", {"properties": args.s3[0], "rankings": args.s3[1]}
+
+
 def run_load(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
-    from jukebox.data import sources
-    from jukebox.data.store import save_current
+    from jukebox.data.sources import load_source
+    from jukebox.data.store import adopt
+    from jukebox.errors import JukeboxError
 
     settings = load_settings()
     try:
-        if args.parquet:
-            data = sources.load_parquet(*args.parquet)
-        elif args.kaggle:
-            data = sources.load_kaggle_csv(args.kaggle)
-        else:
-            data = sources.load_s3(*args.s3, settings)
-    except (sources.SourceError, sources.ValidationError) as error:
+        data = adopt(load_source(*source_of(args), settings), settings)
+    except JukeboxError as error:
         print(f"error: {error}", file=sys.stderr)
         print("The current data set is unchanged.", file=sys.stderr)
         return 1
-    save_current(data, settings)
     print(
         f"Loaded {data.source}: {len(data.rankings):,} ranking rows; saved to {settings.data_dir}."
     )

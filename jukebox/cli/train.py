@@ -11,14 +11,17 @@ it) it also reports progress into that job's ``status.json`` and stops cleanly w
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jukebox.model.network import ParamsError, TrainingParams
+
+if TYPE_CHECKING:
+    from jukebox.data.songdata import SongData
+    from jukebox.model.runs import TrainingRecord
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -26,13 +29,8 @@ EXIT_FAILED = 1
 _DEFAULTS = TrainingParams()
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train, evaluate and export a model",
-        description=__doc__.split("\n\n")[1].replace("``", "'"),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The network, training and data flags, shared by ``train`` and ``pipeline run``."""
     hyper = parser.add_argument_group("network and training")
     hyper.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
     hyper.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
@@ -62,6 +60,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument(
         "--countries", type=int, help="number of chart countries of the --songs set (default: all)"
     )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train, evaluate and export a model",
+        description=__doc__.split("\n\n")[1].replace("``", "'"),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_training_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument(
         "--export",
@@ -79,89 +87,75 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _load_data(args: argparse.Namespace, settings):
+def params_from(args: argparse.Namespace) -> TrainingParams:
+    """The training parameters the flags give (``ParamsError`` says which one is wrong)."""
+    return TrainingParams(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        dropout=args.dropout,
+        width=args.width,
+        depth=args.depth,
+        seed=args.seed,
+    )
+
+
+def load_data(args: argparse.Namespace, settings) -> tuple[SongData, str | None]:
+    """The data set the flags name, and its content id when it is the current data set.
+
+    The content id (one hash over the data set's files) is what the registry records as the
+    data version until the data is versioned by DVC; the same two tables always give the same id.
+    """
+    from jukebox.data import store
+
     if args.songs is not None:
         from jukebox.data.schema import CHART_COUNTRIES
         from jukebox.data.synthetic import N_DAYS, generate
 
+        countries = CHART_COUNTRIES[: args.countries] if args.countries else CHART_COUNTRIES
         return generate(
-            args.songs,
-            args.data_seed,
-            n_days=args.days or N_DAYS,
-            countries=CHART_COUNTRIES[: args.countries] if args.countries else CHART_COUNTRIES,
-        )
+            args.songs, args.data_seed, n_days=args.days or N_DAYS, countries=countries
+        ), None
     if args.data is not None:
-        from jukebox.model.datasets import load_directory
-
-        return load_directory(args.data)
-    from jukebox.data.store import ensure_current
-
-    return ensure_current(settings)
-
-
-def _data_version(args: argparse.Namespace, settings) -> str | None:
-    """An id of the current data set's content, when training on it: one hash over its files.
-
-    Until the data is versioned by DVC this is what the registry records as the data version;
-    the same two tables always give the same id.
-    """
-    if args.songs is not None or args.data is not None:
-        return None
-    from jukebox.data.store import current_info
-
-    files = (current_info(settings) or {}).get("files")
-    if not files:
-        return None
-    listing = "".join(f"{name} {files[name]['sha256']}\n" for name in sorted(files))
-    return "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+        return store.read_data_dir(args.data), None
+    data = store.ensure_current(settings)
+    return data, store.content_id(store.current_info(settings))
 
 
 def run(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
-    from jukebox.jobs import write_status
+    from jukebox.errors import JukeboxError
+    from jukebox.model.jobs import is_staged, stop_requested, update_status
 
     job_dir: Path | None = args.job_dir
 
-    def report(**fields) -> None:
-        if job_dir is not None:
-            write_status(job_dir, **fields)
-
     def fail(message: str, code: int) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)
-        report(state="failed", phase="finished", error=message, updated=time.time())
+        update_status(job_dir, state="failed", phase="finished", error=message)
         return code
 
     if args.export_only:
         return _export_only(args.export_only)
-    report(state="running", phase="loading", updated=time.time())
+    update_status(job_dir, state="running", phase="loading")
     try:
-        params = TrainingParams(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            dropout=args.dropout,
-            width=args.width,
-            depth=args.depth,
-            seed=args.seed,
-        )
+        params = params_from(args)
     except ParamsError as error:
         return fail(str(error), EXIT_BAD_INPUT)
-    report(params=params.to_dict())
+    update_status(job_dir, params=params.to_dict())
 
-    from jukebox.data.preparation import PreparationError
-    from jukebox.model.progress import ConsolePrinter, StatusWriter, stop_requested
-    from jukebox.model.training import TrainingError
-    from jukebox.model.trainings import run_training
+    from jukebox.model.progress import ConsolePrinter, StatusWriter
+    from jukebox.model.workflow import run_training
 
     settings = load_settings()
     try:
-        data = _load_data(args, settings)
-    except (ValueError, OSError) as error:
+        data, data_version = load_data(args, settings)
+    except (JukeboxError, OSError) as error:
         return fail(f"could not load the data: {error}", EXIT_BAD_INPUT)
-    if args.data is not None and args.data.resolve().parent == settings.staging_dir:
-        shutil.rmtree(args.data, ignore_errors=True)  # handed over by the page: read once
+    finally:
+        if args.data is not None and is_staged(settings, args.data):
+            shutil.rmtree(args.data, ignore_errors=True)  # handed over by the page: read once
     print(f"Data: {data.source} ({len(data.rankings):,} ranking rows)", flush=True)
-    report(source=data.source)
+    update_status(job_dir, source=data.source)
 
     terminated = False
 
@@ -182,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_phase(name: str) -> None:
         print(f"[{name}]", flush=True)
-        report(phase=name, updated=time.time())
+        update_status(job_dir, phase=name)
 
     try:
         record = run_training(
@@ -194,25 +188,24 @@ def run(args: argparse.Namespace) -> int:
             should_stop=should_stop,
             export=args.export,
             on_phase=on_phase,
-            data_version=_data_version(args, settings),
+            data_version=data_version,
         )
-    except (PreparationError, TrainingError, ParamsError) as error:
+    except JukeboxError as error:
         return fail(str(error), EXIT_BAD_INPUT)
     except Exception as error:  # the job's status must say it failed, whatever happened
         fail(f"{type(error).__name__}: {error}", EXIT_FAILED)
         raise
 
     _print_results(record)
-    stopped = record.metrics.get("training", {}).get("stopped", False)
-    report(
-        state="stopped" if stopped else "done",
+    update_status(
+        job_dir,
+        state="stopped" if record.report.fit.stopped else "done",
         phase="finished",
         progress=1.0,
         training_id=record.id,
         model_dir=str(record.path),
-        results=_headline(record.metrics),
-        verification=record.verification or None,
-        updated=time.time(),
+        results=record.report.evaluation.headline(),
+        verified=record.verification_passed if record.verification else None,
     )
     if args.export and not record.verification_passed:
         print("error: the exported model failed verification (see above).", file=sys.stderr)
@@ -222,51 +215,41 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_only(training_id: str) -> int:
     from jukebox.config import load_settings
-    from jukebox.model.bundle import BundleError
-    from jukebox.model.trainings import export_training, load_training, training_dir
+    from jukebox.errors import JukeboxError
+    from jukebox.model.runs import load_training, training_dir
+    from jukebox.model.workflow import export_training
 
     path = training_dir(load_settings(), training_id)
     if load_training(path) is None:
         print(f"error: there is no training {training_id!r} in {path.parent}.", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        export_training(path)
-    except BundleError as error:
+        record = export_training(path)
+    except JukeboxError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    record = load_training(path)
     _print_results(record)
     return 0 if record.verification_passed else EXIT_FAILED
 
 
-def _headline(metrics: dict) -> dict:
-    from jukebox.model.evaluation import SUMMARY_METRICS
-
-    keys = (*SUMMARY_METRICS, "bayes_accuracy", "accuracy_to_bayes")
-    return {k: metrics.get(k) for k in keys}
-
-
-def _print_results(record) -> None:
-    metrics = record.metrics
+def _print_results(record: TrainingRecord) -> None:
+    report = record.report
     print("\nTest metrics:")
-    for name, value in _headline(metrics).items():
+    for name, value in report.evaluation.headline().items():
         if value is not None:
             print(f"  {name:<18} {value:.4f}")
-    chance = metrics.get("data", {}).get("chance_accuracy")
-    if chance is not None:
-        print(f"  {'chance':<18} {chance:.4f}  (always the most frequent country)")
-    training = metrics.get("training", {})
+    print(f"  {'chance':<18} {report.data.chance_accuracy:.4f}  (always the most frequent country)")
     print(
-        f"Trained {training.get('epochs_run')} epoch(s) in {training.get('seconds', 0):.1f} s"
-        + (" (stopped early)" if training.get("stopped") else "")
+        f"Trained {report.fit.epochs_run} epoch(s) in {report.fit.seconds:.1f} s"
+        + (" (stopped early)" if report.fit.stopped else "")
     )
-    verification = record.verification
-    if verification:
+    verification = report.verification
+    if verification is not None:
         print(
-            f"Export verification: {'PASSED' if verification.get('passed') else 'FAILED'}"
-            f"  onnxruntime max diff {verification.get('onnxruntime_max_abs_diff')}"
-            f"  OpenVINO max diff {verification.get('openvino_max_abs_diff')}"
+            f"Export verification: {'PASSED' if verification.passed else 'FAILED'}"
+            f"  onnxruntime max diff {verification.onnxruntime_max_abs_diff}"
+            f"  OpenVINO max diff {verification.openvino_max_abs_diff}"
         )
-        for problem in verification.get("problems", []):
+        for problem in verification.problems:
             print(f"  problem: {problem}")
     print(f"Model directory: {record.path}", flush=True)

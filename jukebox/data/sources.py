@@ -7,6 +7,9 @@
 - ``load_kaggle_csv``: the Kaggle "Top Spotify Songs in 73 Countries" CSV, split into the tables;
 - ``load_upload``: files a user uploads in the app (parquet or CSV, or one Kaggle CSV).
 
+``load_source`` picks one of them by name, with its parameters as a page's form or the CLI's
+flags give them.
+
 A file that cannot be used raises ``SourceError`` (cannot be read at all) or ``ValidationError``
 (read, but the tables are wrong), each with a message naming the file and saying what is wrong.
 """
@@ -39,9 +42,11 @@ __all__ = [
     "SongData",
     "SourceError",
     "ValidationError",
+    "SOURCE_KINDS",
     "load_kaggle_csv",
     "load_parquet",
     "load_s3",
+    "load_source",
     "load_synthetic",
     "load_upload",
 ]
@@ -56,9 +61,40 @@ KAGGLE_COLUMNS = (
 
 HTTP_TIMEOUT = 60
 
+SOURCE_KINDS: dict[str, str] = {
+    "synthetic": "Synthetic",
+    "parquet": "Parquet (path or URL)",
+    "s3": "S3 objects",
+    "kaggle": "Kaggle CSV",
+    "upload": "Upload files",
+}
+"""The sources :func:`load_source` knows, with the name a person reads."""
+
 
 class SourceError(JukeboxError, ValueError):
     """A source could not be read; the message names the file and what to do."""
+
+
+def load_source(kind: str, params: dict[str, Any], settings: Settings) -> SongData:
+    """Read and validate a data set from one of the :data:`SOURCE_KINDS`; nothing is saved.
+
+    ``params`` are that source's: ``songs``, ``seed`` and ``days`` (synthetic); ``properties``
+    and ``rankings`` (paths or URLs for parquet, keys for S3, files for an upload); ``file``
+    (a Kaggle CSV path or file). Raises ``SourceError`` when the source cannot be read and
+    ``ValidationError`` when its tables cannot be used, each saying what to fix.
+    """
+    if kind == "synthetic":
+        return load_synthetic(int(params["songs"]), int(params["seed"]), n_days=int(params["days"]))
+    if kind == "parquet":
+        return load_parquet(str(params["properties"]).strip(), str(params["rankings"]).strip())
+    if kind == "s3":
+        return load_s3(params["properties"], params["rankings"], settings)
+    if kind == "kaggle":
+        file = params["file"]
+        return load_kaggle_csv(file, name=getattr(file, "name", None))
+    if kind == "upload":
+        return load_upload(params["properties"], params.get("rankings"))
+    raise SourceError(f"Unknown source {kind!r}; pick one of {', '.join(SOURCE_KINDS)}.")
 
 
 def load_synthetic(n_songs: int | None = None, seed: int = 0, **options: Any) -> SongData:

@@ -1,9 +1,13 @@
-"""The current data set under ``JUKEBOX_HOME/data``: where the app, the CLI and training find it.
+"""A data set as a directory, and the current one under ``JUKEBOX_HOME/data``.
 
-Three files: ``song_properties.parquet``, ``song_rankings.parquet`` and ``dataset.json`` (source,
-seed, Bayes ceiling, sizes, creation time, each file's size and sha256). Saving writes every file
-to a temporary directory first and moves them in only once all are written, ``dataset.json``
-last, so a failed save leaves the previous data set as it was.
+A data set directory holds three files: ``song_properties.parquet``, ``song_rankings.parquet``
+and ``dataset.json`` (source, seed, Bayes ceiling, sizes, creation time, each file's size and
+sha256). Writing puts every file in a temporary directory first and moves them in only once all
+are written, ``dataset.json`` last, so a failed write leaves the previous data set as it was.
+
+The current data set (what the app, the CLI and training use) is one such directory; so is the
+copy a page hands to a background training (``Settings.staging_dir``). Parquet and JSON only:
+reading never executes code.
 """
 
 from __future__ import annotations
@@ -32,9 +36,8 @@ class NoDataError(JukeboxError, FileNotFoundError):
     """There is no usable current data set; the message says how to make one."""
 
 
-def save_current(data: SongData, settings: Settings) -> dict:
-    """Make ``data`` the current data set; returns what ``current_info`` will read back."""
-    directory = settings.data_dir
+def write_data_dir(data: SongData, directory: Path) -> dict:
+    """Write ``data`` into ``directory``; returns what :func:`read_info` will read back."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
     try:
@@ -51,7 +54,7 @@ def save_current(data: SongData, settings: Settings) -> dict:
         }
         (staging / INFO_FILE).write_text(json.dumps(info, indent=2, default=str))
         # Same file system, so each move is an atomic rename; the JSON goes last and vouches for
-        # the two tables (load_current checks their sizes against it).
+        # the two tables (read_data_dir checks their sizes against it).
         for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
             os.replace(staging / name, directory / name)
     finally:
@@ -59,13 +62,37 @@ def save_current(data: SongData, settings: Settings) -> dict:
     return info
 
 
-def current_info(settings: Settings) -> dict | None:
-    """What the current data set is, without loading it; None if there is none.
+def save_current(data: SongData, settings: Settings) -> dict:
+    """Make ``data`` the current data set as it is; returns its ``dataset.json``."""
+    return write_data_dir(data, settings.data_dir)
+
+
+def adopt(data: SongData, settings: Settings) -> SongData:
+    """Make ``data`` the current data set, first dropping the rows validation flagged.
+
+    What the Explore page's "use this data" and ``python -m jukebox data load`` both do, so the
+    same file gives the same current data set either way. Returns the data set as saved.
+    """
+    report = data.report
+    dropped = sum(report.droppable.values())
+    if dropped:
+        data = song_data(
+            report.clean(data.properties, PROPERTIES_TABLE).frame,
+            report.clean(data.rankings, RANKINGS_TABLE).frame,
+            f"{data.source}, {dropped:,} rows with problems dropped",
+            bayes_accuracy=data.bayes_accuracy,
+            seed=data.seed,
+        )
+    save_current(data, settings)
+    return data
+
+
+def read_info(directory: Path) -> dict | None:
+    """What the data set in ``directory`` is, without loading it; None if there is none.
 
     Normally ``dataset.json``. Tables put in place without one (a DVC checkout, a copy by hand)
     are described from their parquet metadata and two columns, which is still cheap.
     """
-    directory = settings.data_dir
     path = directory / INFO_FILE
     if path.is_file():
         try:
@@ -80,17 +107,16 @@ def current_info(settings: Settings) -> dict | None:
     return _describe_tables(*tables)
 
 
-def load_current(settings: Settings) -> SongData:
-    """The current data set, validated again on reading."""
-    directory = settings.data_dir
+def read_data_dir(directory: Path) -> SongData:
+    """The data set in ``directory``, validated again on reading."""
     paths = {name: directory / name for name in (PROPERTIES_FILE, RANKINGS_FILE)}
     missing = [name for name, path in paths.items() if not path.is_file()]
     if missing:
         raise NoDataError(
-            f"No current data set in {directory} ({', '.join(missing)} missing). "
+            f"No data set in {directory} ({', '.join(missing)} missing). "
             "Create one with `python -m jukebox data generate` or choose a source in the app."
         )
-    info = current_info(settings) or {}
+    info = read_info(directory) or {}
     for name, path in paths.items():
         expected = info.get("files", {}).get(name, {}).get("bytes")
         if expected is not None and path.stat().st_size != expected:
@@ -107,6 +133,26 @@ def load_current(settings: Settings) -> SongData:
         bayes_accuracy=info.get("bayes_accuracy"),
         seed=info.get("seed"),
     )
+
+
+def content_id(info: dict | None) -> str | None:
+    """One id of a data set's content, from the sha256 of its files: the same two tables always
+    give the same id. What the registry records as the data version until DVC versions it."""
+    files = (info or {}).get("files")
+    if not files:
+        return None
+    listing = "".join(f"{name} {files[name]['sha256']}\n" for name in sorted(files))
+    return "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+def current_info(settings: Settings) -> dict | None:
+    """What the current data set is, without loading it; None if there is none."""
+    return read_info(settings.data_dir)
+
+
+def load_current(settings: Settings) -> SongData:
+    """The current data set, validated again on reading."""
+    return read_data_dir(settings.data_dir)
 
 
 def ensure_current(settings: Settings) -> SongData:

@@ -262,14 +262,6 @@ def clean(df: pd.DataFrame, table: str) -> Cleaned:
     return Cleaned(kept.reset_index(drop=True), int(drop.sum()))
 
 
-def clean_properties(df: pd.DataFrame) -> Cleaned:
-    return clean(df, PROPERTIES_TABLE)
-
-
-def clean_rankings(df: pd.DataFrame) -> Cleaned:
-    return clean(df, RANKINGS_TABLE)
-
-
 def _prefix(table: str, where: str | None) -> str:
     return f"{table} ({where})" if where else table
 

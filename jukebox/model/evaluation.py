@@ -1,8 +1,7 @@
 """Evaluation on the test split: the figures a person judges a model by, all from scikit-learn.
 
 Works on predicted probabilities (not on a model), so it needs no TensorFlow and is checked against
-hand-computed cases. Every value returned is a plain float, int, str or list: JSON-ready for
-``metrics.json``.
+hand-computed cases. The result is a typed :class:`~jukebox.model.report.Evaluation`.
 """
 
 from __future__ import annotations
@@ -18,15 +17,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-SUMMARY_METRICS = (
-    "accuracy",
-    "top5_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "log_loss",
-)
-"""The headline figures, in the order pages and the CLI show them."""
+from jukebox.model.report import CountryScore, Evaluation
 
 
 def evaluate(
@@ -35,7 +26,7 @@ def evaluate(
     labels: Sequence[str],
     *,
     bayes_accuracy: float | None = None,
-) -> dict:
+) -> Evaluation:
     """Score predicted probabilities ``[N, n_classes]`` against encoded true labels.
 
     - ``accuracy``: share of rows whose most likely country is the true one;
@@ -71,33 +62,36 @@ def evaluate(
     normalised = np.clip(probabilities, 1e-15, 1.0)
     normalised /= normalised.sum(axis=1, keepdims=True)
     accuracy = float(accuracy_score(y_true, y_pred))
-    result = {
-        "accuracy": accuracy,
+    bayes = float(bayes_accuracy) if bayes_accuracy else None
+    return Evaluation(
+        accuracy=accuracy,
         # With five countries or fewer the true one is always among the five most likely.
-        "top5_accuracy": float(top_k_accuracy_score(y_true, probabilities, k=5, labels=all_classes))
+        top5_accuracy=float(top_k_accuracy_score(y_true, probabilities, k=5, labels=all_classes))
         if n_classes > 5
         else 1.0,
-        "precision_macro": float(precision),
-        "recall_macro": float(recall),
-        "f1_macro": float(f1),
-        "log_loss": float(log_loss(y_true, normalised, labels=all_classes)),
-        "n_test": int(len(y_true)),
-        "labels": list(labels),
-        "per_country": [
-            {
-                "country": str(labels[i]),
-                "precision": float(per_p[i]),
-                "recall": float(per_r[i]),
-                "f1": float(per_f[i]),
-                "support": int(per_support[i]),
-            }
+        precision_macro=float(precision),
+        recall_macro=float(recall),
+        f1_macro=float(f1),
+        log_loss=float(log_loss(y_true, normalised, labels=all_classes)),
+        n_test=int(len(y_true)),
+        labels=tuple(str(label) for label in labels),
+        per_country=tuple(
+            CountryScore(
+                country=str(labels[i]),
+                precision=float(per_p[i]),
+                recall=float(per_r[i]),
+                f1=float(per_f[i]),
+                support=int(per_support[i]),
+            )
             for i in all_classes
-        ],
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=all_classes).tolist(),
-        "bayes_accuracy": float(bayes_accuracy) if bayes_accuracy else None,
-        "accuracy_to_bayes": accuracy / float(bayes_accuracy) if bayes_accuracy else None,
-    }
-    return result
+        ),
+        confusion_matrix=tuple(
+            tuple(int(v) for v in row)
+            for row in confusion_matrix(y_true, y_pred, labels=all_classes)
+        ),
+        bayes_accuracy=bayes,
+        accuracy_to_bayes=accuracy / bayes if bayes else None,
+    )
 
 
 def chance_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:

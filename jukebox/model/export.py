@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jukebox.errors import JukeboxError
+from jukebox.model.bundle import file_sha256
+from jukebox.model.report import OnnxFacts, Verification
 
 if TYPE_CHECKING:
     import keras
@@ -170,49 +172,62 @@ def verify(
     x: np.ndarray,
     *,
     tolerance: float = TOLERANCE,
-) -> dict:
+) -> Verification:
     """Compare the ONNX file's output on ``x`` with ``expected`` (the Keras model's output).
 
-    Returns a JSON-ready dict: ``passed`` (True only when the file is a valid model following the
-    contract and both runtimes stay within ``tolerance``), the largest absolute difference of
-    each runtime, the rows compared, the seconds taken, and ``problems`` in words when it failed.
+    ``passed`` is True only when the file is a valid model following the contract and both
+    runtimes stay within ``tolerance``; otherwise ``problems`` say in words what is wrong.
     """
     started = time.perf_counter()
     expected = np.asarray(expected, dtype=np.float32)
-    result: dict = {
-        "passed": False,
-        "tolerance": tolerance,
-        "rows": int(len(x)),
-        "onnxruntime_max_abs_diff": None,
-        "openvino_max_abs_diff": None,
-        "problems": [],
-    }
+    problems: list[str] = []
+    diffs: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     try:
         description = describe_onnx(onnx_path)
     except ExportError as error:
-        result["problems"].append(str(error))
-        result["seconds"] = time.perf_counter() - started
-        return result
-    result["problems"] += contract_problems(description, features, expected.shape[1])
-    for runtime, run in (("onnxruntime", run_onnxruntime), ("openvino", run_openvino)):
-        try:
-            runtime_started = time.perf_counter()
-            got = run(onnx_path, features, x)
-            result[f"{runtime}_seconds"] = time.perf_counter() - runtime_started
-        except Exception as error:  # a runtime's own error text is the useful part
-            result["problems"].append(f"{runtime} could not run the model: {error}")
-            continue
-        if got.shape != expected.shape:
-            result["problems"].append(
-                f"{runtime} returned shape {list(got.shape)}, expected {list(expected.shape)}"
-            )
-            continue
-        diff = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
-        result[f"{runtime}_max_abs_diff"] = diff
-        if not diff <= tolerance:
-            result["problems"].append(
-                f"{runtime} differs from Keras by up to {diff:.3g}, more than {tolerance:g}"
-            )
-    result["passed"] = not result["problems"]
-    result["seconds"] = time.perf_counter() - started
-    return result
+        problems.append(str(error))
+    else:
+        problems += contract_problems(description, features, expected.shape[1])
+        for runtime, run in (("onnxruntime", run_onnxruntime), ("openvino", run_openvino)):
+            try:
+                runtime_started = time.perf_counter()
+                got = run(onnx_path, features, x)
+                seconds[runtime] = time.perf_counter() - runtime_started
+            except Exception as error:  # a runtime's own error text is the useful part
+                problems.append(f"{runtime} could not run the model: {error}")
+                continue
+            if got.shape != expected.shape:
+                problems.append(
+                    f"{runtime} returned shape {list(got.shape)}, expected {list(expected.shape)}"
+                )
+                continue
+            diff = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
+            diffs[runtime] = diff
+            if not diff <= tolerance:
+                problems.append(
+                    f"{runtime} differs from Keras by up to {diff:.3g}, more than {tolerance:g}"
+                )
+    seconds["verify"] = time.perf_counter() - started
+    return Verification(
+        passed=not problems,
+        tolerance=tolerance,
+        rows=int(len(x)),
+        onnxruntime_max_abs_diff=diffs.get("onnxruntime"),
+        openvino_max_abs_diff=diffs.get("openvino"),
+        problems=tuple(problems),
+        seconds=seconds,
+    )
+
+
+def onnx_facts(path: str | Path) -> OnnxFacts:
+    """What the registry and the Export page show of an ONNX file: hash, opset, tensors, size."""
+    description = describe_onnx(path)
+    return OnnxFacts(
+        sha256=file_sha256(Path(path)),
+        opset=description["opset"],
+        producer=description["producer"],
+        inputs=tuple(description["inputs"]),
+        outputs=tuple(description["outputs"]),
+        bytes=description["bytes"],
+    )

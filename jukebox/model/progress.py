@@ -1,44 +1,17 @@
-"""Listeners that carry training progress out of the process: a job's status file, a terminal.
-
-The background training job reports through ``status.json`` (``jukebox.jobs.write_status``):
-
-- ``state``: ``running`` → ``done`` | ``stopped`` | ``failed`` (``cancelled`` is written by the
-  page when it kills the job);
-- ``phase``: ``loading`` | ``preparing`` | ``training`` | ``evaluating`` | ``saving`` |
-  ``exporting`` | ``finished``;
-- ``epoch``, ``epochs``, ``batch``, ``batches``, ``progress`` (0 to 1), ``loss``, ``metrics``;
-- ``history``: one value per finished epoch for each metric (``loss``, ``val_loss``, …);
-- ``curve``: running training loss and accuracy within epochs, as ``{"x": epochs done, "loss",
-  "accuracy"}`` points, so curves move before the first epoch ends;
-- at the end ``training_id``, ``model_dir``, ``results`` (headline metrics) or ``error``.
-
-A stop is asked for by creating the file ``STOP`` in the job directory; training ends after the
-current batch and the model learned so far is kept.
-"""
+"""Listeners that carry training progress out of the process: a job's status file, a terminal."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from jukebox.jobs import write_status
-from jukebox.model.training import TrainingEvent
+from jukebox.model.fit import TrainingEvent
+from jukebox.model.jobs import update_status
 
-STOP_FILE = "STOP"
 MAX_CURVE_POINTS = 400
 
 
-def request_stop(job_dir: Path) -> None:
-    """Ask the training running in ``job_dir`` to stop after its current batch."""
-    (Path(job_dir) / STOP_FILE).touch()
-
-
-def stop_requested(job_dir: Path) -> bool:
-    return (Path(job_dir) / STOP_FILE).exists()
-
-
 class StatusWriter:
-    """Writes each training event into the job's ``status.json``."""
+    """Writes each training event into the job's ``status.json`` (a :class:`TrainingStatus`)."""
 
     def __init__(self, job_dir: Path) -> None:
         self.job_dir = Path(job_dir)
@@ -59,7 +32,7 @@ class StatusWriter:
         if event.kind == "epoch_end":
             for name, value in {"loss": event.loss, **event.metrics}.items():
                 self.history.setdefault(name, []).append(value)
-        write_status(
+        update_status(
             self.job_dir,
             phase="training",
             epoch=event.epoch,
@@ -71,7 +44,6 @@ class StatusWriter:
             metrics=event.metrics,
             history=self.history,
             curve=self.curve,
-            updated=time.time(),
         )
 
 

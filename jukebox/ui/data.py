@@ -18,14 +18,7 @@ import streamlit as st
 
 from jukebox.config import Settings
 from jukebox.data import sources
-from jukebox.data.songdata import SongData, song_data
-from jukebox.data.store import (
-    NoDataError,
-    current_info,
-    ensure_current,
-    load_current,
-    save_current,
-)
+from jukebox.data.store import adopt, current_info, ensure_current, load_current
 from jukebox.data.validation import ValidationError, ValidationReport
 from jukebox.errors import JukeboxError
 from jukebox.ui.explore import (
@@ -110,7 +103,7 @@ def ensure_data(settings: Settings) -> ExploreData:
                 ensure_current(settings)
             identity = data_identity(settings)
         return _load(identity, settings)
-    except (NoDataError, ValidationError, sources.SourceError, OSError, ValueError) as error:
+    except (JukeboxError, OSError, ValueError) as error:
         raise DataUnavailable(
             f"The current data set in {settings.data_dir} cannot be used: {error} "
             "Load another data set below, or run `python -m jukebox data generate`."
@@ -188,13 +181,6 @@ def forget_filters_of_other_data(identity: str) -> None:
 
 # --- Loading another data source ---------------------------------------------------------------
 
-SOURCE_KINDS: dict[str, str] = {
-    "synthetic": "Synthetic",
-    "parquet": "Parquet (path or URL)",
-    "s3": "S3 objects",
-    "kaggle": "Kaggle CSV",
-    "upload": "Upload files",
-}
 FIELD_NAMES = {"properties": "song_properties", "rankings": "song_rankings", "file": "the file"}
 CANDIDATE = "explore_candidate"
 ADOPTED = "explore_adopted"
@@ -211,8 +197,8 @@ def source_loader(settings: Settings) -> None:
     the user says so (dropping the rows with problems, which are counted first)."""
     kind = st.radio(
         "Source",
-        list(SOURCE_KINDS),
-        format_func=SOURCE_KINDS.get,
+        list(sources.SOURCE_KINDS),
+        format_func=sources.SOURCE_KINDS.get,
         horizontal=True,
         key="explore_source_kind",
     )
@@ -290,13 +276,13 @@ def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
         st.error(f"Fill in {' and '.join(missing)} first, then read again.")
         return
     try:
-        with st.spinner(f"Reading and validating ({SOURCE_KINDS[kind]})…"):
-            candidate = read_source(kind, params, settings)
+        with st.spinner(f"Reading and validating ({sources.SOURCE_KINDS[kind]})…"):
+            candidate = sources.load_source(kind, params, settings)
     except ValidationError as error:
         st.error("This data cannot be used; the current data set stays. " + str(error))
         st.dataframe(_findings_frame(error.report), hide_index=True)
         return
-    except (sources.SourceError, ValueError, OSError) as error:
+    except (JukeboxError, ValueError, OSError) as error:
         st.error(f"Could not read the data: {error} The current data set stays.")
         return
     st.session_state[CANDIDATE] = candidate
@@ -325,7 +311,7 @@ def _review_candidate(settings: Settings) -> None:
     if left.button(label, type="primary", key="explore_adopt"):
         try:
             with st.spinner("Saving the new data set…"):
-                adopted = adopt(settings, candidate)
+                adopted = adopt(candidate, settings)
         except (ValidationError, OSError) as error:
             st.error(f"Could not save the new data set: {error} The current data set stays.")
             return
@@ -335,46 +321,6 @@ def _review_candidate(settings: Settings) -> None:
     if right.button("Discard", key="explore_discard"):
         st.session_state.pop(CANDIDATE, None)
         st.rerun()
-
-
-def read_source(kind: str, params: dict, settings: Settings) -> SongData:
-    """Read and validate a data set from one of the ``SOURCE_KINDS``; nothing is saved.
-
-    Raises ``SourceError`` when the source cannot be read and ``ValidationError`` when its
-    tables cannot be used, each with a message that says what to fix.
-    """
-    if kind == "synthetic":
-        return sources.load_synthetic(
-            int(params["songs"]), int(params["seed"]), n_days=int(params["days"])
-        )
-    if kind == "parquet":
-        return sources.load_parquet(params["properties"].strip(), params["rankings"].strip())
-    if kind == "s3":
-        return sources.load_s3(params["properties"], params["rankings"], settings)
-    if kind == "kaggle":
-        file = params["file"]
-        return sources.load_kaggle_csv(file, name=getattr(file, "name", None))
-    if kind == "upload":
-        return sources.load_upload(params["properties"], params["rankings"])
-    raise ValueError(f"Unknown source {kind!r}; pick one of {', '.join(SOURCE_KINDS)}.")
-
-
-def adopt(settings: Settings, candidate: SongData) -> SongData:
-    """Make ``candidate`` the current data set, first dropping the rows validation flagged."""
-    report = candidate.report
-    dropped = sum(report.droppable.values())
-    if dropped:
-        properties = report.clean(candidate.properties, sources.PROPERTIES_TABLE).frame
-        rankings = report.clean(candidate.rankings, sources.RANKINGS_TABLE).frame
-        candidate = song_data(
-            properties,
-            rankings,
-            f"{candidate.source}, {dropped:,} rows with problems dropped",
-            bayes_accuracy=candidate.bayes_accuracy,
-            seed=candidate.seed,
-        )
-    save_current(candidate, settings)
-    return candidate
 
 
 def _findings_frame(report: ValidationReport) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 from jukebox.data.schema import PROPERTIES_COLUMNS, RANKINGS_COLUMNS
 from jukebox.data.validation import (
     ValidationError,
-    clean_rankings,
+    clean,
     conform_properties,
     validate_pair,
     validate_properties,
@@ -161,7 +161,7 @@ def test_ranking_problems(small):
     assert report.count("out_of_range", "daily_rank") == 1
     assert report.count("out_of_range", "popularity") == 1
     assert report.count("duplicate") == 2
-    cleaned, dropped = clean_rankings(rankings)
+    cleaned, dropped = clean(rankings, "song_rankings")
     assert dropped == 5 and len(cleaned) == len(small.rankings) - 3
     assert_schema_dtypes(cleaned, RANKINGS_COLUMNS)
 

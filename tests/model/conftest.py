@@ -46,7 +46,7 @@ def prepared(merged):
 def trained(prepared):
     """A real training of the default architecture on the tiny set: 4 short epochs."""
     from jukebox.model.network import TrainingParams
-    from jukebox.model.training import train
+    from jukebox.model.fit import train
 
     events = []
     result = train(

@@ -9,6 +9,8 @@ import pytest
 from jukebox.model.bundle import read_bundle
 from tests.model.conftest import run_cli, tiny_data
 
+pytestmark = pytest.mark.slow  # each test starts `python -m jukebox train`
+
 
 def test_cli_trains_exports_and_prints_metrics(cli_run):
     root, result, _ = cli_run
@@ -58,10 +60,10 @@ def test_bad_parameters_stop_with_a_message(tmp_path):
 
 
 def test_data_too_small_stops_with_a_message(tmp_path):
-    from jukebox.model.datasets import save_directory
+    from jukebox.data.store import write_data_dir
 
     data = tiny_data(seed=3, n_songs=60, n_days=1)  # one chart date: nothing left to test on
-    save_directory(data, tmp_path / "data")
+    write_data_dir(data, tmp_path / "data")
     result = run_cli(["--data", str(tmp_path / "data")], tmp_path / "home")
     assert result.returncode == 2, result.stderr[-2000:]
     assert "single chart date" in result.stderr
@@ -72,15 +74,3 @@ def test_export_only_names_a_missing_training(tmp_path):
     result = run_cli(["--export-only", "nope"], tmp_path / "home")
     assert result.returncode == 2
     assert "there is no training 'nope'" in result.stderr
-
-
-def test_a_data_set_handed_to_a_job_reads_back_whole(tmp_path):
-    from jukebox.model.datasets import load_directory, save_directory
-
-    data = tiny_data(seed=4, n_songs=100, n_days=5)
-    back = load_directory(save_directory(data, tmp_path / "handover"))
-    assert back.source == data.source and back.bayes_accuracy == data.bayes_accuracy
-    assert len(back.rankings) == len(data.rankings) and len(back.properties) == len(data.properties)
-    with pytest.raises(ValueError, match="song_rankings.parquet"):
-        (tmp_path / "handover" / "song_rankings.parquet").unlink()
-        load_directory(tmp_path / "handover")

@@ -20,6 +20,7 @@ def exported(trained, prepared, tmp_path_factory):
     return path, expected
 
 
+@pytest.mark.slow  # needs the trained model
 def test_graph_follows_the_onnx_contract(exported, prepared):
     path, _ = exported
     description = describe_onnx(path)
@@ -32,15 +33,17 @@ def test_graph_follows_the_onnx_contract(exported, prepared):
     assert description["metadata"]["labels"] == '["' + '", "'.join(prepared.labels) + '"]'
 
 
+@pytest.mark.slow  # needs the trained model
 def test_verification_passes_on_the_whole_test_split(exported, prepared):
     path, expected = exported
     result = verify(path, expected, FEATURES, prepared.x_test)
-    assert result["passed"], result["problems"]
-    assert result["rows"] == len(prepared.y_test)
-    assert 0 <= result["onnxruntime_max_abs_diff"] <= 1e-5
-    assert 0 <= result["openvino_max_abs_diff"] <= 1e-5
+    assert result.passed, result.problems
+    assert result.rows == len(prepared.y_test)
+    assert 0 <= result.onnxruntime_max_abs_diff <= 1e-5
+    assert 0 <= result.openvino_max_abs_diff <= 1e-5
 
 
+@pytest.mark.slow  # needs the trained model
 def test_onnx_takes_raw_features(exported, prepared):
     """Raw values in, the Keras model's probabilities out: no scaling outside the graph."""
     import onnxruntime as ort
@@ -53,23 +56,25 @@ def test_onnx_takes_raw_features(exported, prepared):
     np.testing.assert_allclose(session.run(["output"], feeds)[0], expected[:5], atol=1e-5)
 
 
+@pytest.mark.slow  # needs the trained model
 def test_a_different_model_fails_verification(exported, prepared):
     path, expected = exported
     shifted = np.roll(expected, 1, axis=1)
     result = verify(path, shifted, FEATURES, prepared.x_test)
-    assert not result["passed"]
-    assert any("onnxruntime differs from Keras" in p for p in result["problems"])
-    assert result["onnxruntime_max_abs_diff"] > 1e-5
+    assert not result.passed
+    assert any("onnxruntime differs from Keras" in p for p in result.problems)
+    assert result.onnxruntime_max_abs_diff > 1e-5
 
 
+@pytest.mark.slow  # needs the trained model
 def test_a_corrupted_onnx_file_is_detected(exported, prepared, tmp_path):
     path, expected = exported
     broken = tmp_path / "broken.onnx"
     data = path.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
     result = verify(broken, expected, FEATURES, prepared.x_test)
-    assert not result["passed"]
-    assert "not a valid ONNX model" in result["problems"][0]
+    assert not result.passed
+    assert "not a valid ONNX model" in result.problems[0]
 
 
 def test_contract_problems_name_what_is_wrong(tmp_path):

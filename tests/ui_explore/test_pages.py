@@ -375,3 +375,38 @@ def test_home_and_explore_never_import_tensorflow(data_home):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY []" in result.stdout
+
+
+def test_the_page_and_the_cli_load_the_same_file_into_the_same_data_set(tmp_path, monkeypatch):
+    """One library function loads and adopts a source; the Explore page and `data load` agree,
+    rows that validation flags included (both drop them)."""
+    from jukebox.config import load_settings
+    from jukebox.data.store import load_current
+    from jukebox.data.synthetic import generate as generate_songs
+
+    quirky = generate_songs(120, seed=7, n_days=5)  # a seed whose songs have quirks
+    assert sum(quirky.report.droppable.values()) > 0
+    properties, rankings = tmp_path / "p.parquet", tmp_path / "r.parquet"
+    quirky.properties.to_parquet(properties)
+    quirky.rankings.to_parquet(rankings)
+
+    generate(tmp_path / "page", songs=100)
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path / "page"))
+    at = run_page("app_pages/explore.py")
+    at.radio(key="explore_source_kind").set_value("parquet").run()
+    at.text_input(key="src_pq_properties").input(str(properties))
+    at.text_input(key="src_pq_rankings").input(str(rankings))
+    at.button(key="explore_read_parquet").click().run()
+    at.button(key="explore_adopt").click().run()
+    assert_clean(at)
+    by_page = load_current(load_settings())
+
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path / "cli"))
+    from jukebox.__main__ import main
+
+    assert main(["data", "load", "--parquet", str(properties), str(rankings)]) == 0
+    by_cli = load_current(load_settings())
+
+    assert by_page.source == by_cli.source and "rows with problems dropped" in by_cli.source
+    pd.testing.assert_frame_equal(by_page.properties, by_cli.properties)
+    pd.testing.assert_frame_equal(by_page.rankings, by_cli.rankings)

@@ -10,13 +10,11 @@ from io import BytesIO
 import pytest
 
 from jukebox.model.bundle import BUNDLE_FILES, read_bundle
-from jukebox.model.trainings import (
-    TEST_SPLIT_FILE,
-    bundle_zip,
-    export_training,
-    list_trainings,
-    load_training,
-)
+from jukebox.model.report import ModelReport
+from jukebox.model.runs import TEST_SPLIT_FILE, bundle_zip, list_trainings, load_training
+from jukebox.model.workflow import export_training
+
+pytestmark = pytest.mark.slow  # built on a real CLI training
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +53,7 @@ def test_bundle_round_trip_reads_what_was_written(bundle_home):
     assert list(bundle.preprocessing.features) == saved["features"]
     assert list(bundle.preprocessing.minima) == saved["minima"]
     assert bundle.metrics == json.loads((record.path / "metrics.json").read_text())
+    assert ModelReport.from_dict(bundle.metrics) == record.report
 
 
 def test_artifacts_are_json_text_and_models_never_pickles(bundle_home):
@@ -73,7 +72,10 @@ def test_listing_finds_trainings_newest_first(bundle_home, tmp_path):
     settings, record = bundle_home
     older = settings.models_dir / "20200101-000000-bbbbbb"
     older.mkdir()
-    (older / "metrics.json").write_text(json.dumps({"accuracy": 0.1}))
+    unexported = {**record.report.to_dict(), "training_id": older.name, "accuracy": 0.1}
+    for key in ("verification", "onnx", "exported"):
+        unexported.pop(key)
+    (older / "metrics.json").write_text(json.dumps(unexported))
     (older / "preprocessing.json").write_text((record.path / "preprocessing.json").read_text())
     (settings.models_dir / "not-a-training").mkdir()
     try:
@@ -98,12 +100,12 @@ def test_an_export_that_fails_verification_is_marked_failed(bundle_home, monkeyp
     real = export.run_openvino
     monkeypatch.setattr(export, "run_openvino", lambda *a: real(*a) + 1e-3)
     try:
-        verification = export_training(record.path)
-        assert not verification["passed"]
-        assert any("openvino differs" in p for p in verification["problems"])
+        verification = export_training(record.path).verification
+        assert not verification.passed
+        assert any("openvino differs" in p for p in verification.problems)
         bundle = read_bundle(record.path)
         assert not bundle.verification_passed
         assert "export FAILED" in list_trainings(_settings)[0].label
     finally:
         monkeypatch.undo()
-        assert export_training(record.path)["passed"]
+        assert export_training(record.path).verification_passed

@@ -1,9 +1,10 @@
-"""Training: fit the network on prepared arrays, reporting progress to whoever listens.
+"""Fitting: train the network on prepared arrays, reporting progress to whoever listens.
 
 Progress goes to *listeners*: plain callables that receive a :class:`TrainingEvent` (the page's
 job status writer, the CLI's printer, a pipeline's log). A ``should_stop`` callable, checked after
-every batch, stops training cleanly and keeps what was learned so far. A loss that turns NaN
-stops training with a :class:`TrainingError` saying what to change.
+every batch, stops training cleanly and keeps what was learned so far. Input that is not a finite
+number is refused before fitting, naming the column; a loss that still turns NaN (the training
+diverged) stops training with a :class:`TrainingError` saying what to change.
 
 The data is fed as a batched ``tf.data`` pipeline over whole arrays: shuffled row indices,
 gathered a batch at a time, then split into the named inputs. That costs a few operations per
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -184,6 +185,7 @@ def train(
     """
     params = params or TrainingParams()
     listeners = list(listeners)
+    _refuse_non_finite(prepared)
     set_determinism(params.seed)
     model = build_model(prepared.preprocessing(), params)
     batches = math.ceil(len(prepared.y_train) / params.batch_size)
@@ -226,8 +228,36 @@ def train(
     return TrainingResult(model, params, history, epochs_run, reporter.stopped, seconds)
 
 
-def predict(model: keras.Model, prepared: Prepared, x: np.ndarray) -> np.ndarray:
-    """Probabilities per country (``[N, n_classes]`` float32) for raw feature rows ``x``."""
-    return np.asarray(
-        model.predict(prepared.inputs(x), batch_size=8192, verbose=0), dtype=np.float32
-    )
+def _refuse_non_finite(prepared: Prepared) -> None:
+    """Raise a :class:`TrainingError` naming the first column that holds NaN or infinity.
+
+    Whether a NaN input makes the loss NaN depends on the CPU's kernels (one machine's ReLU keeps
+    it, another's compiled step does not), so it is refused here, the same on every machine.
+    """
+    for split, x in (("training", prepared.x_train), ("validation", prepared.x_val)):
+        bad = ~np.isfinite(x)
+        if bad.any():
+            column = int(np.flatnonzero(bad.any(axis=0))[0])
+            rows = int(bad[:, column].sum())
+            raise TrainingError(
+                f"Column {prepared.features[column]} holds {rows:,} value(s) that are not finite "
+                f"numbers (NaN or infinity) in the {split} split. Fix or drop those rows, then "
+                "train again."
+            )
+
+
+def predict(model: keras.Model, features: Sequence[str], x: np.ndarray) -> np.ndarray:
+    """Probabilities per country (``[N, n_classes]`` float32) for raw feature rows ``x``.
+
+    Calls the model eagerly on large chunks: ``model.predict`` traces a graph first, which
+    costs more than the arithmetic for a few hundred thousand rows.
+    """
+    chunk = 65536
+    parts = []
+    for start in range(0, len(x), chunk):
+        rows = np.asarray(x[start : start + chunk], dtype=np.float32)
+        inputs = [rows[:, i : i + 1] for i in range(len(features))]
+        parts.append(np.asarray(model(inputs, training=False)))
+    if not parts:
+        return np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32)

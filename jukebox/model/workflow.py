@@ -1,0 +1,207 @@
+"""One training, wired: prepare → fit → evaluate → save → export → verify.
+
+Each step is a plain function of its own module (``data.preparation.prepare``,
+``model.fit.train``, ``model.evaluation.evaluate``, ``model.export.export_onnx`` and ``verify``);
+this module only calls them in order and hands what they return to ``model.runs``, the one place
+that reads and writes a training's directory. The CLI, the background training job and the
+pipelines' components call these functions; pages reach them through those.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jukebox.config import Settings
+from jukebox.data.preparation import Prepared, prepare
+from jukebox.jobs import new_job_id
+from jukebox.model.network import TrainingParams
+from jukebox.model.report import DataFacts, FitFacts, ModelReport, SplitFacts, Verification
+from jukebox.model.runs import (
+    TrainingRecord,
+    read_keras,
+    read_preprocessing,
+    read_test_split,
+    save_export,
+    save_training,
+    training_dir,
+)
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+    from jukebox.data.preprocessing import Preprocessing
+    from jukebox.data.songdata import SongData
+    from jukebox.model.fit import ProgressListener
+
+Phase = Callable[[str], None]
+
+
+def machine() -> str:
+    """The machine a figure was measured on, in one line."""
+    return f"{platform.machine()} · {os.cpu_count()} CPU · Python {platform.python_version()}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """A fitted Keras model with the prepared data it learnt from and its report."""
+
+    model: keras.Model
+    prepared: Prepared
+    report: ModelReport
+
+
+def data_facts(data: SongData, prepared: Prepared, version: str | None = None) -> DataFacts:
+    """What the report records of the data: source, size, split, ceiling, version."""
+    from jukebox.model.evaluation import chance_accuracy
+
+    return DataFacts(
+        source=data.source,
+        songs=int(data.n_songs),
+        ranking_rows=int(len(data.rankings)),
+        split=SplitFacts.from_dict(prepared.summary()),
+        chance_accuracy=chance_accuracy(prepared.y_train, prepared.y_test),
+        bayes_accuracy=data.bayes_accuracy,
+        seed=data.seed,
+        version=version,
+    )
+
+
+def train_model(
+    data: SongData,
+    params: TrainingParams | None = None,
+    *,
+    training_id: str = "",
+    listeners: Iterable[ProgressListener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    on_phase: Phase | None = None,
+    data_version: str | None = None,
+) -> TrainedModel:
+    """Prepare ``data``, fit the network and evaluate it on the test split (nothing is saved).
+
+    ``on_phase`` is told each phase as it starts (``preparing``, ``training``, ``evaluating``).
+    Errors a user can cause (data too small, non-finite values, a diverging loss) are raised as
+    ``PreparationError`` / ``TrainingError`` saying what to change.
+    """
+    from jukebox.data.merge import merge_tables
+    from jukebox.model.evaluation import evaluate
+    from jukebox.model.fit import predict, train
+
+    params = params or TrainingParams()
+    phase = on_phase or (lambda _name: None)
+    phase("preparing")
+    prepared = prepare(merge_tables(data.properties, data.rankings), seed=params.seed)
+    phase("training")
+    fitted = train(prepared, params, listeners=listeners, should_stop=should_stop)
+    phase("evaluating")
+    probabilities = predict(fitted.model, prepared.features, prepared.x_test)
+    evaluation = evaluate(
+        probabilities, prepared.y_test, prepared.labels, bayes_accuracy=data.bayes_accuracy
+    )
+    report = ModelReport(
+        training_id=training_id,
+        created=_now(),
+        params=params.to_dict(),
+        fit=FitFacts(fitted.epochs_run, fitted.stopped, fitted.seconds, fitted.history, machine()),
+        data=data_facts(data, prepared, data_version),
+        evaluation=evaluation,
+    )
+    return TrainedModel(fitted.model, prepared, report)
+
+
+def export_model(
+    model: keras.Model, preprocessing: Preprocessing, x_test: np.ndarray, onnx_file: Path
+) -> Verification:
+    """Convert ``model`` to ONNX at ``onnx_file`` and verify it against Keras on ``x_test``,
+    timing each part."""
+    from jukebox.model.export import export_onnx, verify
+    from jukebox.model.fit import predict
+
+    started = time.perf_counter()
+    expected = predict(model, preprocessing.features, x_test)
+    predicted = time.perf_counter()
+    export_onnx(model, preprocessing.features, preprocessing.labels, onnx_file)
+    exported = time.perf_counter()
+    verification = verify(onnx_file, expected, preprocessing.features, x_test)
+    seconds = {
+        **verification.seconds,
+        "keras_predict": predicted - started,
+        "convert": exported - predicted,
+        "export": exported - started,
+        "total": time.perf_counter() - started,
+    }
+    return replace(verification, seconds=seconds)
+
+
+def export_training(path: str | Path, *, model: keras.Model | None = None) -> TrainingRecord:
+    """Export the saved training in ``path`` to ONNX, verify it on its test split, and make the
+    directory a bundle. ``model`` spares reading ``model.keras`` back when it is at hand."""
+    from jukebox.model.export import onnx_facts
+    from jukebox.model.runs import load_training
+
+    path = Path(path)
+    record = load_training(path)
+    if record is None:
+        from jukebox.model.bundle import BundleError
+
+        raise BundleError(f"{path} holds no finished training to export.")
+    preprocessing = read_preprocessing(path)
+    x_test, _countries = read_test_split(path, preprocessing)
+    model = model or read_keras(path)
+    with tempfile.TemporaryDirectory(dir=path) as scratch:
+        onnx_file = Path(scratch) / "model.onnx"
+        verification = export_model(model, preprocessing, x_test, onnx_file)
+        report = record.report.with_export(verification, onnx_facts(onnx_file), _now())
+        return save_export(path, onnx_file, preprocessing, report)
+
+
+def run_training(
+    settings: Settings,
+    data: SongData,
+    params: TrainingParams | None = None,
+    *,
+    training_id: str | None = None,
+    listeners: Iterable[ProgressListener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    export: bool = True,
+    on_phase: Phase | None = None,
+    data_version: str | None = None,
+) -> TrainingRecord:
+    """Train on ``data``, save the training under ``settings.models_dir`` and (by default)
+    export it: the whole model lab in one call, as the CLI and the background job run it."""
+    phase = on_phase or (lambda _name: None)
+    training_id = training_id or new_job_id()
+    trained = train_model(
+        data,
+        params,
+        training_id=training_id,
+        listeners=listeners,
+        should_stop=should_stop,
+        on_phase=phase,
+        data_version=data_version,
+    )
+    phase("saving")
+    prepared = trained.prepared
+    record = save_training(
+        training_dir(settings, training_id),
+        trained.model,
+        prepared.preprocessing(),
+        trained.report,
+        prepared.x_test,
+        prepared.decode(prepared.y_test),
+    )
+    if export:
+        phase("exporting")
+        record = export_training(record.path, model=trained.model)
+    return record
