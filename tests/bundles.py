@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from jukebox.data.schema import FEATURES
 from jukebox.data.preprocessing import Preprocessing
+from jukebox.data.schema import FEATURES
 from jukebox.model.bundle import ModelBundle, write_bundle
 from jukebox.model.report import (
     DataFacts,

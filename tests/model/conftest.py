@@ -45,8 +45,8 @@ def prepared(merged):
 @pytest.fixture(scope="session")
 def trained(prepared):
     """A real training of the default architecture on the tiny set: 4 short epochs."""
-    from jukebox.model.network import TrainingParams
     from jukebox.model.fit import train
+    from jukebox.model.network import TrainingParams
 
     events = []
     result = train(

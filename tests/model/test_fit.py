@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from jukebox.model.evaluation import chance_accuracy, evaluate
-from jukebox.model.network import TrainingParams
 from jukebox.model.fit import TrainingError, predict, train
+from jukebox.model.network import TrainingParams
 
 pytestmark = pytest.mark.slow  # every test here fits a network
 

@@ -127,7 +127,8 @@ def test_pages_and_their_modules_do_not_import_tensorflow():
 
     code = (
         "import sys, runpy\n"
-        "import jukebox.model.runs, jukebox.model.jobs, jukebox.model.workflow, jukebox.model.export\n"
+        "import jukebox.model.runs, jukebox.model.jobs, jukebox.model.workflow\n"
+        "import jukebox.model.export, jukebox.model.report, jukebox.model.card\n"
         "import jukebox.ui.model, jukebox.cli.train, jukebox.model.progress\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )
