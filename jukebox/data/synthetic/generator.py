@@ -11,8 +11,8 @@ a song drawn twice for one chart day is drawn again.
 Because the draw is explicit, the generator knows ``P(country | features)`` for every song: the
 softmax of the capped taste plus one offset per country, with a temperature and the offsets
 fitted to the charts it made (the no-repeat rule flattens tastes a little). From it comes the best
-accuracy any classifier can reach on the ranking rows (``bayes_accuracy``): the mean over rows of
-``max_c P(c | features of the row's song)``; ``taste_model`` returns that classifier.
+accuracy any classifier can reach on the ranking rows (``bayes_accuracy``, computed by
+:func:`jukebox.data.synthetic.ceiling.bayes_ceiling`); ``taste_model`` returns that classifier.
 
 Everything is vectorised numpy; the only Python loops run over countries, never over rows.
 """
@@ -29,6 +29,7 @@ from scipy.special import log_softmax, ndtr, ndtri
 
 from jukebox.data.schema import CHART_COUNTRIES, FEATURES, LABEL, PROPERTIES_COLUMNS
 from jukebox.data.songdata import SongData, song_data
+from jukebox.data.synthetic.ceiling import bayes_ceiling
 
 DEFAULT_SONGS = 14_000
 FIRST_DAY = np.datetime64("2023-10-18")
@@ -265,7 +266,7 @@ def _generate(
     temperature, offsets = _calibrate(taste_logits, charts.offsets, charted, in_country)
     model = TasteModel(countries, weights * temperature, offsets, cap * temperature)
     song_probs = np.exp(log_softmax(taste_logits * temperature + offsets, axis=1))
-    bayes = float(song_probs.max(axis=1)[charted].mean())
+    bayes = bayes_ceiling(song_probs, charted)
 
     texts = _song_texts(text_rng, n_songs, release, quirks)
     days = np.broadcast_to(np.arange(n_days)[None, :, None], charts.song.shape)[charts.valid]
