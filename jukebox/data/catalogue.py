@@ -106,4 +106,3 @@ def search_songs(catalogue: pd.DataFrame, query: str, limit: int | None = 50) ->
 def song_features(row: Mapping) -> Song:
     """The raw features of a catalogue row (or any mapping holding them)."""
     return {f: float(row[f]) for f in FEATURES}
-

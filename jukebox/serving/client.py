@@ -61,7 +61,6 @@ class InferenceResult:
     notes: list[str] = field(default_factory=list)
 
 
-
 # --- endpoints ----------------------------------------------------------------------------------
 
 
@@ -394,4 +393,3 @@ def _labels_from_metadata(
     if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
         return tuple(labels), "metadata"
     return None, "indices"
-

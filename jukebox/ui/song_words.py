@@ -297,7 +297,6 @@ def feature_table(songs: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-
 # --------------------------------------------------------------------------------------------
 # What training saw
 # --------------------------------------------------------------------------------------------
@@ -308,7 +307,10 @@ def flag_sentence(flag: RangeFlag) -> str:
     in training (highest 200 BPM), so the model is guessing there."``"""
     question = DIALS[flag.feature].question.rstrip("?")
     shown = format_value(flag.feature, flag.value)
-    side, which, bound = ("below", "lowest", flag.low) if flag.below else ("above", "highest", flag.high)
+    if flag.below:
+        side, which, bound = "below", "lowest", flag.low
+    else:
+        side, which, bound = "above", "highest", flag.high
     return (
         f"{question}: {shown} is {side} anything the model saw in training "
         f"({which} {format_value(flag.feature, bound)}), so the model is guessing there."
