@@ -279,7 +279,7 @@ def test_deploy_and_record_a_registered_version(registry_settings, bundle, monke
     from jukebox.registry import client as registry
     from jukebox.serving.deploy import record_deployment, unrecord_deployment
     from jukebox.serving.kserve import KServeOptions, record_in_registry
-    from jukebox.serving.registry_record import inference_service
+    from jukebox.serving.registry_records import registry_record
 
     settings = registry_settings
     monkeypatch.setenv("JUKEBOX_HOME", str(settings.home))
@@ -291,19 +291,19 @@ def test_deploy_and_record_a_registered_version(registry_settings, bundle, monke
         assert np.isclose(probabilities.to_numpy().sum(), 1.0, atol=1e-5)
 
         service_id = record_deployment(settings, deployment)
-        service = inference_service(settings, service_id)
+        service = registry_record(settings, service_id)
         assert service["modelVersionId"] == registry.get_version("songs", "2", settings).id
         assert service["desiredState"] == "DEPLOYED"
         assert get_deployment(settings, "recorded").registry_id == service_id
         assert record_deployment(settings, deployment) == service_id  # updated, not doubled
         unrecord_deployment(settings, get_deployment(settings, "recorded"))
-        assert inference_service(settings, service_id)["desiredState"] == "UNDEPLOYED"
+        assert registry_record(settings, service_id)["desiredState"] == "UNDEPLOYED"
 
         # A KServe deployment is recorded in the environment named after its namespace.
         options = KServeOptions("song-charts", "music", storage_uri="s3://b/models/songs")
         kserve_id = record_in_registry(settings, options, "songs", "1", "https://x")
         assert kserve_id != service_id
-        assert inference_service(settings, kserve_id)["runtime"] == "kserve-ovms"
+        assert registry_record(settings, kserve_id)["runtime"] == "kserve-ovms"
     finally:
         stop_deployment(settings, "recorded")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,14 +17,12 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
+from jukebox.data.countries import country_label
 from jukebox.data.schema import FEATURES
-from jukebox.predict import PRESETS, country_label
+from jukebox.serving import deploy
+from jukebox.ui.song_words import PRESETS
 from tests.bundles import make_tiny_bundle
 from tests.ports import free_port
-
-pytest.importorskip(
-    "jukebox.serving.client", reason="the v2 client (jukebox/serving/client.py) is not written yet"
-)
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
@@ -59,7 +58,6 @@ def serve(bundle: Path, version: str, token: str | None = None) -> tuple[subproc
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """Three real servers: model "tiny" v1, a retrained "tiny" v2, and v1 behind a token."""
-    pytest.importorskip("jukebox.cli.serve", reason="`python -m jukebox serve` is not written yet")
     root = tmp_path_factory.mktemp("bundles")
     first = make_tiny_bundle(root / "v1", seed=0).path
     second = make_tiny_bundle(root / "v2", seed=7).path
@@ -301,8 +299,19 @@ def test_a_pickled_scaler_is_refused_unopened(home, servers):
     assert at.button(key="predict").disabled
 
 
+def test_a_scaling_file_that_is_not_json_is_named_in_the_error(home):
+    at = open_page()
+    paste(at, f"http://127.0.0.1:{free_port()}")  # nothing is asked: the file is refused first
+    at.file_uploader(key="a_scaling").set_value(
+        ("scaler.json", b"{not json", "application/json")
+    ).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and re.match(r"scaler\.json: .*not JSON", errors[0])
+    assert at.button(key="predict").disabled
+
+
 def test_a_deployment_of_the_deploy_page_with_its_training_ranges(home, tmp_path):
-    deploy = pytest.importorskip("jukebox.serving.deploy")
     settings = load_settings()
     bundle = make_tiny_bundle(tmp_path / "bundle")
     deployment = deploy.deploy_local(settings, "song-charts", bundle_dir=bundle.path, version="3")
