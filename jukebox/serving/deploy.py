@@ -8,8 +8,9 @@ version and state in its ``status.json``, so a page reload finds everything agai
 Replacing a version never drops a request: the new server is started and must answer ready,
 then the record is switched to it in one atomic file replace, then the old server is stopped
 after a short grace period, and on SIGTERM it still answers every request it has received.
-Clients that resolve the name at each request (:func:`endpoint_of`, as the Predict page does)
-therefore never meet a stopped server. A replaced deployment's port changes; its name does not.
+Clients that resolve the name at each request (:func:`endpoint_of`; the Predict page lists the
+deployments again at each run) therefore never meet a stopped server. A replaced deployment's
+port changes; its name does not.
 
 Recording a deployment in the model registry (an inference service linked to the model version
 in a serving environment) is :func:`record_deployment`, separate from deploying so that a
