@@ -1,16 +1,17 @@
 """Deploy: serve a registered version (or an exported bundle) over the Open Inference Protocol,
 on a local server or on KServe; see every deployment, stop or replace one."""
 
+import contextlib
 import json
 
 import streamlit as st
 
 from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
 from jukebox.registry import client as registry
 from jukebox.serving import deploy, kserve
-from jukebox.serving.choices import deployable_versions, deployments_table, version_label
 from jukebox.serving.client import build_request
-from jukebox.serving.registry_record import RecordError
+from jukebox.ui.deploy import deployable_versions, deployments_table, version_label
 
 FLASH = "deploy_flash"
 PROGRESS = {
@@ -46,7 +47,7 @@ if source == "Model registry":
     try:
         with st.spinner("Connecting to the model registry…"):
             versions = registry.list_all_versions(settings)
-    except registry.USER_ERRORS as error:
+    except JukeboxError as error:
         st.error(f"{error} You can still deploy an exported bundle.")
         versions = []
     models = sorted({v.model for v in versions})
@@ -101,7 +102,7 @@ def deploy_locally(name: str) -> None:
         arguments = {k: choice[k] for k in ("model", "version", "bundle_dir")}
         try:
             deployment = deploy.deploy_or_replace(settings, name, on_progress=say, **arguments)
-        except deploy.DeploymentError as error:
+        except JukeboxError as error:
             box.update(label=f"{name} was not deployed", state="error")
             st.error(str(error))
             return
@@ -111,7 +112,7 @@ def deploy_locally(name: str) -> None:
         try:
             deploy.record_deployment(settings, deployment)
             note = " Recorded in the model registry."
-        except (RecordError, deploy.DeploymentError, *registry.USER_ERRORS) as error:
+        except JukeboxError as error:
             note = f" It is not recorded in the model registry: {error}"
     done(f"{name} serves {choice['label']} at {deployment.endpoint}.{note}")
 
@@ -145,12 +146,12 @@ with kserve_tab:
     if choice and choice["model"] and not choice["uri"]:
         try:
             choice["uri"] = registry.get_version(choice["model"], choice["version"], settings).uri
-        except registry.USER_ERRORS as error:
+        except JukeboxError as error:
             st.error(str(error))
     if choice and choice["uri"]:
         try:
             storage_bucket, storage_path, stored_version = kserve.storage_from_uri(choice["uri"])
-        except kserve.KServeError as error:
+        except JukeboxError as error:
             st.warning(str(error))
     elif choice and not choice["model"]:
         st.warning(
@@ -221,7 +222,7 @@ with kserve_tab:
             manifests = [kserve.build_inference_service(options)]
             if with_runtime:
                 manifests.insert(0, kserve.build_serving_runtime(namespace=options.namespace))
-        except kserve.KServeError as error:
+        except JukeboxError as error:
             st.error(str(error))
     if manifests:
         text = kserve.to_yaml(*manifests)
@@ -233,25 +234,23 @@ with kserve_tab:
         if right.button("Apply to the cluster", disabled=not options.namespace):
             with st.status(f"Applying {options.name} to {options.namespace}…") as box:
                 try:
-                    api = kserve.custom_objects_api()
-                    for manifest in manifests:
-                        kserve.apply(manifest, options.namespace, api=api)
-                        box.write(f"{manifest['kind']} {manifest['metadata']['name']} applied.")
-                    ready = kserve.wait_until_ready(
-                        options.name,
-                        options.namespace,
-                        api=api,
-                        timeout=180,
-                        on_progress=lambda s: box.write(s["message"]),
+                    applied = kserve.deploy_to_kserve(
+                        settings,
+                        options,
+                        with_runtime=with_runtime,
+                        model=choice["model"] if choice else None,
+                        version=choice["version"] if choice else None,
+                        on_progress=box.write,
                     )
-                    box.update(label=f"{options.name} is ready at {ready['url']}", state="complete")
-                    if choice and choice["model"]:
-                        kserve.record_in_registry(
-                            settings, options, choice["model"], choice["version"], ready["url"]
-                        )
-                except (kserve.KServeError, RecordError, *registry.USER_ERRORS) as error:
+                except JukeboxError as error:
                     box.update(label="Not deployed on KServe", state="error")
                     st.error(str(error))
+                else:
+                    box.update(label=f"{options.name} is ready at {applied.url}", state="complete")
+                    if applied.registry_error:
+                        st.warning(
+                            f"It is not recorded in the model registry: {applied.registry_error}"
+                        )
 
 # --- 3. Deployments -----------------------------------------------------------------------------
 st.subheader("3. Deployments")
@@ -266,7 +265,7 @@ else:
     if left.button("Check health", key="health"):
         try:
             report = deploy.health(settings, selected.name)
-        except deploy.DeploymentError as error:
+        except JukeboxError as error:
             report = {"healthy": False, "state": f"gone ({error})"}
         if report["healthy"]:
             st.success(f"{selected.name} answers ready at {report['endpoint']}.")
@@ -279,13 +278,12 @@ else:
     ):
         deploy_locally(selected.name)
     if right.button("Stop", key="stop_selected"):
-        try:
+        # The registry's record is history; stopping matters more than updating it.
+        with contextlib.suppress(JukeboxError):
             deploy.unrecord_deployment(settings, selected)
-        except (RecordError, *registry.USER_ERRORS):
-            pass  # the registry's record is history; stopping matters more
         try:
             deploy.stop_deployment(settings, selected.name)
-        except deploy.DeploymentError as error:
+        except JukeboxError as error:
             st.error(str(error))
         else:
             done(f"{selected.name} is stopped.")

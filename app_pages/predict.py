@@ -8,12 +8,29 @@ from pathlib import Path
 
 import streamlit as st
 
-from jukebox import predict
 from jukebox.config import load_settings
-from jukebox.predict import DIALS, KEY_NAMES, PRESETS, Target
-from jukebox.serving.client import ServingError, split_model_url
+from jukebox.data import catalogue
+from jukebox.data.preprocessing import read_scaling_file
+from jukebox.errors import JukeboxError
+from jukebox.serving.client import split_model_url
+from jukebox.serving.prediction import (
+    Prediction,
+    Target,
+    curl_command,
+    deployment_targets,
+    predict,
+)
+from jukebox.ui import song_words
 from jukebox.ui.maps import show_map
-from jukebox.ui.predict import comparison_bar_chart, probability_bar_chart, probability_map
+from jukebox.ui.predict import (
+    comparison_bar_chart,
+    comparison_table,
+    headline,
+    probability_bar_chart,
+    probability_map,
+    top_countries,
+)
+from jukebox.ui.song_words import DIALS, KEY_NAMES, PRESETS
 
 settings = load_settings()
 
@@ -27,14 +44,14 @@ ANSWERS_KEPT = 8
 @st.cache_resource(show_spinner="Loading the song catalogue…")
 def song_catalogue(path: str, modified: float) -> tuple:
     """The catalogue, its labels and label positions; read again only when the file changes."""
-    songs = predict.load_catalogue(Path(path))
+    songs = catalogue.load_catalogue(Path(path))
     labels = songs["label"].tolist()
     return songs, labels, {label: i for i, label in enumerate(labels)}
 
 
 def load_songs() -> tuple | None:
     """The current data set's songs, or None (with a sentence) when there are none to pick."""
-    path = predict.catalogue_path(settings)
+    path = catalogue.catalogue_path(settings)
     if not path.is_file():
         st.caption(
             "No song data yet, so start from a preset or describe a song. Real songs appear "
@@ -51,17 +68,17 @@ def load_songs() -> tuple | None:
         return None
 
 
-def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
+def choose_song(slot: str, songs_found: tuple | None) -> tuple[str, dict] | None:
     """A song from the catalogue, a preset or the dials; returns its title and raw features."""
-    sources = [REAL, PRESET, DESCRIBE] if catalogue else [PRESET, DESCRIBE]
+    sources = [REAL, PRESET, DESCRIBE] if songs_found else [PRESET, DESCRIBE]
     source = st.segmented_control(
         "Start from", sources, default=sources[0], required=True, key=f"{slot}_source"
     )
     if source == REAL:
-        songs, labels, positions = catalogue
+        songs, labels, positions = songs_found
         wanted = st.query_params.get("song") if slot == "a" else None
         if wanted and f"{slot}_song" not in st.session_state:
-            found = predict.search_songs(songs, wanted, limit=1)
+            found = catalogue.search_songs(songs, wanted, limit=1)
             st.session_state[f"{slot}_song"] = found["label"].iloc[0] if len(found) else None
         label = st.selectbox(
             "Song or artist",
@@ -74,7 +91,7 @@ def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
         if label is None:
             st.caption("Start typing a song title or an artist, then pick from the list.")
             return None
-        title, start = label, predict.song_features(songs.iloc[positions[label]])
+        title, start = label, catalogue.song_features(songs.iloc[positions[label]])
     elif source == PRESET:
         name = st.pills("Preset", list(PRESETS), default="Latin dance hit", required=True,
                         key=f"{slot}_preset")  # fmt: skip
@@ -88,7 +105,7 @@ def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
     if st.session_state.get(f"{slot}_loaded") != start_id or any(
         k not in st.session_state for k in keys.values()
     ):
-        for feature, value in predict.dial_values(start).items():
+        for feature, value in song_words.dial_values(start).items():
             st.session_state[keys[feature]] = value
         st.session_state[f"{slot}_loaded"] = start_id
 
@@ -97,14 +114,14 @@ def choose_song(slot: str, catalogue: tuple | None) -> tuple[str, dict] | None:
         for i, dial in enumerate(DIALS.values()):
             with columns[i % 2]:
                 draw_dial(dial, keys[dial.feature])
-    song = predict.describe_song({f: st.session_state[k] for f, k in keys.items()}, start)
+    song = song_words.describe_song({f: st.session_state[k] for f, k in keys.items()}, start)
     if song != start and source != DESCRIBE:
         title = f"{title} (adjusted)"
-    st.caption(f"**{title}** · {predict.song_summary(song)}")
+    st.caption(f"**{title}** · {song_words.song_summary(song)}")
     return title, song
 
 
-def draw_dial(dial: predict.Dial, key: str) -> None:
+def draw_dial(dial: song_words.Dial, key: str) -> None:
     if dial.kind == "percent":
         help_text = f"{dial.help} 0 % = {dial.ends[0]}, 100 % = {dial.ends[1]}."
         st.slider(dial.question, 0, 100, step=1, format="%d %%", help=help_text, key=key)
@@ -172,7 +189,7 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
         return None
     try:
         url, pasted_model, pasted_version = split_model_url(address)
-    except ServingError as error:
+    except JukeboxError as error:
         st.error(str(error))
         return None
     model_name = model_name.strip() or pasted_model
@@ -182,9 +199,9 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     scaling = None
     if upload is not None:
         try:
-            scaling = predict.read_scaling(upload.name, upload.getvalue())
-        except predict.ScalingError as error:
-            st.error(str(error))
+            scaling = read_scaling_file(upload.getvalue(), name=upload.name)
+        except JukeboxError as error:
+            st.error(f"{upload.name}: {error}")
             return None
         st.caption("Inputs will be scaled with the uploaded minima and maxima before sending.")
     # A pasted address of a deployment listed here still gets its training ranges and labels.
@@ -200,7 +217,7 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     )
 
 
-def ask(target: Target, songs: list[dict], fresh: bool) -> predict.Prediction | None:
+def ask(target: Target, songs: list[dict], fresh: bool) -> Prediction | None:
     """One request, or the recent answer to the same question unless ``fresh`` (a click on
     Predict asks again); errors are shown as the client's sentence, never a traceback."""
     question = repr((target, songs, hash(target.token)))
@@ -208,8 +225,8 @@ def ask(target: Target, songs: list[dict], fresh: bool) -> predict.Prediction | 
     if fresh or question not in cache:
         try:
             with st.spinner(f"Asking {target.title}…"):
-                cache[question] = predict.predict(target, songs)
-        except ServingError as error:
+                cache[question] = predict(target, songs)
+        except JukeboxError as error:
             st.error(f"**{target.title}** did not answer: {error}")
             return None
         while len(cache) > ANSWERS_KEPT:  # dicts keep insertion order: drop the oldest
@@ -229,11 +246,11 @@ def show_flags(target: Target, songs: list[tuple[str, dict]]) -> None:
         )
         return
     for title, song in songs:
-        flags = target.training.flags(song)
+        flags = target.training.range_flags(song)
         if flags:
             st.warning(
                 f"**{title}** has values outside what {target.title} learnt from:\n"
-                + "\n".join(f"- {flag.sentence}" for flag in flags)
+                + "\n".join(f"- {song_words.flag_sentence(flag)}" for flag in flags)
             )
 
 
@@ -241,8 +258,8 @@ def show_answer(
     probabilities: dict, key: str, *, compact: bool = False, top: float | None = None
 ) -> None:
     """Headline, top countries, map, and (unless ``compact``) a bar over every country."""
-    best = predict.top_countries(probabilities, 5 if compact else TOP_N)
-    st.markdown(f"#### {predict.headline(probabilities)}")
+    best = top_countries(probabilities, 5 if compact else TOP_N)
+    st.markdown(f"#### {headline(probabilities)}")
     table, world = (st.container(), st.container()) if compact else st.columns([2, 3])
     table.dataframe(
         best.assign(chance=best["probability"] * 100)[["rank", "country", "chance"]],
@@ -276,7 +293,7 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
         width="stretch",
     )
     with st.expander("Every country side by side"):
-        table = predict.comparison_table(left, right, labels)
+        table = comparison_table(left, right, labels)
         percent = st.column_config.NumberColumn(format="%.1f %%")
         st.dataframe(
             table.drop(columns="code").assign(
@@ -288,14 +305,14 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
         )
 
 
-def show_wire(answer: predict.Prediction, key: str) -> None:
+def show_wire(answer: Prediction, key: str) -> None:
     with st.expander(f"🧾 Request and response JSON of {answer.target.title} (for developers)"):
         st.caption(f"POST {answer.infer_url} · answered in {answer.elapsed_ms:.0f} ms")
         st.code(json.dumps(answer.request, indent=2), language="json")
         st.code(json.dumps(answer.response, indent=2), language="json")
         st.caption("The same request from a terminal:")
         st.code(
-            predict.curl_command(answer.infer_url, answer.request, answer.target.token is not None),
+            curl_command(answer.infer_url, answer.request, answer.target.token is not None),
             language="bash",
         )
 
@@ -315,18 +332,18 @@ mode = st.segmented_control(
 )  # fmt: skip
 
 st.subheader("1 · Choose a song")
-catalogue = load_songs()
+songs_found = load_songs()
 if mode == TWO_SONGS:
     left, right = st.columns(2)
     with left:
-        song_a = choose_song("a", catalogue)
+        song_a = choose_song("a", songs_found)
     with right:
-        song_b = choose_song("b", catalogue)
+        song_b = choose_song("b", songs_found)
 else:
-    song_a, song_b = choose_song("a", catalogue), None
+    song_a, song_b = choose_song("a", songs_found), None
 
 st.subheader("2 · Choose a model")
-deployed = predict.deployment_targets(settings)
+deployed = deployment_targets(settings)
 if not deployed:
     st.info(
         "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
@@ -378,7 +395,7 @@ elif st.session_state.get("predict_live"):
                     show_answer(probabilities, f"song_{key}", compact=True, top=top)
             show_comparison(*answer.probabilities, labels, "songs")
             with st.expander("The two songs in plain words"):
-                st.dataframe(predict.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
+                st.dataframe(song_words.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
             show_wire(answer, "two_songs")
     else:
         answers = [ask(target_a, [song_a[1]], clicked), ask(target_b, [song_a[1]], clicked)]

@@ -29,9 +29,11 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
-from jukebox import predict  # noqa: E402
 from jukebox.config import load_settings  # noqa: E402
+from jukebox.data import catalogue as song_catalogue  # noqa: E402
 from jukebox.data.schema import CHART_COUNTRIES  # noqa: E402
+from jukebox.serving.prediction import Target, predict  # noqa: E402
+from jukebox.ui.song_words import PRESETS  # noqa: E402
 from tests.bundles import make_tiny_bundle  # noqa: E402
 
 SONGS = ROOT.parent / "shared" / "data" / "song_properties.parquet"
@@ -88,23 +90,23 @@ def main() -> None:
         bundle = make_tiny_bundle(Path(tmp) / "bundle", labels=CHART_COUNTRIES)
         server, url = start_server(bundle.path)
         try:
-            target = predict.Target(url, "jukebox")
-            song = predict.PRESETS["Latin dance hit"].features
-            predict.predict(target, [song])
+            target = Target(url, "jukebox")
+            song = PRESETS["Latin dance hit"].features
+            predict(target, [song])
             print(f"Prediction round trip (client + server, 72 countries): "
-                  f"{summary(timed(lambda: predict.predict(target, [song]), 200))}")  # fmt: skip
+                  f"{summary(timed(lambda: predict(target, [song]), 200))}")  # fmt: skip
 
             if not SONGS.is_file():
                 print(f"Catalogue figures skipped: {SONGS} is absent")
                 return
             (home / "data").mkdir(parents=True)
             pd.read_parquet(SONGS).to_parquet(home / "data" / "song_properties.parquet")
-            path = predict.catalogue_path(load_settings())
-            catalogue = predict.load_catalogue(path)
+            path = song_catalogue.catalogue_path(load_settings())
+            catalogue = song_catalogue.load_catalogue(path)
             print(f"Catalogue of {len(catalogue):,} songs, built from parquet: "
-                  f"{summary(timed(lambda: predict.load_catalogue(path), 5))}")  # fmt: skip
+                  f"{summary(timed(lambda: song_catalogue.load_catalogue(path), 5))}")  # fmt: skip
             queries = ["water", "Taylor Swift", "drake yeat", "feat", "zzz nothing"]
-            search = timed(lambda: [predict.search_songs(catalogue, q) for q in queries], 10)
+            search = timed(lambda: [song_catalogue.search_songs(catalogue, q) for q in queries], 10)
             print(f"Search (one query):              "
                   f"{summary([t / len(queries) for t in search])}")  # fmt: skip
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
 
 DEFAULT_NAME = "jukebox"
 
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `python -m jukebox --help` stays fast.
     from jukebox.jobs import write_status
-    from jukebox.serving.runtime import ModelLoadError, load_bundle_model
+    from jukebox.serving.runtime import load_bundle_model
     from jukebox.serving.server import make_server, serve_until_signalled
 
     settings = load_settings()
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             token=token,
             max_body=int(args.max_body_mb * 1024 * 1024),
         )
-    except ModelLoadError as error:
+    except JukeboxError as error:  # a bad bundle, registry or storage: the message says why
         return _fail(report, str(error))
     except OSError as error:
         return _fail(
@@ -87,12 +88,6 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): "
             "choose another port, or 0 for a free one",
         )
-    except Exception as error:  # registry and storage errors carry a sentence for the user
-        from jukebox.registry.client import USER_ERRORS
-
-        if isinstance(error, USER_ERRORS):
-            return _fail(report, str(error))
-        raise
 
     endpoint = server.url
 

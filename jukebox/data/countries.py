@@ -26,3 +26,16 @@ def alpha3(alpha2: str) -> str | None:
 def is_country_code(code: object) -> bool:
     """True for a valid ISO 3166-1 alpha-2 code such as ``"DE"``."""
     return isinstance(code, str) and len(code) == 2 and alpha3(code) is not None
+
+
+def flag_emoji(code: str) -> str:
+    """The flag of an ISO alpha-2 code (``"DE"`` -> 🇩🇪); empty for anything else."""
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in code.upper())
+
+
+def country_label(code: str) -> str:
+    """``"🇩🇪 Germany"``; a code that is no country (a foreign model's ``"3"``) stays as it is."""
+    flag = flag_emoji(code)
+    return f"{flag} {country_name(code)}" if flag else country_name(code)

@@ -12,18 +12,20 @@ Where the country labels come from, in this order:
 3. otherwise the output's column indices (``"0"``, ``"1"``…), so a pasted URL of a foreign model
    still shows its answer.
 
+The client sends the rows it is given and nothing else: models of this project scale raw values
+inside their graph, and a model from elsewhere that wants scaled inputs gets them scaled by
+:meth:`jukebox.data.preprocessing.Preprocessing.scale` before they reach the client.
+
 Every failure becomes a :class:`ServingError` whose message is one sentence a person can act on.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -57,10 +59,6 @@ class InferenceResult:
     response: dict
     elapsed_ms: float
     notes: list[str] = field(default_factory=list)
-
-    def top(self, row: int = 0, n: int = 5) -> pd.Series:
-        """The ``n`` most likely labels of one row, most likely first."""
-        return self.probabilities.iloc[row].sort_values(ascending=False).head(n)
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -183,7 +181,13 @@ def _error_for(response: requests.Response, endpoint: str, path: str) -> Serving
 
 
 def rows_frame(rows: Rows, features: Sequence[str] = FEATURES) -> pd.DataFrame:
-    """Feature rows as a float DataFrame with exactly ``features`` as columns, in order."""
+    """Feature rows as a float DataFrame with exactly ``features`` as columns, in order.
+
+    A frame that already is one (float columns ``features``, every value finite) is returned as
+    it is, so a prediction builds its request frame once however many hands it passes through.
+    """
+    if _is_request_frame(rows, features):
+        return rows  # type: ignore[return-value]
     if isinstance(rows, Mapping):
         rows = [rows]
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
@@ -206,6 +210,14 @@ def rows_frame(rows: Rows, features: Sequence[str] = FEATURES) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
+def _is_request_frame(rows: Rows, features: Sequence[str]) -> bool:
+    if not isinstance(rows, pd.DataFrame) or rows.empty or list(rows.columns) != list(features):
+        return False
+    if not all(dtype == np.float64 for dtype in rows.dtypes):
+        return False
+    return bool(np.isfinite(rows.to_numpy()).all())
+
+
 def build_request(
     rows: Rows,
     features: Sequence[str] = FEATURES,
@@ -214,7 +226,15 @@ def build_request(
     parameters: Mapping | None = None,
 ) -> dict:
     """The v2 request body: one ``FP32`` ``[N, 1]`` input per feature, flat data."""
-    frame = rows_frame(rows, features)
+    return _request_body(rows_frame(rows, features), features, request_id, parameters)
+
+
+def _request_body(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    request_id: str | None = None,
+    parameters: Mapping | None = None,
+) -> dict:
     n = len(frame)
     body: dict = {}
     if request_id is not None:
@@ -226,99 +246,6 @@ def build_request(
         for f in features
     ]
     return body
-
-
-def scale_rows(
-    rows: Rows,
-    minima: Sequence[float] | Mapping[str, float],
-    maxima: Sequence[float] | Mapping[str, float],
-    features: Sequence[str] = FEATURES,
-) -> pd.DataFrame:
-    """Min-max scale rows for a model that expects scaled inputs (the workshop's own model):
-    ``(x - min) / (max - min)`` per feature, a feature whose range is zero mapped to 0."""
-    frame = rows_frame(rows, features)
-    low = _per_feature(minima, features, "minima")
-    high = _per_feature(maxima, features, "maxima")
-    span = high - low
-    scaled = (frame.to_numpy() - low) / np.where(span == 0, 1.0, span)
-    scaled[:, span == 0] = 0.0
-    return pd.DataFrame(scaled, index=frame.index, columns=list(features))
-
-
-def _per_feature(values, features: Sequence[str], what: str) -> np.ndarray:
-    if isinstance(values, Mapping):
-        missing = [f for f in features if f not in values]
-        if missing:
-            raise ServingError(f"The scaling {what} lack the feature(s) {', '.join(missing)}.")
-        values = [values[f] for f in features]
-    try:
-        array = np.asarray([float(v) for v in values], dtype="float64")
-    except (TypeError, ValueError):
-        raise ServingError(f"The scaling {what} must all be numbers.") from None
-    if len(array) != len(features):
-        raise ServingError(
-            f"The scaling has {len(array)} {what} but the model reads {len(features)} features."
-        )
-    return array
-
-
-# Names of files that scikit-learn and friends write by unpickling-only serialisers.
-PICKLED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
-
-
-def load_scaling(
-    source: str | bytes | Path, *, name: str | None = None
-) -> tuple[list[float], list[float]]:
-    """Minima and maxima from a JSON file or its text: ``{"minima": [...], "maxima": [...]}``
-    (optionally with ``"features"`` giving their order, as in ``preprocessing.json``) or
-    ``{"feature": {"min": ..., "max": ...}, ...}``.
-
-    JSON only. A pickled scaler is refused before anything reads it, by its ``name`` or its
-    first byte (the protocol marker of every modern pickle), because unpickling runs whatever
-    code the file holds.
-    """
-    if isinstance(source, Path):
-        name = name or source.name
-        source = source.read_bytes()
-    head = source[:1] if isinstance(source, bytes) else source[:1].encode()
-    if (name or "").lower().endswith(PICKLED_SUFFIXES) or head == b"\x80":
-        raise ServingError(
-            "This looks like a pickled scaler, and it was never loaded: Jukebox never opens "
-            "pickles, because loading one can run any code hidden in it. "
-            'Save the scaler\'s minima and maxima as JSON instead: {"minima": [...], '
-            f'"maxima": [...]}}, one number per feature in the order {", ".join(FEATURES)} '
-            "(from scikit-learn: scaler.data_min_.tolist() and scaler.data_max_.tolist())."
-        )
-    try:
-        data = json.loads(source)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ServingError(
-            f"The scaling file is not JSON ({error}): give minima and maxima as JSON."
-        ) from None
-    if not isinstance(data, dict):
-        raise ServingError('The scaling file must be a JSON object with "minima" and "maxima".')
-    if "minima" in data and "maxima" in data:
-        minima, maxima = data["minima"], data["maxima"]
-        order = data.get("features")
-        if order is not None:
-            if not isinstance(order, list) or sorted(map(str, order)) != sorted(FEATURES):
-                raise ServingError("The scaling file's features are not the model's features.")
-            minima = dict(zip(order, minima, strict=False))
-            maxima = dict(zip(order, maxima, strict=False))
-        low = _per_feature(minima, FEATURES, "minima")
-        high = _per_feature(maxima, FEATURES, "maxima")
-    elif all(isinstance(v, dict) for v in data.values()) and data:
-        try:
-            low = _per_feature({k: v["min"] for k, v in data.items()}, FEATURES, "minima")
-            high = _per_feature({k: v["max"] for k, v in data.items()}, FEATURES, "maxima")
-        except KeyError:
-            raise ServingError('Each feature of the scaling file needs "min" and "max".') from None
-    else:
-        raise ServingError(
-            'The scaling file must hold "minima" and "maxima" lists (in feature order) or '
-            '{"feature": {"min": ..., "max": ...}} for every feature.'
-        )
-    return low.tolist(), high.tolist()
 
 
 # --- calls --------------------------------------------------------------------------------------
@@ -392,7 +319,7 @@ def infer(
     and failing that the output indices stand in.
     """
     frame = rows_frame(rows, features)
-    body = build_request(frame, features, request_id=request_id)
+    body = _request_body(frame, features, request_id)
     started = time.perf_counter()
     response = _call(
         "POST",
@@ -466,9 +393,3 @@ def _labels_from_metadata(
     if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
         return tuple(labels), "metadata"
     return None, "indices"
-
-
-def is_probability_rows(matrix: pd.DataFrame, tolerance: float = 1e-3) -> bool:
-    """True when every row sums to one (a softmax output), as a model of this project answers."""
-    sums = matrix.sum(axis=1).to_numpy()
-    return bool(np.all(np.abs(sums - 1) <= tolerance)) and not math.isnan(sums.sum())

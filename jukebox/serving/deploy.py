@@ -8,8 +8,9 @@ version and state in its ``status.json``, so a page reload finds everything agai
 Replacing a version never drops a request: the new server is started and must answer ready,
 then the record is switched to it in one atomic file replace, then the old server is stopped
 after a short grace period, and on SIGTERM it still answers every request it has received.
-Clients that resolve the name at each request (:func:`endpoint_of`, as the Predict page does)
-therefore never meet a stopped server. A replaced deployment's port changes; its name does not.
+Clients that resolve the name at each request (:func:`endpoint_of`; the Predict page lists the
+deployments again at each run) therefore never meet a stopped server. A replaced deployment's
+port changes; its name does not.
 
 Recording a deployment in the model registry (an inference service linked to the model version
 in a serving environment) is :func:`record_deployment`, separate from deploying so that a
@@ -22,13 +23,14 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
 from jukebox.jobs import Job, load_job, start_job, stop_job, write_json_atomic
 from jukebox.serving.client import server_ready
+from jukebox.serving.registry_records import record_serving_in_registry, set_registry_record_state
 
 JOB_KIND = "serve"
 TOKEN_ENV = "JUKEBOX_SERVING_TOKEN"
@@ -250,6 +252,51 @@ def wait_ready(
     )
 
 
+def _serve_new_server(
+    settings: Settings,
+    name: str,
+    *,
+    model: str | None,
+    version: str | None,
+    bundle_dir: str | Path | None,
+    token: str | None,
+    port: int,
+    timeout: float,
+    on_progress: Callable[[str], None] | None,
+    on_started: Callable[[dict], None] | None = None,
+) -> dict:
+    """Start a server job for ``name`` and wait until it answers ready; stop it if it does not.
+
+    Returns the record fields that point a deployment at the new server. ``on_started`` gets
+    them before the wait, for a caller that must show the deployment starting; an exception it
+    raises, like a failed start, stops the new server.
+    """
+    job = start_server(
+        settings,
+        name,
+        model=model,
+        version=version,
+        bundle_dir=bundle_dir,
+        token=token,
+        port=port,
+    )
+    fields = {
+        "job_id": job.id,
+        "model": model,
+        "version": str(version or "1"),
+        "bundle": str(Path(bundle_dir).resolve()) if bundle_dir else None,
+        "updated": time.time(),
+    }
+    try:
+        if on_started:
+            on_started(fields)
+        wait_ready(job, timeout, on_progress)
+    except BaseException:
+        stop_job(job)
+        raise
+    return fields
+
+
 def deploy_local(
     settings: Settings,
     name: str,
@@ -273,32 +320,26 @@ def deploy_local(
                 f"Deployment {name!r} already runs {current.source}: replace it, or stop it "
                 "first, or choose another name."
             )
-    job = start_server(
-        settings,
-        name,
-        model=model,
-        version=version,
-        bundle_dir=bundle_dir,
-        token=token,
-        port=port,
-    )
-    now = time.time()
-    record = {
-        "name": name,
-        "job_id": job.id,
-        "model": model,
-        "version": str(version or "1"),
-        "bundle": str(Path(bundle_dir).resolve()) if bundle_dir else None,
-        "created": now,
-        "updated": now,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written before waiting, so a page reloaded during start-up shows the deployment starting.
-    write_json_atomic(path, record)
+
+    def show_starting(fields: dict) -> None:
+        # Written before waiting, so a page reloaded during start-up shows the deployment starting.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, {"name": name, **fields, "created": fields["updated"]})
+
     try:
-        wait_ready(job, timeout, on_progress)
+        _serve_new_server(
+            settings,
+            name,
+            model=model,
+            version=version,
+            bundle_dir=bundle_dir,
+            token=token,
+            port=port,
+            timeout=timeout,
+            on_progress=on_progress,
+            on_started=show_starting,
+        )
     except BaseException:
-        stop_job(job)
         if existing is None:
             path.unlink(missing_ok=True)
         else:
@@ -326,24 +367,18 @@ def replace_deployment(
     old = _read_record(path)
     if old is None:
         raise DeploymentError(f"There is no deployment named {name!r} to replace.")
-    job = start_server(
-        settings, name, model=model, version=version, bundle_dir=bundle_dir, token=token
+    fields = _serve_new_server(
+        settings,
+        name,
+        model=model,
+        version=version,
+        bundle_dir=bundle_dir,
+        token=token,
+        port=0,
+        timeout=timeout,
+        on_progress=on_progress,
     )
-    try:
-        wait_ready(job, timeout, on_progress)
-    except BaseException:
-        stop_job(job)
-        raise
-    record = {
-        **old,
-        "job_id": job.id,
-        "model": model,
-        "version": str(version or "1"),
-        "bundle": str(Path(bundle_dir).resolve()) if bundle_dir else None,
-        "updated": time.time(),
-        "replaced_job_id": old["job_id"],
-    }
-    write_json_atomic(path, record)
+    write_json_atomic(path, {**old, **fields, "replaced_job_id": old["job_id"]})
     if on_progress:
         on_progress("switched")
     # Clients that read the old endpoint just before the switch finish within the grace period.
@@ -378,11 +413,6 @@ def stop_deployment(settings: Settings, name: str, *, forget: bool = True) -> No
         path.unlink(missing_ok=True)
 
 
-def deployment_dict(deployment: Deployment) -> dict:
-    """A deployment as plain data, for tables and JSON."""
-    return asdict(deployment) | {"source": deployment.source}
-
-
 # --- the model registry -------------------------------------------------------------------------
 
 
@@ -394,14 +424,12 @@ def record_deployment(settings: Settings, deployment: Deployment) -> str:
     Uses the registry's REST API (``/api/model_registry/v1alpha3``) through the registry façade's
     connection settings; the official Python client offers no call for these resources.
     """
-    from jukebox.serving.registry_record import record_inference_service
-
     if not deployment.model:
         raise DeploymentError(
             "Only a registered model version can be recorded in the registry; this deployment "
             "serves a bundle directory."
         )
-    service_id = record_inference_service(
+    service_id = record_serving_in_registry(
         settings,
         environment=SERVING_ENVIRONMENT,
         service_name=deployment.name,
@@ -419,7 +447,5 @@ def record_deployment(settings: Settings, deployment: Deployment) -> str:
 
 def unrecord_deployment(settings: Settings, deployment: Deployment) -> None:
     """Mark the deployment's inference service UNDEPLOYED in the registry (kept as history)."""
-    from jukebox.serving.registry_record import set_inference_service_state
-
     if deployment.registry_id:
-        set_inference_service_state(settings, deployment.registry_id, "UNDEPLOYED")
+        set_registry_record_state(settings, deployment.registry_id, "UNDEPLOYED")

@@ -17,8 +17,9 @@ What the dashboard writes, and so what this module writes:
 
 OVMS reads ``models/<name>/<version>/model.onnx``: the storage path is the model's folder, and the
 version is pinned with OVMS's ``--model_version_policy`` when it is a number. Without a cluster
-the YAML is still built and can be downloaded; with one, :func:`apply` creates or patches it and
-:func:`wait_until_ready` polls its ``Ready`` condition.
+the YAML is still built and can be downloaded; with one, :func:`deploy_to_kserve` applies it
+(:func:`apply` creates or patches), waits for its ``Ready`` condition (:func:`wait_until_ready`)
+and records it in the model registry.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 import yaml
 
 from jukebox.errors import JukeboxError
+from jukebox.serving.registry_records import record_serving_in_registry
 
 GROUP = "serving.kserve.io"
 VERSION = "v1beta1"
@@ -342,9 +344,7 @@ def record_in_registry(
 ) -> str:
     """Record an applied InferenceService in the model registry: an inference service of
     ``model`` ``version`` in the serving environment named after the namespace."""
-    from jukebox.serving.registry_record import record_inference_service
-
-    return record_inference_service(
+    return record_serving_in_registry(
         settings,
         environment=options.namespace or "kserve",
         service_name=options.name,
@@ -355,6 +355,62 @@ def record_in_registry(
     )
 
 
-def v2_endpoint(url: str | None) -> str | None:
-    """The base URL clients use for the v2 protocol, from the InferenceService's status URL."""
-    return url.rstrip("/") if url else None
+@dataclass(frozen=True)
+class KServeDeployment:
+    """An InferenceService that answers ready, and whether the model registry recorded it.
+
+    ``registry_error`` is the registry's sentence when recording failed: the service is deployed
+    all the same, so a failed record is news, not a failed deployment.
+    """
+
+    name: str
+    namespace: str
+    url: str | None
+    registry_id: str | None = None
+    registry_error: str | None = None
+
+
+def deploy_to_kserve(
+    settings,
+    options: KServeOptions,
+    *,
+    with_runtime: bool = True,
+    model: str | None = None,
+    version: str | None = None,
+    api=None,
+    timeout: float = 180.0,
+    poll: float = 5.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> KServeDeployment:
+    """Apply the InferenceService of ``options`` (after the OVMS ServingRuntime, with
+    ``with_runtime``) to its namespace, wait until it is ready, and record it in the model
+    registry when it serves a registered ``model`` ``version``.
+
+    Raises :class:`KServeError` when the cluster refuses or the service is not ready in time.
+    """
+    if not options.namespace:
+        raise KServeError("Say which namespace (project) to deploy into.")
+    manifests = [build_inference_service(options)]
+    if with_runtime:
+        manifests.insert(0, build_serving_runtime(namespace=options.namespace))
+    api = api or custom_objects_api()
+    for manifest in manifests:
+        apply(manifest, options.namespace, api=api)
+        if on_progress:
+            on_progress(f"{manifest['kind']} {manifest['metadata']['name']} applied.")
+    ready = wait_until_ready(
+        options.name,
+        options.namespace,
+        api=api,
+        timeout=timeout,
+        poll=poll,
+        on_progress=(lambda current: on_progress(current["message"])) if on_progress else None,
+    )
+    deployed = KServeDeployment(options.name, options.namespace, ready["url"])
+    if not model:
+        return deployed
+    try:
+        registry_id = record_in_registry(settings, options, model, str(version), ready["url"])
+    except JukeboxError as error:
+        return replace(deployed, registry_error=str(error))
+    return replace(deployed, registry_id=registry_id)

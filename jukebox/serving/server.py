@@ -54,8 +54,11 @@ _MAX_HEADERS = 100
 _EMPTY = b""
 
 
-class InferenceService:
-    """The protocol's routes over one served model; HTTP-free so it can be tested directly."""
+class OIPApplication:
+    """The Open Inference Protocol's routes over one served model: a request (method, path,
+    authorization, body) in, a status and JSON body out. HTTP-free, so it can be tested directly;
+    not to be confused with KServe's ``InferenceService`` (:mod:`jukebox.serving.kserve`) nor the
+    registry's record of one (:mod:`jukebox.serving.registry_records`)."""
 
     def __init__(self, model: ServedModel, token: str | None = None) -> None:
         self.model = model
@@ -213,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(method)
             if body is None:
                 return
-            status, payload = server.service.handle(
+            status, payload = server.application.handle(
                 method, self.path, self.headers.get("authorization"), body
             )
             self._respond(status, payload)
@@ -288,12 +291,12 @@ class OIPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        service: InferenceService,
+        application: OIPApplication,
         *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         super().__init__(address, _Handler)
-        self.service = service
+        self.application = application
         self.max_body = max_body
         self.draining = False
         self._in_flight = 0
@@ -357,7 +360,7 @@ def make_server(
     max_body: int = DEFAULT_MAX_BODY,
 ) -> OIPServer:
     """Bind a server for ``model`` (port 0 picks a free port: read it from ``server.port``)."""
-    return OIPServer((host, port), InferenceService(model, token), max_body=max_body)
+    return OIPServer((host, port), OIPApplication(model, token), max_body=max_body)
 
 
 def start_in_thread(model: ServedModel, **kwargs) -> RunningServer:
@@ -394,7 +397,7 @@ def serve_until_signalled(
 
 __all__ = [
     "DEFAULT_MAX_BODY",
-    "InferenceService",
+    "OIPApplication",
     "OIPServer",
     "RunningServer",
     "make_server",

@@ -1,21 +1,82 @@
-"""Figures of the Predict page: a model's answer over every country, and two answers compared.
+"""The Predict page's answer for people: top countries, two answers side by side, a headline,
+and the figures (a model's answer over every country, two answers compared).
 
-Pure functions (probabilities in, plotly figure out) so tests check them without a browser. Maps
-come from :func:`jukebox.ui.maps.world_map`, which draws from outlines the app serves itself.
+Pure functions (probabilities in, table or plotly figure out) so tests check them without a
+browser. Maps come from :func:`jukebox.ui.maps.world_map`, which draws from outlines the app
+serves itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pandas as pd
 import plotly.graph_objects as go
 
-from jukebox.predict import comparison_table, top_countries
+from jukebox.data.countries import country_label
 from jukebox.ui.maps import world_map
 
 HIGHLIGHT = "#E4572E"
 REST = "#8DA0CB"
 PAIR = ("#4C72B0", "#E4572E")
+
+
+def _sorted(probabilities: Mapping[str, float]) -> list[tuple[str, float]]:
+    # Ties are broken by code, so equal answers always list in the same order.
+    return sorted(((c, float(p)) for c, p in probabilities.items()), key=lambda i: (-i[1], i[0]))
+
+
+def top_countries(probabilities: Mapping[str, float], n: int | None = 10) -> pd.DataFrame:
+    """The ``n`` most likely countries, best first: rank, code, country (flag and name), chance."""
+    ranked = _sorted(probabilities)[:n] if n else _sorted(probabilities)
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(ranked) + 1),
+            "code": [c for c, _ in ranked],
+            "country": [country_label(c) for c, _ in ranked],
+            "probability": [p for _, p in ranked],
+        }
+    )
+
+
+def comparison_table(
+    left: Mapping[str, float],
+    right: Mapping[str, float],
+    labels: tuple[str, str] = ("A", "B"),
+    n: int | None = None,
+) -> pd.DataFrame:
+    """Two answers side by side: country, each probability and the difference (right - left).
+
+    Sorted by the larger of the two probabilities, so the countries that matter to either answer
+    come first; a country only one model knows gets 0 in the other.
+    """
+    codes = sorted(set(left) | set(right))
+    table = pd.DataFrame(
+        {
+            "code": codes,
+            "country": [country_label(c) for c in codes],
+            labels[0]: [float(left.get(c, 0.0)) for c in codes],
+            labels[1]: [float(right.get(c, 0.0)) for c in codes],
+        }
+    )
+    table["difference"] = table[labels[1]] - table[labels[0]]
+    table["_best"] = table[[labels[0], labels[1]]].max(axis=1)
+    table = table.sort_values(["_best", "code"], ascending=[False, True], kind="stable")
+    table = table.drop(columns="_best").reset_index(drop=True)
+    return table.head(n) if n else table
+
+
+def headline(probabilities: Mapping[str, float]) -> str:
+    """One sentence for the answer: where it is most likely to chart, and how sure."""
+    ranked = _sorted(probabilities)
+    if not ranked:
+        return "The model returned no countries."
+    code, best = ranked[0]
+    even = 1 / len(ranked)
+    sentence = f"Most likely to chart in {country_label(code)} ({best:.1%})"
+    if best < 1.5 * even:
+        return sentence + ", but the model sees no clear favourite."
+    return sentence + "."
 
 
 def probability_bar_chart(

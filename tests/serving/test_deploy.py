@@ -49,6 +49,7 @@ def other_bundle(tmp_path):
     return make_tiny_bundle(tmp_path / "v2", seed=1)
 
 
+@pytest.mark.slow
 def test_deploy_predict_list_health_and_stop(settings, bundle):
     deployment = deploy_local(settings, "songs", bundle_dir=bundle.path, version="1")
     try:
@@ -79,6 +80,7 @@ def test_deploy_predict_list_health_and_stop(settings, bundle):
         requests.get(deployment.endpoint + "/v2/health/live", timeout=2)
 
 
+@pytest.mark.slow
 def test_replace_under_load_drops_no_request(settings, bundle, other_bundle):
     """Four clients hammer the deployment (resolving its name at each request) while version 1
     is replaced by version 2: every request succeeds, and answers switch to version 2."""
@@ -128,6 +130,7 @@ def test_replace_under_load_drops_no_request(settings, bundle, other_bundle):
         stop_deployment(settings, "songs")
 
 
+@pytest.mark.slow
 def test_failed_replacement_keeps_the_old_version_serving(settings, bundle, tmp_path):
     deployment = deploy_local(settings, "songs", bundle_dir=bundle.path)
     try:
@@ -143,6 +146,7 @@ def test_failed_replacement_keeps_the_old_version_serving(settings, bundle, tmp_
         stop_deployment(settings, "songs")
 
 
+@pytest.mark.slow
 def test_a_crashed_deployment_shows_failed_and_replacing_restarts_it(settings, bundle):
     deployment = deploy_local(settings, "songs", bundle_dir=bundle.path)
     try:
@@ -195,6 +199,7 @@ def _wait_status(job_dir: Path, timeout: float = 60.0) -> dict:
     raise AssertionError("the server never reported")
 
 
+@pytest.mark.slow
 def test_cli_serve_bundle_on_a_free_port(tmp_path, bundle):
     job_dir = tmp_path / "job"
     process = subprocess.Popen(
@@ -239,6 +244,7 @@ def test_cli_serve_bundle_on_a_free_port(tmp_path, bundle):
     assert json.loads((job_dir / "status.json").read_text())["state"] == "stopped"
 
 
+@pytest.mark.slow
 def test_cli_serve_refuses_a_wrong_sha256(tmp_path, bundle):
     result = subprocess.run(
         [
@@ -263,6 +269,7 @@ def test_cli_serve_refuses_a_wrong_sha256(tmp_path, bundle):
     assert status["state"] == "failed" and "sha256" in status["error"]
 
 
+@pytest.mark.slow
 def test_cli_serve_needs_a_version_with_model(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "jukebox", "serve", "--model", "songs"],
@@ -273,13 +280,14 @@ def test_cli_serve_needs_a_version_with_model(tmp_path):
     assert result.returncode == 2 and "--model needs --version" in result.stderr
 
 
+@pytest.mark.slow
 def test_deploy_and_record_a_registered_version(registry_settings, bundle, monkeypatch):
     """From the registry: the version is fetched (sha256 checked), served, and recorded as an
     inference service of that version in the serving environment."""
     from jukebox.registry import client as registry
     from jukebox.serving.deploy import record_deployment, unrecord_deployment
     from jukebox.serving.kserve import KServeOptions, record_in_registry
-    from jukebox.serving.registry_record import inference_service
+    from jukebox.serving.registry_records import registry_record
 
     settings = registry_settings
     monkeypatch.setenv("JUKEBOX_HOME", str(settings.home))
@@ -291,23 +299,24 @@ def test_deploy_and_record_a_registered_version(registry_settings, bundle, monke
         assert np.isclose(probabilities.to_numpy().sum(), 1.0, atol=1e-5)
 
         service_id = record_deployment(settings, deployment)
-        service = inference_service(settings, service_id)
+        service = registry_record(settings, service_id)
         assert service["modelVersionId"] == registry.get_version("songs", "2", settings).id
         assert service["desiredState"] == "DEPLOYED"
         assert get_deployment(settings, "recorded").registry_id == service_id
         assert record_deployment(settings, deployment) == service_id  # updated, not doubled
         unrecord_deployment(settings, get_deployment(settings, "recorded"))
-        assert inference_service(settings, service_id)["desiredState"] == "UNDEPLOYED"
+        assert registry_record(settings, service_id)["desiredState"] == "UNDEPLOYED"
 
         # A KServe deployment is recorded in the environment named after its namespace.
         options = KServeOptions("song-charts", "music", storage_uri="s3://b/models/songs")
         kserve_id = record_in_registry(settings, options, "songs", "1", "https://x")
         assert kserve_id != service_id
-        assert inference_service(settings, kserve_id)["runtime"] == "kserve-ovms"
+        assert registry_record(settings, kserve_id)["runtime"] == "kserve-ovms"
     finally:
         stop_deployment(settings, "recorded")
 
 
+@pytest.mark.slow
 def test_a_registered_version_with_a_tampered_file_is_refused(registry_settings, monkeypatch):
     """A stored model.onnx that no longer matches the registry's sha256 is never served."""
     from jukebox.registry import client as registry

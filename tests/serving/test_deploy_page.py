@@ -12,6 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from jukebox.serving import deploy
 
+# Every test here starts the embedded registry (the autouse fixture) and most a server.
+pytestmark = pytest.mark.slow
+
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "deploy.py")
 
 

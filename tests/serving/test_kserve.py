@@ -9,6 +9,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from jukebox.serving import kserve
 from jukebox.serving.kserve import (
     KServeError,
     KServeOptions,
@@ -20,6 +21,7 @@ from jukebox.serving.kserve import (
     to_yaml,
     wait_until_ready,
 )
+from jukebox.serving.registry_records import RegistryRecordError
 
 
 def options(**overrides) -> KServeOptions:
@@ -217,3 +219,62 @@ def test_without_a_cluster_applying_says_how_to_log_in(tmp_path, monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(KServeError, match="No Kubernetes cluster is configured"):
         custom_objects_api()
+
+
+def test_deploy_to_kserve_applies_waits_and_records(monkeypatch):
+    """The Deploy page's one call: the runtime and the service applied in that order, polled
+    until ready, then recorded in the registry as ``model`` ``version``."""
+    recorded = []
+
+    def record(settings, options, model, version, url):
+        recorded.append((options.name, model, version, url))
+        return "42"
+
+    monkeypatch.setattr(kserve, "record_in_registry", record)
+    api = FakeCustomObjects(ready_after=1)
+    said = []
+    deployed = kserve.deploy_to_kserve(
+        None, options(), model="songs", version="3", api=api, poll=0.01, on_progress=said.append
+    )
+    assert [(call[0], call[4]) for call in api.calls] == [
+        ("create", "servingruntimes"),
+        ("create", "inferenceservices"),
+    ]
+    assert deployed == kserve.KServeDeployment(
+        "song-charts", "music", "https://song-charts-music.apps.example.com", registry_id="42"
+    )
+    assert recorded == [("song-charts", "songs", "3", deployed.url)]
+    applied = ["ServingRuntime kserve-ovms applied.", "InferenceService song-charts applied."]
+    assert said[:2] == applied
+    assert "Revision missing" in said[2] and said[-1] == "ready"
+
+
+def test_deploy_to_kserve_without_a_runtime_or_a_registered_model_records_nothing(monkeypatch):
+    monkeypatch.setattr(kserve, "record_in_registry", lambda *a: pytest.fail("recorded"))
+    api = FakeCustomObjects()
+    deployed = kserve.deploy_to_kserve(None, options(), with_runtime=False, api=api, poll=0.01)
+    assert [call[4] for call in api.calls] == ["inferenceservices"]
+    assert deployed.registry_id is None and deployed.registry_error is None
+
+
+def test_a_failed_registry_record_does_not_undo_the_kserve_deployment(monkeypatch):
+    def refuse(*args):
+        raise RegistryRecordError("Cannot reach the model registry to record the deployment.")
+
+    monkeypatch.setattr(kserve, "record_in_registry", refuse)
+    deployed = kserve.deploy_to_kserve(
+        None, options(), model="songs", version="3", api=FakeCustomObjects(), poll=0.01
+    )
+    assert deployed.url and deployed.registry_id is None
+    assert "Cannot reach the model registry" in deployed.registry_error
+
+
+def test_deploy_to_kserve_errors_are_sentences():
+    with pytest.raises(KServeError, match="which namespace"):
+        kserve.deploy_to_kserve(None, options(namespace=None), api=FakeCustomObjects())
+    with pytest.raises(KServeError, match=r"refused .* \(HTTP 403\)"):
+        kserve.deploy_to_kserve(None, options(), api=FakeCustomObjects(fail=403))
+    with pytest.raises(KServeError, match="not ready after"):
+        kserve.deploy_to_kserve(
+            None, options(), api=FakeCustomObjects(ready_after=99), timeout=0.05, poll=0.01
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,14 +17,12 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
+from jukebox.data.countries import country_label
 from jukebox.data.schema import FEATURES
-from jukebox.predict import PRESETS, country_label
+from jukebox.serving import deploy
+from jukebox.ui.song_words import PRESETS
 from tests.bundles import make_tiny_bundle
 from tests.ports import free_port
-
-pytest.importorskip(
-    "jukebox.serving.client", reason="the v2 client (jukebox/serving/client.py) is not written yet"
-)
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
@@ -59,7 +58,6 @@ def serve(bundle: Path, version: str, token: str | None = None) -> tuple[subproc
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """Three real servers: model "tiny" v1, a retrained "tiny" v2, and v1 behind a token."""
-    pytest.importorskip("jukebox.cli.serve", reason="`python -m jukebox serve` is not written yet")
     root = tmp_path_factory.mktemp("bundles")
     first = make_tiny_bundle(root / "v1", seed=0).path
     second = make_tiny_bundle(root / "v2", seed=7).path
@@ -133,6 +131,7 @@ def test_without_a_deployment_the_page_says_how_to_get_one(home):
     no_failure(at)
 
 
+@pytest.mark.slow
 def test_a_preset_on_a_pasted_address_shows_the_servers_top_countries(home, servers):
     at = open_page()
     at.pills(key="a_preset").set_value("K-pop banger").run()
@@ -161,6 +160,7 @@ def test_a_preset_on_a_pasted_address_shows_the_servers_top_countries(home, serv
     no_failure(at)
 
 
+@pytest.mark.slow
 def test_a_real_song_from_the_catalogue(home, servers):
     if not SHARED_SONGS.is_file():
         pytest.skip(f"{SHARED_SONGS} is absent")
@@ -195,6 +195,7 @@ def test_a_link_can_name_the_song(home):
     assert "13,277 songs" in at.selectbox(key="a_song").placeholder
 
 
+@pytest.mark.slow
 def test_a_dead_endpoint_gets_a_clear_message_and_the_page_stays_usable(home, servers):
     at = open_page()
     paste(at, f"http://127.0.0.1:{free_port()}")
@@ -209,6 +210,7 @@ def test_a_dead_endpoint_gets_a_clear_message_and_the_page_stays_usable(home, se
     assert len(shown_countries(at)) == 4
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out_with_a_clear_message(home, servers):
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
@@ -224,6 +226,7 @@ def test_a_server_that_never_answers_times_out_with_a_clear_message(home, server
     assert len(shown_countries(at)) == 4
 
 
+@pytest.mark.slow
 def test_a_token_protected_server(home, servers):
     at = open_page()
     paste(at, servers["token"])
@@ -240,6 +243,7 @@ def test_a_token_protected_server(home, servers):
     assert any("$TOKEN" in c.value for c in at.code)
 
 
+@pytest.mark.slow
 def test_one_song_on_two_model_versions_side_by_side(home, servers):
     at = open_page()
     at.segmented_control(key="compare").set_value("One song on two models").run()
@@ -253,6 +257,7 @@ def test_one_song_on_two_model_versions_side_by_side(home, servers):
     assert len(at.code) >= 4  # request and response of each model
 
 
+@pytest.mark.slow
 def test_two_songs_side_by_side_in_one_request(home, servers):
     at = open_page()
     at.segmented_control(key="compare").set_value("Two songs").run()
@@ -270,6 +275,7 @@ def test_two_songs_side_by_side_in_one_request(home, servers):
     assert all(i["shape"] == [2, 1] for i in request["inputs"])
 
 
+@pytest.mark.slow
 def test_values_outside_training_are_flagged(home, servers):
     at = open_page()
     paste(at, servers["v1"])
@@ -289,9 +295,9 @@ def test_values_outside_training_are_flagged(home, servers):
     assert sent["tempo"] == pytest.approx((215 - 50) / 150)
 
 
-def test_a_pickled_scaler_is_refused_unopened(home, servers):
+def test_a_pickled_scaler_is_refused_unopened(home):
     at = open_page()
-    paste(at, servers["v1"])
+    paste(at, f"http://127.0.0.1:{free_port()}")  # nothing is asked: the file is refused first
     at.file_uploader(key="a_scaling").set_value(
         ("scaler.pkl", b"\x80\x04\x95 not really a pickle", "application/octet-stream")
     ).run()
@@ -301,8 +307,20 @@ def test_a_pickled_scaler_is_refused_unopened(home, servers):
     assert at.button(key="predict").disabled
 
 
+def test_a_scaling_file_that_is_not_json_is_named_in_the_error(home):
+    at = open_page()
+    paste(at, f"http://127.0.0.1:{free_port()}")  # nothing is asked: the file is refused first
+    at.file_uploader(key="a_scaling").set_value(
+        ("scaler.json", b"{not json", "application/json")
+    ).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and re.match(r"scaler\.json: .*not JSON", errors[0])
+    assert at.button(key="predict").disabled
+
+
+@pytest.mark.slow
 def test_a_deployment_of_the_deploy_page_with_its_training_ranges(home, tmp_path):
-    deploy = pytest.importorskip("jukebox.serving.deploy")
     settings = load_settings()
     bundle = make_tiny_bundle(tmp_path / "bundle")
     deployment = deploy.deploy_local(settings, "song-charts", bundle_dir=bundle.path, version="3")

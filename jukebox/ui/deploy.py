@@ -1,5 +1,5 @@
-"""What the Deploy page offers, as plain functions over data: versions in the order a person
-wants them (production first), their labels, and deployments as a table."""
+"""The Deploy page's lists for people, as plain functions over data: versions in the order a
+person wants them (production first), their labels, and deployments as a table."""
 
 from __future__ import annotations
 

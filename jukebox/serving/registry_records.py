@@ -1,7 +1,9 @@
-"""Deployments as the Kubeflow Model Registry records them: serving environments and inference
-services, through the registry's REST API (the official Python client has no call for them).
+"""Deployments recorded in the model registry: the registry's serving environments and its
+``InferenceService`` records, through its REST API (the official Python client has no call for
+them). A record says what serves which model version; it serves nothing itself (the HTTP server
+is :mod:`jukebox.serving.server`, the KServe resource :mod:`jukebox.serving.kserve`).
 
-An inference service belongs to a serving environment (here ``jukebox-local`` for local servers,
+A record belongs to a serving environment (here ``jukebox-local`` for local servers,
 or the KServe namespace), names the registered model and the model version it serves, the runtime,
 and its desired state (``DEPLOYED`` or ``UNDEPLOYED``). The same calls work against the embedded
 registry and a real Kubeflow Model Registry.
@@ -19,7 +21,7 @@ from jukebox.errors import JukeboxError
 API = "/api/model_registry/v1alpha3"
 
 
-class RecordError(JukeboxError, RuntimeError):
+class RegistryRecordError(JukeboxError, RuntimeError):
     """The registry refused or could not be reached; the message says which."""
 
 
@@ -38,7 +40,7 @@ def _call(settings: Settings, method: str, path: str, **kwargs) -> dict | None:
             method, _url(settings) + path, headers=headers, timeout=10, **kwargs
         )
     except requests.RequestException as error:
-        raise RecordError(
+        raise RegistryRecordError(
             f"Cannot reach the model registry to record the deployment ({type(error).__name__})."
         ) from None
     if response.status_code == 404 and method == "GET":
@@ -48,7 +50,7 @@ def _call(settings: Settings, method: str, path: str, **kwargs) -> dict | None:
             detail = response.json().get("message", response.text)
         except ValueError:
             detail = response.text
-        raise RecordError(
+        raise RegistryRecordError(
             f"The model registry refused to record the deployment (HTTP "
             f"{response.status_code}): {detail}"
         )
@@ -62,7 +64,7 @@ def _properties(values: Mapping[str, str]) -> dict:
     }
 
 
-def ensure_environment(settings: Settings, name: str, description: str = "") -> str:
+def ensure_serving_environment(settings: Settings, name: str, description: str = "") -> str:
     """The id of serving environment ``name``, created if it does not exist yet."""
     found = _call(settings, "GET", "/serving_environment", params={"name": name})
     if found:
@@ -79,7 +81,7 @@ def ensure_environment(settings: Settings, name: str, description: str = "") -> 
 def _model_ids(settings: Settings, model: str, version: str) -> tuple[str, str]:
     registered = _call(settings, "GET", "/registered_model", params={"name": model})
     if not registered:
-        raise RecordError(f"No model named {model!r} is registered.")
+        raise RegistryRecordError(f"No model named {model!r} is registered.")
     found = _call(
         settings,
         "GET",
@@ -87,11 +89,11 @@ def _model_ids(settings: Settings, model: str, version: str) -> tuple[str, str]:
         params={"name": str(version), "parentResourceId": registered["id"]},
     )
     if not found:
-        raise RecordError(f"Model {model!r} has no registered version {version}.")
+        raise RegistryRecordError(f"Model {model!r} has no registered version {version}.")
     return str(registered["id"]), str(found["id"])
 
 
-def record_inference_service(
+def record_serving_in_registry(
     settings: Settings,
     *,
     environment: str,
@@ -103,7 +105,7 @@ def record_inference_service(
 ) -> str:
     """Create or update inference service ``service_name`` in ``environment`` so that it serves
     ``model`` ``version`` and is DEPLOYED; return its id."""
-    environment_id = ensure_environment(settings, environment)
+    environment_id = ensure_serving_environment(settings, environment)
     model_id, version_id = _model_ids(settings, model, version)
     existing = _call(
         settings,
@@ -123,7 +125,7 @@ def record_inference_service(
     if existing:
         # The name now serves another model: the old record is closed, and a new one opened
         # under a name that says which model it serves.
-        set_inference_service_state(settings, str(existing["id"]), "UNDEPLOYED")
+        set_registry_record_state(settings, str(existing["id"]), "UNDEPLOYED")
         service_name = f"{service_name}-{model}"
     created = _call(
         settings,
@@ -139,11 +141,11 @@ def record_inference_service(
     return str(created["id"])
 
 
-def set_inference_service_state(settings: Settings, service_id: str, state: str) -> None:
+def set_registry_record_state(settings: Settings, service_id: str, state: str) -> None:
     """Set an inference service's desired state: ``DEPLOYED`` or ``UNDEPLOYED``."""
     _call(settings, "PATCH", f"/inference_services/{service_id}", json={"desiredState": state})
 
 
-def inference_service(settings: Settings, service_id: str) -> dict | None:
-    """An inference service as the registry stores it."""
+def registry_record(settings: Settings, service_id: str) -> dict | None:
+    """A deployment's record (an inference service) as the registry stores it."""
     return _call(settings, "GET", f"/inference_services/{service_id}")

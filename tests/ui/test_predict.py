@@ -1,4 +1,5 @@
-"""Figures of the Predict page: every country in the bar chart, both answers in the comparison."""
+"""The Predict page's answer for people: top countries, two answers compared, the headline, and
+the figures (every country in the bar chart, both answers in the comparison)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 
 from jukebox.data.countries import country_name
 from jukebox.data.schema import CHART_COUNTRIES
-from jukebox.ui.predict import comparison_bar_chart, probability_bar_chart, probability_map
+from jukebox.ui.predict import (
+    comparison_bar_chart,
+    comparison_table,
+    headline,
+    probability_bar_chart,
+    probability_map,
+    top_countries,
+)
 
 
 @pytest.fixture
@@ -54,3 +62,26 @@ def test_comparison_chart_pairs_both_answers_per_country(answer):
     assert right.x[row] == pytest.approx(other[best])
     everything = comparison_bar_chart(answer, other, n=None)
     assert len(everything.data[0].y) == len(CHART_COUNTRIES)
+
+
+def test_top_countries_are_ordered_with_names_and_flags():
+    probabilities = {"US": 0.1, "DE": 0.5, "JP": 0.1, "BR": 0.3}
+    top = top_countries(probabilities, 3)
+    assert top["code"].tolist() == ["DE", "BR", "JP"]  # a tie breaks by code
+    assert top["rank"].tolist() == [1, 2, 3]
+    assert top["country"].tolist() == ["🇩🇪 Germany", "🇧🇷 Brazil", "🇯🇵 Japan"]
+    assert top["probability"].tolist() == [0.5, 0.3, 0.1]
+    assert len(top_countries(probabilities, None)) == 4
+    assert headline(probabilities) == "Most likely to chart in 🇩🇪 Germany (50.0%)."
+    assert "no clear favourite" in headline({"DE": 0.26, "US": 0.25, "JP": 0.25, "BR": 0.24})
+
+
+def test_comparison_table_puts_what_matters_to_either_first():
+    left = {"DE": 0.6, "US": 0.3, "JP": 0.1}
+    right = {"DE": 0.1, "US": 0.2, "JP": 0.7}
+    table = comparison_table(left, right, ("old", "new"))
+    assert table["code"].tolist() == ["JP", "DE", "US"]
+    assert table.columns.tolist() == ["code", "country", "old", "new", "difference"]
+    assert table.loc[0, "difference"] == pytest.approx(0.6)
+    only_left = comparison_table({"DE": 1.0}, {"US": 1.0})
+    assert set(only_left["code"]) == {"DE", "US"} and only_left["A"].sum() == 1.0

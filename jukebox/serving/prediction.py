@@ -1,0 +1,147 @@
+"""Asking a model about songs: which models there are to ask, one prediction, the same as curl.
+
+A :class:`Target` is a model to ask (a deployment of the Deploy page, found by
+:func:`deployment_targets`, or any Open Inference Protocol address) with what is known about it:
+the training ranges and labels of the bundle it serves. :func:`predict` builds the request frame
+once, scales it only for a model from elsewhere that expects scaled inputs, and hands it to the
+v2 client (:mod:`jukebox.serving.client`), which speaks the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from jukebox.config import Settings
+from jukebox.data.preprocessing import Preprocessing
+from jukebox.data.schema import FEATURES
+from jukebox.jobs import load_job
+from jukebox.model.bundle import BundleError, read_bundle
+from jukebox.serving.client import base_url, infer, model_path, rows_frame
+from jukebox.serving.deploy import JOB_KIND, Deployment, list_deployments
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model to ask: server address, model name and version, and what is known about it.
+
+    ``training`` holds the features' minima and maxima seen in training and ``labels`` the
+    country codes in output order (both from the bundle's preprocessing.json, when known; an
+    uploaded scaling also tells the training ranges). ``scaling`` is set only for models from
+    elsewhere that expect min-max scaled inputs. ``auth`` says the server wants a bearer token.
+    """
+
+    url: str
+    model_name: str
+    version: str | None = None
+    token: str | None = field(default=None, repr=False)
+    label: str = ""
+    training: Preprocessing | None = None
+    scaling: Preprocessing | None = None
+    labels: tuple[str, ...] | None = None
+    auth: bool = False
+
+    @property
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        version = f" v{self.version}" if self.version else ""
+        return f"{self.model_name}{version}"
+
+    @property
+    def infer_url(self) -> str:
+        return base_url(self.url) + model_path(self.model_name, self.version) + "/infer"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for some songs: one probability per label (country code) for each
+    song, and the exact JSON that went over the wire (the token is never part of it)."""
+
+    target: Target
+    probabilities: tuple[dict[str, float], ...]
+    request: dict
+    response: dict
+    elapsed_ms: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def infer_url(self) -> str:
+        return self.target.infer_url
+
+
+def predict(
+    target: Target, songs: Sequence[Mapping[str, float]], timeout: float = 5.0
+) -> Prediction:
+    """Ask ``target`` about ``songs`` in one request of one row per song.
+
+    Raises :class:`~jukebox.serving.client.ServingError` with a sentence a person can act on
+    when the endpoint is dead, slow, wants a token or refuses the request.
+    """
+    rows = rows_frame(songs, FEATURES)
+    if target.scaling is not None:
+        rows = target.scaling.reordered(FEATURES).scale(rows)
+    result = infer(
+        target.url,
+        target.model_name,
+        rows,
+        version=target.version,
+        token=target.token,
+        timeout=timeout,
+        labels=target.labels,
+    )
+    probabilities = tuple(
+        {str(code): float(p) for code, p in row.items()}
+        for row in result.probabilities.to_dict(orient="records")
+    )
+    notes = list(result.notes)
+    if result.labels_source == "indices":
+        notes.append("The model did not say which country each output is, so outputs are numbered.")
+    return Prediction(
+        target, probabilities, result.request, result.response, result.elapsed_ms, tuple(notes)
+    )
+
+
+def curl_command(infer_url: str, request: Mapping, with_token: bool = False) -> str:
+    """The same request from a terminal; a token is referred to as ``$TOKEN``, never written."""
+    body = json.dumps(request, separators=(",", ":"))
+    auth = ' -H "Authorization: Bearer $TOKEN"' if with_token else ""
+    return f"curl -s -X POST {infer_url} -H 'Content-Type: application/json'{auth} -d '{body}'"
+
+
+def deployment_targets(settings: Settings) -> list[Target]:
+    """Every deployment of the Deploy page that answers now, with its labels and training
+    ranges read from the bundle it serves (so values outside training can be flagged)."""
+    targets = []
+    for deployment in list_deployments(settings):
+        if not deployment.ready:
+            continue
+        preprocessing = _served_preprocessing(settings, deployment)
+        targets.append(
+            Target(
+                url=deployment.endpoint,
+                model_name=deployment.name,
+                token=settings.serving_token,
+                label=f"{deployment.name} · {deployment.source} · {deployment.endpoint}",
+                training=preprocessing.reordered(FEATURES) if preprocessing else None,
+                labels=preprocessing.labels if preprocessing else None,
+                auth=deployment.auth,
+            )
+        )
+    return targets
+
+
+def _served_preprocessing(settings: Settings, deployment: Deployment) -> Preprocessing | None:
+    """The preprocessing.json of the bundle a local deployment serves: the deployment's own
+    bundle directory, or the one its server job fetched from the registry (its status.json)."""
+    bundle = deployment.bundle
+    if not bundle:
+        job = load_job(settings.jobs_dir(JOB_KIND) / deployment.job_id)
+        bundle = job.status().get("bundle") if job else None
+    if not bundle:
+        return None
+    try:
+        return read_bundle(bundle).preprocessing
+    except BundleError:
+        return None
