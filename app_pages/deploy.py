@@ -101,20 +101,15 @@ def deploy_locally(name: str) -> None:
         say = lambda state: box.write(PROGRESS.get(state, state))  # noqa: E731
         arguments = {k: choice[k] for k in ("model", "version", "bundle_dir")}
         try:
-            deployment = deploy.deploy_or_replace(settings, name, on_progress=say, **arguments)
+            deployment, note = deploy.deploy_and_record(
+                settings, name, on_progress=say, **arguments
+            )
         except JukeboxError as error:
             box.update(label=f"{name} was not deployed", state="error")
             st.error(str(error))
             return
         box.update(label=f"{name} is ready", state="complete")
-    note = ""
-    if deployment.model:
-        try:
-            deploy.record_deployment(settings, deployment)
-            note = " Recorded in the model registry."
-        except JukeboxError as error:
-            note = f" It is not recorded in the model registry: {error}"
-    done(f"{name} serves {choice['label']} at {deployment.endpoint}.{note}")
+    done(f"{name} serves {choice['label']} at {deployment.endpoint}. {note}".strip())
 
 
 # --- 2. Where to deploy it ----------------------------------------------------------------------

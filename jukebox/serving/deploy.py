@@ -399,6 +399,23 @@ def deploy_or_replace(settings: Settings, name: str, **kwargs) -> Deployment:
     return replace_deployment(settings, name, **kwargs)
 
 
+def deploy_and_record(settings: Settings, name: str, **kwargs) -> tuple[Deployment, str]:
+    """Deploy (or replace) ``name`` as :func:`deploy_or_replace` does, then record a deployment
+    of a registered version in the model registry.
+
+    Returns the deployment and a sentence on the registry record: a deployment that serves is
+    kept even when the registry cannot record it, and the sentence says why.
+    """
+    deployment = deploy_or_replace(settings, name, **kwargs)
+    if not deployment.model:
+        return deployment, ""
+    try:
+        record_deployment(settings, deployment)
+    except JukeboxError as error:
+        return deployment, f"It is not recorded in the model registry: {error}"
+    return deployment, "Recorded in the model registry."
+
+
 def stop_deployment(settings: Settings, name: str, *, forget: bool = True) -> None:
     """Stop the deployment's server (it answers what it has received first) and, unless
     ``forget`` is False, remove the deployment from the list."""
