@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
@@ -81,6 +82,27 @@ def read_status(job_dir: Path) -> dict:
         return json.loads((job_dir / STATUS_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+StatusT = TypeVar("StatusT")
+
+
+def read_status_as(record: type[StatusT], job_dir: Path) -> StatusT:
+    """The job's ``status.json`` as its kind's typed status record (a dataclass with defaults)."""
+    known = {f.name for f in fields(record)}  # type: ignore[arg-type]
+    return record(**{k: v for k, v in read_status(job_dir).items() if k in known})
+
+
+def update_status_as(record: type, job_dir: Path | None, **changes) -> None:
+    """Merge ``changes`` into the job's ``status.json``; only fields of ``record`` are accepted,
+    so the process that writes a status and the pages that read it cannot drift apart. Nothing
+    happens without a job directory (a command run by hand)."""
+    if job_dir is None:
+        return
+    unknown = set(changes) - {f.name for f in fields(record)}
+    if unknown:
+        raise TypeError(f"not a {record.__name__} field: {', '.join(sorted(unknown))}")
+    write_status(job_dir, **changes)
 
 
 def new_job_id() -> str:

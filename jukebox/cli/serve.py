@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `python -m jukebox --help` stays fast.
-    from jukebox.jobs import write_status
+    from jukebox.serving.deploy import report_server_status
     from jukebox.serving.runtime import load_bundle_model
     from jukebox.serving.server import make_server, serve_until_signalled
 
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or settings.serving_token
 
     def report(**fields) -> None:
-        if args.job_dir:
-            write_status(args.job_dir, **fields)
+        report_server_status(args.job_dir, **fields)
 
     report(state="starting", pid=os.getpid())
     if args.model and not args.version:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +24,9 @@ from jukebox.jobs import (
     kill_job,
     list_jobs,
     new_job_id,
-    read_status,
+    read_status_as,
     start_job,
-    write_status,
+    update_status_as,
 )
 from jukebox.model.network import TrainingParams
 
@@ -72,27 +72,12 @@ class TrainingStatus:
 
     @classmethod
     def read(cls, job_dir: Path) -> TrainingStatus:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in read_status(job_dir).items() if k in known})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-_STATUS_FIELDS = frozenset(f.name for f in fields(TrainingStatus))
+        return read_status_as(cls, job_dir)
 
 
 def update_status(job_dir: Path | None, **changes: Any) -> None:
-    """Merge ``changes`` into the job's ``status.json`` (nothing when there is no job dir).
-
-    Only :class:`TrainingStatus` fields are accepted, so writer and reader cannot drift apart.
-    """
-    if job_dir is None:
-        return
-    unknown = set(changes) - _STATUS_FIELDS
-    if unknown:
-        raise TypeError(f"not a TrainingStatus field: {', '.join(sorted(unknown))}")
-    write_status(job_dir, **changes, updated=time.time())
+    """Merge ``changes`` (:class:`TrainingStatus` fields) into the job's ``status.json``."""
+    update_status_as(TrainingStatus, job_dir, **changes, updated=time.time())
 
 
 def request_stop(job_dir: Path) -> None:

@@ -23,12 +23,20 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
-from jukebox.jobs import Job, load_job, start_job, stop_job, write_json_atomic
+from jukebox.jobs import (
+    Job,
+    load_job,
+    read_status_as,
+    start_job,
+    stop_job,
+    update_status_as,
+    write_json_atomic,
+)
 from jukebox.serving.client import server_ready
 from jukebox.serving.registry_records import record_serving_in_registry, set_registry_record_state
 
@@ -41,6 +49,39 @@ NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 class DeploymentError(JukeboxError, RuntimeError):
     """A deployment could not be made, found or changed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What a server job (``python -m jukebox serve --job-dir``) reports in ``status.json``.
+
+    ``state``: ``starting`` → ``ready`` → ``stopped``, or ``failed`` with ``error``. Once ready:
+    where it listens, what it serves (``bundle`` is the directory it loaded, fetched from the
+    registry or given), the sha256 of ``model.onnx`` and whether it wants a token.
+    """
+
+    state: str = "starting"
+    pid: int | None = None
+    host: str | None = None
+    port: int | None = None
+    endpoint: str | None = None
+    model: str | None = None
+    version: str | None = None
+    registered_model: str | None = None
+    sha256: str | None = None
+    bundle: str | None = None
+    labels: list[str] = field(default_factory=list)
+    auth: bool = False
+    error: str | None = None
+
+    @classmethod
+    def read(cls, job: Job | None) -> ServerStatus:
+        return read_status_as(cls, job.dir) if job else cls()
+
+
+def report_server_status(job_dir: Path | None, **changes) -> None:
+    """Merge ``changes`` (:class:`ServerStatus` fields) into a server job's ``status.json``."""
+    update_status_as(ServerStatus, job_dir, **changes)
 
 
 @dataclass(frozen=True)
@@ -58,6 +99,8 @@ class Deployment:
     updated: float
     auth: bool = False
     sha256: str | None = None
+    served_bundle: str | None = None
+    """The bundle directory the server loaded (the registry's fetched copy, or ``bundle``)."""
     error: str | None = None
     registry_id: str | None = None
 
@@ -109,9 +152,9 @@ def _job(settings: Settings, job_id: str) -> Job | None:
 
 def _deployment(settings: Settings, record: dict) -> Deployment:
     job = _job(settings, record["job_id"])
-    status = job.status() if job else {}
     alive = job.is_alive() if job else False
-    reported = status.get("state", "starting")
+    status = ServerStatus.read(job)
+    reported = status.state
     if alive:
         state = reported if reported in ("starting", "ready") else "stopping"
     else:
@@ -120,16 +163,17 @@ def _deployment(settings: Settings, record: dict) -> Deployment:
     return Deployment(
         name=record["name"],
         model=record.get("model"),
-        version=str(record.get("version") or status.get("version") or "1"),
+        version=str(record.get("version") or status.version or "1"),
         bundle=record.get("bundle"),
         job_id=record["job_id"],
         state=state,
-        endpoint=status.get("endpoint") if alive else None,
+        endpoint=status.endpoint if alive else None,
         created=float(record.get("created", 0)),
         updated=float(record.get("updated", 0)),
-        auth=bool(status.get("auth")),
-        sha256=status.get("sha256"),
-        error=status.get("error") or (None if alive or state == "stopped" else _log_error(job)),
+        auth=status.auth,
+        sha256=status.sha256,
+        served_bundle=status.bundle,
+        error=status.error or (None if alive or state == "stopped" else _log_error(job)),
         registry_id=record.get("registry_id"),
     )
 
@@ -230,20 +274,20 @@ def wait_ready(
     job: Job,
     timeout: float = START_TIMEOUT,
     on_progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> ServerStatus:
     """Wait until the job's server answers ready; raise with the job's own error if it fails."""
     deadline = time.monotonic() + timeout
     said = None
     while time.monotonic() < deadline:
-        status = job.status()
-        state = status.get("state", "starting")
+        status = ServerStatus.read(job)
+        state = status.state
         if on_progress and state != said:
             on_progress(state)
             said = state
-        if state == "ready" and server_ready(status.get("endpoint", ""), timeout=2.0):
+        if state == "ready" and server_ready(status.endpoint or "", timeout=2.0):
             return status
         if state == "failed" or not job.is_alive():
-            message = status.get("error") or _log_error(job)
+            message = status.error or _log_error(job)
             raise DeploymentError(f"The server did not start: {message}")
         time.sleep(0.1)
     stop_job(job)

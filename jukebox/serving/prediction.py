@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from jukebox.config import Settings
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES
-from jukebox.jobs import load_job
 from jukebox.model.bundle import BundleError, read_bundle
 from jukebox.serving.client import base_url, infer, model_path, rows_frame
-from jukebox.serving.deploy import JOB_KIND, Deployment, list_deployments
+from jukebox.serving.deploy import Deployment, list_deployments
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def deployment_targets(settings: Settings) -> list[Target]:
     for deployment in list_deployments(settings):
         if not deployment.ready:
             continue
-        preprocessing = _served_preprocessing(settings, deployment)
+        preprocessing = _served_preprocessing(deployment)
         targets.append(
             Target(
                 url=deployment.endpoint,
@@ -132,13 +131,10 @@ def deployment_targets(settings: Settings) -> list[Target]:
     return targets
 
 
-def _served_preprocessing(settings: Settings, deployment: Deployment) -> Preprocessing | None:
+def _served_preprocessing(deployment: Deployment) -> Preprocessing | None:
     """The preprocessing.json of the bundle a local deployment serves: the deployment's own
     bundle directory, or the one its server job fetched from the registry (its status.json)."""
-    bundle = deployment.bundle
-    if not bundle:
-        job = load_job(settings.jobs_dir(JOB_KIND) / deployment.job_id)
-        bundle = job.status().get("bundle") if job else None
+    bundle = deployment.bundle or deployment.served_bundle
     if not bundle:
         return None
     try:
