@@ -1,16 +1,18 @@
 """Deploy: serve a registered version (or an exported bundle) over the Open Inference Protocol,
 on a local server or on KServe; see every deployment, stop or replace one."""
 
+import contextlib
 import json
 
 import streamlit as st
 
 from jukebox.config import load_settings
-from jukebox.registry import client as registry
+from jukebox.errors import JukeboxError
+from jukebox.registry.register import exported_bundles
+from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
 from jukebox.serving.choices import deployable_versions, deployments_table, version_label
 from jukebox.serving.client import build_request
-from jukebox.serving.registry_record import RecordError
 
 FLASH = "deploy_flash"
 PROGRESS = {
@@ -45,8 +47,8 @@ choice = None  # what deploy.deploy_local needs, plus what the KServe form and m
 if source == "Model registry":
     try:
         with st.spinner("Connecting to the model registry…"):
-            versions = registry.list_all_versions(settings)
-    except registry.USER_ERRORS as error:
+            versions = list_all_versions(settings)
+    except JukeboxError as error:
         st.error(f"{error} You can still deploy an exported bundle.")
         versions = []
     models = sorted({v.model for v in versions})
@@ -70,7 +72,7 @@ if source == "Model registry":
                 "label": f"{model} version {version.version}",
             }
 else:
-    candidates = registry.exported_bundles(settings)
+    candidates = exported_bundles(settings)
     if not candidates:
         st.info(f"No exported model under `{settings.models_dir}`: train and export one first.")
     else:
@@ -111,7 +113,7 @@ def deploy_locally(name: str) -> None:
         try:
             deploy.record_deployment(settings, deployment)
             note = " Recorded in the model registry."
-        except (RecordError, deploy.DeploymentError, *registry.USER_ERRORS) as error:
+        except JukeboxError as error:
             note = f" It is not recorded in the model registry: {error}"
     done(f"{name} serves {choice['label']} at {deployment.endpoint}.{note}")
 
@@ -144,8 +146,8 @@ with kserve_tab:
     storage_bucket, storage_path, stored_version = None, None, None
     if choice and choice["model"] and not choice["uri"]:
         try:
-            choice["uri"] = registry.get_version(choice["model"], choice["version"], settings).uri
-        except registry.USER_ERRORS as error:
+            choice["uri"] = get_version(choice["model"], choice["version"], settings).uri
+        except JukeboxError as error:
             st.error(str(error))
     if choice and choice["uri"]:
         try:
@@ -249,7 +251,7 @@ with kserve_tab:
                         kserve.record_in_registry(
                             settings, options, choice["model"], choice["version"], ready["url"]
                         )
-                except (kserve.KServeError, RecordError, *registry.USER_ERRORS) as error:
+                except JukeboxError as error:
                     box.update(label="Not deployed on KServe", state="error")
                     st.error(str(error))
 
@@ -279,10 +281,9 @@ else:
     ):
         deploy_locally(selected.name)
     if right.button("Stop", key="stop_selected"):
-        try:
+        # The registry's record is history; stopping matters more.
+        with contextlib.suppress(JukeboxError):
             deploy.unrecord_deployment(settings, selected)
-        except (RecordError, *registry.USER_ERRORS):
-            pass  # the registry's record is history; stopping matters more
         try:
             deploy.stop_deployment(settings, selected.name)
         except deploy.DeploymentError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
 from jukebox.model.bundle import ONNX_FILE
 from jukebox.model.export import TOLERANCE
 from jukebox.model.trainings import bundle_zip, list_trainings
@@ -59,7 +60,7 @@ if st.button(label, type="primary"):
                 "Converting with tf2onnx, then running onnxruntime and OpenVINO on the test split."
             )
             verification = export_training(record.path)
-        except Exception as error:  # shown as a sentence; the bundle stays as it was
+        except JukeboxError as error:  # shown as a sentence; the bundle stays as it was
             status.update(label="Export failed", state="error")
             st.error(f"The export failed: {error}")
         else:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
 
 DEFAULT_NAME = "jukebox"
 
@@ -87,12 +88,8 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): "
             "choose another port, or 0 for a free one",
         )
-    except Exception as error:  # registry and storage errors carry a sentence for the user
-        from jukebox.registry.client import USER_ERRORS
-
-        if isinstance(error, USER_ERRORS):
-            return _fail(report, str(error))
-        raise
+    except JukeboxError as error:  # registry and storage errors carry a sentence for the user
+        return _fail(report, str(error))
 
     endpoint = server.url
 
@@ -121,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
 def _fetch(model: str, version: str, sha256: str | None, settings) -> tuple[Path, str | None]:
     """Download a registered version (sha256 checked by the registry façade) and return it with
     the sha256 the registry recorded for ``model.onnx``, which the server checks again."""
-    from jukebox.registry.client import fetch_bundle, get_version
+    from jukebox.registry.fetch import fetch_bundle
+    from jukebox.registry.versions import get_version
 
     info = get_version(model, version, settings)
     path = fetch_bundle(model, version, settings=settings)
