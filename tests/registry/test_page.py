@@ -104,6 +104,7 @@ def test_a_registered_version_is_shown_in_detail(page_env, exported):
     assert len(at.get("plotly_chart")) >= 1
 
 
+@pytest.mark.slow  # several page reruns: over 2 s on this machine
 def test_bad_input_is_a_clear_message(page_env, exported):
     register_bundle(exported.path, "tinydup", 1)
     at = run_page()
@@ -135,6 +136,7 @@ def test_an_unverified_export_cannot_be_registered(page_env, exported):
     assert button(at, "Register").disabled
 
 
+@pytest.mark.slow  # several page reruns: over 2 s on this machine
 def test_archive_restore_and_production_buttons(page_env, exported):
     for version in (1, 2):
         register_bundle(exported.path, "tinylife", version)
@@ -193,6 +195,7 @@ def test_empty_registry_and_no_export_say_what_to_do(page_env):
     assert not at.error
 
 
+@pytest.mark.slow  # runs the whole app: over 2 s on this machine
 def test_the_page_runs_inside_the_app(page_env, exported):
     register_bundle(exported.path, "tinyapp", 1)
     at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=120)
