@@ -8,7 +8,8 @@ import streamlit as st
 
 from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
-from jukebox.registry import client as registry
+from jukebox.registry.register import exported_bundles
+from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
 from jukebox.serving.client import build_request
 from jukebox.ui.deploy import deployable_versions, deployments_table, version_label
@@ -46,7 +47,7 @@ choice = None  # what deploy.deploy_local needs, plus what the KServe form and m
 if source == "Model registry":
     try:
         with st.spinner("Connecting to the model registry…"):
-            versions = registry.list_all_versions(settings)
+            versions = list_all_versions(settings)
     except JukeboxError as error:
         st.error(f"{error} You can still deploy an exported bundle.")
         versions = []
@@ -71,7 +72,7 @@ if source == "Model registry":
                 "label": f"{model} version {version.version}",
             }
 else:
-    candidates = registry.exported_bundles(settings)
+    candidates = exported_bundles(settings)
     if not candidates:
         st.info(f"No exported model under `{settings.models_dir}`: train and export one first.")
     else:
@@ -140,7 +141,7 @@ with kserve_tab:
     storage_bucket, storage_path, stored_version = None, None, None
     if choice and choice["model"] and not choice["uri"]:
         try:
-            choice["uri"] = registry.get_version(choice["model"], choice["version"], settings).uri
+            choice["uri"] = get_version(choice["model"], choice["version"], settings).uri
         except JukeboxError as error:
             st.error(str(error))
     if choice and choice["uri"]:

@@ -6,7 +6,17 @@ import contextlib
 import streamlit as st
 
 from jukebox.config import load_settings
-from jukebox.registry import client as registry
+from jukebox.errors import JukeboxError
+from jukebox.registry.fetch import read_model_card
+from jukebox.registry.register import exported_bundles, register_bundle
+from jukebox.registry.versions import (
+    archive_version,
+    get_version,
+    list_all_versions,
+    mark_production,
+    restore_version,
+    suggest_next_version,
+)
 from jukebox.ui import registry as ui
 
 FLASH = "registry_flash"
@@ -30,8 +40,8 @@ if flash := st.session_state.pop(FLASH, None):
 
 try:
     with st.spinner("Connecting to the model registry…"):
-        versions = registry.list_all_versions(settings, include_incomplete=True)
-except registry.USER_ERRORS as error:
+        versions = list_all_versions(settings, include_incomplete=True)
+except JukeboxError as error:
     st.error(str(error))
     versions = None
 reachable = versions is not None
@@ -40,7 +50,7 @@ complete = [v for v in versions if v.complete]
 
 # --- Register the model exported on the Export page -----------------------------------------
 st.subheader("Register an exported model")
-candidates = registry.exported_bundles(settings)
+candidates = exported_bundles(settings)
 if not candidates:
     st.info(
         f"No exported model under `{settings.models_dir}` yet: train a model and export it on "
@@ -68,8 +78,8 @@ else:
     )
     suggestion = "1"
     if reachable:
-        with contextlib.suppress(*registry.USER_ERRORS):
-            suggestion = registry.suggest_next_version(name, settings, check_storage=False)
+        with contextlib.suppress(JukeboxError):
+            suggestion = suggest_next_version(name, settings, check_storage=False)
     # The suggestion is part of the key: after a registration the field shows the next one.
     version_key = f"register_version_{name}_{suggestion}"
     version = right.text_input(
@@ -86,8 +96,8 @@ else:
     ):
         try:
             with st.spinner("Uploading the bundle and registering it…"):
-                info = registry.register_bundle(chosen.path, name, version, settings=settings)
-        except registry.USER_ERRORS as error:
+                info = register_bundle(chosen.path, name, version, settings=settings)
+        except JukeboxError as error:
             st.error(str(error))
         else:
             done(f"Registered {info.model} version {info.version}, stored at {info.uri}.")
@@ -127,9 +137,9 @@ if versions:
         )
     ]
     try:
-        detail = registry.get_version(picked.model, picked.version, settings)
-        card = registry.read_model_card(detail, settings)
-    except registry.USER_ERRORS as error:
+        detail = get_version(picked.model, picked.version, settings)
+        card = read_model_card(detail, settings)
+    except JukeboxError as error:
         st.error(str(error))
         detail, card = picked, ""
 
@@ -140,9 +150,9 @@ if versions:
         help="One version per model is the production version.",
     ):
         try:
-            registry.mark_production(detail.model, detail.version, settings)
+            mark_production(detail.model, detail.version, settings)
             done(f"{detail.model} version {detail.version} is now the production version.")
-        except registry.USER_ERRORS as error:
+        except JukeboxError as error:
             st.error(str(error))
     if actions[1].button(
         "Archive",
@@ -151,15 +161,15 @@ if versions:
         "production version cannot be archived.",
     ):
         try:
-            registry.archive_version(detail.model, detail.version, settings)
+            archive_version(detail.model, detail.version, settings)
             done(f"{detail.model} version {detail.version} is archived.")
-        except registry.USER_ERRORS as error:
+        except JukeboxError as error:
             st.error(str(error))
     if actions[2].button("Restore", disabled=detail.status != "archived"):
         try:
-            registry.restore_version(detail.model, detail.version, settings)
+            restore_version(detail.model, detail.version, settings)
             done(f"{detail.model} version {detail.version} is live again.")
-        except registry.USER_ERRORS as error:
+        except JukeboxError as error:
             st.error(str(error))
 
     st.markdown("**Stored at**")

@@ -68,15 +68,17 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 def register_one(args: tuple[str, str, str, multiprocessing.Barrier]) -> str:
     """In a separate process: wait for the others, then register; return what happened."""
     bundle, name, version, barrier = args
-    from jukebox.registry import client
+    from jukebox.errors import JukeboxError
+    from jukebox.registry.errors import DuplicateVersionError
+    from jukebox.registry.register import register_bundle
 
     barrier.wait()
     try:
-        client.register_bundle(bundle, name, version)
+        register_bundle(bundle, name, version)
         return "registered"
-    except client.DuplicateVersionError as error:
+    except DuplicateVersionError as error:
         return "duplicate refused" if "already" in str(error) else f"error: {error}"
-    except client.USER_ERRORS as error:
+    except JukeboxError as error:
         return f"error: {error}"
 
 
@@ -94,14 +96,17 @@ def concurrent(bundle: Path, name: str, versions: list[str]) -> tuple[float, dic
     return seconds, counts
 
 
-def fetch_all(client, name: str, versions, into: Path) -> int:
+def fetch_all(name: str, versions, into: Path) -> int:
     """How many of ``versions`` download with every sha256 right."""
+    from jukebox.errors import JukeboxError
+    from jukebox.registry.fetch import fetch_bundle
+
     ok = 0
     for version in versions:
         try:
-            client.fetch_bundle(name, version, into / str(version))
+            fetch_bundle(name, version, into / str(version))
             ok += 1
-        except client.USER_ERRORS as error:
+        except JukeboxError as error:
             print(f"  fetch of {name} {version} failed: {error}")
     return ok
 
@@ -121,7 +126,10 @@ def main() -> None:
     os.environ["MODEL_REGISTRY_URL"] = url
     try:
         from jukebox.config import load_settings
-        from jukebox.registry import client
+        from jukebox.registry import connection, official_api
+        from jukebox.registry.fetch import fetch_bundle
+        from jukebox.registry.register import register_bundle
+        from jukebox.registry.versions import get_version, list_all_versions, list_versions
         from tests.bundles import make_tiny_bundle
 
         settings = load_settings()
@@ -131,12 +139,12 @@ def main() -> None:
         print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"registry {url}, local object storage in {settings.storage_dir}\n")
 
-        registering = [timed(client.register_bundle, bundle.path, "seq", v)[0]
+        registering = [timed(register_bundle, bundle.path, "seq", v)[0]
                        for v in range(1, options.versions + 1)]  # fmt: skip
-        fetching = [timed(client.fetch_bundle, "seq", v, home / f"f{v}")[0]
+        fetching = [timed(fetch_bundle, "seq", v, home / f"f{v}")[0]
                     for v in range(1, options.versions + 1)]  # fmt: skip
-        listing = [timed(client.list_all_versions, settings)[0] for _ in range(10)]
-        details = [timed(client.get_version, "seq", "1", settings)[0] for _ in range(10)]
+        listing = [timed(list_all_versions, settings)[0] for _ in range(10)]
+        details = [timed(get_version, "seq", "1", settings)[0] for _ in range(10)]
         print(
             f"register_bundle (upload + register), {options.versions}x: {milliseconds(registering)}"
         )
@@ -148,30 +156,30 @@ def main() -> None:
         )
         print(f"get_version (metadata + artifact URI), 10x:   {milliseconds(details)}")
 
-        # What the shortcut in client._client saves: the same read with the system CA store.
-        official = client.connect(settings)
-        saved = official._api.config.ca_cert_data
-        official._api.config.ca_cert_data = None
-        slow = [timed(client.get_version, "seq", "1", settings)[0] for _ in range(10)]
-        official._api.config.ca_cert_data = saved
+        # What the shortcut in connection._client saves: the same read with the system CA store.
+        official = connection.connect(settings)
+        saved = official_api.certificate(official)
+        official_api.use_certificate(official, None)
+        slow = [timed(get_version, "seq", "1", settings)[0] for _ in range(10)]
+        official_api.use_certificate(official, saved)
         print(f"get_version without the one-certificate shortcut: {milliseconds(slow)}\n")
 
         versions = [str(v) for v in range(1, options.processes + 1)]
         seconds, counts = concurrent(bundle.path, "parallel", versions)
         print(f"{options.processes} processes registering distinct versions at once: {counts}, "
               f"{seconds:.1f} s wall (process start-up included)")  # fmt: skip
-        listed = sorted(int(v.version) for v in client.list_versions("parallel"))
+        listed = sorted(int(v.version) for v in list_versions("parallel"))
         print(f"  registry lists {len(listed)} versions, each once: "
               f"{listed == list(range(1, options.processes + 1))}; fetched and verified: "
-              f"{fetch_all(client, 'parallel', listed, home / 'p')}")  # fmt: skip
+              f"{fetch_all('parallel', listed, home / 'p')}")  # fmt: skip
 
         seconds, counts = concurrent(bundle.path, "race", ["1"] * options.racers)
-        race = client.list_versions("race", include_incomplete=True)
+        race = list_versions("race", include_incomplete=True)
         print(f"{options.racers} processes registering the SAME version at once: {counts}, "
               f"{seconds:.1f} s wall")  # fmt: skip
         print(f"  registry holds {len(race)} version(s) of it, complete: "
               f"{[v.complete for v in race]}; fetched and verified: "
-              f"{fetch_all(client, 'race', [v.version for v in race], home / 'r')}")  # fmt: skip
+              f"{fetch_all('race', [v.version for v in race], home / 'r')}")  # fmt: skip
         print(f"\nload average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         server.terminate()

@@ -44,8 +44,9 @@ def export_stage(settings: Settings) -> Stage:
 
 
 def registry_stage(settings: Settings) -> Stage:
-    from jukebox.registry import client
+    from jukebox.errors import JukeboxError
     from jukebox.registry.server.process import running_servers
+    from jukebox.registry.versions import list_all_versions
 
     if not settings.registry_is_remote and not running_servers(settings):
         if not settings.registry_db.exists():
@@ -54,8 +55,8 @@ def registry_stage(settings: Settings) -> Stage:
             "Registered versions", "The embedded registry starts when a page needs it.", False
         )
     try:
-        versions = client.list_all_versions(settings)
-    except client.USER_ERRORS as error:
+        versions = list_all_versions(settings)
+    except JukeboxError as error:
         return Stage("Registered versions", f"Registry unreachable: {error}", False)
     if not versions:
         return Stage("Registered versions", "None yet.", False)

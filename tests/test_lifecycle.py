@@ -4,8 +4,9 @@ import json
 
 from jukebox.config import load_settings
 from jukebox.lifecycle import life_stages
-from jukebox.registry import client
+from jukebox.registry.register import register_bundle
 from jukebox.registry.server import stop_server
+from jukebox.registry.versions import mark_production
 from jukebox.serving.deploy import deploy_local, stop_deployment
 from tests.bundles import make_tiny_bundle
 
@@ -28,8 +29,8 @@ def test_stages_follow_a_model_from_export_to_deployment(tmp_path, monkeypatch):
     metrics = json.loads((bundle.path / "metrics.json").read_text())
     (bundle.path / "metrics.json").write_text(json.dumps({**metrics, "accuracy": 0.25}))
     try:
-        client.register_bundle(bundle.path, "jukebox", "1", settings=settings)
-        client.mark_production("jukebox", "1", settings)
+        register_bundle(bundle.path, "jukebox", "1", settings=settings)
+        mark_production("jukebox", "1", settings)
         deployment = deploy_local(settings, "songs", model="jukebox", version="1")
         try:
             training, export, registry, deployed = life_stages(settings)

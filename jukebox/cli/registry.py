@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +55,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     from jukebox.registry.server.process import ensure_server
 
-    print(ensure_server(load_settings()))
+    try:
+        print(ensure_server(load_settings()))
+    except JukeboxError as error:
+        print(error)
+        return 1
     return 0
 
 

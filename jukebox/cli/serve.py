@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
 def _fetch(model: str, version: str, sha256: str | None, settings) -> tuple[Path, str | None]:
     """Download a registered version (sha256 checked by the registry façade) and return it with
     the sha256 the registry recorded for ``model.onnx``, which the server checks again."""
-    from jukebox.registry.client import fetch_bundle, get_version
+    from jukebox.registry.fetch import fetch_bundle
+    from jukebox.registry.versions import get_version
 
     info = get_version(model, version, settings)
     path = fetch_bundle(model, version, settings=settings)

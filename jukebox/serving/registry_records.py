@@ -26,7 +26,7 @@ class RegistryRecordError(JukeboxError, RuntimeError):
 
 
 def _url(settings: Settings) -> str:
-    from jukebox.registry.client import registry_url
+    from jukebox.registry.connection import registry_url
 
     return registry_url(settings) + API
 

@@ -1,6 +1,6 @@
 """Tables and figures of the Registry page: registry versions in, tables and plotly figures out.
 
-Pure functions over :class:`jukebox.registry.client.VersionInfo`, so tests check them without a
+Pure functions over :class:`jukebox.registry.versions.VersionInfo`, so tests check them without a
 browser or a registry.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from jukebox.registry.client import BundleCandidate, VersionInfo
+from jukebox.registry.versions import VersionInfo
 
 STATUS_ICONS = {"production": "🚀", "live": "🟢", "archived": "🗄️", "incomplete": "⚠️"}
 PALETTE = ("#1DB954", "#4C72B0", "#E4572E", "#8172B2", "#CCB974", "#64B5CD", "#8C8C8C")
@@ -47,25 +47,6 @@ def versions_table(versions: Sequence[VersionInfo]) -> pd.DataFrame:
     ]
     columns = ["model", "version", "created", "author", "accuracy", "data version", "state"]
     return pd.DataFrame(rows, columns=columns)
-
-
-def bundles_table(candidates: Sequence[BundleCandidate], root) -> pd.DataFrame:
-    """Exported bundles waiting to be registered, newest first, with why some cannot be."""
-    return pd.DataFrame(
-        [
-            {
-                "bundle": str(c.path.relative_to(root))
-                if c.path.is_relative_to(root)
-                else str(c.path),
-                "exported": c.modified.strftime("%Y-%m-%d %H:%M"),
-                "accuracy": c.accuracy,
-                "can register": "✅" if c.registrable else "❌",
-                "why not": "" if c.registrable else c.reason,
-            }
-            for c in candidates
-        ],
-        columns=["bundle", "exported", "accuracy", "can register", "why not"],
-    )
 
 
 def metadata_table(version: VersionInfo) -> pd.DataFrame:

@@ -9,10 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
-from jukebox.registry import client
+from jukebox.registry.register import register_bundle
+from jukebox.registry.versions import list_versions
 from tests.bundles import make_tiny_bundle
 from tests.ports import free_port
-from tests.registry.conftest import running_registry
+from tests.registry.conftest import model_names, production_versions, registry_in_thread
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "registry.py")
 
@@ -20,7 +21,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "registry.py")
 @pytest.fixture(scope="module")
 def page_registry(tmp_path_factory):
     """A registry of the page tests' own, so they see only the models they register."""
-    with running_registry(tmp_path_factory.mktemp("page-registry") / "r.sqlite") as url:
+    with registry_in_thread(tmp_path_factory.mktemp("page-registry") / "r.sqlite") as url:
         yield url
 
 
@@ -74,7 +75,7 @@ def test_the_register_form_registers_the_exported_model(page_env, exported):
     at = register_with_the_form(at, "tinyform")
     assert not at.error, texts(at.error)
     assert "Registered tinyform version 1" in texts(at.success)
-    assert [v.version for v in client.list_versions("tinyform")] == ["1"]
+    assert [v.version for v in list_versions("tinyform")] == ["1"]
 
     table = at.dataframe[0].value
     row = table[table["model"] == "tinyform"].iloc[0]
@@ -84,7 +85,7 @@ def test_the_register_form_registers_the_exported_model(page_env, exported):
 
 
 def test_a_registered_version_is_shown_in_detail(page_env, exported):
-    client.register_bundle(
+    register_bundle(
         exported.path, "tinydetail", 1, data_version={"md5": "f00dfeed"}, run_id="run-7"
     )
     at = run_page()
@@ -103,8 +104,9 @@ def test_a_registered_version_is_shown_in_detail(page_env, exported):
     assert len(at.get("plotly_chart")) >= 1
 
 
+@pytest.mark.slow  # several page reruns: over 2 s on this machine
 def test_bad_input_is_a_clear_message(page_env, exported):
-    client.register_bundle(exported.path, "tinydup", 1)
+    register_bundle(exported.path, "tinydup", 1)
     at = run_page()
 
     at = register_with_the_form(at, "tinydup", "1")
@@ -119,8 +121,8 @@ def test_bad_input_is_a_clear_message(page_env, exported):
     at = register_with_the_form(at, "tinyversion", "1.0")
     assert "not a whole number" in texts(at.error)
 
-    assert [v.version for v in client.list_versions("tinydup")] == ["1"]
-    assert "tinyversion" not in [m.name for m in client.list_models()]
+    assert [v.version for v in list_versions("tinydup")] == ["1"]
+    assert "tinyversion" not in model_names()
 
 
 def test_an_unverified_export_cannot_be_registered(page_env, exported):
@@ -134,30 +136,31 @@ def test_an_unverified_export_cannot_be_registered(page_env, exported):
     assert button(at, "Register").disabled
 
 
+@pytest.mark.slow  # several page reruns: over 2 s on this machine
 def test_archive_restore_and_production_buttons(page_env, exported):
     for version in (1, 2):
-        client.register_bundle(exported.path, "tinylife", version)
+        register_bundle(exported.path, "tinylife", version)
     at = run_page()
     at.selectbox(key="detail_model").set_value("tinylife").run()
     # The latest version is selected by default.
     button(at, "Mark for production").click().run()
     assert "version 2 is now the production version" in texts(at.success)
-    assert client.production_version("tinylife").version == "2"
+    assert production_versions("tinylife") == ["2"]
     assert button(at, "Archive").disabled  # production cannot be archived
 
     at.selectbox(key="detail_version_tinylife").set_value("1").run()
     button(at, "Archive").click().run()
     assert "version 1 is archived" in texts(at.success)
-    assert client.list_versions("tinylife")[0].status == "archived"
+    assert list_versions("tinylife")[0].status == "archived"
     button(at, "Restore").click().run()
     assert "version 1 is live again" in texts(at.success)
     assert not at.error and not at.exception
 
 
 def test_versions_are_compared_side_by_side(page_env, exported, tmp_path):
-    client.register_bundle(exported.path, "tinycmp", 1, parameters={"epochs": 5, "seed": 1})
+    register_bundle(exported.path, "tinycmp", 1, parameters={"epochs": 5, "seed": 1})
     other = make_tiny_bundle(tmp_path / "other", seed=3)
-    client.register_bundle(other.path, "tinycmp", 2, parameters={"epochs": 9, "seed": 1})
+    register_bundle(other.path, "tinycmp", 2, parameters={"epochs": 9, "seed": 1})
     at = run_page()
     assert at.multiselect[0].value == ["tinycmp v1", "tinycmp v2"]
     diff = at.dataframe[-1].value
@@ -183,7 +186,7 @@ def test_unreachable_s3_is_a_message(page_env, exported, monkeypatch):
     at = register_with_the_form(at, "tinys3", "1")
     assert "Cannot reach the S3 endpoint" in texts(at.error)
     assert "secret-never-shown" not in texts(at.error)
-    assert "tinys3" not in [m.name for m in client.list_models()]
+    assert "tinys3" not in model_names()
 
 
 def test_empty_registry_and_no_export_say_what_to_do(page_env):
@@ -192,8 +195,9 @@ def test_empty_registry_and_no_export_say_what_to_do(page_env):
     assert not at.error
 
 
+@pytest.mark.slow  # runs the whole app: over 2 s on this machine
 def test_the_page_runs_inside_the_app(page_env, exported):
-    client.register_bundle(exported.path, "tinyapp", 1)
+    register_bundle(exported.path, "tinyapp", 1)
     at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("app_pages/registry.py").run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jukebox.registry.client import VersionInfo
+from jukebox.registry.versions import VersionInfo
 from jukebox.ui import registry as ui
 
 

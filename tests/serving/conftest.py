@@ -32,17 +32,18 @@ def registry_settings(tmp_path_factory):
     """A JUKEBOX_HOME with the embedded registry running and model ``songs`` registered twice
     (version 1 for production, version 2 newer), shared so the registry starts only once."""
     from jukebox.config import load_settings
-    from jukebox.registry import client as registry
+    from jukebox.registry.register import register_bundle
     from jukebox.registry.server.process import stop_server
+    from jukebox.registry.versions import mark_production
     from jukebox.serving import deploy
 
     settings = load_settings({"JUKEBOX_HOME": str(tmp_path_factory.mktemp("registry-home"))})
     exported = make_tiny_bundle(settings.models_dir / "exported")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUKEBOX_HOME", str(settings.home))
-        registry.register_bundle(exported.path, "songs", "1", settings=settings)
-        registry.register_bundle(exported.path, "songs", "2", settings=settings)
-        registry.mark_production("songs", "1", settings)
+        register_bundle(exported.path, "songs", "1", settings=settings)
+        register_bundle(exported.path, "songs", "2", settings=settings)
+        mark_production("songs", "1", settings)
     yield settings
     for deployment in deploy.list_deployments(settings):
         deploy.stop_deployment(settings, deployment.name)

@@ -284,7 +284,7 @@ def test_cli_serve_needs_a_version_with_model(tmp_path):
 def test_deploy_and_record_a_registered_version(registry_settings, bundle, monkeypatch):
     """From the registry: the version is fetched (sha256 checked), served, and recorded as an
     inference service of that version in the serving environment."""
-    from jukebox.registry import client as registry
+    from jukebox.registry.versions import get_version
     from jukebox.serving.deploy import record_deployment, unrecord_deployment
     from jukebox.serving.kserve import KServeOptions, record_in_registry
     from jukebox.serving.registry_records import registry_record
@@ -294,13 +294,13 @@ def test_deploy_and_record_a_registered_version(registry_settings, bundle, monke
     deployment = deploy_local(settings, "recorded", model="songs", version="2")
     try:
         assert deployment.model == "songs" and deployment.version == "2"
-        assert deployment.sha256 == registry.get_version("songs", "2", settings).onnx_sha256
+        assert deployment.sha256 == get_version("songs", "2", settings).onnx_sha256
         probabilities = infer(deployment.endpoint, "recorded", song_rows(1)).probabilities
         assert np.isclose(probabilities.to_numpy().sum(), 1.0, atol=1e-5)
 
         service_id = record_deployment(settings, deployment)
         service = registry_record(settings, service_id)
-        assert service["modelVersionId"] == registry.get_version("songs", "2", settings).id
+        assert service["modelVersionId"] == get_version("songs", "2", settings).id
         assert service["desiredState"] == "DEPLOYED"
         assert get_deployment(settings, "recorded").registry_id == service_id
         assert record_deployment(settings, deployment) == service_id  # updated, not doubled
@@ -319,11 +319,11 @@ def test_deploy_and_record_a_registered_version(registry_settings, bundle, monke
 @pytest.mark.slow
 def test_a_registered_version_with_a_tampered_file_is_refused(registry_settings, monkeypatch):
     """A stored model.onnx that no longer matches the registry's sha256 is never served."""
-    from jukebox.registry import client as registry
+    from jukebox.registry.versions import get_version
 
     settings = registry_settings
     monkeypatch.setenv("JUKEBOX_HOME", str(settings.home))
-    info = registry.get_version("songs", "1", settings)
+    info = get_version("songs", "1", settings)
     stored = Path(unquote(urlparse(info.uri).path)) / "model.onnx"
     original = stored.read_bytes()
     stored.write_bytes(original + b"tampered")

@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from jukebox.registry.server.process import HEALTH_PATH
+from jukebox.registry.server.errors import ApiError, NotFound, Unauthorized
+from jukebox.registry.server.paths import API_PREFIXES, HEALTH_PATH
 from jukebox.registry.server.service import Registry, parse_body
-from jukebox.registry.server.store import NotFound, Page, RegistryError, Store, Unauthorized
+from jukebox.registry.server.store import Page, Store
 
-API_PREFIXES = ("/api/model_registry/v1", "/api/model_registry/v1alpha3")
 LIST_OPTIONS = {
     "pageSize": "page_size",
     "orderBy": "order_by",
@@ -260,7 +260,7 @@ def create_app(
     async def health(_: Request) -> Response:
         return json_response({"status": "ok", "db": str(store.path)})
 
-    async def registry_error(_: Request, error: RegistryError) -> Response:
+    async def api_error(_: Request, error: ApiError) -> Response:
         return error_response(error.status, str(error))
 
     async def http_error(_: Request, error: HTTPException) -> Response:
@@ -278,7 +278,7 @@ def create_app(
             Route(HEALTH_PATH, health, methods=["GET"]),
             *(Mount(prefix, routes=routes) for prefix in API_PREFIXES),
         ],
-        exception_handlers={RegistryError: registry_error, HTTPException: http_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.store = store

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from jukebox.registry.server.errors import BadRequest
 from jukebox.registry.server.resources import ARTIFACT_TYPES, COMMON_FIELDS, KINDS
-from jukebox.registry.server.store import BadRequest
 
 TOKEN = re.compile(
     r"""\s*(?:

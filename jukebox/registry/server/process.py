@@ -24,12 +24,17 @@ from pathlib import Path
 import requests
 
 from jukebox.config import Settings
+from jukebox.errors import JukeboxError
 from jukebox.jobs import Job, list_jobs, start_job, stop_job, write_status
+from jukebox.registry.server.paths import HEALTH_PATH
 
 JOB_KIND = "registry"
 TOKEN_ENV = "MODEL_REGISTRY_TOKEN"
-HEALTH_PATH = "/readyz/health"
 START_TIMEOUT = 60.0
+
+
+class ServerStartError(JukeboxError, RuntimeError):
+    """The embedded registry did not start; the message carries the end of its log."""
 
 
 def serve(
@@ -137,13 +142,13 @@ def _wait_until_healthy(job: Job, settings: Settings, timeout: float) -> str:
         if url and is_healthy(url, settings.registry_db):
             return url
         if not job.is_alive():
-            raise RuntimeError(
+            raise ServerStartError(
                 "The embedded model registry stopped while starting. Its log says:\n"
                 + job.log_tail(20)
             )
         time.sleep(0.05)
     stop_job(job)
-    raise RuntimeError(
+    raise ServerStartError(
         f"The embedded model registry did not answer within {timeout:.0f} s. Its log says:\n"
         + job.log_tail(20)
     )

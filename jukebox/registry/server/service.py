@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jukebox.registry.server.errors import BadRequest, NotFound
 from jukebox.registry.server.filters import filter_to_sql
 from jukebox.registry.server.resources import ARTIFACT_TYPES, KINDS, OUTPUT_FIELDS, body_model
-from jukebox.registry.server.store import BadRequest, NotFound, Page, Store
+from jukebox.registry.server.store import Page, Store
 
 
 def parse_body(raw: bytes) -> dict:

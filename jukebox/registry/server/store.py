@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jukebox.registry.server.errors import BadRequest, Conflict, NotFound
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resource (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,28 +51,6 @@ ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "
 # call for the items and one for the empty page that ends the listing.
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
-
-
-class RegistryError(Exception):
-    """An error the API reports to its client, with the HTTP status it maps to."""
-
-    status = 500
-
-
-class BadRequest(RegistryError):
-    status = 400
-
-
-class Unauthorized(RegistryError):
-    status = 401
-
-
-class NotFound(RegistryError):
-    status = 404
-
-
-class Conflict(RegistryError):
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mr_openapi import ModelVersionState, RegisteredModelState
 
 from tests.bundles import make_tiny_bundle
 from tests.ports import free_port
-from tests.registry_server.conftest import run_api
+from tests.registry.server.conftest import run_api
 
 METADATA = {"accuracy": 0.875, "epochs": 12, "verified": True, "data_version": "md5:abc"}
 

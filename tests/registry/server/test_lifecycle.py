@@ -17,7 +17,10 @@ import pytest
 from jukebox.jobs import list_jobs, start_job, stop_job
 from jukebox.registry.server import ensure_server, is_healthy, stop_server
 from jukebox.registry.server.process import running_servers
-from tests.registry_server.conftest import Rest, official_client, settings_for
+from tests.registry.server.conftest import Rest, official_client, settings_for
+
+# Every test here starts the registry (or a client) as a process of its own.
+pytestmark = pytest.mark.slow
 
 _INHERITED_LOOP = None
 
@@ -162,7 +165,6 @@ def test_foreground_command_exits_zero_on_ctrl_c(tmp_path):
     assert "Traceback" not in output
 
 
-@pytest.mark.slow
 def test_parallel_registrations_from_processes_and_two_servers_each_happen_once(tmp_path):
     """Twelve processes register versions of one new model at once, through two server processes
     sharing one database: every registration succeeds, none is duplicated."""

@@ -1,4 +1,4 @@
-"""Object storage on both backends: round trip, atomic uploads, integrity, clear errors."""
+"""A bundle in object storage, on both backends: round trip, atomic uploads, integrity, names."""
 
 from __future__ import annotations
 
@@ -10,30 +10,25 @@ import requests
 
 from jukebox.config import load_settings
 from jukebox.model.bundle import ONNX_FILE, file_sha256, read_bundle
-from jukebox.storage import (
+from jukebox.registry.bundles import (
     MANIFEST_FILE,
     BundleNotFoundError,
     IntegrityError,
     InvalidNameError,
-    S3Store,
-    StorageCredentialsError,
-    StorageError,
-    StorageUnreachableError,
     VersionExistsError,
     bundle_prefix,
+    bundle_store,
     check_model_name,
     check_version,
     delete_bundle,
     download_bundle,
-    open_store,
     read_manifest,
-    store_for_uri,
     stored_versions,
     upload_bundle,
 )
+from jukebox.storage import S3Store, StorageCredentialsError, StorageUnreachableError
 from tests.bundles import make_tiny_bundle
-from tests.ports import free_port
-from tests.registry.conftest import ACCESS_KEY, SECRET_KEY
+from tests.s3 import ACCESS_KEY, SECRET_KEY
 
 
 @pytest.fixture
@@ -77,7 +72,7 @@ def test_uri_leads_back_to_the_bundle(store, bundle, tmp_path, monkeypatch):
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     stored = upload_bundle(store, bundle.path, "tiny", 3)
-    found, prefix = store_for_uri(stored.uri, load_settings())
+    found, prefix = bundle_store(stored.uri, load_settings())
     assert prefix == "models/tiny/3/"
     assert read_bundle(download_bundle(found, prefix, tmp_path / "x")).sha256() == bundle.sha256()
 
@@ -113,9 +108,9 @@ def break_after_first_file(store, monkeypatch):
 
         monkeypatch.setattr(store._client, "upload_file", flaky)
         return StorageUnreachableError
-    import jukebox.storage
+    import jukebox.storage.local
 
-    real_copy = jukebox.storage.shutil.copyfile
+    real_copy = jukebox.storage.local.shutil.copyfile
 
     def flaky_copy(source, dest):
         calls.append(dest)
@@ -123,7 +118,7 @@ def break_after_first_file(store, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_copy(source, dest)
 
-    monkeypatch.setattr(jukebox.storage.shutil, "copyfile", flaky_copy)
+    monkeypatch.setattr(jukebox.storage.local.shutil, "copyfile", flaky_copy)
     return OSError
 
 
@@ -221,31 +216,6 @@ def test_good_names_pass():
     assert check_version(12) == "12"
 
 
-def test_open_store_follows_the_settings(jukebox_home, s3_env):
-    store = open_store(s3_env)
-    assert isinstance(store, S3Store) and store.bucket == s3_env.s3_bucket
-    store.check()
-
-
-def test_unreachable_endpoint_is_a_clear_message(jukebox_home):
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    store = S3Store(endpoint, "jukebox", access_key="a", secret_key="b", connect_timeout=1)
-    with pytest.raises(StorageUnreachableError, match="Cannot reach the S3 endpoint") as caught:
-        store.check()
-    assert endpoint in str(caught.value) and "AWS_S3_ENDPOINT" in str(caught.value)
-
-
-def test_malformed_endpoint_is_a_clear_message():
-    with pytest.raises(StorageUnreachableError, match="not a valid URL"):
-        S3Store("not a url", "jukebox", access_key="a", secret_key="b")
-
-
-def test_missing_bucket_is_a_clear_message(s3_endpoint):
-    store = S3Store(s3_endpoint, "no-such-bucket", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-    with pytest.raises(StorageError, match="bucket 'no-such-bucket' does not exist"):
-        store.check()
-
-
 @pytest.fixture
 def s3_with_authentication(s3_endpoint, s3_bucket):
     """Switch moto to checking credentials; yield a key pair it knows, then switch back."""
@@ -307,15 +277,6 @@ def test_racing_uploads_of_one_version_cannot_go_unnoticed(
     # S3 has no rename: the loser's files replaced the winner's, and the hashes say so.
     with pytest.raises(IntegrityError):
         download_bundle(store, "models/tiny/1/", tmp_path / "f")
-
-
-def test_credentials_never_go_to_an_endpoint_named_in_a_uri(s3_env):
-    uri = "s3://jukebox/models/tiny/1/?endpoint=https://elsewhere.example:9000"
-    with pytest.raises(StorageError, match="elsewhere.example.*set AWS_S3_ENDPOINT"):
-        store_for_uri(uri, s3_env)
-    same = f"s3://other-bucket/models/tiny/1/?endpoint={s3_env.s3_endpoint}"
-    store, prefix = store_for_uri(same, s3_env)
-    assert store.bucket == "other-bucket" and prefix == "models/tiny/1/"
 
 
 def test_concurrent_uploads_of_one_version_store_it_once(store, bundle, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from model_registry.types import ListOptions
 
-from tests.registry_server.test_errors import assert_error
+from tests.registry.server.test_errors import assert_error
 
 
 def prop(kind: str, value) -> dict:

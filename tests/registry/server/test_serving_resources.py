@@ -14,7 +14,7 @@ from mr_openapi import (
 )
 from mr_openapi.exceptions import ConflictException, NotFoundException
 
-from tests.registry_server.conftest import run_api
+from tests.registry.server.conftest import run_api
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from mr_openapi import RegisteredModelCreate
 from mr_openapi.exceptions import ConflictException, NotFoundException, UnauthorizedException
 
 from jukebox.registry.server import ensure_server, stop_server
-from tests.registry_server.conftest import Rest, official_client, run_api, settings_for
+from tests.registry.server.conftest import Rest, official_client, run_api, settings_for
 
 
 def assert_error(response, status: int, *words: str) -> None:
@@ -128,6 +128,7 @@ def test_client_sees_404_as_not_found(client):
         run_api(client, lambda api: api.get_registered_model("999999999"))
 
 
+@pytest.mark.slow  # starts the registry as a background process, to check its log
 def test_token_protects_the_api_but_not_the_health_check(tmp_path):
     settings = settings_for(tmp_path / "home", MODEL_REGISTRY_TOKEN="s3cret-token")
     url = ensure_server(settings)

@@ -1,4 +1,4 @@
-"""Fixtures: the embedded registry started for real (a background job on a free port), the
+"""Fixtures: the embedded registry's app served for real (over HTTP, in a thread), the
 official ``model-registry`` client pointed at it, and a raw HTTP helper for what the client
 does not expose (status codes, error bodies, the exact JSON)."""
 
@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from jukebox.config import Settings, load_settings
-from jukebox.registry.server import ensure_server, stop_server
+from tests.registry.conftest import registry_in_thread
 
 API = "/api/model_registry/v1"
 
@@ -73,15 +73,10 @@ def _no_ca_bundle_parsing():
 
 
 @pytest.fixture(scope="session")
-def registry_settings(tmp_path_factory):
-    settings = settings_for(tmp_path_factory.mktemp("registry-home"))
-    yield settings
-    stop_server(settings)
-
-
-@pytest.fixture(scope="session")
-def registry_url(registry_settings) -> str:
-    return ensure_server(registry_settings)
+def registry_url(tmp_path_factory) -> str:
+    """The server the tests of this package share, served in a thread (tests/registry/conftest)."""
+    with registry_in_thread(tmp_path_factory.mktemp("registry-home") / "registry.sqlite") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

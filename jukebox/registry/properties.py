@@ -1,0 +1,36 @@
+"""The names of what the registry records on a model version, in one place.
+
+Each version carries these custom properties (the Kubeflow dashboard shows them as they are):
+
+- ``metric.<name>``: the top-level numbers of ``metrics.json`` (accuracy, log loss…);
+- ``verification.<name>``: the figures of the export verification (passed, largest
+  differences between ONNX runtimes and Keras);
+- ``param.<name>``: the training parameters;
+- ``data.version`` (DVC md5), ``data.commit`` (git commit), ``data.source``, ``run.id``;
+- ``model.sha256``: sha256 of ``model.onnx``, checked again on every fetch;
+- ``bundle.origin``: the folder the bundle was registered from;
+- ``jukebox.registration``: ``pending`` while registering, ``complete`` once the artifact is
+  recorded, ``failed`` if that went wrong. Only complete versions are listed as usable, and a
+  version left pending or failed is completed by registering the same version again, so a
+  crash never leaves a half-registered version behind;
+- ``jukebox.production``: true on the one version of a model marked for production.
+
+The model artifact of a version records the format OpenVINO Model Server and KServe read.
+"""
+
+from __future__ import annotations
+
+MODEL_FORMAT = "onnx"
+MODEL_FORMAT_VERSION = "1"
+
+REGISTRATION = "jukebox.registration"
+PRODUCTION = "jukebox.production"
+SHA256 = "model.sha256"
+DATA_VERSION = "data.version"
+DATA_COMMIT = "data.commit"
+DATA_SOURCE = "data.source"
+RUN_ID = "run.id"
+BUNDLE_ORIGIN = "bundle.origin"
+METRIC = "metric."
+VERIFICATION = "verification."
+PARAM = "param."

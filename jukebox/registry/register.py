@@ -1,0 +1,355 @@
+"""Registering an exported bundle: the checks, the upload, the version record, and undoing it.
+
+:func:`register_bundle` uploads a verified bundle to object storage first, then records the
+version in the registry with the properties of :mod:`jukebox.registry.properties`. A failure
+after the upload removes the upload and leaves the version marked ``failed``, so a registration
+is whole or visibly not done; registering the same version again completes it.
+:func:`exported_bundles` lists the bundles on disk waiting to be registered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mr_openapi import ModelVersionState
+
+from jukebox.config import Settings, load_settings
+from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, read_bundle
+from jukebox.registry import official_api
+from jukebox.registry.bundles import (
+    StoredBundle,
+    VersionExistsError,
+    check_model_name,
+    check_version,
+    delete_bundle,
+    upload_bundle,
+)
+from jukebox.registry.connection import connect, official_errors
+from jukebox.registry.errors import DuplicateVersionError, UnverifiedBundleError
+from jukebox.registry.properties import (
+    BUNDLE_ORIGIN,
+    DATA_COMMIT,
+    DATA_SOURCE,
+    DATA_VERSION,
+    METRIC,
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+    PARAM,
+    REGISTRATION,
+    RUN_ID,
+    SHA256,
+    VERIFICATION,
+)
+from jukebox.registry.versions import (
+    VersionInfo,
+    registered_model,
+    suggest_next_version,
+    version_info,
+)
+from jukebox.storage import ObjectStore, open_store
+
+# MetadataIntValue holds at most 9 digits; larger integers are kept as text.
+_MAX_INT = 999_999_999
+
+
+@dataclass(frozen=True)
+class BundleCandidate:
+    """An exported bundle found on disk, and whether it may be registered."""
+
+    path: Path
+    modified: datetime
+    registrable: bool
+    reason: str
+    accuracy: float | None = None
+
+
+def _scalar(value: Any) -> bool | int | float | str | None:
+    """A value the registry can hold as a custom property (bool, int, double or string)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | float | str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= _MAX_INT else str(value)
+    try:  # numpy numbers and the like
+        import numbers
+
+        if isinstance(value, numbers.Integral):
+            return _scalar(int(value))
+        if isinstance(value, numbers.Real):
+            return float(value)
+    except TypeError:
+        pass
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers and flags of one level of ``metrics.json``; lists and tables stay in the file."""
+    return {k: _scalar(v) for k, v in values.items() if isinstance(v, bool | int | float)}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
+
+
+def _data_version_properties(data_version: Any) -> dict[str, str]:
+    if data_version is None:
+        return {}
+    if isinstance(data_version, str):
+        return {DATA_VERSION: data_version}
+    fields = data_version if isinstance(data_version, Mapping) else vars(data_version)
+    # Only plain ids are recorded; anything else (a nested summary) says nothing a reader can use.
+    md5 = next((fields[k] for k in ("md5", "dvc_md5", "version") if _is_id(fields.get(k))), None)
+    commit = next(
+        (fields[k] for k in ("commit", "git_commit", "rev") if _is_id(fields.get(k))), None
+    )
+    return {k: str(v) for k, v in ((DATA_VERSION, md5), (DATA_COMMIT, commit)) if v is not None}
+
+
+def version_properties(
+    bundle: ModelBundle,
+    *,
+    data_version: Any = None,
+    data_source: str | None = None,
+    run_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, bool | int | float | str]:
+    """The custom properties a registered version carries (see the module docstring).
+
+    What the caller does not give is taken from the bundle's ``metrics.json`` as the model lab
+    writes it: ``params``, ``data.source`` (and ``data.version``/``data.commit`` when the data
+    was versioned), and ``training_id`` as the run.
+    """
+    metrics = bundle.metrics
+    data = metrics.get("data") if isinstance(metrics.get("data"), Mapping) else {}
+    verification = metrics.get("verification")
+    properties: dict[str, Any] = {f"{METRIC}{k}": v for k, v in _numbers(metrics).items()}
+    if isinstance(verification, Mapping):
+        properties.update({f"{VERIFICATION}{k}": v for k, v in _numbers(verification).items()})
+    if parameters is None:
+        found = metrics.get("params", metrics.get("parameters"))
+        parameters = found if isinstance(found, Mapping) else {}
+    properties.update({f"{PARAM}{k}": _scalar(v) for k, v in parameters.items()})
+    if data_version is None:
+        data_version = metrics.get("data_version") or {
+            "md5": data.get("version") or data.get("md5"),
+            "commit": data.get("commit"),
+        }
+    properties.update(_data_version_properties(data_version))
+    properties[DATA_SOURCE] = data_source or data.get("source") or metrics.get("data_source")
+    properties[RUN_ID] = run_id or metrics.get("run_id") or metrics.get("training_id")
+    properties[SHA256] = bundle.sha256()["model.onnx"]
+    properties[BUNDLE_ORIGIN] = str(bundle.path)
+    return {k: v for k, v in properties.items() if v is not None and v != ""}
+
+
+def verification_problem(bundle: ModelBundle) -> str | None:
+    """Why ``bundle`` may not be registered, or None when its export verification passed."""
+    if bundle.verification_passed:
+        return None
+    verification = bundle.metrics.get("verification")
+    if not isinstance(verification, Mapping):
+        return (
+            f"The bundle at {bundle.path} was never verified (metrics.json has no verification): "
+            "export it on the Export page, which checks the ONNX model against the Keras one."
+        )
+    problems = verification.get("problems")
+    if isinstance(problems, list) and problems:
+        details = "; ".join(str(p) for p in problems)
+    else:
+        details = ", ".join(
+            f"{k} = {v}"
+            for k, v in verification.items()
+            if k != "passed" and isinstance(v, int | float | str)
+        )
+    return (
+        f"The bundle at {bundle.path} failed export verification"
+        + (f" ({details})" if details else "")
+        + ": its ONNX model does not match the trained model. Fix the export and export again."
+    )
+
+
+def _description(bundle: ModelBundle, name: str, version: str) -> str:
+    card = bundle.path / CARD_FILE
+    if card.is_file():
+        for line in card.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                return line.strip().lstrip("#").strip()[:200]
+    return f"{name} version {version}"
+
+
+@official_errors()
+def register_bundle(
+    bundle_dir: str | Path,
+    name: str,
+    version: str | int,
+    *,
+    data_version: Any = None,
+    data_source: str | None = None,
+    run_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> VersionInfo:
+    """Upload a verified bundle to object storage, then register it as ``name`` ``version``.
+
+    ``data_version`` is the DVC md5 as text, or a mapping (or object) with ``md5`` and
+    ``commit``. Refuses a bundle that failed verification, a bad name or version, and a version
+    already registered. If registration fails after the upload, the upload is removed and the
+    version is left marked ``failed`` (and archived) so it is never listed as usable;
+    registering the same version again completes it.
+    """
+    settings = settings or load_settings()
+    name = check_model_name(name)
+    version = check_version(version)
+    bundle = read_bundle(bundle_dir)
+    problem = verification_problem(bundle)
+    if problem:
+        raise UnverifiedBundleError(problem)
+
+    client = connect(settings)
+    rm = client.get_registered_model(name)
+    existing = None
+    if rm is not None:
+        existing = official_api.version_by_name(client, rm.id, version)
+    if existing is not None and version_info(name, existing).complete:
+        raise DuplicateVersionError(
+            f"Version {version} of {name!r} is already registered: choose another version "
+            f"(the next free one is {suggest_next_version(name, settings)})."
+        )
+
+    store = open_store(settings)
+    try:
+        stored = upload_bundle(store, bundle.path, name, version)
+    except VersionExistsError:
+        raise DuplicateVersionError(
+            f"Object storage already holds version {version} of {name!r}, but the registry "
+            "does not list it (perhaps left by an interrupted registration): choose another "
+            f"version (the next free one is {suggest_next_version(name, settings)})."
+        ) from None
+
+    properties = version_properties(
+        bundle,
+        data_version=data_version,
+        data_source=data_source,
+        run_id=run_id,
+        parameters=parameters,
+    )
+    artifact_fields = {
+        "model_format_name": MODEL_FORMAT,
+        "model_format_version": MODEL_FORMAT_VERSION,
+        "storage_path": stored.prefix,
+    }
+    description = _description(bundle, name, version)
+    try:
+        if rm is None:
+            _ensure_model(client, name)
+        if existing is None:
+            client.register_model(
+                name,
+                stored.uri,
+                version=version,
+                version_description=description,
+                metadata={**properties, REGISTRATION: "pending"},
+                **artifact_fields,
+            )
+            mv = client.get_model_version(name, version)
+        else:
+            mv = _complete_artifact(client, name, existing, stored.uri, artifact_fields)
+        mv.custom_properties = {**properties, REGISTRATION: "complete"}
+        mv.description = description
+        mv.state = ModelVersionState.LIVE
+        mv = client.update(mv)
+    except BaseException:
+        # Also on KeyboardInterrupt: an interrupted registration must not look registered.
+        _undo_registration(client, store, name, version, stored)
+        raise
+    return version_info(name, mv, stored.uri)
+
+
+def _ensure_model(client, name: str):
+    """The registered model ``name``, created if need be.
+
+    The official client's ``register_model`` creates it too, but two processes registering the
+    first versions of a new model at once would both try, and one would fail on the duplicate.
+    """
+    from mr_openapi.exceptions import ConflictException
+
+    rm = client.get_registered_model(name)
+    if rm is not None:
+        return rm
+    try:
+        return official_api.create_registered_model(client, name)
+    except ConflictException:
+        return registered_model(client, name)
+
+
+def _complete_artifact(client, name: str, mv, uri: str, artifact_fields: dict):
+    """Give a version left pending or failed its artifact, pointing at the new upload."""
+    from model_registry.types import ModelArtifact
+
+    artifact = client.get_model_artifact(name, mv.name)
+    if artifact is None:
+        official_api.add_model_artifact(
+            client, ModelArtifact(name=name, uri=uri, **artifact_fields), mv.id
+        )
+    else:
+        artifact.uri = uri
+        for key, value in artifact_fields.items():
+            setattr(artifact, key, value)
+        client.update(artifact)
+    return mv
+
+
+def _undo_registration(
+    client, store: ObjectStore, name: str, version: str, stored: StoredBundle
+) -> None:
+    """After a failed registration: remove the upload, and mark any version created as failed.
+
+    Best effort: the error that made the registration fail is the one the user must see.
+    """
+    with contextlib.suppress(Exception):
+        delete_bundle(store, stored.prefix, upload_id=stored.manifest.upload_id)
+    with contextlib.suppress(Exception):
+        mv = client.get_model_version(name, version)
+        if mv is not None and (mv.custom_properties or {}).get(REGISTRATION) != "complete":
+            mv.custom_properties = {**(mv.custom_properties or {}), REGISTRATION: "failed"}
+            mv.state = ModelVersionState.ARCHIVED
+            client.update(mv)
+
+
+def exported_bundles(settings: Settings | None = None) -> list[BundleCandidate]:
+    """Bundle directories under ``settings.models_dir``, newest first, with whether each may be
+    registered and, if not, why."""
+    settings = settings or load_settings()
+    root = settings.models_dir
+    if not root.is_dir():
+        return []
+    candidates = []
+    for onnx in root.rglob("model.onnx"):
+        path = onnx.parent
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        modified = datetime.fromtimestamp(onnx.stat().st_mtime, UTC)
+        try:
+            bundle = read_bundle(path)
+        except BundleError as error:
+            candidates.append(BundleCandidate(path, modified, False, str(error)))
+            continue
+        problem = verification_problem(bundle)
+        accuracy = bundle.metrics.get("accuracy")
+        candidates.append(
+            BundleCandidate(
+                path,
+                modified,
+                problem is None,
+                problem or "verified",
+                float(accuracy) if isinstance(accuracy, int | float) else None,
+            )
+        )
+    return sorted(candidates, key=lambda c: c.modified, reverse=True)
