@@ -1,4 +1,5 @@
-"""The source picker reads each kind of source; adopting a set replaces the current one."""
+"""load_source reads each kind of source the pages and the CLI offer; adopt replaces the current
+data set, dropping the rows validation flagged."""
 
 import io
 
@@ -6,10 +7,9 @@ import pandas as pd
 import pytest
 
 from jukebox.config import load_settings
-from jukebox.data.sources import KAGGLE_COLUMNS, SourceError
-from jukebox.data.store import current_info, load_current
-from jukebox.ui import data as ui_data
-from tests.ui_explore.tables import make_tables, naive_merge
+from jukebox.data.sources import KAGGLE_COLUMNS, SourceError, load_source
+from jukebox.data.store import adopt, current_info, load_current
+from tests.ui.tables import make_tables, naive_merge
 
 
 def named(content: bytes, name: str) -> io.BytesIO:
@@ -27,7 +27,7 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def test_uploaded_tables_are_read_whichever_uploader_got_which(tmp_path):
     properties, rankings = make_tables()
-    data = ui_data.read_source(
+    data = load_source(
         "upload",
         {
             "properties": named(rankings.to_csv(index=False).encode(), "ranks.csv"),
@@ -43,7 +43,7 @@ def test_a_kaggle_csv_is_split_and_its_global_chart_set_aside(tmp_path):
     kaggle = naive_merge(properties, rankings)
     world = kaggle.head(7).assign(country="")
     csv = pd.concat([kaggle, world])[list(KAGGLE_COLUMNS)].to_csv(index=False).encode()
-    data = ui_data.read_source(
+    data = load_source(
         "kaggle", {"file": named(csv, "universal_top_spotify_songs.csv")}, load_settings({})
     )
     assert len(data.rankings) == len(kaggle)
@@ -56,27 +56,25 @@ def test_parquet_paths_and_unknown_kinds(tmp_path):
     properties.to_parquet(tmp_path / "p.parquet")
     rankings.to_parquet(tmp_path / "r.parquet")
     settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
-    data = ui_data.read_source(
+    data = load_source(
         "parquet",
         {"properties": f" {tmp_path / 'p.parquet'} ", "rankings": str(tmp_path / "r.parquet")},
         settings,
     )
     assert len(data.rankings) == len(rankings)
     with pytest.raises(SourceError, match="there is no file"):
-        ui_data.read_source(
-            "parquet", {"properties": "nope.parquet", "rankings": "nope.parquet"}, settings
-        )
-    with pytest.raises(ValueError, match="pick one of"):
-        ui_data.read_source("ftp", {}, settings)
+        load_source("parquet", {"properties": "nope.parquet", "rankings": "nope.parquet"}, settings)
+    with pytest.raises(SourceError, match="pick one of"):
+        load_source("ftp", {}, settings)
 
 
 def test_adopting_drops_flagged_rows_and_saves(tmp_path):
     properties, rankings = make_tables()
     properties.loc[3, "tempo"] = 0.0  # outside the plausible range: flagged, droppable
     settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
-    candidate = ui_data.read_source("parquet", _write(tmp_path, properties, rankings), settings)
+    candidate = load_source("parquet", _write(tmp_path, properties, rankings), settings)
     assert sum(candidate.report.droppable.values()) == 1
-    adopted = ui_data.adopt(settings, candidate)
+    adopted = adopt(candidate, settings)
     assert len(adopted.properties) == len(properties) - 1
     assert "1 rows with problems dropped" in current_info(settings)["source"]
     assert len(load_current(settings).properties) == len(properties) - 1

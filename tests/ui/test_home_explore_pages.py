@@ -226,7 +226,7 @@ def test_no_matching_entries_is_a_sentence_not_an_error(tmp_path, monkeypatch):
     from jukebox.config import load_settings
     from jukebox.data.songdata import song_data
     from jukebox.data.store import save_current
-    from tests.ui_explore.tables import make_tables
+    from tests.ui.tables import make_tables
 
     properties, rankings = make_tables()
     late_start = (rankings["country"] == "SG") & (rankings["snapshot_date"] < "2024-03-06")
@@ -250,7 +250,7 @@ def test_no_matching_entries_is_a_sentence_not_an_error(tmp_path, monkeypatch):
 
 
 def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, monkeypatch):
-    from tests.ui_explore.test_pages import generate
+    from tests.ui.test_home_explore_pages import generate
 
     generate(tmp_path, songs=200)
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))

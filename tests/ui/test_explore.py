@@ -9,7 +9,7 @@ import pytest
 from jukebox.data.merge import merge_tables
 from jukebox.data.schema import FEATURES
 from jukebox.ui import explore as ex
-from tests.ui_explore.tables import make_tables
+from tests.ui.tables import make_tables
 
 
 @pytest.fixture(scope="module")
