@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from jukebox.config import load_settings
 from jukebox.lifecycle import life_stages
 from jukebox.registry.register import register_bundle
@@ -22,6 +24,7 @@ def test_a_new_home_has_reached_no_stage(tmp_path):
     assert not any(s.reached for s in stages)
 
 
+@pytest.mark.slow  # starts a server process
 def test_stages_follow_a_model_from_export_to_deployment(tmp_path, monkeypatch):
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
     settings = load_settings()

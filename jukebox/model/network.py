@@ -112,12 +112,12 @@ def build_model(preprocessing: Preprocessing, params: TrainingParams | None = No
     The constants come from :meth:`Preprocessing.scale_constants`, the one definition of the
     scaling in Jukebox.
     """
-    import keras
-
-    params = params or TrainingParams()
     n_classes = len(preprocessing.labels)
     if n_classes < 2:
         raise ValueError("The model needs at least two countries to choose between.")
+    import keras
+
+    params = params or TrainingParams()
     scale, offset = preprocessing.scale_constants()
     inputs = [
         keras.Input(shape=(1,), name=name, dtype="float32") for name in preprocessing.features

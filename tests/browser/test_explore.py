@@ -5,7 +5,7 @@ import pytest
 
 from tests.browser.harness import outside_requests, timed_rerun, wait_until_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 

@@ -103,6 +103,7 @@ def test_features_are_correlated_like_real_songs(default_set):
     assert correlation.loc["energy", "acousticness"] < -0.35
 
 
+@pytest.mark.slow  # generates a large set twice
 def test_bayes_ceiling_is_what_the_generators_classifier_scores():
     """The ceiling is honest: the generator's own classifier scores it on the rows it made."""
     from jukebox.data.merge import merge_tables

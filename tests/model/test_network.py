@@ -45,6 +45,7 @@ def test_params_round_trip_through_a_dict():
     assert TrainingParams.from_dict({**params.to_dict(), "unknown": 1}) == params
 
 
+@pytest.mark.slow  # builds a Keras model (TensorFlow)
 def test_model_takes_one_raw_input_per_feature_and_gives_softmax():
     minima = [0.0] * len(FEATURES)
     maxima = [float(i + 1) for i in range(len(FEATURES))]
@@ -61,6 +62,7 @@ def test_model_takes_one_raw_input_per_feature_and_gives_softmax():
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds a Keras model (TensorFlow)
 def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
     import keras
 

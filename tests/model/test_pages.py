@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from jukebox.jobs import list_jobs, stop_job
@@ -71,6 +72,7 @@ def stop_from_the_page(at: AppTest, job) -> None:
     assert status["epoch"] < 300
 
 
+@pytest.mark.slow  # trains in a background job
 def test_train_on_the_page_stop_it_then_export_it(home):
     at = page("train")
     at.radio[0].set_value("synthetic")
@@ -120,6 +122,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     assert len(export.get("download_button")) == 2
 
 
+@pytest.mark.slow  # starts a Python process
 def test_pages_and_their_modules_do_not_import_tensorflow():
     """Pages draw fast: TensorFlow loads only in the training job or on the Export button."""
     import subprocess

@@ -67,6 +67,7 @@ def register_with_the_form(at: AppTest, name: str, version: str | None = None) -
     return at
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_the_register_form_registers_the_exported_model(page_env, exported):
     at = run_page()
     assert not at.error
@@ -84,6 +85,7 @@ def test_the_register_form_registers_the_exported_model(page_env, exported):
     assert version_field(at).value == "2"
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_a_registered_version_is_shown_in_detail(page_env, exported):
     register_bundle(
         exported.path, "tinydetail", 1, data_version={"md5": "f00dfeed"}, run_id="run-7"
@@ -157,6 +159,7 @@ def test_archive_restore_and_production_buttons(page_env, exported):
     assert not at.error and not at.exception
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_versions_are_compared_side_by_side(page_env, exported, tmp_path):
     register_bundle(exported.path, "tinycmp", 1, parameters={"epochs": 5, "seed": 1})
     other = make_tiny_bundle(tmp_path / "other", seed=3)
@@ -178,6 +181,7 @@ def test_unreachable_registry_is_a_message_not_a_traceback(jukebox_home, monkeyp
     assert button(at, "Register").disabled
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_unreachable_s3_is_a_message(page_env, exported, monkeypatch):
     monkeypatch.setenv("AWS_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-id")

@@ -180,6 +180,7 @@ def test_a_real_song_from_the_catalogue(home, servers):
     assert sent == pytest.approx(song)  # untouched dials send the song exactly
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_a_link_can_name_the_song(home):
     if not SHARED_SONGS.is_file():
         pytest.skip(f"{SHARED_SONGS} is absent")
@@ -295,6 +296,7 @@ def test_values_outside_training_are_flagged(home, servers):
     assert sent["tempo"] == pytest.approx((215 - 50) / 150)
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_a_pickled_scaler_is_refused_unopened(home):
     at = open_page()
     paste(at, f"http://127.0.0.1:{free_port()}")  # nothing is asked: the file is refused first
@@ -307,6 +309,7 @@ def test_a_pickled_scaler_is_refused_unopened(home):
     assert at.button(key="predict").disabled
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_a_scaling_file_that_is_not_json_is_named_in_the_error(home):
     at = open_page()
     paste(at, f"http://127.0.0.1:{free_port()}")  # nothing is asked: the file is refused first

@@ -164,6 +164,7 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     assert f"{len(merged):,} chart entries" in in_view(at)
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_country_filter_changes_every_view(home_env):
     at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
@@ -184,6 +185,7 @@ def test_country_filter_changes_every_view(home_env):
     assert overview.loc["energy", "median"] == pytest.approx(songs["energy"].median())
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_date_filter_and_map_feature(home_env):
     at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
@@ -206,6 +208,7 @@ def test_date_filter_and_map_feature(home_env):
     assert got[country_name("DE")] == pytest.approx(means["DE"])
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_top_songs_follow_their_date_range(home_env):
     at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
@@ -221,6 +224,7 @@ def test_top_songs_follow_their_date_range(home_env):
     assert first < late
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_no_matching_entries_is_a_sentence_not_an_error(tmp_path, monkeypatch):
     # Singapore's charts start on the 6th day, so Singapore on the first two days is empty.
     from jukebox.config import load_settings
@@ -249,6 +253,7 @@ def test_no_matching_entries_is_a_sentence_not_an_error(tmp_path, monkeypatch):
 # --- Loading another data set -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, monkeypatch):
     from tests.ui.test_home_explore_pages import generate
 
@@ -298,6 +303,7 @@ def test_a_missing_file_is_a_sentence_and_the_data_stays(home_env):
     assert metrics(at) == before
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_tables_that_do_not_validate_are_refused_with_every_problem(home_env, tmp_path):
     merged = merged_table(home_env)
     broken = tmp_path / "props.parquet"
@@ -328,6 +334,7 @@ def test_empty_fields_are_asked_for(home_env):
     assert "Fill in song_properties and song_rankings first" in error.value
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_a_broken_data_set_is_explained_and_can_be_replaced(tmp_path, monkeypatch):
     generate(tmp_path, songs=100)
     (tmp_path / "data" / "song_properties.parquet").write_bytes(b"PAR1 not really parquet")
@@ -353,6 +360,7 @@ def run_page_allowing_errors(page: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_home_and_explore_never_import_tensorflow(data_home):
     # Pages that do not train must draw without TensorFlow's seconds-long import.
     script = (
@@ -377,6 +385,7 @@ def test_home_and_explore_never_import_tensorflow(data_home):
     assert "HEAVY []" in result.stdout
 
 
+@pytest.mark.slow  # drives the app through several reruns
 def test_the_page_and_the_cli_load_the_same_file_into_the_same_data_set(tmp_path, monkeypatch):
     """One library function loads and adopts a source; the Explore page and `data load` agree,
     rows that validation flags included (both drop them)."""
