@@ -111,7 +111,7 @@ def make_tiny_bundle(path: Path, labels: tuple[str, ...] = LABELS, seed: int = 0
         path,
         onnx_model=onnx_path,
         preprocessing=preprocessing,
-        metrics=tiny_report(labels).to_dict(),
+        report=tiny_report(labels),
         model_card="# tiny test model\n",
     )
     onnx_path.unlink()

@@ -9,13 +9,13 @@ or text: reading a bundle never executes code.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from jukebox.data.preprocessing import Preprocessing, ScalingError
 from jukebox.errors import JukeboxError
+from jukebox.model.report import ModelReport
 
 ONNX_FILE = "model.onnx"
 KERAS_FILE = "model.keras"
@@ -36,7 +36,8 @@ class ModelBundle:
 
     path: Path
     preprocessing: Preprocessing
-    metrics: dict = field(default_factory=dict)
+    report: ModelReport | None = None
+    """What ``metrics.json`` says of the model (None when the bundle has none)."""
 
     @property
     def onnx_path(self) -> Path:
@@ -49,7 +50,7 @@ class ModelBundle:
     @property
     def verification_passed(self) -> bool:
         """True only when export verification ran and passed; such bundles may be registered."""
-        return self.metrics.get("verification", {}).get("passed") is True
+        return self.report is not None and self.report.verification_passed
 
     def sha256(self) -> dict[str, str]:
         """sha256 of every bundle file present, by file name."""
@@ -82,13 +83,13 @@ def read_bundle(path: str | Path) -> ModelBundle:
         raise BundleError(str(error)) from error
     if not preprocessing.labels:
         raise BundleError("preprocessing.json: no country labels")
-    metrics = {}
+    report = None
     if (path / METRICS_FILE).is_file():
         try:
-            metrics = json.loads((path / METRICS_FILE).read_text())
-        except json.JSONDecodeError as error:
-            raise BundleError(f"metrics.json is malformed: {error}") from error
-    return ModelBundle(path=path, preprocessing=preprocessing, metrics=metrics)
+            report = ModelReport.from_json((path / METRICS_FILE).read_text())
+        except (ValueError, KeyError, TypeError) as error:
+            raise BundleError(f"metrics.json is malformed: {error!r}") from error
+    return ModelBundle(path=path, preprocessing=preprocessing, report=report)
 
 
 def write_bundle(
@@ -96,7 +97,7 @@ def write_bundle(
     *,
     onnx_model: Path,
     preprocessing: Preprocessing,
-    metrics: dict,
+    report: ModelReport,
     keras_model: Path | None = None,
     model_card: str = "",
 ) -> ModelBundle:
@@ -107,6 +108,6 @@ def write_bundle(
     if keras_model is not None:
         shutil.copyfile(keras_model, path / KERAS_FILE)
     (path / PREPROCESSING_FILE).write_text(preprocessing.to_json())
-    (path / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float))
+    (path / METRICS_FILE).write_text(report.to_json())
     (path / CARD_FILE).write_text(model_card)
     return read_bundle(path)

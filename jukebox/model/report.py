@@ -211,6 +211,8 @@ class DataFacts:
     seed: int | None = None
     version: str | None = None
     """An id of the data's content (a hash over its files, or a DVC md5), when known."""
+    commit: str | None = None
+    """The git commit of the data repository that holds that version, when it is versioned."""
 
     @classmethod
     def from_dict(cls, data: Mapping) -> DataFacts:
@@ -223,6 +225,7 @@ class DataFacts:
             bayes_accuracy=_float(data.get("bayes_accuracy")),
             seed=data.get("seed"),
             version=data.get("version"),
+            commit=data.get("commit"),
         )
 
 

@@ -176,7 +176,7 @@ def save_export(
         path,
         onnx_model=onnx_file,
         preprocessing=preprocessing,
-        metrics=report.to_dict(),
+        report=report,
         model_card=model_card(path.name, report, preprocessing),
     )
     return TrainingRecord(path.name, path, report)

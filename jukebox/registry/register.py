@@ -122,28 +122,27 @@ def version_properties(
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
 
-    What the caller does not give is taken from the bundle's ``metrics.json`` as the model lab
-    writes it: ``params``, ``data.source`` (and ``data.version``/``data.commit`` when the data
-    was versioned), and ``training_id`` as the run.
+    What the caller does not give is taken from the bundle's report as the model lab writes
+    it: the training parameters, the data's source and version, and the training id as the run.
+    Lists and tables (per-country scores, the confusion matrix, curves) stay in the bundle.
     """
-    metrics = bundle.metrics
-    data = metrics.get("data") if isinstance(metrics.get("data"), Mapping) else {}
-    verification = metrics.get("verification")
-    properties: dict[str, Any] = {f"{METRIC}{k}": v for k, v in _numbers(metrics).items()}
-    if isinstance(verification, Mapping):
-        properties.update({f"{VERIFICATION}{k}": v for k, v in _numbers(verification).items()})
-    if parameters is None:
-        found = metrics.get("params", metrics.get("parameters"))
-        parameters = found if isinstance(found, Mapping) else {}
-    properties.update({f"{PARAM}{k}": _scalar(v) for k, v in parameters.items()})
-    if data_version is None:
-        data_version = metrics.get("data_version") or {
-            "md5": data.get("version") or data.get("md5"),
-            "commit": data.get("commit"),
-        }
+    report = bundle.report
+    properties: dict[str, Any] = {}
+    if report is not None:
+        properties.update({f"{METRIC}{k}": v for k, v in report.evaluation.numbers().items()})
+        if report.verification is not None:
+            numbers = report.verification.numbers()
+            properties.update({f"{VERIFICATION}{k}": v for k, v in numbers.items()})
+        if parameters is None:
+            parameters = report.params
+        if data_version is None:
+            data_version = {"md5": report.data.version, "commit": report.data.commit}
+        data_source = data_source or report.data.source
+        run_id = run_id or report.training_id
+    properties.update({f"{PARAM}{k}": _scalar(v) for k, v in (parameters or {}).items()})
     properties.update(_data_version_properties(data_version))
-    properties[DATA_SOURCE] = data_source or data.get("source") or metrics.get("data_source")
-    properties[RUN_ID] = run_id or metrics.get("run_id") or metrics.get("training_id")
+    properties[DATA_SOURCE] = data_source
+    properties[RUN_ID] = run_id
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
     return {k: v for k, v in properties.items() if v is not None and v != ""}
@@ -153,21 +152,15 @@ def verification_problem(bundle: ModelBundle) -> str | None:
     """Why ``bundle`` may not be registered, or None when its export verification passed."""
     if bundle.verification_passed:
         return None
-    verification = bundle.metrics.get("verification")
-    if not isinstance(verification, Mapping):
+    verification = bundle.report.verification if bundle.report else None
+    if verification is None:
         return (
             f"The bundle at {bundle.path} was never verified (metrics.json has no verification): "
             "export it on the Export page, which checks the ONNX model against the Keras one."
         )
-    problems = verification.get("problems")
-    if isinstance(problems, list) and problems:
-        details = "; ".join(str(p) for p in problems)
-    else:
-        details = ", ".join(
-            f"{k} = {v}"
-            for k, v in verification.items()
-            if k != "passed" and isinstance(v, int | float | str)
-        )
+    details = "; ".join(verification.problems) or ", ".join(
+        f"{k} = {v}" for k, v in verification.numbers().items() if k != "passed"
+    )
     return (
         f"The bundle at {bundle.path} failed export verification"
         + (f" ({details})" if details else "")
@@ -342,14 +335,14 @@ def exported_bundles(settings: Settings | None = None) -> list[BundleCandidate]:
             candidates.append(BundleCandidate(path, modified, False, str(error)))
             continue
         problem = verification_problem(bundle)
-        accuracy = bundle.metrics.get("accuracy")
+        accuracy = bundle.report.evaluation.accuracy if bundle.report else None
         candidates.append(
             BundleCandidate(
                 path,
                 modified,
                 problem is None,
                 problem or "verified",
-                float(accuracy) if isinstance(accuracy, int | float) else None,
+                accuracy,
             )
         )
     return sorted(candidates, key=lambda c: c.modified, reverse=True)

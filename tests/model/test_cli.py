@@ -23,15 +23,15 @@ def test_cli_trains_exports_and_prints_metrics(cli_run):
     assert "Export verification: PASSED" in out
     bundle = read_bundle(root / "home" / "models" / "cli-tiny")
     assert bundle.verification_passed
-    assert bundle.metrics["params"]["epochs"] == 2
+    assert bundle.report.params["epochs"] == 2
     # Trained on the current data set, whose file hashes identify the data version.
     from jukebox.config import load_settings
     from jukebox.data.store import current_info
 
     info = current_info(load_settings({"JUKEBOX_HOME": str(root / "home")}))
-    version = bundle.metrics["data"]["version"]
+    version = bundle.report.data.version
     assert version.startswith("sha256:") and len(version) == len("sha256:") + 64
-    assert bundle.metrics["data"]["source"] == info["source"]
+    assert bundle.report.data.source == info["source"]
 
 
 def test_cli_reports_progress_into_the_job_status(cli_run):
@@ -43,7 +43,7 @@ def test_cli_reports_progress_into_the_job_status(cli_run):
     assert status["curve"] and {"x", "loss", "accuracy"} <= set(status["curve"][0])
     assert status["model_dir"] == str(root / "home" / "models" / "cli-tiny")
     assert status["results"]["accuracy"] == pytest.approx(
-        read_bundle(status["model_dir"]).metrics["accuracy"]
+        read_bundle(status["model_dir"]).report.evaluation.accuracy
     )
 
 

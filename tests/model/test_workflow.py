@@ -35,13 +35,13 @@ def test_run_training_writes_a_verified_bundle(bundle_home):
     bundle = read_bundle(record.path)
     assert bundle.verification_passed
     assert set(bundle.sha256()) == set(BUNDLE_FILES)
-    assert bundle.metrics["onnx"]["sha256"] == bundle.sha256()["model.onnx"]
+    assert bundle.report.onnx.sha256 == bundle.sha256()["model.onnx"]
     assert bundle.preprocessing.labels == tuple(sorted(bundle.preprocessing.labels))
-    metrics = bundle.metrics
-    assert metrics["params"]["width"] == 8 and metrics["params"]["epochs"] == 2
-    assert metrics["data"]["source"].startswith("synthetic")
-    assert 0 < metrics["accuracy_to_bayes"] <= 1.2
-    assert len(metrics["training"]["history"]["val_loss"]) == 2
+    report = bundle.report
+    assert report.params["width"] == 8 and report.params["epochs"] == 2
+    assert report.data.source.startswith("synthetic")
+    assert 0 < report.evaluation.accuracy_to_bayes <= 1.2
+    assert len(report.fit.history["val_loss"]) == 2
     card = (record.path / "model_card.md").read_text()
     assert "passed: **True**" in card and ", ".join(bundle.preprocessing.labels) in card
 
@@ -52,8 +52,9 @@ def test_bundle_round_trip_reads_what_was_written(bundle_home):
     saved = json.loads((record.path / "preprocessing.json").read_text())
     assert list(bundle.preprocessing.features) == saved["features"]
     assert list(bundle.preprocessing.minima) == saved["minima"]
-    assert bundle.metrics == json.loads((record.path / "metrics.json").read_text())
-    assert ModelReport.from_dict(bundle.metrics) == record.report
+    written = json.loads((record.path / "metrics.json").read_text())
+    assert ModelReport.from_dict(written) == bundle.report == record.report
+    assert json.loads(bundle.report.to_json()) == written
 
 
 def test_artifacts_are_json_text_and_models_never_pickles(bundle_home):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -11,6 +11,7 @@ from model_registry import ModelRegistry
 
 from jukebox.config import load_settings
 from jukebox.model.bundle import ONNX_FILE, file_sha256, read_bundle
+from jukebox.model.report import CountryScore, Verification
 from jukebox.registry.bundles import (
     IntegrityError,
     InvalidNameError,
@@ -39,7 +40,7 @@ from jukebox.registry.versions import (
     suggest_next_version,
 )
 from jukebox.storage import StorageError, open_store
-from tests.bundles import make_tiny_bundle
+from tests.bundles import make_tiny_bundle, tiny_report
 from tests.ports import free_port
 from tests.registry.conftest import model_names, production_versions, registry_in_thread
 
@@ -166,14 +167,13 @@ def test_duplicate_version_is_refused_and_changes_nothing(registry_env, bundle, 
 
 
 def test_unverified_bundle_is_refused_before_anything_is_stored(registry_env, bundle, name):
-    metrics = json.loads((bundle.path / "metrics.json").read_text())
-    metrics["verification"] = {"passed": False, "onnxruntime_max_abs_diff": 0.31}
-    (bundle.path / "metrics.json").write_text(json.dumps(metrics))
+    failed = Verification(passed=False, tolerance=1e-5, rows=10, onnxruntime_max_abs_diff=0.31)
+    report = replace(tiny_report(), verification=failed)
+    (bundle.path / "metrics.json").write_text(report.to_json())
     with pytest.raises(UnverifiedBundleError, match=r"failed export verification .*0\.31"):
         register_bundle(bundle.path, name, 1)
 
-    del metrics["verification"]
-    (bundle.path / "metrics.json").write_text(json.dumps(metrics))
+    (bundle.path / "metrics.json").write_text(replace(report, verification=None).to_json())
     with pytest.raises(UnverifiedBundleError, match="never verified"):
         register_bundle(bundle.path, name, 1)
 
@@ -321,19 +321,25 @@ def test_unreachable_s3_leaves_nothing_registered(registry_env, monkeypatch, bun
 
 def test_metadata_is_read_from_the_model_labs_metrics(tmp_path):
     bundle = make_tiny_bundle(tmp_path / "b")
-    metrics = {
-        "accuracy": 0.61,
-        "log_loss": 1.7,
-        "n_test": 1200,
-        "per_country": [{"country": "DE", "precision": 0.5}],
-        "confusion_matrix": [[1, 2], [3, 4]],
-        "training_id": "20261122-120000-abcd",
-        "params": {"epochs": 20, "hidden_units": [64, 32], "learning_rate": 0.001},
-        "training": {"epochs_run": 12, "history": {"loss": [1.0, 0.5]}},
-        "data": {"source": "synthetic (seed 42)", "songs": 3000},
-        "verification": {"passed": True, "openvino_max_abs_diff": 2e-7, "problems": []},
-    }
-    (bundle.path / "metrics.json").write_text(json.dumps(metrics))
+    report = tiny_report()
+    report = replace(
+        report,
+        training_id="20261122-120000-abcd",
+        params={"epochs": 20, "hidden_units": [64, 32], "learning_rate": 0.001},
+        data=replace(report.data, source="synthetic (seed 42)"),
+        evaluation=replace(
+            report.evaluation,
+            accuracy=0.61,
+            log_loss=1.7,
+            n_test=1200,
+            per_country=(CountryScore("DE", 0.5, 0.5, 0.5, 3),),
+            confusion_matrix=((1, 2), (3, 4)),
+        ),
+        verification=Verification(
+            passed=True, tolerance=1e-5, rows=1200, openvino_max_abs_diff=2e-7
+        ),
+    )
+    (bundle.path / "metrics.json").write_text(report.to_json())
     properties = version_properties(read_bundle(bundle.path))
     assert properties["metric.accuracy"] == 0.61 and properties["metric.n_test"] == 1200
     assert not any("per_country" in k or "confusion" in k or "history" in k for k in properties)
@@ -359,8 +365,10 @@ def test_metadata_is_read_from_the_model_labs_metrics(tmp_path):
 
 def test_failed_verification_says_what_failed(tmp_path):
     bundle = make_tiny_bundle(tmp_path / "b")
-    metrics = {"verification": {"passed": False, "problems": ["openvino differs by up to 0.2"]}}
-    (bundle.path / "metrics.json").write_text(json.dumps(metrics))
+    failed = Verification(
+        passed=False, tolerance=1e-5, rows=10, problems=("openvino differs by up to 0.2",)
+    )
+    (bundle.path / "metrics.json").write_text(replace(tiny_report(), verification=failed).to_json())
     problem = verification_problem(read_bundle(bundle.path))
     assert "failed export verification (openvino differs by up to 0.2)" in problem
 
