@@ -43,10 +43,6 @@ class Job:
     def log_path(self) -> Path:
         return self.dir / LOG_FILE
 
-    def status(self) -> dict:
-        """What the job last reported about itself (empty until it reports)."""
-        return read_status(self.dir)
-
     def is_alive(self) -> bool:
         """True while the process runs; a reused pid or a finished (zombie) child is not alive."""
         try:

@@ -3,7 +3,7 @@
 import time
 
 from jukebox.config import load_settings
-from jukebox.jobs import list_jobs, load_job, start_job, stop_job, write_status
+from jukebox.jobs import list_jobs, load_job, read_status, start_job, stop_job, write_status
 
 REPORTER = (
     "import sys, time; from pathlib import Path; from jukebox.jobs import write_status; "
@@ -25,7 +25,7 @@ def test_job_reports_survives_lookup_and_stops(tmp_path):
     settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
     job = start_job(settings, "demo", ["-c", REPORTER, "{job_dir}"])
     try:
-        assert wait_for(lambda: job.status().get("state") == "running")
+        assert wait_for(lambda: read_status(job.dir).get("state") == "running")
         assert wait_for(lambda: "hello from job" in job.log_tail())
         found = list_jobs(settings, "demo")
         assert [j.id for j in found] == [job.id]
@@ -41,4 +41,4 @@ def test_finished_job_is_not_alive_and_status_merges(tmp_path):
     assert wait_for(lambda: not job.is_alive())
     write_status(job.dir, state="finished")
     write_status(job.dir, accuracy=0.5)
-    assert job.status() == {"state": "finished", "accuracy": 0.5}
+    assert read_status(job.dir) == {"state": "finished", "accuracy": 0.5}

@@ -71,11 +71,11 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from jukebox.registry.server.process import running_servers
+    from jukebox.registry.server.process import RegistryServerStatus, running_servers
 
     jobs = running_servers(load_settings())
     for job in jobs:
-        print(f"running: {job.status().get('url', 'starting')} (pid {job.pid})")
+        print(f"running: {RegistryServerStatus.read(job).url or 'starting'} (pid {job.pid})")
     if not jobs:
         print("not running")
     return 0 if jobs else 1

@@ -107,7 +107,7 @@ def wait_for_job(job_dir, timeout: float = 240.0) -> dict:
     """Poll a job's status.json until it reports a final state; returns the status."""
     import time
 
-    from jukebox.jobs import load_job
+    from jukebox.jobs import load_job, read_status
 
     final = ("done", "stopped", "failed", "cancelled")
     deadline = time.monotonic() + timeout
@@ -115,7 +115,7 @@ def wait_for_job(job_dir, timeout: float = 240.0) -> dict:
         job = load_job(job_dir)
         if job is not None:
             alive = job.is_alive()
-            status = job.status()  # read after the alive check: a job writes, then exits
+            status = read_status(job.dir)  # read after the alive check: a job writes, then exits
             if status.get("state") in final:
                 return status
             if not alive:

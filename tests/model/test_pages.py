@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from jukebox.jobs import list_jobs, stop_job
+from jukebox.jobs import list_jobs, read_status, stop_job
 from tests.model.conftest import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,9 @@ def test_out_of_range_parameters_are_explained_and_nothing_starts(home):
 def stop_from_the_page(at: AppTest, job) -> None:
     """While it trains, the page shows progress and a Stop button that works."""
     deadline = time.monotonic() + 180
-    while job.status().get("phase") != "training" or not job.status().get("history"):
+    while read_status(job.dir).get("phase") != "training" or not read_status(job.dir).get(
+        "history"
+    ):
         assert job.is_alive(), job.log_tail()
         assert time.monotonic() < deadline, job.log_tail()
         time.sleep(0.5)

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from jukebox.config import load_settings
-from jukebox.jobs import list_jobs, load_job
+from jukebox.jobs import list_jobs, load_job, read_status
 from jukebox.serving.client import infer
 from jukebox.serving.deploy import (
     DeploymentError,
@@ -75,7 +75,7 @@ def test_deploy_predict_list_health_and_stop(settings, bundle):
         stop_deployment(settings, "songs")
     assert list_deployments(settings) == []
     job = list_jobs(settings, "serve")[0]
-    assert not job.is_alive() and job.status()["state"] == "stopped"
+    assert not job.is_alive() and read_status(job.dir)["state"] == "stopped"
     with pytest.raises(requests.ConnectionError):
         requests.get(deployment.endpoint + "/v2/health/live", timeout=2)
 

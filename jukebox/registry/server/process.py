@@ -19,13 +19,14 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
-from jukebox.jobs import Job, list_jobs, start_job, stop_job, write_status
+from jukebox.jobs import Job, list_jobs, read_status_as, start_job, stop_job, update_status_as
 from jukebox.registry.server.paths import HEALTH_PATH
 
 JOB_KIND = "registry"
@@ -35,6 +36,21 @@ START_TIMEOUT = 60.0
 
 class ServerStartError(JukeboxError, RuntimeError):
     """The embedded registry did not start; the message carries the end of its log."""
+
+
+@dataclass(frozen=True)
+class RegistryServerStatus:
+    """What a registry job reports in ``status.json``: ``running`` with its URL and database,
+    then ``stopped``. Never the token."""
+
+    state: str = "starting"
+    url: str | None = None
+    db: str | None = None
+    pid: int | None = None
+
+    @classmethod
+    def read(cls, job: Job) -> RegistryServerStatus:
+        return read_status_as(cls, job.dir)
 
 
 def serve(
@@ -68,8 +84,14 @@ def serve(
 
     def on_started() -> None:
         print(f"Model registry serving {db_path} at {url}", flush=True)
-        if job_dir is not None:
-            write_status(job_dir, state="running", url=url, db=str(db_path), pid=os.getpid())
+        update_status_as(
+            RegistryServerStatus,
+            job_dir,
+            state="running",
+            url=url,
+            db=str(db_path),
+            pid=os.getpid(),
+        )
 
     app = create_app(db_path, token=token, on_started=on_started)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
@@ -82,8 +104,7 @@ def serve(
         server.run(sockets=[sock])
     finally:
         sock.close()
-        if job_dir is not None:
-            write_status(job_dir, state="stopped")
+        update_status_as(RegistryServerStatus, job_dir, state="stopped")
     return 0 if server.started else 1
 
 
@@ -105,7 +126,7 @@ def running_servers(settings: Settings) -> list[Job]:
     return [
         job
         for job in list_jobs(settings, JOB_KIND)
-        if job.is_alive() and job.status().get("db", db) == db
+        if job.is_alive() and RegistryServerStatus.read(job).db in (None, db)
     ]
 
 
@@ -118,7 +139,7 @@ def ensure_server(settings: Settings, timeout: float = START_TIMEOUT) -> str:
     """
     with _lock(settings):
         for job in running_servers(settings):
-            url = job.status().get("url")
+            url = RegistryServerStatus.read(job).url
             if url and is_healthy(url, settings.registry_db):
                 return url
             if url:  # alive but not answering: a wedged server is replaced, not reused
@@ -138,7 +159,7 @@ def ensure_server(settings: Settings, timeout: float = START_TIMEOUT) -> str:
 def _wait_until_healthy(job: Job, settings: Settings, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        url = job.status().get("url")
+        url = RegistryServerStatus.read(job).url
         if url and is_healthy(url, settings.registry_db):
             return url
         if not job.is_alive():

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from jukebox.jobs import list_jobs, start_job, stop_job
+from jukebox.jobs import list_jobs, read_status, start_job, stop_job
 from jukebox.registry.server import ensure_server, is_healthy, stop_server
 from jukebox.registry.server.process import running_servers
 from tests.registry.server.conftest import Rest, official_client, settings_for
@@ -79,7 +79,7 @@ def test_ensure_server_reuses_the_running_one_and_replaces_a_dead_one(tmp_path):
         assert url.startswith("http://127.0.0.1:")
         assert ensure_server(settings) == url
         [job] = list_jobs(settings, "registry")
-        assert job.status()["state"] == "running"
+        assert read_status(job.dir)["state"] == "running"
 
         os.kill(job.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -123,9 +123,9 @@ def test_serve_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while "url" not in job.status() and time.monotonic() < deadline:
+        while "url" not in read_status(job.dir) and time.monotonic() < deadline:
             time.sleep(0.05)
-        url = job.status()["url"]
+        url = read_status(job.dir)["url"]
         assert is_healthy(url, db) and db.exists()
         assert Rest(url).post("/registered_models", {"name": "fg"}).status_code == 201
     except BaseException:
@@ -137,7 +137,7 @@ def test_serve_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
     while job.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not job.is_alive()
-    assert job.status()["state"] == "stopped"
+    assert read_status(job.dir)["state"] == "stopped"
     assert "Model registry serving" in job.log_tail()
     assert "Traceback" not in job.log_tail()
 
@@ -178,9 +178,9 @@ def test_parallel_registrations_from_processes_and_two_servers_each_happen_once(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while "url" not in second.status() and time.monotonic() < deadline:
+        while "url" not in read_status(second.dir) and time.monotonic() < deadline:
             time.sleep(0.05)
-        urls = [url, second.status()["url"]]
+        urls = [url, read_status(second.dir)["url"]]
         fork = multiprocessing.get_context("fork")
         workers = [
             fork.Process(target=register_in_child, args=(urls[i % 2], "shared", f"v{i}"))
