@@ -44,10 +44,6 @@ class ModelBundle:
         return self.path / ONNX_FILE
 
     @property
-    def keras_path(self) -> Path:
-        return self.path / KERAS_FILE
-
-    @property
     def verification_passed(self) -> bool:
         """True only when export verification ran and passed; such bundles may be registered."""
         return self.report is not None and self.report.verification_passed

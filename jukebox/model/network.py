@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
     from jukebox.data.preprocessing import Preprocessing
 
-WORKSHOP_WIDTHS = (32, 64, 128, 256)
-"""The hidden layers of the workshop's notebook, in order."""
-
 
 class ParamsError(JukeboxError, ValueError):
     """A training parameter is out of range; the message says which, and what is allowed."""

@@ -89,11 +89,6 @@ def _scalar(value: Any) -> bool | int | float | str | None:
     return json.dumps(value, default=str, sort_keys=True)
 
 
-def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The numbers and flags of one level of ``metrics.json``; lists and tables stay in the file."""
-    return {k: _scalar(v) for k, v in values.items() if isinstance(v, bool | int | float)}
-
-
 def _is_id(value: Any) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
 
