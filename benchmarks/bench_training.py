@@ -129,7 +129,7 @@ def main() -> None:
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         params=params.to_dict(),
         fit=FitFacts(result.epochs_run, result.stopped, result.seconds, result.history, machine()),
-        data=data_facts(data, prepared),
+        data=data_facts(data.summary(), prepared),
         evaluation=metrics,
     )
     save_training(

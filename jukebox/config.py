@@ -32,6 +32,8 @@ class Settings:
     registry_author: str = "jukebox"
     kfp_host: str | None = None
     kfp_token: str | None = field(default=None, repr=False)
+    pipeline_image: str = "quay.io/rhoai-mlops/jukebox:latest"
+    pipeline_s3_secret: str = "aws-connection-models"
     kserve_namespace: str | None = None
     serving_token: str | None = field(default=None, repr=False)
 
@@ -126,6 +128,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         registry_author=_get(env, "MODEL_REGISTRY_AUTHOR") or "jukebox",
         kfp_host=_get(env, "KFP_HOST"),
         kfp_token=_get(env, "KFP_TOKEN"),
+        pipeline_image=_get(env, "JUKEBOX_PIPELINE_IMAGE") or "quay.io/rhoai-mlops/jukebox:latest",
+        pipeline_s3_secret=_get(env, "JUKEBOX_PIPELINE_S3_SECRET") or "aws-connection-models",
         kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
     )

@@ -109,13 +109,8 @@ def load_data(args: argparse.Namespace, settings) -> tuple[SongData, str | None]
     from jukebox.data import store
 
     if args.songs is not None:
-        from jukebox.data.schema import CHART_COUNTRIES
-        from jukebox.data.synthetic import N_DAYS, generate
-
-        countries = CHART_COUNTRIES[: args.countries] if args.countries else CHART_COUNTRIES
-        return generate(
-            args.songs, args.data_seed, n_days=args.days or N_DAYS, countries=countries
-        ), None
+        options = {"songs": args.songs, "seed": args.data_seed, "days": args.days}
+        return store.fetch("synthetic", options | {"countries": args.countries}, settings), None
     if args.data is not None:
         return store.read_data_dir(args.data), None
     data = store.ensure_current(settings)

@@ -19,13 +19,18 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from jukebox.config import Settings
-from jukebox.data.schema import PROPERTIES_TABLE, RANKINGS_TABLE
+from jukebox.data.preprocessing import Preprocessing
+from jukebox.data.schema import LABEL, PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.songdata import SongData, song_data
 from jukebox.errors import JukeboxError
+
+if TYPE_CHECKING:
+    from jukebox.data.preparation import Prepared
 
 PROPERTIES_FILE = f"{PROPERTIES_TABLE}.parquet"
 RANKINGS_FILE = f"{RANKINGS_TABLE}.parquet"
@@ -168,6 +173,30 @@ def ensure_current(settings: Settings) -> SongData:
     return data
 
 
+def fetch(kind: str, options: dict, settings: Settings) -> SongData:
+    """The data set a pipeline run or a training names: ``current`` (this JUKEBOX_HOME's, made
+    if there is none), ``directory`` (``options["path"]``, a data set directory), ``synthetic``
+    (``songs``, ``seed``, ``days``, ``countries``), or any source :func:`load_source` reads."""
+    from jukebox.data.sources import load_source
+
+    if kind == "current":
+        return ensure_current(settings)
+    if kind == "directory":
+        return read_data_dir(Path(options["path"]))
+    if kind == "synthetic":
+        from jukebox.data.schema import CHART_COUNTRIES
+        from jukebox.data.synthetic import DEFAULT_SONGS, N_DAYS, generate
+
+        countries = int(options.get("countries") or len(CHART_COUNTRIES))
+        return generate(
+            int(options.get("songs") or DEFAULT_SONGS),
+            int(options.get("seed") or 0),
+            n_days=int(options.get("days") or N_DAYS),
+            countries=CHART_COUNTRIES[:countries],
+        )
+    return load_source(kind, options, settings)
+
+
 def _describe_tables(properties: Path, rankings: Path) -> dict | None:
     import pyarrow.parquet as pq
 
@@ -196,3 +225,58 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --- Prepared splits, as a pipeline hands them from one step to the next ------------------------
+
+PREPROCESSING_FILE = "preprocessing.json"
+SPLIT_FILE = "split.json"
+SPLITS = ("train", "validation", "test")
+
+
+def write_prepared(prepared: Prepared, directory: Path) -> None:
+    """Write the three splits (raw features and encoded label, parquet) and the preprocessing
+    and split facts (JSON) into ``directory``: what a pipeline step passes to the next one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train": (prepared.x_train, prepared.y_train),
+        "validation": (prepared.x_val, prepared.y_val),
+        "test": (prepared.x_test, prepared.y_test),
+    }
+    for split, (x, y) in arrays.items():
+        frame = pd.DataFrame(x, columns=list(prepared.features))
+        frame[LABEL] = y
+        frame.to_parquet(directory / f"{split}.parquet", index=False)
+    (directory / PREPROCESSING_FILE).write_text(prepared.preprocessing().to_json())
+    (directory / SPLIT_FILE).write_text(json.dumps(prepared.summary(), indent=2))
+
+
+def read_prepared(directory: Path) -> Prepared:
+    """The splits :func:`write_prepared` wrote, as a :class:`Prepared` again."""
+    from jukebox.data.preparation import Prepared
+
+    preprocessing = Preprocessing.from_json((directory / PREPROCESSING_FILE).read_text())
+    split = json.loads((directory / SPLIT_FILE).read_text())
+    arrays = {}
+    for name in SPLITS:
+        frame = pd.read_parquet(directory / f"{name}.parquet")
+        arrays[name] = (
+            frame[list(preprocessing.features)].to_numpy(dtype="float32"),
+            frame[LABEL].to_numpy(dtype="int64"),
+        )
+    return Prepared(
+        features=preprocessing.features,
+        labels=preprocessing.labels,
+        x_train=arrays["train"][0],
+        y_train=arrays["train"][1],
+        x_val=arrays["validation"][0],
+        y_val=arrays["validation"][1],
+        x_test=arrays["test"][0],
+        y_test=arrays["test"][1],
+        minima=preprocessing.minima,
+        maxima=preprocessing.maxima,
+        test_from=pd.Timestamp(split["test_from"]),
+        test_to=pd.Timestamp(split["test_to"]),
+        seed=int(split["seed"]),
+        notes=tuple(split.get("notes", ())),
+    )

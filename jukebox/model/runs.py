@@ -19,8 +19,9 @@ and sorts by start time.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ from jukebox.model.bundle import (
     write_bundle,
 )
 from jukebox.model.card import model_card
-from jukebox.model.report import SUMMARY_METRICS, ModelReport, Verification
+from jukebox.model.report import SUMMARY_METRICS, Evaluation, FitFacts, ModelReport, Verification
 
 if TYPE_CHECKING:
     import keras
@@ -162,6 +163,34 @@ def read_keras(path: Path) -> keras.Model:
     import keras
 
     return keras.models.load_model(path / KERAS_FILE)
+
+
+FIT_FILE = "fit.json"
+
+
+def save_fitted(directory: Path, model: keras.Model, fit: FitFacts) -> None:
+    """A fitted model and how fitting went, as a pipeline's train step hands them on."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / KERAS_FILE)
+    (directory / FIT_FILE).write_text(json.dumps(asdict(fit), indent=2))
+
+
+def read_fitted(directory: Path) -> tuple[keras.Model, FitFacts]:
+    return read_keras(directory), FitFacts.from_dict(json.loads((directory / FIT_FILE).read_text()))
+
+
+def save_json(path: Path, record: Evaluation | Verification) -> None:
+    """An evaluation or a verification, as one pipeline step hands it to the next."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record.to_dict(), indent=2))
+
+
+def read_evaluation(path: Path) -> Evaluation:
+    return Evaluation.from_dict(json.loads(path.read_text()))
+
+
+def read_verification(path: Path) -> Verification:
+    return Verification.from_dict(json.loads(path.read_text()))
 
 
 def save_export(

@@ -13,7 +13,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +22,14 @@ from jukebox.config import Settings
 from jukebox.data.preparation import Prepared, prepare
 from jukebox.jobs import new_job_id
 from jukebox.model.network import TrainingParams
-from jukebox.model.report import DataFacts, FitFacts, ModelReport, SplitFacts, Verification
+from jukebox.model.report import (
+    DataFacts,
+    Evaluation,
+    FitFacts,
+    ModelReport,
+    SplitFacts,
+    Verification,
+)
 from jukebox.model.runs import (
     TrainingRecord,
     read_keras,
@@ -62,19 +69,65 @@ class TrainedModel:
     report: ModelReport
 
 
-def data_facts(data: SongData, prepared: Prepared, version: str | None = None) -> DataFacts:
-    """What the report records of the data: source, size, split, ceiling, version."""
+def data_facts(summary: Mapping, prepared: Prepared, version: str | None = None) -> DataFacts:
+    """What the report records of the data: source, size, split, ceiling, version.
+
+    ``summary`` is ``SongData.summary()`` or a data set directory's ``dataset.json``.
+    """
     from jukebox.model.evaluation import chance_accuracy
 
     return DataFacts(
-        source=data.source,
-        songs=int(data.n_songs),
-        ranking_rows=int(len(data.rankings)),
+        source=str(summary.get("source", "")),
+        songs=int(summary.get("songs", 0)),
+        ranking_rows=int(summary.get("ranking_rows", 0)),
         split=SplitFacts.from_dict(prepared.summary()),
         chance_accuracy=chance_accuracy(prepared.y_train, prepared.y_test),
-        bayes_accuracy=data.bayes_accuracy,
-        seed=data.seed,
+        bayes_accuracy=summary.get("bayes_accuracy"),
+        seed=summary.get("seed"),
         version=version,
+    )
+
+
+def fit_model(
+    prepared: Prepared,
+    params: TrainingParams,
+    *,
+    listeners: Iterable[ProgressListener] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[keras.Model, FitFacts]:
+    """Fit the network on ``prepared``: the model and how fitting went."""
+    from jukebox.model.fit import train
+
+    fitted = train(prepared, params, listeners=listeners, should_stop=should_stop)
+    facts = FitFacts(fitted.epochs_run, fitted.stopped, fitted.seconds, fitted.history, machine())
+    return fitted.model, facts
+
+
+def evaluate_model(
+    model: keras.Model, prepared: Prepared, bayes_accuracy: float | None = None
+) -> Evaluation:
+    """The model's figures on the test split."""
+    from jukebox.model.evaluation import evaluate
+    from jukebox.model.fit import predict
+
+    probabilities = predict(model, prepared.features, prepared.x_test)
+    return evaluate(probabilities, prepared.y_test, prepared.labels, bayes_accuracy=bayes_accuracy)
+
+
+def new_report(
+    training_id: str,
+    params: TrainingParams,
+    fit: FitFacts,
+    data: DataFacts,
+    evaluation: Evaluation,
+) -> ModelReport:
+    return ModelReport(
+        training_id=training_id,
+        created=_now(),
+        params=params.to_dict(),
+        fit=fit,
+        data=data,
+        evaluation=evaluation,
     )
 
 
@@ -95,50 +148,53 @@ def train_model(
     ``PreparationError`` / ``TrainingError`` saying what to change.
     """
     from jukebox.data.merge import merge_tables
-    from jukebox.model.evaluation import evaluate
-    from jukebox.model.fit import predict, train
 
     params = params or TrainingParams()
     phase = on_phase or (lambda _name: None)
     phase("preparing")
     prepared = prepare(merge_tables(data.properties, data.rankings), seed=params.seed)
     phase("training")
-    fitted = train(prepared, params, listeners=listeners, should_stop=should_stop)
+    model, fit = fit_model(prepared, params, listeners=listeners, should_stop=should_stop)
     phase("evaluating")
-    probabilities = predict(fitted.model, prepared.features, prepared.x_test)
-    evaluation = evaluate(
-        probabilities, prepared.y_test, prepared.labels, bayes_accuracy=data.bayes_accuracy
-    )
-    report = ModelReport(
-        training_id=training_id,
-        created=_now(),
-        params=params.to_dict(),
-        fit=FitFacts(fitted.epochs_run, fitted.stopped, fitted.seconds, fitted.history, machine()),
-        data=data_facts(data, prepared, data_version),
-        evaluation=evaluation,
-    )
-    return TrainedModel(fitted.model, prepared, report)
+    evaluation = evaluate_model(model, prepared, data.bayes_accuracy)
+    facts = data_facts(data.summary(), prepared, data_version)
+    return TrainedModel(model, prepared, new_report(training_id, params, fit, facts, evaluation))
 
 
-def export_model(
+def convert_model(model: keras.Model, preprocessing: Preprocessing, onnx_file: Path) -> None:
+    """Convert ``model`` to ONNX at ``onnx_file``, names and shapes as the contract says."""
+    from jukebox.model.export import export_onnx
+
+    export_onnx(model, preprocessing.features, preprocessing.labels, onnx_file)
+
+
+def verify_model(
     model: keras.Model, preprocessing: Preprocessing, x_test: np.ndarray, onnx_file: Path
 ) -> Verification:
-    """Convert ``model`` to ONNX at ``onnx_file`` and verify it against Keras on ``x_test``,
-    timing each part."""
-    from jukebox.model.export import export_onnx, verify
+    """Check the ONNX file against the Keras model on ``x_test`` with both runtimes."""
+    from jukebox.model.export import verify
     from jukebox.model.fit import predict
 
     started = time.perf_counter()
     expected = predict(model, preprocessing.features, x_test)
     predicted = time.perf_counter()
-    export_onnx(model, preprocessing.features, preprocessing.labels, onnx_file)
-    exported = time.perf_counter()
     verification = verify(onnx_file, expected, preprocessing.features, x_test)
+    seconds = {**verification.seconds, "keras_predict": predicted - started}
+    return replace(verification, seconds=seconds)
+
+
+def export_model(
+    model: keras.Model, preprocessing: Preprocessing, x_test: np.ndarray, onnx_file: Path
+) -> Verification:
+    """Convert ``model`` to ONNX at ``onnx_file`` and verify it, timing each part."""
+    started = time.perf_counter()
+    convert_model(model, preprocessing, onnx_file)
+    converted = time.perf_counter()
+    verification = verify_model(model, preprocessing, x_test, onnx_file)
     seconds = {
         **verification.seconds,
-        "keras_predict": predicted - started,
-        "convert": exported - predicted,
-        "export": exported - started,
+        "convert": converted - started,
+        "export": converted - started + verification.seconds["keras_predict"],
         "total": time.perf_counter() - started,
     }
     return replace(verification, seconds=seconds)

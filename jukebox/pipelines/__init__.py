@@ -1,1 +1,1 @@
-
+"""The training pipeline on Kubeflow Pipelines: its components, local and remote runs, records."""

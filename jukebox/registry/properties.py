@@ -6,7 +6,10 @@ Each version carries these custom properties (the Kubeflow dashboard shows them 
 - ``verification.<name>``: the figures of the export verification (passed, largest
   differences between ONNX runtimes and Keras);
 - ``param.<name>``: the training parameters;
-- ``data.version`` (DVC md5), ``data.commit`` (git commit), ``data.source``, ``run.id``;
+- ``data.version`` (DVC md5), ``data.commit`` (git commit), ``data.source``, ``run.id`` (the
+  training or pipeline run that made it);
+- ``pipeline_run_id``: the pipeline run that registered it, named as the workshop's continuous
+  training records it (absent for a version registered by hand);
 - ``model.sha256``: sha256 of ``model.onnx``, checked again on every fetch;
 - ``bundle.origin``: the folder the bundle was registered from;
 - ``jukebox.registration``: ``pending`` while registering, ``complete`` once the artifact is
@@ -30,6 +33,7 @@ DATA_VERSION = "data.version"
 DATA_COMMIT = "data.commit"
 DATA_SOURCE = "data.source"
 RUN_ID = "run.id"
+PIPELINE_RUN_ID = "pipeline_run_id"
 BUNDLE_ORIGIN = "bundle.origin"
 METRIC = "metric."
 VERIFICATION = "verification."

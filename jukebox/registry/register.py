@@ -41,6 +41,7 @@ from jukebox.registry.properties import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
     PARAM,
+    PIPELINE_RUN_ID,
     REGISTRATION,
     RUN_ID,
     SHA256,
@@ -113,6 +114,7 @@ def version_properties(
     data_version: Any = None,
     data_source: str | None = None,
     run_id: str | None = None,
+    pipeline_run_id: str | None = None,
     parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
@@ -137,7 +139,8 @@ def version_properties(
     properties.update({f"{PARAM}{k}": _scalar(v) for k, v in (parameters or {}).items()})
     properties.update(_data_version_properties(data_version))
     properties[DATA_SOURCE] = data_source
-    properties[RUN_ID] = run_id
+    properties[RUN_ID] = pipeline_run_id or run_id
+    properties[PIPELINE_RUN_ID] = pipeline_run_id
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
     return {k: v for k, v in properties.items() if v is not None and v != ""}
@@ -181,6 +184,7 @@ def register_bundle(
     data_version: Any = None,
     data_source: str | None = None,
     run_id: str | None = None,
+    pipeline_run_id: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
 ) -> VersionInfo:
@@ -226,6 +230,7 @@ def register_bundle(
         data_version=data_version,
         data_source=data_source,
         run_id=run_id,
+        pipeline_run_id=pipeline_run_id,
         parameters=parameters,
     )
     artifact_fields = {

@@ -24,6 +24,7 @@ from jukebox.registry.properties import (
     DATA_VERSION,
     METRIC,
     PARAM,
+    PIPELINE_RUN_ID,
     PRODUCTION,
     REGISTRATION,
     RUN_ID,
@@ -101,6 +102,11 @@ class VersionInfo:
     @property
     def run_id(self) -> str | None:
         return self.properties.get(RUN_ID)
+
+    @property
+    def pipeline_run_id(self) -> str | None:
+        """The pipeline run that registered this version (None when registered by hand)."""
+        return self.properties.get(PIPELINE_RUN_ID)
 
     @property
     def onnx_sha256(self) -> str | None:

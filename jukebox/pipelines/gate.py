@@ -1,0 +1,54 @@
+"""The gate before registering: a new model may not be worse than the production version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jukebox.config import Settings
+
+
+@dataclass(frozen=True)
+class Gate:
+    passed: bool
+    reason: str
+    production_version: str | None = None
+    production_accuracy: float | None = None
+
+
+def production_gate(
+    accuracy: float, model_name: str, tolerance: float, settings: Settings
+) -> Gate:
+    """Compare a new model's test accuracy with the version of ``model_name`` marked for
+    production: it passes unless it is worse by more than ``tolerance``.
+
+    A model with no production version (or not yet registered at all) passes: there is nothing
+    to be worse than. Registry errors propagate: a gate that cannot look must not let through.
+    """
+    from jukebox.registry.errors import VersionNotFoundError
+    from jukebox.registry.versions import list_versions
+
+    try:
+        versions = list_versions(model_name, settings=settings)
+    except VersionNotFoundError:
+        versions = []
+    production = next((v for v in versions if v.production), None)
+    baseline = production.metrics.get("accuracy") if production else None
+    if production is None or not isinstance(baseline, int | float):
+        return Gate(True, f"No production version of {model_name} to compare with: registering.")
+    baseline = float(baseline)
+    if accuracy < baseline - tolerance:
+        return Gate(
+            False,
+            f"Not registered: test accuracy {accuracy:.4f} is worse than production version "
+            f"{production.version} ({baseline:.4f}) by {baseline - accuracy:.4f}, more than the "
+            f"tolerance {tolerance:g}.",
+            production.version,
+            baseline,
+        )
+    return Gate(
+        True,
+        f"Test accuracy {accuracy:.4f} against production version {production.version} "
+        f"({baseline:.4f}): within the tolerance {tolerance:g}, registering.",
+        production.version,
+        baseline,
+    )

@@ -1,0 +1,132 @@
+"""Running the training pipeline here, with kfp's local mode: in this process, or in the
+background so the app stays responsive.
+
+``kfp.local`` with ``SubprocessRunner(use_venv=False)`` runs each component as a subprocess of
+this environment (nothing is installed at run time), one task after another, even the parallel
+branches. It keeps no run-status object, so every run is recorded in ``JUKEBOX_HOME`` by
+:mod:`jukebox.pipelines.records`: the tasks write their own records (the runner hands them the
+run's folder through the environment, which kfp's local mode passes on), and the runner writes
+the run's outcome. Each run has its own kfp pipeline root, so two runs never mix outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from jukebox.config import Settings
+from jukebox.jobs import kill_job, load_job, new_job_id, start_job
+from jukebox.pipelines.params import RunParams
+from jukebox.pipelines.records import (
+    OUTPUTS_DIR,
+    PipelineRun,
+    create_run,
+    load_run,
+    record_task,
+    run_dir,
+    update_run,
+)
+from jukebox.pipelines.tasks import RUN_DIR_ENV
+
+JOB_KIND = "pipeline"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_here(settings: Settings, params: RunParams, *, run_id: str | None = None) -> PipelineRun:
+    """Record a new run and run it in this process until it ends; returns its record."""
+    run_id = run_id or new_job_id()
+    create_run(settings, run_id, params.arguments(run_id))
+    return execute(settings, run_id)
+
+
+def start_in_background(settings: Settings, params: RunParams) -> PipelineRun:
+    """Record a new run and start it as a background job (``python -m jukebox pipeline run
+    --record RUN``); returns at once."""
+    run_id = new_job_id()
+    create_run(settings, run_id, params.arguments(run_id), job_id=run_id)
+    start_job(
+        settings, JOB_KIND, ["-m", "jukebox", "pipeline", "run", "--record", run_id], job_id=run_id
+    )
+    return load_run(run_dir(settings, run_id))  # type: ignore[return-value]
+
+
+def execute(settings: Settings, run_id: str) -> PipelineRun:
+    """Run the recorded run ``run_id`` with kfp's local mode, then record how it ended."""
+    from kfp import local
+
+    from jukebox.pipelines.training import training_pipeline
+
+    path = run_dir(settings, run_id)
+    run = load_run(path)
+    if run is None:
+        raise FileNotFoundError(f"No pipeline run is recorded in {path}.")
+    # The tasks are subprocesses: they find the run record, this project and this JUKEBOX_HOME
+    # through the environment they inherit.
+    os.environ[RUN_DIR_ENV] = str(path)
+    os.environ["JUKEBOX_HOME"] = str(settings.home)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(path / OUTPUTS_DIR),
+        raise_on_error=False,
+    )
+    try:
+        training_pipeline(**run.arguments)
+    finally:
+        finish(path)
+    return load_run(path)  # type: ignore[return-value]
+
+
+def finish(path: Path, *, stopped: bool = False) -> PipelineRun:
+    """Record how the run in ``path`` ended, from what its tasks recorded."""
+    run = load_run(path)
+    assert run is not None
+    now = time.time()
+    for task in run.tasks.values():
+        if task.state == "running":
+            record_task(path, task.name, state="stopped" if stopped else "failed", ended=now)
+    run = load_run(path)
+    assert run is not None
+    evaluate = run.tasks.get("evaluate")
+    register = run.tasks.get("register")
+    failed = run.failed_task
+    outcome: dict = {"ended": now}
+    if stopped:
+        outcome |= {"state": "stopped", "error": "Stopped on request."}
+    elif failed is not None:
+        outcome |= {"state": "failed", "error": f"{failed.name} failed: {failed.error}"}
+    elif register is not None and register.state == "succeeded":
+        outcome |= {"state": "succeeded", "registered_version": register.outputs.get("version")}
+    elif evaluate is not None and evaluate.outputs.get("gate_passed") is False:
+        record_task(path, "register", state="skipped", error=evaluate.outputs.get("gate"))
+        outcome |= {"state": "succeeded", "not_registered": evaluate.outputs.get("gate")}
+    else:
+        outcome |= {
+            "state": "failed",
+            "error": "The pipeline ended before registering, without a task saying why: "
+            "see its log.",
+        }
+    update_run(path, **outcome)
+    return load_run(path)  # type: ignore[return-value]
+
+
+def refresh(settings: Settings, run: PipelineRun) -> PipelineRun:
+    """The run as it stands; a background run whose process died without a word is ended."""
+    if run.finished or not run.job_id:
+        return run
+    job = load_job(settings.jobs_dir(JOB_KIND) / run.job_id)
+    if job is not None and job.is_alive():
+        return run
+    return finish(run.path)
+
+
+def stop(settings: Settings, run: PipelineRun) -> PipelineRun:
+    """End a background run now: its process and its task's process are killed."""
+    if run.job_id:
+        job = load_job(settings.jobs_dir(JOB_KIND) / run.job_id)
+        if job is not None:
+            kill_job(job)
+    return finish(run.path, stopped=True)

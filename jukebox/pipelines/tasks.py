@@ -1,0 +1,314 @@
+"""What each pipeline component does: read its input artifacts, call the library's step, write
+its output artifacts. A component's body is one call into this module.
+
+Artifacts are directories and files of JSON, Parquet, Keras and ONNX (never pickle), read and
+written by ``data.store`` and ``model.runs``. When the environment names a run record
+(``JUKEBOX_PIPELINE_RUN_DIR``, set by the local runner; kfp's local mode passes the environment
+on to every task), each task records its own state, times, outputs, metrics and log there; on a
+cluster the variable is absent and KFP keeps that record itself.
+
+``log_metric`` and ``log_confusion`` are the ``log_metric`` / ``log_confusion_matrix`` methods of
+the component's KFP ``Metrics`` and ``ClassificationMetrics`` outputs, so this module needs no
+kfp.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from jukebox.config import load_settings
+from jukebox.errors import JukeboxError
+from jukebox.pipelines.records import record_task, task_log
+
+RUN_DIR_ENV = "JUKEBOX_PIPELINE_RUN_DIR"
+
+LogMetric = Callable[[str, float], None]
+
+
+class _Tee:
+    """Writes to the task's own log as well as to the stream kfp collects."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextmanager
+def recorded(name: str) -> Iterator[dict[str, Any]]:
+    """Run one task's body, recording its state in the run record when there is one.
+
+    Yields a dict the body fills with its outputs (small values: ids, counts, verdicts). A
+    :class:`JukeboxError` fails the task with its sentence and no traceback; anything else fails
+    it with the traceback in the log.
+    """
+    run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
+    outputs: dict[str, Any] = {}
+    if run_dir is None:
+        yield outputs
+        return
+    record_task(run_dir, name, state="running", started=time.time())
+    with open(task_log(run_dir, name), "a", buffering=1) as log:
+        stdout, sys.stdout = sys.stdout, _Tee(sys.stdout, log)  # type: ignore[assignment]
+        try:
+            yield outputs
+        except JukeboxError as error:
+            print(f"error: {error}", flush=True)
+            record_task(run_dir, name, state="failed", ended=time.time(), error=str(error))
+            raise SystemExit(1) from None
+        except BaseException as error:
+            log.write(traceback.format_exc())
+            message = f"{type(error).__name__}: {error}"
+            record_task(run_dir, name, state="failed", ended=time.time(), error=message)
+            raise
+        finally:
+            sys.stdout = stdout
+    record_task(run_dir, name, state="succeeded", ended=time.time(), outputs=outputs)
+    print(f"[{name}] succeeded", flush=True)
+
+
+def _metric(log_metric: LogMetric, outputs: dict, name: str, value: float | None) -> None:
+    if value is not None:
+        log_metric(name, float(value))
+        outputs.setdefault("metrics", {})[name] = float(value)
+
+
+def _finish_metrics(name: str, outputs: dict) -> None:
+    """Move the metrics a task logged from its outputs into their own field of its record."""
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir and "metrics" in outputs:
+        record_task(Path(run_dir), name, metrics=outputs.pop("metrics"))
+
+
+# --- the steps ------------------------------------------------------------------------------------
+
+
+def fetch_data(source: str, options: dict, data_dir: str) -> str:
+    """Load the songs from ``source`` into a data set directory; returns the data's version."""
+    from jukebox.data.store import content_id, fetch, write_data_dir
+
+    with recorded("fetch-data") as outputs:
+        data = fetch(source, options, load_settings())
+        version = content_id(write_data_dir(data, Path(data_dir)))
+        print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
+        outputs.update(source=data.source, data_version=version, songs=data.n_songs)
+    return version or ""
+
+
+def validate_and_prepare(
+    data_dir: str, hyperparameters: dict, prepared_dir: str, log_metric: LogMetric
+) -> None:
+    """Validate the data set (schema, types, ranges, row counts) and split it for training.
+
+    Reading the directory validates both tables again and raises a ``ValidationError`` listing
+    every error; preparation refuses too few rows, a single country or a single date. What
+    validation found is logged as metrics, so a run says what its data looked like.
+    """
+    from jukebox.data.merge import merge_tables
+    from jukebox.data.preparation import prepare
+    from jukebox.data.store import read_data_dir, write_prepared
+    from jukebox.model.network import TrainingParams
+
+    name = "validate-and-prepare"
+    with recorded(name) as outputs:
+        data = read_data_dir(Path(data_dir))
+        report = data.report
+        summary = data.summary()
+        for key in ("songs", "ranking_rows", "countries"):
+            _metric(log_metric, outputs, key, summary[key])
+        _metric(log_metric, outputs, "validation_errors", len(report.errors))
+        _metric(log_metric, outputs, "validation_warnings", len(report.warnings))
+        _metric(log_metric, outputs, "flagged_rows", sum(report.droppable.values()))
+        for finding in report.findings:
+            print(f"{finding.level}: {finding.message}")
+        seed = TrainingParams.from_dict(hyperparameters).seed
+        prepared = prepare(merge_tables(data.properties, data.rankings), seed=seed)
+        write_prepared(prepared, Path(prepared_dir))
+        for split, rows in prepared.sizes().items():
+            _metric(log_metric, outputs, f"{split}_rows", rows)
+        for note in prepared.notes:
+            print(f"note: {note}")
+    _finish_metrics(name, outputs)
+
+
+def train(prepared_dir: str, hyperparameters: dict, model_dir: str, log_metric: LogMetric) -> None:
+    """Fit the network on the prepared training split, printing progress."""
+    from jukebox.data.store import read_prepared
+    from jukebox.model.network import TrainingParams
+    from jukebox.model.progress import ConsolePrinter
+    from jukebox.model.runs import save_fitted
+    from jukebox.model.workflow import fit_model
+
+    name = "train"
+    with recorded(name) as outputs:
+        params = TrainingParams.from_dict(hyperparameters)
+        model, fit = fit_model(
+            read_prepared(Path(prepared_dir)), params, listeners=[ConsolePrinter()]
+        )
+        save_fitted(Path(model_dir), model, fit)
+        _metric(log_metric, outputs, "epochs_run", fit.epochs_run)
+        _metric(log_metric, outputs, "seconds", fit.seconds)
+        for key in ("val_accuracy", "val_loss"):
+            if fit.history.get(key):
+                _metric(log_metric, outputs, key, fit.history[key][-1])
+    _finish_metrics(name, outputs)
+
+
+def evaluate(
+    data_dir: str,
+    prepared_dir: str,
+    model_dir: str,
+    evaluation_file: str,
+    model_name: str,
+    tolerance: float,
+    log_metric: LogMetric,
+    log_confusion: Callable[[list[str], list[list[int]]], None],
+) -> tuple[bool, str]:
+    """Score the model on the test split and hold it against the production version.
+
+    Returns whether it may be registered and why, in a sentence.
+    """
+    from jukebox.data.store import read_info, read_prepared
+    from jukebox.model.runs import read_fitted, save_json
+    from jukebox.model.workflow import evaluate_model
+    from jukebox.pipelines.gate import production_gate
+
+    name = "evaluate"
+    with recorded(name) as outputs:
+        model, _fit = read_fitted(Path(model_dir))
+        bayes = (read_info(Path(data_dir)) or {}).get("bayes_accuracy")
+        evaluation = evaluate_model(model, read_prepared(Path(prepared_dir)), bayes)
+        save_json(Path(evaluation_file), evaluation)
+        for key, value in evaluation.numbers().items():
+            _metric(log_metric, outputs, key, value)
+        log_confusion(list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
+        gate = production_gate(evaluation.accuracy, model_name, tolerance, load_settings())
+        print(gate.reason)
+        outputs.update(gate_passed=gate.passed, gate=gate.reason)
+    _finish_metrics(name, outputs)
+    return gate.passed, gate.reason
+
+
+def convert_to_onnx(model_dir: str, prepared_dir: str, onnx_file: str) -> None:
+    """Convert the Keras model to ONNX (the scaling inside the graph)."""
+    from jukebox.data.store import read_prepared
+    from jukebox.model.runs import read_fitted
+    from jukebox.model.workflow import convert_model
+
+    with recorded("convert-to-onnx"):
+        model, _fit = read_fitted(Path(model_dir))
+        preprocessing = read_prepared(Path(prepared_dir)).preprocessing()
+        convert_model(model, preprocessing, Path(onnx_file))
+
+
+def verify_onnx(
+    model_dir: str,
+    prepared_dir: str,
+    onnx_file: str,
+    verification_file: str,
+    log_metric: LogMetric,
+) -> None:
+    """Run the ONNX model in onnxruntime and OpenVINO against Keras on the test split; a model
+    that does not match fails the run, so it can never be registered."""
+    from jukebox.data.store import read_prepared
+    from jukebox.model.export import ExportError
+    from jukebox.model.runs import read_fitted, save_json
+    from jukebox.model.workflow import verify_model
+
+    name = "verify-onnx"
+    with recorded(name) as outputs:
+        model, _fit = read_fitted(Path(model_dir))
+        prepared = read_prepared(Path(prepared_dir))
+        verification = verify_model(
+            model, prepared.preprocessing(), prepared.x_test, Path(onnx_file)
+        )
+        save_json(Path(verification_file), verification)
+        for key, value in verification.numbers().items():
+            _metric(log_metric, outputs, key, value)
+        if not verification.passed:
+            raise ExportError(
+                "The ONNX model does not compute what the Keras model does: "
+                + "; ".join(verification.problems)
+            )
+    _finish_metrics(name, outputs)
+
+
+def register(
+    data_dir: str,
+    prepared_dir: str,
+    model_dir: str,
+    onnx_file: str,
+    evaluation_file: str,
+    verification_file: str,
+    model_name: str,
+    version: str,
+    hyperparameters: dict,
+    data_version: str,
+    run_id: str,
+) -> str:
+    """Make the run's results a verified bundle and register it; returns the version.
+
+    The bundle is the same directory a training in the app writes (``models/<run id>/``), so the
+    Export page shows it too; ``run_id`` is recorded as the version's ``pipeline_run_id``.
+    """
+    from jukebox.data.store import read_info, read_prepared
+    from jukebox.model.export import onnx_facts
+    from jukebox.model.network import TrainingParams
+    from jukebox.model.runs import (
+        read_evaluation,
+        read_fitted,
+        read_verification,
+        save_export,
+        save_training,
+        training_dir,
+    )
+    from jukebox.model.workflow import data_facts, new_report
+    from jukebox.registry.register import register_bundle
+    from jukebox.registry.versions import suggest_next_version
+
+    with recorded("register") as outputs:
+        settings = load_settings()
+        model, fit = read_fitted(Path(model_dir))
+        prepared = read_prepared(Path(prepared_dir))
+        preprocessing = prepared.preprocessing()
+        facts = data_facts(read_info(Path(data_dir)) or {}, prepared, data_version or None)
+        params = TrainingParams.from_dict(hyperparameters)
+        report = new_report(
+            run_id, params, fit, facts, read_evaluation(Path(evaluation_file))
+        ).with_export(
+            read_verification(Path(verification_file)),
+            onnx_facts(onnx_file),
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        path = training_dir(settings, run_id)
+        save_training(
+            path, model, preprocessing, report, prepared.x_test, prepared.decode(prepared.y_test)
+        )
+        save_export(path, Path(onnx_file), preprocessing, report)
+        if version == "next":
+            version = suggest_next_version(model_name, settings)
+        registered = register_bundle(
+            path,
+            model_name,
+            version,
+            data_version=data_version or None,
+            pipeline_run_id=run_id,
+            settings=settings,
+        )
+        print(f"Registered {model_name} version {registered.version}")
+        outputs.update(model_name=model_name, version=registered.version)
+    return registered.version

@@ -1,0 +1,226 @@
+"""The training pipeline, as the workshop's ``prod_train_save_pipeline.py`` runs it, for KFP v2.
+
+fetch data → validate and prepare → train → (evaluate ∥ convert to ONNX → verify) → register,
+the last only when the new model is not worse than production by more than the tolerance. Each
+component's body is one call into :mod:`jukebox.pipelines.tasks`, which calls the library's
+steps; the components run in the image named by ``JUKEBOX_PIPELINE_IMAGE`` (see the
+``Containerfile``) and need no pip install at run time, so kfp's local mode runs them here, in
+this environment, unchanged.
+
+On a cluster the S3 credentials come from the workshop's data connection secret
+(``aws-connection-models`` unless ``JUKEBOX_PIPELINE_S3_SECRET`` says otherwise) through
+kfp-kubernetes; locally those settings are ignored and the environment is inherited.
+
+No ``from __future__ import annotations`` here: kfp reads the components' annotations as types.
+"""
+
+
+from pathlib import Path
+from typing import NamedTuple
+
+from kfp import dsl, kubernetes
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from jukebox.config import load_settings
+
+PIPELINE_NAME = "jukebox-training"
+TASKS = (
+    "fetch-data",
+    "validate-and-prepare",
+    "train",
+    "evaluate",
+    "convert-to-onnx",
+    "verify-onnx",
+    "register",
+)
+"""The task names, in the order a run goes through them (kfp names a task after its component)."""
+
+_SETTINGS = load_settings()
+_IMAGE = _SETTINGS.pipeline_image
+_S3_ENV = (
+    "AWS_S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_S3_BUCKET",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def _component(function):
+    return dsl.component(function, base_image=_IMAGE, install_kfp_package=False)
+
+
+@_component
+def fetch_data(source: str, source_options: dict, data: Output[Dataset]) -> str:
+    from jukebox.pipelines import tasks
+
+    return tasks.fetch_data(source, source_options, data.path)
+
+
+@_component
+def validate_and_prepare(
+    data: Input[Dataset], hyperparameters: dict, prepared: Output[Dataset], checks: Output[Metrics]
+):
+    from jukebox.pipelines import tasks
+
+    tasks.validate_and_prepare(data.path, hyperparameters, prepared.path, checks.log_metric)
+
+
+@_component
+def train(
+    prepared: Input[Dataset], hyperparameters: dict, model: Output[Model], fit: Output[Metrics]
+):
+    from jukebox.pipelines import tasks
+
+    tasks.train(prepared.path, hyperparameters, model.path, fit.log_metric)
+
+
+@_component
+def evaluate(
+    data: Input[Dataset],
+    prepared: Input[Dataset],
+    model: Input[Model],
+    model_name: str,
+    tolerance: float,
+    evaluation: Output[Dataset],
+    metrics: Output[Metrics],
+    confusion: Output[ClassificationMetrics],
+) -> NamedTuple("Gate", [("passed", bool), ("reason", str)]):  # noqa: UP014 - kfp reads this form
+    from jukebox.pipelines import tasks
+
+    passed, reason = tasks.evaluate(
+        data.path,
+        prepared.path,
+        model.path,
+        evaluation.path,
+        model_name,
+        tolerance,
+        metrics.log_metric,
+        confusion.log_confusion_matrix,
+    )
+    return (passed, reason)
+
+
+@_component
+def convert_to_onnx(model: Input[Model], prepared: Input[Dataset], onnx_model: Output[Model]):
+    from jukebox.pipelines import tasks
+
+    tasks.convert_to_onnx(model.path, prepared.path, onnx_model.path)
+
+
+@_component
+def verify_onnx(
+    model: Input[Model],
+    onnx_model: Input[Model],
+    prepared: Input[Dataset],
+    verification: Output[Dataset],
+    metrics: Output[Metrics],
+):
+    from jukebox.pipelines import tasks
+
+    tasks.verify_onnx(
+        model.path, prepared.path, onnx_model.path, verification.path, metrics.log_metric
+    )
+
+
+@_component
+def register(
+    data: Input[Dataset],
+    prepared: Input[Dataset],
+    model: Input[Model],
+    onnx_model: Input[Model],
+    evaluation: Input[Dataset],
+    verification: Input[Dataset],
+    model_name: str,
+    version: str,
+    hyperparameters: dict,
+    data_version: str,
+    run_id: str,
+    kfp_run_id: str,
+) -> str:
+    from jukebox.pipelines import tasks
+
+    return tasks.register(
+        data.path,
+        prepared.path,
+        model.path,
+        onnx_model.path,
+        evaluation.path,
+        verification.path,
+        model_name,
+        version,
+        hyperparameters,
+        data_version,
+        run_id or kfp_run_id,
+    )
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Train, evaluate, export, verify and register the Jukebox model 🎵",
+)
+def training_pipeline(
+    model_name: str = "jukebox",
+    version: str = "next",
+    source: str = "current",
+    source_options: dict = {},  # noqa: B006 - kfp takes defaults as written, never mutated
+    hyperparameters: dict = {},  # noqa: B006
+    tolerance: float = 0.01,
+    run_id: str = "",
+):
+    fetched = fetch_data(source=source, source_options=source_options)
+    prepared = validate_and_prepare(data=fetched.outputs["data"], hyperparameters=hyperparameters)
+    trained = train(prepared=prepared.outputs["prepared"], hyperparameters=hyperparameters)
+    evaluated = evaluate(
+        data=fetched.outputs["data"],
+        prepared=prepared.outputs["prepared"],
+        model=trained.outputs["model"],
+        model_name=model_name,
+        tolerance=tolerance,
+    )
+    converted = convert_to_onnx(
+        model=trained.outputs["model"], prepared=prepared.outputs["prepared"]
+    )
+    verified = verify_onnx(
+        model=trained.outputs["model"],
+        onnx_model=converted.outputs["onnx_model"],
+        prepared=prepared.outputs["prepared"],
+    )
+    with dsl.If(evaluated.outputs["passed"] == True, name="not-worse-than-production"):  # noqa: E712
+        registered = register(
+            data=fetched.outputs["data"],
+            prepared=prepared.outputs["prepared"],
+            model=trained.outputs["model"],
+            onnx_model=converted.outputs["onnx_model"],
+            evaluation=evaluated.outputs["evaluation"],
+            verification=verified.outputs["verification"],
+            model_name=model_name,
+            version=version,
+            hyperparameters=hyperparameters,
+            data_version=fetched.outputs["Output"],
+            run_id=run_id,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        )
+        registered.after(verified)
+    for task in (fetched, prepared, trained, evaluated, converted, verified, registered):
+        # Every run fetches the data anew and trains again: a cached step would hide new data.
+        task.set_caching_options(False)
+    for task in (fetched, registered):
+        kubernetes.use_secret_as_env(
+            task,
+            secret_name=_SETTINGS.pipeline_s3_secret,
+            secret_key_to_env={name: name for name in _S3_ENV},
+        )
+    if _SETTINGS.registry_url:
+        for task in (evaluated, registered):
+            task.set_env_variable("MODEL_REGISTRY_URL", _SETTINGS.registry_url)
+
+
+def compile_pipeline(path: str | Path) -> Path:
+    """Write the pipeline as KFP IR YAML, to import in the Data Science Pipelines UI."""
+    from kfp import compiler
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(training_pipeline, str(path))
+    return path
