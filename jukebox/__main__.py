@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("data", "train", "registry", "serve")
+COMMAND_GROUPS = ("data", "train", "pipeline", "registry", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,6 +61,9 @@ class TrainingParams:
         problems = validation_problems(asdict(self))
         if problems:
             raise ParamsError(" ".join(problems))
+        # JSON and KFP parameters carry whole numbers as floats (42.0); the libraries want ints.
+        for name in ("epochs", "batch_size", "width", "depth", "seed"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
     def hidden_units(self) -> tuple[int, ...]:

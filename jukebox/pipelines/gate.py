@@ -15,9 +15,7 @@ class Gate:
     production_accuracy: float | None = None
 
 
-def production_gate(
-    accuracy: float, model_name: str, tolerance: float, settings: Settings
-) -> Gate:
+def production_gate(accuracy: float, model_name: str, tolerance: float, settings: Settings) -> Gate:
     """Compare a new model's test accuracy with the version of ``model_name`` marked for
     production: it passes unless it is worse by more than ``tolerance``.
 

@@ -177,10 +177,10 @@ def evaluate(
     tolerance: float,
     log_metric: LogMetric,
     log_confusion: Callable[[list[str], list[list[int]]], None],
-) -> tuple[bool, str]:
+) -> bool:
     """Score the model on the test split and hold it against the production version.
 
-    Returns whether it may be registered and why, in a sentence.
+    Returns whether it may be registered; why is printed, and recorded as the ``gate`` output.
     """
     from jukebox.data.store import read_info, read_prepared
     from jukebox.model.runs import read_fitted, save_json
@@ -200,7 +200,7 @@ def evaluate(
         print(gate.reason)
         outputs.update(gate_passed=gate.passed, gate=gate.reason)
     _finish_metrics(name, outputs)
-    return gate.passed, gate.reason
+    return gate.passed
 
 
 def convert_to_onnx(model_dir: str, prepared_dir: str, onnx_file: str) -> None:
