@@ -33,6 +33,7 @@ from typing import Any
 
 import kfp_server_api
 import urllib3
+import yaml
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
@@ -209,6 +210,17 @@ def _check_package(package_path: str | Path) -> Path:
             f"The pipeline package {path} does not exist: compile the pipeline first "
             "(python -m jukebox pipeline compile --output pipeline.yaml)."
         )
+    if path.suffix in (".yaml", ".yml"):
+        # Read it here so a wrong file is named before any request, not half-way through them.
+        try:
+            first = next(iter(yaml.safe_load_all(path.read_text(encoding="utf-8"))), None)
+        except (yaml.YAMLError, UnicodeDecodeError):
+            first = None
+        if not isinstance(first, Mapping) or not {"pipelineInfo", "root"} <= set(first):
+            raise InvalidPackage(
+                f"{path} is not a compiled KFP pipeline (no pipelineInfo and root): compile it "
+                "with python -m jukebox pipeline compile --output pipeline.yaml."
+            )
     return path
 
 

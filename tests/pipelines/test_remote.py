@@ -221,6 +221,10 @@ def test_a_missing_package_is_refused_before_any_request(standin, settings, tmp_
         remote.submit_run(settings, tmp_path / "none.yaml", {}, run_name="x")
     with pytest.raises(remote.InvalidPackage, match="not a compiled pipeline package"):
         remote.submit_run(settings, tmp_path / "pipeline.py", {}, run_name="x")
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\n")
+    with pytest.raises(remote.InvalidPackage, match="not a compiled KFP pipeline"):
+        remote.submit_run(settings, other, {}, run_name="x")
     assert standin.requests == []
 
 
