@@ -295,11 +295,17 @@ def _check_ir(spec: dict) -> None:
     if not tasks:
         raise Rejected(400, "pipeline_spec.root.dag has no tasks")
     executors = spec["deploymentSpec"].get("executors", {})
-    for name, task in tasks.items():
+    pending = list(tasks.items())
+    while pending:
+        name, task = pending.pop()
         component = task.get("componentRef", {}).get("name")
         if component not in spec["components"]:
             raise Rejected(400, f"task {name!r} refers to unknown component {component!r}")
-        label = spec["components"][component].get("executorLabel")
+        definition = spec["components"][component]
+        if "dag" in definition:  # a sub-DAG (a condition, a loop): its tasks are checked too
+            pending += list(definition["dag"].get("tasks", {}).items())
+            continue
+        label = definition.get("executorLabel")
         if label not in executors:
             raise Rejected(400, f"component {component!r} has no executor {label!r}")
 

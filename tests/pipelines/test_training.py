@@ -1,0 +1,235 @@
+"""The training pipeline: its compiled IR, its parameters, a cluster submission of it, and real
+local runs through kfp's local mode that register (or refuse to register) in the embedded
+registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jukebox.config import Settings, load_settings
+from jukebox.pipelines.params import RunParams, RunParamsError
+from jukebox.pipelines.training import TASKS, compile_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[dict, dict]:
+    path = compile_pipeline(tmp_path_factory.mktemp("ir") / "jukebox-training.yaml")
+    ir, platform = yaml.safe_load_all(path.read_text())
+    return ir, platform
+
+
+def _dependencies(ir: dict) -> dict[str, set[str]]:
+    """Task -> the tasks it waits for; a task inside the gate waits for what the gate waits for."""
+    root = ir["root"]["dag"]["tasks"]
+    depends = {n: set(t.get("dependentTasks", ())) for n, t in root.items()}
+    for name, task in root.items():
+        if name.startswith("condition"):
+            gated = ir["components"][task["componentRef"]["name"]]["dag"]["tasks"]
+            for inner, inner_task in gated.items():
+                depends[inner] = depends[name] | set(inner_task.get("dependentTasks", ()))
+            del depends[name]
+    return depends
+
+
+def test_the_ir_holds_the_workshops_steps_in_order(compiled):
+    ir, _platform = compiled
+    depends = _dependencies(ir)
+    assert set(depends) == set(TASKS)
+    assert depends["fetch-data"] == set()
+    assert depends["validate-and-prepare"] == {"fetch-data"}
+    assert depends["train"] == {"validate-and-prepare"}
+    # Two branches after training: evaluation, and conversion followed by verification.
+    assert depends["evaluate"] == {"fetch-data", "validate-and-prepare", "train"}
+    assert depends["convert-to-onnx"] == {"validate-and-prepare", "train"}
+    assert depends["verify-onnx"] == {"validate-and-prepare", "train", "convert-to-onnx"}
+    assert {"evaluate", "verify-onnx", "convert-to-onnx"} <= depends["register"]
+
+
+def test_registering_is_gated_on_the_evaluation(compiled):
+    ir, _platform = compiled
+    (condition,) = [t for n, t in ir["root"]["dag"]["tasks"].items() if n.startswith("condition")]
+    assert "evaluate" in condition["triggerPolicy"]["condition"]
+    assert condition["triggerPolicy"]["condition"].endswith("== true")
+    (gated,) = [c for n, c in ir["components"].items() if n.startswith("comp-condition")]
+    assert "register" in gated["dag"]["tasks"]
+
+
+def test_the_parameters_and_their_defaults(compiled):
+    ir, _platform = compiled
+    parameters = ir["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == {
+        "model_name",
+        "version",
+        "source",
+        "source_options",
+        "hyperparameters",
+        "tolerance",
+        "run_id",
+    }
+    assert parameters["version"]["defaultValue"] == "next"
+    assert parameters["tolerance"]["parameterType"] == "NUMBER_DOUBLE"
+    assert parameters["hyperparameters"]["parameterType"] == "STRUCT"
+
+
+def test_components_need_no_install_and_secrets_come_from_the_data_connection(compiled):
+    ir, platform = compiled
+    settings = load_settings()
+    for executor in ir["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        assert container["image"] == settings.pipeline_image
+        assert "pip install" not in " ".join(container["command"])
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for task in ("exec-fetch-data", "exec-register"):
+        (secret,) = executors[task]["secretAsEnv"]
+        assert secret["secretName"] == settings.pipeline_s3_secret
+        names = {item["envVar"] for item in secret["keyToEnv"]}
+        assert {"AWS_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= names
+
+
+def test_the_cli_writes_the_yaml(tmp_path):
+    from jukebox.__main__ import main
+
+    assert main(["pipeline", "compile", "--output", str(tmp_path / "p.yaml")]) == 0
+    ir = next(yaml.safe_load_all((tmp_path / "p.yaml").read_text()))
+    assert ir["pipelineInfo"]["name"] == "jukebox-training"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"model_name": "../x"}, "path characters"),
+        ({"version": "0"}, '"next"'),
+        ({"tolerance": 2.0}, "tolerance must be between 0 and 1"),
+        ({"source": "ftp"}, "Unknown data source 'ftp'"),
+    ],
+)
+def test_parameters_are_checked_before_a_run_starts(changes, message):
+    with pytest.raises(RunParamsError, match=message):
+        RunParams(**changes)
+
+
+def test_the_real_pipeline_submits_to_a_kfp_api(tmp_path):
+    """Submission through kfp.Client, checked by the stand-in KFP v2beta1 server."""
+    from jukebox.pipelines import remote
+    from tests.pipelines.kfp_standin import StandIn
+
+    server = StandIn(token="t", polls_until_done=2)
+    server.start()
+    try:
+        settings = Settings(home=tmp_path, kfp_host=server.url, kfp_token="t")
+        package = compile_pipeline(tmp_path / "p.yaml")
+        arguments = RunParams(source="synthetic", source_options={"songs": 500}).arguments()
+        run = remote.submit_run(settings, package, arguments, run_name="nightly")
+        assert server.problems == []
+        (created,) = server.received("POST", "/runs")
+        assert created.body["runtime_config"]["parameters"] == arguments
+        assert created.body["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == (
+            "jukebox-training"
+        )
+        schedule = remote.create_recurring_run(
+            settings, package, arguments, name="daily", cron="0 0 3 * * *"
+        )
+        assert server.problems == []
+        (recurring,) = server.received("POST", "/recurringruns")
+        assert recurring.body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
+        assert schedule.cron == "0 0 3 * * *"
+        assert remote.follow_run(settings, run.id, poll=0.01).succeeded
+    finally:
+        server.stop()
+
+
+# --- local runs ----------------------------------------------------------------------------------
+
+SMALL = ["--songs", "300", "--days", "20", "--countries", "6", "--width", "8", "--depth", "2"]
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jukebox", "pipeline", *args],
+        cwd=ROOT,
+        env={**os.environ, "JUKEBOX_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline_home(tmp_path_factory):
+    """A JUKEBOX_HOME in which one local run registered version 1; the registry is stopped after."""
+    from jukebox.registry.server.process import stop_server
+
+    home = tmp_path_factory.mktemp("pipeline-home")
+    result = run_cli(home, "run", *SMALL, "--epochs", "3", "--learning-rate", "0.01")
+    yield home, result
+    stop_server(load_settings({"JUKEBOX_HOME": str(home)}))
+
+
+@pytest.mark.slow
+def test_a_local_run_registers_a_version_that_names_the_run(pipeline_home):
+    from jukebox.pipelines.records import list_runs
+    from jukebox.registry.versions import get_version
+
+    home, result = pipeline_home
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
+    (run,) = list_runs(settings)
+    assert run.state == "succeeded" and run.registered_version == "1"
+    assert [t.name for t in run.tasks.values()] == list(TASKS)  # kfp.local: one after another
+    assert all(t.state == "succeeded" and t.seconds > 0 for t in run.tasks.values())
+    assert "Registered jukebox version 1." in result.stdout
+    # Each task as it ended, then the run's outcome.
+    assert result.stdout.index("[fetch-data] succeeded") < result.stdout.index("[register]")
+    version = get_version("jukebox", "1", settings)
+    assert version.pipeline_run_id == run.id
+    assert version.properties["data.version"] == run.data_version
+    assert version.properties["param.epochs"] == 3
+    assert version.metrics["accuracy"] == pytest.approx(run.tasks["evaluate"].metrics["accuracy"])
+    assert run.tasks["validate-and-prepare"].metrics["validation_errors"] == 0
+    assert run.tasks["verify-onnx"].metrics["passed"] == 1
+    assert (run.path / "tasks" / "train.log").read_text().count("epoch 3/3 done") == 1
+    shown = run_cli(home, "show", run.id, "--json")
+    assert json.loads(shown.stdout)["registered_version"] == "1"
+
+
+@pytest.mark.slow
+def test_a_worse_model_is_not_registered(pipeline_home):
+    from jukebox.registry.versions import list_versions, mark_production
+
+    home, _result = pipeline_home
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
+    mark_production("jukebox", "1", settings)
+    # One epoch of a one-unit network at a tiny learning rate: far below version 1.
+    worse = ["--epochs", "1", "--width", "1", "--depth", "1", "--learning-rate", "0.000001"]
+    result = run_cli(home, "run", *SMALL[:6], *worse, "--tolerance", "0")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Not registered: test accuracy" in result.stdout
+    assert "worse than production version 1" in result.stdout
+    assert [v.version for v in list_versions("jukebox", settings)] == ["1"]
+    from jukebox.pipelines.records import list_runs
+
+    latest = list_runs(settings)[0]
+    assert latest.registered_version is None and latest.tasks["register"].state == "skipped"
+
+
+@pytest.mark.slow
+def test_a_run_whose_data_fails_validation_registers_nothing(tmp_path):
+    from jukebox.pipelines.records import list_runs
+
+    result = run_cli(tmp_path, "run", "--songs", "100", "--days", "1", "--countries", "4")
+    assert result.returncode == 1
+    (run,) = list_runs(load_settings({"JUKEBOX_HOME": str(tmp_path)}))
+    assert run.state == "failed"
+    assert run.failed_task.name == "validate-and-prepare"
+    assert "single chart date" in run.error
+    assert "register" not in run.tasks
+    assert not (tmp_path / "s3").exists() and not (tmp_path / "registry.sqlite").exists()
