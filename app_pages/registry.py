@@ -123,9 +123,18 @@ if versions:
     st.subheader("Version detail")
     names = sorted({v.model for v in versions})
     left, right = st.columns(2)
-    model_name = left.selectbox("Model", names, key="detail_model")
+    # A link from elsewhere (a pipeline run's "see it in the registry") names the version.
+    linked_model, linked_version = st.query_params.get("model"), st.query_params.get("version")
+    model_name = left.selectbox(
+        "Model",
+        names,
+        index=names.index(linked_model) if linked_model in names else 0,
+        key="detail_model",
+    )
     of_model = {v.version: v for v in versions if v.model == model_name}
-    default = next((v for v in of_model.values() if v.production), list(of_model.values())[-1])
+    default = of_model.get(linked_version) or next(
+        (v for v in of_model.values() if v.production), list(of_model.values())[-1]
+    )
     # Options are version names, not records, so a pick survives a change of state.
     picked = of_model[
         right.selectbox(
@@ -172,6 +181,11 @@ if versions:
         except JukeboxError as error:
             st.error(str(error))
 
+    if detail.pipeline_run_id:
+        st.markdown(
+            f"Made by pipeline run [{detail.pipeline_run_id}]"
+            f"(/pipelines?run={detail.pipeline_run_id})."
+        )
     st.markdown("**Stored at**")
     st.code(detail.uri or "no artifact recorded", language=None)
     st.plotly_chart(ui.lineage_figure(detail), key="lineage")

@@ -106,6 +106,7 @@ def fetch_data(source: str, options: dict, data_dir: str) -> str:
         version = content_id(write_data_dir(data, Path(data_dir)))
         print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
         outputs.update(source=data.source, data_version=version, songs=data.n_songs)
+        outputs["artifacts"] = {"data": data_dir}
     return version or ""
 
 
@@ -138,6 +139,7 @@ def validate_and_prepare(
         seed = TrainingParams.from_dict(hyperparameters).seed
         prepared = prepare(merge_tables(data.properties, data.rankings), seed=seed)
         write_prepared(prepared, Path(prepared_dir))
+        outputs["artifacts"] = {"prepared": prepared_dir}
         for split, rows in prepared.sizes().items():
             _metric(log_metric, outputs, f"{split}_rows", rows)
         for note in prepared.notes:
@@ -160,6 +162,7 @@ def train(prepared_dir: str, hyperparameters: dict, model_dir: str, log_metric: 
             read_prepared(Path(prepared_dir)), params, listeners=[ConsolePrinter()]
         )
         save_fitted(Path(model_dir), model, fit)
+        outputs["artifacts"] = {"model": model_dir}
         _metric(log_metric, outputs, "epochs_run", fit.epochs_run)
         _metric(log_metric, outputs, "seconds", fit.seconds)
         for key in ("val_accuracy", "val_loss"):
@@ -193,6 +196,7 @@ def evaluate(
         bayes = (read_info(Path(data_dir)) or {}).get("bayes_accuracy")
         evaluation = evaluate_model(model, read_prepared(Path(prepared_dir)), bayes)
         save_json(Path(evaluation_file), evaluation)
+        outputs["artifacts"] = {"evaluation": evaluation_file}
         for key, value in evaluation.numbers().items():
             _metric(log_metric, outputs, key, value)
         log_confusion(list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
@@ -209,10 +213,11 @@ def convert_to_onnx(model_dir: str, prepared_dir: str, onnx_file: str) -> None:
     from jukebox.model.runs import read_fitted
     from jukebox.model.workflow import convert_model
 
-    with recorded("convert-to-onnx"):
+    with recorded("convert-to-onnx") as outputs:
         model, _fit = read_fitted(Path(model_dir))
         preprocessing = read_prepared(Path(prepared_dir)).preprocessing()
         convert_model(model, preprocessing, Path(onnx_file))
+        outputs["artifacts"] = {"onnx_model": onnx_file}
 
 
 def verify_onnx(
@@ -237,6 +242,7 @@ def verify_onnx(
             model, prepared.preprocessing(), prepared.x_test, Path(onnx_file)
         )
         save_json(Path(verification_file), verification)
+        outputs["artifacts"] = {"verification": verification_file}
         for key, value in verification.numbers().items():
             _metric(log_metric, outputs, key, value)
         if not verification.passed:
@@ -277,6 +283,7 @@ def register(
         training_dir,
     )
     from jukebox.model.workflow import data_facts, new_report
+    from jukebox.registry.errors import DuplicateVersionError
     from jukebox.registry.register import register_bundle
     from jukebox.registry.versions import suggest_next_version
 
@@ -299,16 +306,24 @@ def register(
             path, model, preprocessing, report, prepared.x_test, prepared.decode(prepared.y_test)
         )
         save_export(path, Path(onnx_file), preprocessing, report)
-        if version == "next":
-            version = suggest_next_version(model_name, settings)
-        registered = register_bundle(
-            path,
-            model_name,
-            version,
-            data_version=data_version or None,
-            pipeline_run_id=run_id,
-            settings=settings,
-        )
+        # "next" is resolved at the last moment, and again if another run took that number
+        # in the meantime: two runs at once must both register, never overwrite.
+        for attempt in range(5):
+            number = suggest_next_version(model_name, settings) if version == "next" else version
+            try:
+                registered = register_bundle(
+                    path,
+                    model_name,
+                    number,
+                    data_version=data_version or None,
+                    pipeline_run_id=run_id,
+                    settings=settings,
+                )
+                break
+            except DuplicateVersionError:
+                if version != "next" or attempt == 4:
+                    raise
         print(f"Registered {model_name} version {registered.version}")
         outputs.update(model_name=model_name, version=registered.version)
+        outputs["artifacts"] = {"bundle": str(path), "stored at": registered.uri or ""}
     return registered.version
