@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,15 +126,22 @@ def list_trainings(settings: Settings) -> list[TrainingRecord]:
 
 def save_training(
     path: Path,
-    model: keras.Model,
+    model: keras.Model | Path,
     preprocessing: Preprocessing,
     report: ModelReport,
     x_test: np.ndarray,
     countries_test: np.ndarray,
 ) -> TrainingRecord:
-    """Write model.keras, preprocessing.json, metrics.json and the raw test split into ``path``."""
+    """Write model.keras, preprocessing.json, metrics.json and the raw test split into ``path``.
+
+    ``model`` is the Keras model, or a ``model.keras`` file already written (copied as it is,
+    so a pipeline step need not load TensorFlow to save it).
+    """
     path.mkdir(parents=True, exist_ok=True)
-    model.save(path / KERAS_FILE)
+    if isinstance(model, Path):
+        shutil.copyfile(model, path / KERAS_FILE)
+    else:
+        model.save(path / KERAS_FILE)
     (path / PREPROCESSING_FILE).write_text(preprocessing.to_json())
     test = pd.DataFrame(x_test, columns=list(preprocessing.features))
     test[LABEL] = countries_test
@@ -168,15 +176,33 @@ def read_keras(path: Path) -> keras.Model:
 FIT_FILE = "fit.json"
 
 
-def save_fitted(directory: Path, model: keras.Model, fit: FitFacts) -> None:
-    """A fitted model and how fitting went, as a pipeline's train step hands them on."""
+PROBABILITIES_FILE = "test_probabilities.parquet"
+
+
+def save_fitted(
+    directory: Path, model: keras.Model, fit: FitFacts, probabilities: np.ndarray, labels
+) -> None:
+    """A fitted model, how fitting went, and its output on the test split (one column per
+    country): what a pipeline's train step hands on, so evaluating and verifying need no
+    TensorFlow."""
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / KERAS_FILE)
     (directory / FIT_FILE).write_text(json.dumps(asdict(fit), indent=2))
+    frame = pd.DataFrame(np.asarray(probabilities, dtype=np.float32), columns=list(labels))
+    frame.to_parquet(directory / PROBABILITIES_FILE, index=False)
 
 
-def read_fitted(directory: Path) -> tuple[keras.Model, FitFacts]:
-    return read_keras(directory), FitFacts.from_dict(json.loads((directory / FIT_FILE).read_text()))
+def keras_file(directory: Path) -> Path:
+    return directory / KERAS_FILE
+
+
+def read_fit(directory: Path) -> FitFacts:
+    return FitFacts.from_dict(json.loads((directory / FIT_FILE).read_text()))
+
+
+def read_test_probabilities(directory: Path) -> np.ndarray:
+    """The Keras model's output on the test split, as :func:`save_fitted` wrote it."""
+    return pd.read_parquet(directory / PROBABILITIES_FILE).to_numpy(dtype=np.float32)
 
 
 def save_json(path: Path, record: Evaluation | Verification) -> None:

@@ -148,8 +148,11 @@ def validate_and_prepare(
 
 
 def train(prepared_dir: str, hyperparameters: dict, model_dir: str, log_metric: LogMetric) -> None:
-    """Fit the network on the prepared training split, printing progress."""
+    """Fit the network on the prepared training split, printing progress, and keep its output
+    on the test split: the only steps that load TensorFlow are this one and the conversion, so
+    the pipeline pays its import (seconds) twice, not in every task."""
     from jukebox.data.store import read_prepared
+    from jukebox.model.fit import predict
     from jukebox.model.network import TrainingParams
     from jukebox.model.progress import ConsolePrinter
     from jukebox.model.runs import save_fitted
@@ -158,10 +161,10 @@ def train(prepared_dir: str, hyperparameters: dict, model_dir: str, log_metric: 
     name = "train"
     with recorded(name) as outputs:
         params = TrainingParams.from_dict(hyperparameters)
-        model, fit = fit_model(
-            read_prepared(Path(prepared_dir)), params, listeners=[ConsolePrinter()]
-        )
-        save_fitted(Path(model_dir), model, fit)
+        prepared = read_prepared(Path(prepared_dir))
+        model, fit = fit_model(prepared, params, listeners=[ConsolePrinter()])
+        probabilities = predict(model, prepared.features, prepared.x_test)
+        save_fitted(Path(model_dir), model, fit, probabilities, prepared.labels)
         outputs["artifacts"] = {"model": model_dir}
         _metric(log_metric, outputs, "epochs_run", fit.epochs_run)
         _metric(log_metric, outputs, "seconds", fit.seconds)
@@ -186,15 +189,16 @@ def evaluate(
     Returns whether it may be registered; why is printed, and recorded as the ``gate`` output.
     """
     from jukebox.data.store import read_info, read_prepared
-    from jukebox.model.runs import read_fitted, save_json
-    from jukebox.model.workflow import evaluate_model
+    from jukebox.model.evaluation import evaluate as score
+    from jukebox.model.runs import read_test_probabilities, save_json
     from jukebox.pipelines.gate import production_gate
 
     name = "evaluate"
     with recorded(name) as outputs:
-        model, _fit = read_fitted(Path(model_dir))
+        prepared = read_prepared(Path(prepared_dir))
         bayes = (read_info(Path(data_dir)) or {}).get("bayes_accuracy")
-        evaluation = evaluate_model(model, read_prepared(Path(prepared_dir)), bayes)
+        probabilities = read_test_probabilities(Path(model_dir))
+        evaluation = score(probabilities, prepared.y_test, prepared.labels, bayes_accuracy=bayes)
         save_json(Path(evaluation_file), evaluation)
         outputs["artifacts"] = {"evaluation": evaluation_file}
         for key, value in evaluation.numbers().items():
@@ -210,11 +214,11 @@ def evaluate(
 def convert_to_onnx(model_dir: str, prepared_dir: str, onnx_file: str) -> None:
     """Convert the Keras model to ONNX (the scaling inside the graph)."""
     from jukebox.data.store import read_prepared
-    from jukebox.model.runs import read_fitted
+    from jukebox.model.runs import read_keras
     from jukebox.model.workflow import convert_model
 
     with recorded("convert-to-onnx") as outputs:
-        model, _fit = read_fitted(Path(model_dir))
+        model = read_keras(Path(model_dir))
         preprocessing = read_prepared(Path(prepared_dir)).preprocessing()
         convert_model(model, preprocessing, Path(onnx_file))
         outputs["artifacts"] = {"onnx_model": onnx_file}
@@ -227,20 +231,18 @@ def verify_onnx(
     verification_file: str,
     log_metric: LogMetric,
 ) -> None:
-    """Run the ONNX model in onnxruntime and OpenVINO against Keras on the test split; a model
-    that does not match fails the run, so it can never be registered."""
+    """Run the ONNX model in onnxruntime and OpenVINO on the test split and compare with the
+    Keras model's output there (kept by the train step); a model that does not match fails
+    the run, so it can never be registered."""
     from jukebox.data.store import read_prepared
-    from jukebox.model.export import ExportError
-    from jukebox.model.runs import read_fitted, save_json
-    from jukebox.model.workflow import verify_model
+    from jukebox.model.export import ExportError, verify
+    from jukebox.model.runs import read_test_probabilities, save_json
 
     name = "verify-onnx"
     with recorded(name) as outputs:
-        model, _fit = read_fitted(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
-        verification = verify_model(
-            model, prepared.preprocessing(), prepared.x_test, Path(onnx_file)
-        )
+        expected = read_test_probabilities(Path(model_dir))
+        verification = verify(onnx_file, expected, prepared.features, prepared.x_test)
         save_json(Path(verification_file), verification)
         outputs["artifacts"] = {"verification": verification_file}
         for key, value in verification.numbers().items():
@@ -275,8 +277,9 @@ def register(
     from jukebox.model.export import onnx_facts
     from jukebox.model.network import TrainingParams
     from jukebox.model.runs import (
+        keras_file,
         read_evaluation,
-        read_fitted,
+        read_fit,
         read_verification,
         save_export,
         save_training,
@@ -289,7 +292,7 @@ def register(
 
     with recorded("register") as outputs:
         settings = load_settings()
-        model, fit = read_fitted(Path(model_dir))
+        fit = read_fit(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
         preprocessing = prepared.preprocessing()
         facts = data_facts(read_info(Path(data_dir)) or {}, prepared, data_version or None)
@@ -303,7 +306,12 @@ def register(
         )
         path = training_dir(settings, run_id)
         save_training(
-            path, model, preprocessing, report, prepared.x_test, prepared.decode(prepared.y_test)
+            path,
+            keras_file(Path(model_dir)),
+            preprocessing,
+            report,
+            prepared.x_test,
+            prepared.decode(prepared.y_test),
         )
         save_export(path, Path(onnx_file), preprocessing, report)
         # "next" is resolved at the last moment, and again if another run took that number

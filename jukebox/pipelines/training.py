@@ -112,7 +112,7 @@ def verify_onnx(
     prepared: Input[Dataset],
     verification: Output[Dataset],
     metrics: Output[Metrics],
-):
+):  # ``model`` carries the Keras model's output on the test split, to compare with
     from jukebox.pipelines import tasks
 
     tasks.verify_onnx(
