@@ -1,6 +1,7 @@
 """The golden path in a real browser, in one session against one served app: explore the data,
 train a tiny model, export it, register it, deploy it, predict with it and see the world map
-coloured by probability, without a single request leaving the machine."""
+coloured by probability, then run the training pipeline that registers the next version, without
+a single request leaving the machine."""
 
 from __future__ import annotations
 
@@ -220,5 +221,24 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     wait_until_idle(page)
     page.get_by_text("Nothing is deployed locally yet.").wait_for(timeout=60_000)
     step_done("stopped")
+
+    # 8. Run the training pipeline on the current data set: it registers the next version,
+    #    which links back to the run.
+    go_to(page, "Pipelines")
+    page.get_by_role("button", name="Run the pipeline").click()
+    registered = page.get_by_text(re.compile(rf"Registered {MODEL} version 2"))
+    registered.wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    graph = page.locator(".js-plotly-plot").first.inner_text()
+    for task in ("fetch-data", "validate-and-prepare", "train", "evaluate", "register"):
+        assert task in graph, graph
+    assert graph.count("succeeded") == 7, graph
+    listed = grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    assert "registered v2" in listed, listed
+    run_id = re.search(r"\d{8}-\d{6}-\w{6}", listed).group(0)
+    step_done("pipeline", registered)
+    go_to(page, "Registry")
+    page.get_by_text(f"Made by pipeline run {run_id}").wait_for(timeout=60_000)
+    step_done("registry-run-link")
 
     print("golden path timings (s):", {k: round(v, 1) for k, v in timings.items()})
