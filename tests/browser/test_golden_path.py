@@ -233,8 +233,13 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     for task in ("fetch-data", "validate-and-prepare", "train", "evaluate", "register"):
         assert task in graph, graph
     assert graph.count("succeeded") == 7, graph
-    listed = grid_text(page.locator('[data-testid="stDataFrame"]').first)
-    assert "registered v2" in listed, listed
+    # The runs table above is redrawn with the outcome once the run has ended.
+    deadline = time.monotonic() + 60
+    while "registered v2" not in (
+        listed := grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    ):
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.5)
     run_id = re.search(r"\d{8}-\d{6}-\w{6}", listed).group(0)
     step_done("pipeline", registered)
     go_to(page, "Registry")
