@@ -172,8 +172,8 @@ def run_panel() -> None:
             f"Registered {model} version {run.registered_version} "
             f"([see it in the registry](/registry?model={model}&version={run.registered_version}))."
         )
-    elif run.not_registered:
-        st.warning(run.not_registered)
+    elif run.note:
+        st.warning(run.note)
     elif run.error:
         st.error(run.error)
 

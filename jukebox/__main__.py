@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("data", "train", "pipeline", "registry", "serve")
+COMMAND_GROUPS = ("data", "train", "pipeline", "watch", "registry", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,6 +87,11 @@ class Settings:
         return self.home / "pipeline-runs"
 
     @property
+    def automation_dir(self) -> Path:
+        """Continuous training and schedules: their state, kept across app restarts."""
+        return self.home / "automation"
+
+    @property
     def data_repo(self) -> Path:
         """git + DVC repository of the embedded data versions."""
         return self.home / "data-repo"

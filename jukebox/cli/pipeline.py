@@ -6,7 +6,12 @@
 - ``pipeline compile --output FILE``: the KFP IR YAML, to import in Data Science Pipelines;
 - ``pipeline submit``: run it on the cluster ``KFP_HOST`` names (``--cron`` or ``--every`` for
   a recurring run);
-- ``pipeline runs`` and ``pipeline show RUN``: the runs recorded here, or on the cluster.
+- ``pipeline runs`` and ``pipeline show RUN``: the runs recorded here, or on the cluster;
+- ``pipeline schedule --cron C | --every S`` and ``pipeline schedules``: the data pipeline on a
+  schedule here (``python -m jukebox watch`` or the app's background loop runs it).
+
+``--pipeline data`` runs, compiles or submits the data pipeline (extract → transform → validate
+→ load and version with DVC → train on the new version) instead of the training pipeline.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     compile_ = commands.add_parser("compile", help="write the pipeline as KFP IR YAML")
     compile_.add_argument("--output", "-o", type=Path, required=True, help="the YAML file")
+    compile_.add_argument("--pipeline", choices=("training", "data"), default="training")
     compile_.set_defaults(func=run_compile)
 
     submit = commands.add_parser(
@@ -55,6 +61,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs = commands.add_parser("runs", help="the pipeline runs, newest first")
     runs.set_defaults(func=run_list)
 
+    schedule = commands.add_parser(
+        "schedule",
+        help="run the data pipeline here on a schedule",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_run_arguments(schedule)
+    when = schedule.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='six cron fields, seconds first ("0 0 6 * * *")')
+    when.add_argument("--every", type=int, metavar="SECONDS")
+    schedule.set_defaults(func=run_schedule)
+
+    schedules = commands.add_parser("schedules", help="the schedules here")
+    schedules.add_argument("--remove", metavar="ID", help="remove this schedule")
+    schedules.set_defaults(func=run_schedules)
+
     show = commands.add_parser("show", help="one run: its tasks, metrics and outcome")
     show.add_argument("run_id", metavar="RUN")
     show.add_argument("--json", action="store_true", help="the whole record as JSON")
@@ -62,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pipeline", choices=("training", "data"), default="training", help="which pipeline"
+    )
+    parser.add_argument("--message", "-m", default="", help="data pipeline: the version's message")
     add_training_arguments(parser)
     model = parser.add_argument_group("registration")
     model.add_argument("--model-name", default="jukebox", help="registered model name")
@@ -77,7 +102,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def params_of(args: argparse.Namespace):
     """The run's parameters from the flags (``RunParamsError`` / ``ParamsError`` say what is
     wrong), the data source as ``train`` reads it."""
-    from jukebox.pipelines.params import RunParams
+    from jukebox.pipelines.params import DataRunParams, RunParams
 
     if args.songs is not None:
         source, options = "synthetic", {"songs": args.songs, "seed": args.data_seed}
@@ -86,6 +111,15 @@ def params_of(args: argparse.Namespace):
         source, options = "directory", {"path": str(args.data.resolve())}
     else:
         source, options = "current", {}
+    if getattr(args, "pipeline", "training") == "data":
+        return DataRunParams(
+            source=source,
+            source_options=options,
+            message=args.message,
+            model_name=args.model_name,
+            training=params_from(args),
+            tolerance=args.tolerance,
+        )
     return RunParams(
         model_name=args.model_name,
         version=args.version,
@@ -107,7 +141,7 @@ def run_here(args: argparse.Namespace) -> int:
             run = local.execute(settings, args.record)
         else:
             params = params_of(args)
-            print(f"Running the training pipeline here ({params.source} data)…", flush=True)
+            print(f"Running the {args.pipeline} pipeline here ({params.source} data)…", flush=True)
             run = local.run_here(settings, params)
     except JukeboxError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -124,17 +158,27 @@ def _summary(run) -> str:
     if run.registered_version:
         model = run.arguments.get("model_name")
         lines.append(f"Registered {model} version {run.registered_version}.")
-    elif run.not_registered:
-        lines.append(run.not_registered)
+    if run.new_data_version:
+        lines.append(f"New data version {run.new_data_version[:7]}.")
+    elif run.note:
+        lines.append(run.note)
     if run.error:
         lines.append(f"error: {run.error}")
     return "\n".join(lines)
 
 
-def run_compile(args: argparse.Namespace) -> int:
+def _compiler(pipeline: str):
+    if pipeline == "data":
+        from jukebox.pipelines.data import compile_data_pipeline
+
+        return compile_data_pipeline
     from jukebox.pipelines.training import compile_pipeline
 
-    print(f"Wrote {compile_pipeline(args.output)}")
+    return compile_pipeline
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    print(f"Wrote {_compiler(args.pipeline)(args.output)}")
     return 0
 
 
@@ -142,7 +186,6 @@ def run_submit(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
     from jukebox.errors import JukeboxError
     from jukebox.pipelines import remote
-    from jukebox.pipelines.training import compile_pipeline
 
     settings = load_settings()
     if not settings.pipelines_are_remote:
@@ -152,8 +195,8 @@ def run_submit(args: argparse.Namespace) -> int:
     try:
         arguments = params_of(args).arguments()
         with tempfile.TemporaryDirectory() as scratch:
-            package = compile_pipeline(Path(scratch) / "jukebox-training.yaml")
-            name = f"jukebox-training {time.strftime('%Y-%m-%d %H:%M')}"
+            package = _compiler(args.pipeline)(Path(scratch) / "pipeline.yaml")
+            name = f"jukebox-{args.pipeline} {time.strftime('%Y-%m-%d %H:%M')}"
             if args.cron or args.every:
                 schedule = remote.create_recurring_run(
                     settings, package, arguments, name=name,
@@ -197,7 +240,7 @@ def run_list(args: argparse.Namespace) -> int:
         outcome = (
             f"registered version {run.registered_version}"
             if run.registered_version
-            else run.not_registered or run.error or ""
+            else run.note or run.error or ""
         )
         print(f"{run.id}  {run.state:<10} {run.seconds:7.0f} s  {outcome}")
     return 0
@@ -221,4 +264,47 @@ def run_show(args: argparse.Namespace) -> int:
     for task in run.tasks.values():
         for name, value in task.metrics.items():
             print(f"  {task.name}: {name} = {value:g}")
+    return 0
+
+
+def run_schedule(args: argparse.Namespace) -> int:
+    from jukebox.config import load_settings
+    from jukebox.errors import JukeboxError
+    from jukebox.pipelines import automation
+
+    args.pipeline = "data"
+    try:
+        schedule = automation.add_schedule(
+            load_settings(), params_of(args), cron=args.cron, interval_seconds=args.every
+        )
+    except JukeboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"Schedule {schedule.id}: the data pipeline {schedule.every}. It runs while "
+        "`python -m jukebox watch` (or the app's continuous training) runs."
+    )
+    return 0
+
+
+def run_schedules(args: argparse.Namespace) -> int:
+    from jukebox.config import load_settings
+    from jukebox.errors import JukeboxError
+    from jukebox.pipelines import automation
+
+    settings = load_settings()
+    if args.remove:
+        try:
+            automation.remove_schedule(settings, args.remove)
+        except JukeboxError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"Removed schedule {args.remove}.")
+        return 0
+    schedules = automation.read_state(settings).schedules
+    if not schedules:
+        print("No schedule: add one with `python -m jukebox pipeline schedule --cron ...`.")
+    for schedule in schedules:
+        due = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(schedule.next_due()))
+        print(f"{schedule.id}  {schedule.every:<24} next {due}  last run {schedule.last_run_id}")
     return 0

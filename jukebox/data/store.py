@@ -72,22 +72,29 @@ def save_current(data: SongData, settings: Settings) -> dict:
     return write_data_dir(data, settings.data_dir)
 
 
+def clean_flagged(data: SongData) -> SongData:
+    """``data`` without the rows validation flagged as spoiling training (the source says how
+    many were dropped); ``data`` itself when there are none."""
+    report = data.report
+    dropped = sum(report.droppable.values())
+    if not dropped:
+        return data
+    return song_data(
+        report.clean(data.properties, PROPERTIES_TABLE).frame,
+        report.clean(data.rankings, RANKINGS_TABLE).frame,
+        f"{data.source}, {dropped:,} rows with problems dropped",
+        bayes_accuracy=data.bayes_accuracy,
+        seed=data.seed,
+    )
+
+
 def adopt(data: SongData, settings: Settings) -> SongData:
     """Make ``data`` the current data set, first dropping the rows validation flagged.
 
     What the Explore page's "use this data" and ``python -m jukebox data load`` both do, so the
     same file gives the same current data set either way. Returns the data set as saved.
     """
-    report = data.report
-    dropped = sum(report.droppable.values())
-    if dropped:
-        data = song_data(
-            report.clean(data.properties, PROPERTIES_TABLE).frame,
-            report.clean(data.rankings, RANKINGS_TABLE).frame,
-            f"{data.source}, {dropped:,} rows with problems dropped",
-            bayes_accuracy=data.bayes_accuracy,
-            seed=data.seed,
-        )
+    data = clean_flagged(data)
     save_current(data, settings)
     return data
 

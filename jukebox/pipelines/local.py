@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jukebox.config import Settings
 from jukebox.jobs import kill_job, load_job, new_job_id, start_job
-from jukebox.pipelines.params import RunParams
+from jukebox.pipelines.params import DataRunParams, RunParams
 from jukebox.pipelines.records import (
     OUTPUTS_DIR,
     PipelineRun,
@@ -33,18 +33,41 @@ JOB_KIND = "pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_here(settings: Settings, params: RunParams, *, run_id: str | None = None) -> PipelineRun:
+Params = RunParams | DataRunParams
+
+
+def pipeline_of(params: Params) -> str:
+    return "jukebox-data" if isinstance(params, DataRunParams) else "jukebox-training"
+
+
+def _pipeline_function(name: str):
+    if name == "jukebox-data":
+        from jukebox.pipelines.data import data_pipeline
+
+        return data_pipeline
+    from jukebox.pipelines.training import training_pipeline
+
+    return training_pipeline
+
+
+def run_here(settings: Settings, params: Params, *, run_id: str | None = None) -> PipelineRun:
     """Record a new run and run it in this process until it ends; returns its record."""
     run_id = run_id or new_job_id()
-    create_run(settings, run_id, params.arguments(run_id))
+    create_run(settings, run_id, params.arguments(run_id), pipeline=pipeline_of(params))
     return execute(settings, run_id)
 
 
-def start_in_background(settings: Settings, params: RunParams) -> PipelineRun:
+def start_in_background(settings: Settings, params: Params) -> PipelineRun:
     """Record a new run and start it as a background job (``python -m jukebox pipeline run
     --record RUN``); returns at once."""
     run_id = new_job_id()
-    create_run(settings, run_id, params.arguments(run_id), job_id=run_id)
+    create_run(
+        settings,
+        run_id,
+        params.arguments(run_id),
+        job_id=run_id,
+        pipeline=pipeline_of(params),
+    )
     start_job(
         settings, JOB_KIND, ["-m", "jukebox", "pipeline", "run", "--record", run_id], job_id=run_id
     )
@@ -54,8 +77,6 @@ def start_in_background(settings: Settings, params: RunParams) -> PipelineRun:
 def execute(settings: Settings, run_id: str) -> PipelineRun:
     """Run the recorded run ``run_id`` with kfp's local mode, then record how it ended."""
     from kfp import local
-
-    from jukebox.pipelines.training import training_pipeline
 
     path = run_dir(settings, run_id)
     run = load_run(path)
@@ -74,7 +95,7 @@ def execute(settings: Settings, run_id: str) -> PipelineRun:
         raise_on_error=False,
     )
     try:
-        training_pipeline(**run.arguments)
+        _pipeline_function(run.pipeline)(**run.arguments)
     finally:
         finish(path)
     return load_run(path)  # type: ignore[return-value]
@@ -92,17 +113,24 @@ def finish(path: Path, *, stopped: bool = False) -> PipelineRun:
     assert run is not None
     evaluate = run.tasks.get("evaluate")
     register = run.tasks.get("register")
+    versioned = run.tasks.get("load-and-version")
     failed = run.failed_task
     outcome: dict = {"ended": now}
     if stopped:
         outcome |= {"state": "stopped", "error": "Stopped on request."}
     elif failed is not None:
         outcome |= {"state": "failed", "error": f"{failed.name} failed: {failed.error}"}
+    elif versioned is not None and versioned.state == "succeeded":
+        commit = versioned.outputs.get("data_commit")
+        outcome |= {"state": "succeeded", "new_data_version": commit}
+        if not commit:
+            record_task(path, "trigger-training", state="skipped")
+            outcome["note"] = "The data did not change: no new data version, nothing to train."
     elif register is not None and register.state == "succeeded":
         outcome |= {"state": "succeeded", "registered_version": register.outputs.get("version")}
     elif evaluate is not None and evaluate.outputs.get("gate_passed") is False:
         record_task(path, "register", state="skipped", error=evaluate.outputs.get("gate"))
-        outcome |= {"state": "succeeded", "not_registered": evaluate.outputs.get("gate")}
+        outcome |= {"state": "succeeded", "note": evaluate.outputs.get("gate")}
     else:
         outcome |= {
             "state": "failed",

@@ -8,8 +8,9 @@ from typing import Any
 from jukebox.errors import JukeboxError
 from jukebox.model.network import ParamsError, TrainingParams
 
-DATA_SOURCES = ("current", "synthetic", "directory", "parquet", "s3")
-"""Where the fetch step takes the songs from (see :func:`jukebox.data.store.fetch`)."""
+DATA_SOURCES = ("current", "version", "synthetic", "directory", "parquet", "s3")
+"""Where the fetch step takes the songs from: a DVC data version (``{"ref": commit or md5}``),
+or what :func:`jukebox.data.store.fetch` reads."""
 
 
 class RunParamsError(JukeboxError, ValueError):
@@ -80,3 +81,33 @@ class RunParams:
             training=training,
             tolerance=float(arguments.get("tolerance", 0.01)),
         )
+
+
+@dataclass(frozen=True)
+class DataRunParams:
+    """What a user chooses for one data pipeline run: where the songs come from, the message of
+    the new version, and how the training it starts (on a cluster) is run."""
+
+    source: str = "current"
+    source_options: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    model_name: str = "jukebox"
+    training: TrainingParams = field(default_factory=TrainingParams)
+    tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        # The checks of the training run this data run may start, made before it starts.
+        RunParams(model_name=self.model_name, source="current", tolerance=self.tolerance)
+        if self.source not in DATA_SOURCES or self.source == "version":
+            sources = ", ".join(s for s in DATA_SOURCES if s != "version")
+            raise RunParamsError(f"Unknown data source {self.source!r}: use {sources}.")
+
+    def arguments(self, run_id: str = "") -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_options": dict(self.source_options),
+            "message": self.message,
+            "model_name": self.model_name,
+            "tolerance": float(self.tolerance),
+            "hyperparameters": self.training.to_dict(),
+        }

@@ -57,8 +57,12 @@ class PipelineRun:
     ended: float | None = None
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     registered_version: str | None = None
-    not_registered: str | None = None
-    """Why the run ended without registering a version (the gate), in a sentence."""
+    """The model version a training run registered."""
+    new_data_version: str | None = None
+    """The git commit of the data version a data pipeline run made."""
+    note: str | None = None
+    """Why the run ended without producing anything (the gate refused the model, the data did
+    not change), in a sentence."""
     error: str | None = None
     job_id: str | None = None
 
@@ -72,8 +76,12 @@ class PipelineRun:
 
     @property
     def data_version(self) -> str | None:
-        fetch = self.tasks.get("fetch-data")
-        return fetch.outputs.get("data_version") if fetch else None
+        """The data version a training run trained on, or the one a data run made."""
+        for name in ("fetch-data", "load-and-version"):
+            task = self.tasks.get(name)
+            if task is not None and task.outputs.get("data_version"):
+                return task.outputs["data_version"]
+        return None
 
     @property
     def failed_task(self) -> TaskRecord | None:

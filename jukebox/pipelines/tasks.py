@@ -14,12 +14,14 @@ kfp.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -98,16 +100,39 @@ def _finish_metrics(name: str, outputs: dict) -> None:
 
 
 def fetch_data(source: str, options: dict, data_dir: str) -> str:
-    """Load the songs from ``source`` into a data set directory; returns the data's version."""
+    """Load the songs from ``source`` into a data set directory; returns the data's version.
+
+    For a DVC data version (``source="version"``, ``options["ref"]`` a git commit or md5) the
+    version is JSON naming its md5, each table's md5, the commit and the remotes, which the
+    registry records on the model version; otherwise it is an id of the tables' content.
+    """
     from jukebox.data.store import content_id, fetch, write_data_dir
 
     with recorded("fetch-data") as outputs:
-        data = fetch(source, options, load_settings())
-        version = content_id(write_data_dir(data, Path(data_dir)))
+        settings = load_settings()
+        if source == "version":
+            from jukebox.data import versions
+
+            version = versions.resolve(settings, str(options["ref"]))
+            data = versions.read_version(settings, version.commit)
+            write_data_dir(data, Path(data_dir))
+            described = json.dumps(
+                {
+                    "md5": version.md5,
+                    "commit": version.commit,
+                    "tables": {name: table.md5 for name, table in version.tables.items()},
+                    "remotes": versions.remotes(settings),
+                }
+            )
+            outputs.update(data_version=version.md5, data_commit=version.commit)
+        else:
+            data = fetch(source, options, settings)
+            described = content_id(write_data_dir(data, Path(data_dir))) or ""
+            outputs.update(data_version=described)
         print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
-        outputs.update(source=data.source, data_version=version, songs=data.n_songs)
+        outputs.update(source=data.source, songs=data.n_songs)
         outputs["artifacts"] = {"data": data_dir}
-    return version or ""
+    return described
 
 
 def validate_and_prepare(
@@ -295,7 +320,14 @@ def register(
         fit = read_fit(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
         preprocessing = prepared.preprocessing()
-        facts = data_facts(read_info(Path(data_dir)) or {}, prepared, data_version or None)
+        version = _data_version(data_version)
+        facts = data_facts(
+            read_info(Path(data_dir)) or {},
+            prepared,
+            version.get("md5") if isinstance(version, dict) else version,
+        )
+        if isinstance(version, dict):
+            facts = replace(facts, commit=version.get("commit"))
         params = TrainingParams.from_dict(hyperparameters)
         report = new_report(
             run_id, params, fit, facts, read_evaluation(Path(evaluation_file))
@@ -323,7 +355,7 @@ def register(
                     path,
                     model_name,
                     number,
-                    data_version=data_version or None,
+                    data_version=_data_version(data_version),
                     pipeline_run_id=run_id,
                     settings=settings,
                 )
@@ -335,3 +367,114 @@ def register(
         outputs.update(model_name=model_name, version=registered.version)
         outputs["artifacts"] = {"bundle": str(path), "stored at": registered.uri or ""}
     return registered.version
+
+
+def _data_version(described: str) -> str | dict | None:
+    """What fetch-data said of the data's version: JSON for a DVC version, else a content id."""
+    if not described:
+        return None
+    return json.loads(described) if described.startswith("{") else described
+
+
+# --- the data pipeline ----------------------------------------------------------------------------
+
+
+def extract_data(source: str, options: dict, raw_dir: str) -> None:
+    """Load the songs from any source the app reads into a data set directory."""
+    from jukebox.data.store import fetch, write_data_dir
+
+    with recorded("extract-data") as outputs:
+        data = fetch(source, options, load_settings())
+        write_data_dir(data, Path(raw_dir))
+        print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
+        outputs.update(source=data.source, songs=data.n_songs, rows=len(data.rankings))
+        outputs["artifacts"] = {"raw": raw_dir}
+
+
+def transform_data(raw_dir: str, clean_dir: str, log_metric: LogMetric) -> None:
+    """Normalise column names and types (reading conforms both tables to the schema) and drop
+    the rows validation flags as spoiling training."""
+    from jukebox.data.store import clean_flagged, read_data_dir, write_data_dir
+
+    name = "transform-data"
+    with recorded(name) as outputs:
+        data = read_data_dir(Path(raw_dir))
+        cleaned = clean_flagged(data)
+        write_data_dir(cleaned, Path(clean_dir))
+        _metric(log_metric, outputs, "rows_in", len(data.rankings))
+        _metric(log_metric, outputs, "rows_dropped", len(data.rankings) - len(cleaned.rankings))
+        _metric(log_metric, outputs, "songs_dropped", data.n_songs - cleaned.n_songs)
+        outputs["artifacts"] = {"clean": clean_dir}
+    _finish_metrics(name, outputs)
+
+
+def validate_data(clean_dir: str, log_metric: LogMetric) -> None:
+    """Validate the tables (schema, types, ranges) and that a model can be trained on them
+    (rows, countries and dates enough to split): the data version is made only if so."""
+    from jukebox.data.merge import merge_tables
+    from jukebox.data.preparation import prepare
+    from jukebox.data.store import read_data_dir
+
+    name = "validate-data"
+    with recorded(name) as outputs:
+        data = read_data_dir(Path(clean_dir))
+        summary = data.summary()
+        for key in ("songs", "ranking_rows", "countries"):
+            _metric(log_metric, outputs, key, summary[key])
+        _metric(log_metric, outputs, "validation_warnings", len(data.report.warnings))
+        prepared = prepare(merge_tables(data.properties, data.rankings))
+        for split, rows in prepared.sizes().items():
+            _metric(log_metric, outputs, f"{split}_rows", rows)
+    _finish_metrics(name, outputs)
+
+
+def load_and_version(clean_dir: str, message: str) -> str:
+    """Make the data the current data set (the live tables) and version it with DVC; returns
+    the new version's git commit, or an empty string when the content did not change."""
+    from jukebox.data import versions
+    from jukebox.data.store import read_data_dir, save_current
+
+    with recorded("load-and-version") as outputs:
+        settings = load_settings()
+        data = read_data_dir(Path(clean_dir))
+        save_current(data, settings)
+        version = versions.version_current(settings, message or None)
+        if version is None:
+            print("The data did not change: no new version.")
+            outputs.update(changed=False)
+            return ""
+        print(f"New data version {version.short} ({version.md5})")
+        outputs.update(changed=True, data_commit=version.commit, data_version=version.md5)
+    return version.commit
+
+
+def trigger_training(commit: str, model_name: str, tolerance: float, hyperparameters: dict) -> str:
+    """Start the training pipeline for exactly the new data version on the cluster; returns its
+    run id. Here (no ``KFP_HOST``) the continuous-training watcher starts it instead."""
+    with recorded("trigger-training") as outputs:
+        settings = load_settings()
+        if not settings.pipelines_are_remote:
+            print("Local: the continuous-training watcher starts the training run.")
+            return ""
+        import tempfile
+
+        from jukebox.model.network import TrainingParams
+        from jukebox.pipelines import remote
+        from jukebox.pipelines.params import RunParams
+        from jukebox.pipelines.training import compile_pipeline
+
+        params = RunParams(
+            model_name=model_name,
+            source="version",
+            source_options={"ref": commit},
+            training=TrainingParams.from_dict(hyperparameters),
+            tolerance=tolerance,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            package = compile_pipeline(Path(scratch) / "jukebox-training.yaml")
+            run = remote.submit_run(
+                settings, package, params.arguments(), run_name=f"training on data {commit[:7]}"
+            )
+        print(f"Submitted training run {run.id} for data version {commit[:7]}")
+        outputs.update(training_run=run.id)
+    return run.id

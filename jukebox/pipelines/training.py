@@ -16,10 +16,11 @@ No ``from __future__ import annotations`` here: kfp reads the components' annota
 
 from pathlib import Path
 
-from kfp import dsl, kubernetes
+from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from jukebox.config import load_settings
+from jukebox.pipelines.components import component, with_s3_secret
 
 PIPELINE_NAME = "jukebox-training"
 TASKS = (
@@ -33,29 +34,15 @@ TASKS = (
 )
 """The task names, in the order a run goes through them (kfp names a task after its component)."""
 
-_SETTINGS = load_settings()
-_IMAGE = _SETTINGS.pipeline_image
-_S3_ENV = (
-    "AWS_S3_ENDPOINT",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_S3_BUCKET",
-    "AWS_DEFAULT_REGION",
-)
 
-
-def _component(function):
-    return dsl.component(function, base_image=_IMAGE, install_kfp_package=False)
-
-
-@_component
+@component
 def fetch_data(source: str, source_options: dict, data: Output[Dataset]) -> str:
     from jukebox.pipelines import tasks
 
     return tasks.fetch_data(source, source_options, data.path)
 
 
-@_component
+@component
 def validate_and_prepare(
     data: Input[Dataset], hyperparameters: dict, prepared: Output[Dataset], checks: Output[Metrics]
 ):
@@ -64,7 +51,7 @@ def validate_and_prepare(
     tasks.validate_and_prepare(data.path, hyperparameters, prepared.path, checks.log_metric)
 
 
-@_component
+@component
 def train(
     prepared: Input[Dataset], hyperparameters: dict, model: Output[Model], fit: Output[Metrics]
 ):
@@ -73,7 +60,7 @@ def train(
     tasks.train(prepared.path, hyperparameters, model.path, fit.log_metric)
 
 
-@_component
+@component
 def evaluate(
     data: Input[Dataset],
     prepared: Input[Dataset],
@@ -98,14 +85,14 @@ def evaluate(
     )
 
 
-@_component
+@component
 def convert_to_onnx(model: Input[Model], prepared: Input[Dataset], onnx_model: Output[Model]):
     from jukebox.pipelines import tasks
 
     tasks.convert_to_onnx(model.path, prepared.path, onnx_model.path)
 
 
-@_component
+@component
 def verify_onnx(
     model: Input[Model],
     onnx_model: Input[Model],
@@ -120,7 +107,7 @@ def verify_onnx(
     )
 
 
-@_component
+@component
 def register(
     data: Input[Dataset],
     prepared: Input[Dataset],
@@ -205,14 +192,11 @@ def training_pipeline(
         # Every run fetches the data anew and trains again: a cached step would hide new data.
         task.set_caching_options(False)
     for task in (fetched, registered):
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=_SETTINGS.pipeline_s3_secret,
-            secret_key_to_env={name: name for name in _S3_ENV},
-        )
-    if _SETTINGS.registry_url:
+        with_s3_secret(task)
+    settings = load_settings()
+    if settings.registry_url:
         for task in (evaluated, registered):
-            task.set_env_variable("MODEL_REGISTRY_URL", _SETTINGS.registry_url)
+            task.set_env_variable("MODEL_REGISTRY_URL", settings.registry_url)
 
 
 def compile_pipeline(path: str | Path) -> Path:

@@ -6,7 +6,9 @@ Each version carries these custom properties (the Kubeflow dashboard shows them 
 - ``verification.<name>``: the figures of the export verification (passed, largest
   differences between ONNX runtimes and Keras);
 - ``param.<name>``: the training parameters;
-- ``data.version`` (DVC md5), ``data.commit`` (git commit), ``data.source``, ``run.id`` (the
+- ``data.version`` (DVC md5), ``data.commit`` (git commit), ``data.md5.<table>`` and, as the
+  workshop names them, ``DVC training data hash`` and ``remote "<name>"`` (the DVC remotes) when
+  the data is a DVC version; ``data.source``, ``run.id`` (the
   training or pipeline run that made it);
 - ``pipeline_run_id``: the pipeline run that registered it, named as the workshop's continuous
   training records it (absent for a version registered by hand);
@@ -31,6 +33,8 @@ PRODUCTION = "jukebox.production"
 SHA256 = "model.sha256"
 DATA_VERSION = "data.version"
 DATA_COMMIT = "data.commit"
+DATA_MD5 = "data.md5."
+DVC_TRAINING_DATA_HASH = "DVC training data hash"
 DATA_SOURCE = "data.source"
 RUN_ID = "run.id"
 PIPELINE_RUN_ID = "pipeline_run_id"

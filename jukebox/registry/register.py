@@ -35,8 +35,10 @@ from jukebox.registry.errors import DuplicateVersionError, UnverifiedBundleError
 from jukebox.registry.properties import (
     BUNDLE_ORIGIN,
     DATA_COMMIT,
+    DATA_MD5,
     DATA_SOURCE,
     DATA_VERSION,
+    DVC_TRAINING_DATA_HASH,
     METRIC,
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -105,7 +107,18 @@ def _data_version_properties(data_version: Any) -> dict[str, str]:
     commit = next(
         (fields[k] for k in ("commit", "git_commit", "rev") if _is_id(fields.get(k))), None
     )
-    return {k: str(v) for k, v in ((DATA_VERSION, md5), (DATA_COMMIT, commit)) if v is not None}
+    properties = {DATA_VERSION: md5, DATA_COMMIT: commit}
+    # A DVC version names each table's md5 and the remotes, as the workshop's training records
+    # them ("DVC training data hash" is its song_properties md5).
+    tables = fields.get("tables") if isinstance(fields.get("tables"), Mapping) else {}
+    for table, table_md5 in tables.items():
+        properties[f"{DATA_MD5}{table}"] = table_md5
+    if "song_properties" in tables:
+        properties[DVC_TRAINING_DATA_HASH] = tables["song_properties"]
+    remotes = fields.get("remotes") if isinstance(fields.get("remotes"), Mapping) else {}
+    for remote, url in remotes.items():
+        properties[f'remote "{remote}"'] = url
+    return {k: str(v) for k, v in properties.items() if _is_id(v)}
 
 
 def version_properties(

@@ -112,7 +112,7 @@ def runs_table(runs: Sequence[PipelineRun], now: float | None = None) -> pd.Data
             f"registered v{run.registered_version}"
             if run.registered_version
             else "not registered (gate)"
-            if run.not_registered
+            if run.note
             else run.error or ""
         )
         rows.append(

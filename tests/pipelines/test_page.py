@@ -44,7 +44,7 @@ def recorded_run(settings, run_id: str, *, registered: str | None, accuracy: flo
     else:
         record_task(path, "register", state="skipped", error="Not registered: worse.")
         update_run(
-            path, state="succeeded", ended=time.time(), not_registered="Not registered: worse."
+            path, state="succeeded", ended=time.time(), note="Not registered: worse."
         )
 
 

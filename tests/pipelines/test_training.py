@@ -204,7 +204,7 @@ def test_a_local_run_registers_a_version_that_names_the_run(pipeline_home):
 
 
 @pytest.mark.slow
-def test_a_worse_model_is_not_registered(pipeline_home):
+def test_a_worse_model_is_note(pipeline_home):
     from jukebox.registry.versions import list_versions, mark_production
 
     home, _result = pipeline_home
