@@ -14,6 +14,7 @@ from jukebox.data.versions.operations import (
     remotes,
     resolve,
     revert_to,
+    sync,
     version_current,
 )
 from jukebox.data.versions.records import DataVersion, DataVersionError, TableVersion
@@ -35,5 +36,6 @@ __all__ = [
     "remotes",
     "resolve",
     "revert_to",
+    "sync",
     "version_current",
 ]

@@ -191,6 +191,14 @@ def remotes(settings: Settings) -> dict[str, str]:
     return urls
 
 
+def sync(settings: Settings) -> DataVersion | None:
+    """Make the repository if it is not there and, with a git remote, bring it up to date with
+    the remote (what a watcher calls before :func:`list_versions`); the newest version."""
+    with rp.locked(settings):
+        rp.ensure(settings)
+    return current_version(settings)
+
+
 def current_version(settings: Settings) -> DataVersion | None:
     """The newest version, or None when there is none yet."""
     versions = list_versions(settings)
