@@ -232,7 +232,7 @@ def test_git_remote_gets_every_version(home, tmp_path, monkeypatch):
     settings = load_settings()
     save_current(small_set(), settings)
     v1 = dv.version_current(settings)
-    assert git(bare, "rev-parse", "main").strip() == v1.commit
+    assert git(bare, "rev-parse", "HEAD").strip() == v1.commit
     assert "secret-token" not in repr(settings)
     for path in (settings.data_repo / ".git").rglob("*"):
         if path.is_file():
