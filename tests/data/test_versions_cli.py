@@ -17,6 +17,7 @@ from tests.data.versioning import changed, small_set
 ROOT = Path(__file__).parents[2]
 
 
+@pytest.mark.slow
 def test_version_versions_diff_revert_checkout(home, capsys):
     data = small_set()
     save_current(data, home)
