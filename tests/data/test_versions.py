@@ -197,6 +197,24 @@ def test_failed_push_leaves_no_commit(first):
     assert v2 is not None and [v.commit for v in dv.list_versions(settings)][1] == v1.commit
 
 
+def test_failed_copy_to_data_source_takes_the_pushed_data_back(first):
+    settings, data, v1 = first
+    source = settings.storage_dir / "data"
+    os.rename(source, source.with_name("moved-away"))
+    source.write_text("not a directory: the remote is broken")
+    before = sorted(p.name for p in (settings.storage_dir / "data-cache").rglob("*") if p.is_file())
+    save_current(changed(data)[0], settings)
+    with pytest.raises(dv.DataVersionError, match="data-source"):
+        dv.version_current(settings)
+    assert dv.list_versions(settings) == [v1]
+    assert git(settings.data_repo, "status", "--porcelain") == ""
+    # Nothing pushed for the failed version is left in s3-version.
+    assert (
+        sorted(p.name for p in (settings.storage_dir / "data-cache").rglob("*") if p.is_file())
+        == before
+    )
+
+
 @pytest.mark.slow
 def test_two_updates_at_once_leave_a_consistent_repository(first):
     settings, data, v1 = first

@@ -215,6 +215,7 @@ def _commit_tables(
     root = settings.data_repo
     previous = rp.head(settings)
     published = False
+    pushed: list[str] = []
     try:
         if not in_place:
             for name, source in sources.items():
@@ -227,6 +228,7 @@ def _commit_tables(
             repo.add(targets)
             _record_rows(settings)
             try:
+                pushed = _absent_from_remote(repo, settings)
                 repo.push(targets=targets, remote=rp.VERSION_REMOTE)
             except Exception as error:  # noqa: BLE001 - the sentence below says what to do
                 raise DataVersionError(
@@ -240,7 +242,7 @@ def _commit_tables(
         rp.git(settings, "commit", "--quiet", "-m", message)
         rp.push_commits(settings)
     except BaseException:
-        _roll_back(settings, previous, republish=published)
+        _roll_back(settings, previous, republish=published, orphans=pushed)
         raise
     version = _version_at(settings, "HEAD")
     assert version is not None
@@ -281,9 +283,32 @@ def _publish(repo, settings: Settings) -> None:
         ) from error
 
 
-def _roll_back(settings: Settings, previous: str | None, *, republish: bool = False) -> None:
-    """Put the repository (and, if touched, the live tables) back as they were at ``previous``."""
+def _absent_from_remote(repo, settings: Settings) -> list[str]:
+    """The md5s of the work tree's ``.dvc`` files that ``s3-version`` does not hold yet: what a
+    push adds, and what a rollback takes away again."""
+    odb = repo.cloud.get_remote(rp.VERSION_REMOTE).odb
+    md5s = [
+        yaml.safe_load((settings.data_repo / file).read_text())["outs"][0]["md5"]
+        for file in rp.DVC_FILES.values()
+    ]
+    return [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+
+
+def _roll_back(
+    settings: Settings,
+    previous: str | None,
+    *,
+    republish: bool = False,
+    orphans: list[str] = (),
+) -> None:
+    """Put the repository (and, if touched, the live tables) back as they were at ``previous``,
+    and remove from ``s3-version`` what this update pushed and no commit references."""
     root = settings.data_repo
+    if orphans:
+        with _quietly(), rp.dvc_repo(settings) as repo:
+            odb = repo.cloud.get_remote(rp.VERSION_REMOTE).odb
+            for md5 in orphans:
+                odb.fs.rm(odb.oid_to_path(md5))
     with _quietly():
         if previous:
             rp.git(settings, "reset", "--quiet", "--hard", previous)
