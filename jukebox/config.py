@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Settings:
     pipeline_s3_secret: str = "aws-connection-models"
     kserve_namespace: str | None = None
     serving_token: str | None = field(default=None, repr=False)
+    data_git_url: str | None = None
+    data_git_token: str | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -93,7 +96,7 @@ class Settings:
 
     @property
     def data_repo(self) -> Path:
-        """git + DVC repository of the embedded data versions."""
+        """git + DVC repository of the data versions (a clone of ``data_git_url`` when set)."""
         return self.home / "data-repo"
 
     @property
@@ -137,6 +140,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pipeline_s3_secret=_get(env, "JUKEBOX_PIPELINE_S3_SECRET") or "aws-connection-models",
         kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
+        data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
+        data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
     )
 
 
@@ -176,5 +181,22 @@ def service_statuses(settings: Settings) -> list[ServiceStatus]:
             settings.pipelines_are_remote,
             settings.kfp_host or "kfp.local runner",
         ),
-        ServiceStatus("Data versions", False, str(settings.data_repo)),
+        ServiceStatus(
+            "Data versions",
+            bool(settings.data_git_url),
+            public_url(settings.data_git_url) or str(settings.data_repo),
+        ),
     ]
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` as it may be shown or logged: any ``user:password@`` in it removed."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))

@@ -2,7 +2,10 @@
 
 - ``data generate [--songs N] [--seed S]``: the synthetic data set, saved under JUKEBOX_HOME;
 - ``data load --parquet P R | --kaggle CSV | --s3 P R``: another source made current;
-- ``data show``: rows, songs, countries, date range, source, Bayes ceiling, validation findings.
+- ``data show``: rows, songs, countries, date range, source, Bayes ceiling, validation findings;
+- ``data version [-m MSG]``: version the current data set with DVC (or say it is unchanged);
+- ``data versions``: the versions, newest first; ``data diff A B``: what changed from A to B;
+- ``data revert A``: a new version with A's content; ``data checkout A``: make A current.
 """
 
 from __future__ import annotations
@@ -35,6 +38,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     show = commands.add_parser("show", help="summarise the current data set")
     show.set_defaults(func=run_show)
+
+    version = commands.add_parser("version", help="version the current data set with DVC")
+    version.add_argument("-m", "--message", default=None, help="the commit message")
+    version.set_defaults(func=run_version)
+
+    versions = commands.add_parser("versions", help="list the data versions, newest first")
+    versions.set_defaults(func=run_versions)
+
+    diff = commands.add_parser("diff", help="what changed from data version A to B")
+    diff.add_argument("a", metavar="A", help="a commit, or a table's or the data set's md5")
+    diff.add_argument("b", metavar="B", help="a commit, or a table's or the data set's md5")
+    diff.set_defaults(func=run_diff)
+
+    revert = commands.add_parser("revert", help="make a new data version with A's content")
+    revert.add_argument("ref", metavar="A", help="a commit, or a table's or the data set's md5")
+    revert.add_argument(
+        "--keep-current",
+        action="store_true",
+        help="leave the current data set as it is (by default it becomes A's content)",
+    )
+    revert.set_defaults(func=run_revert)
+
+    checkout = commands.add_parser("checkout", help="make data version A the current data set")
+    checkout.add_argument("ref", metavar="A", help="a commit, or a table's or the data set's md5")
+    checkout.set_defaults(func=run_checkout)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -122,3 +150,90 @@ def format_summary(data) -> str:
     findings = data.report.findings
     lines += [f"  {f.level}: {f.message}" for f in findings] or ["  no problems found"]
     return "\n".join(lines)
+
+
+def _versions_step(step):
+    """Run ``step(settings)``; a user's error is printed as its sentence, exit status 1."""
+    from jukebox.config import load_settings
+    from jukebox.errors import JukeboxError
+
+    try:
+        return step(load_settings()), 0
+    except JukeboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, 1
+
+
+def format_version(version) -> str:
+    """One line per version: commit, date, rows of each table, combined md5, message."""
+    rows = "/".join(f"{t.rows:,}" if t.rows is not None else "?" for t in version.tables.values())
+    return (
+        f"{version.short}  {version.date:%Y-%m-%d %H:%M}  {rows:>17} rows  "
+        f"md5 {version.md5[:12]}  {version.message}"
+    )
+
+
+def run_version(args: argparse.Namespace) -> int:
+    from jukebox.data.versions import version_current
+
+    version, status = _versions_step(lambda s: version_current(s, args.message))
+    if status == 0:
+        if version is None:
+            print("The current data set is unchanged since the newest data version: no new one.")
+        else:
+            print(f"New data version {version.short}:")
+            print(format_version(version))
+            for table in version.tables.values():
+                print(f"  {table.name}: md5 {table.md5}, {table.size:,} bytes")
+    return status
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from jukebox.data.versions import list_versions, remotes
+
+    found, status = _versions_step(lambda s: (list_versions(s), remotes(s)))
+    if status == 0:
+        versions, where = found
+        if not versions:
+            print("No data versions yet: make one with `python -m jukebox data version`.")
+        else:
+            print("commit   date              properties/rankings      md5           message")
+            for version in versions:
+                print(format_version(version))
+        for name, url in where.items():
+            print(f"remote {name}: {url}")
+    return status
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from jukebox.data.versions import diff_versions
+
+    diff, status = _versions_step(lambda s: diff_versions(s, args.a, args.b))
+    if status == 0:
+        print(diff.describe())
+    return status
+
+
+def run_revert(args: argparse.Namespace) -> int:
+    from jukebox.data.versions import revert_to
+
+    version, status = _versions_step(
+        lambda s: revert_to(s, args.ref, make_current=not args.keep_current)
+    )
+    if status == 0:
+        print(f"Data version {version.short} now holds that content:")
+        print(format_version(version))
+    return status
+
+
+def run_checkout(args: argparse.Namespace) -> int:
+    from jukebox.data.versions import checkout
+
+    data, status = _versions_step(lambda s: (checkout(s, args.ref), s.data_dir))
+    if status == 0:
+        songs, where = data
+        print(
+            f"The current data set is now {songs.source}: {songs.n_songs:,} songs, "
+            f"{len(songs.rankings):,} ranking rows; saved to {where}."
+        )
+    return status

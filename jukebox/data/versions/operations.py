@@ -1,0 +1,395 @@
+"""Making, listing, finding, reading, reverting and checking out data versions.
+
+An update is all or nothing. Under the repository lock it copies the current data set's two
+tables into the work tree, ``dvc add``s them, pushes them to ``s3-version``, copies them to
+``data-source`` and only then commits the ``.dvc`` files (and pushes the commit to the git
+remote, when there is one). If any step fails, the work tree goes back to HEAD, the live tables
+in ``data-source`` go back to HEAD's, and the previous version stays current; what was pushed to
+``s3-version`` is content-addressed and referenced by no commit, so it changes nothing. A crash
+mid-update leaves no commit either, and the next update starts by resetting to HEAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from jukebox.config import Settings, public_url
+from jukebox.data.songdata import SongData, song_data
+from jukebox.data.store import PROPERTIES_FILE, RANKINGS_FILE, read_info, save_current
+from jukebox.data.versions import repository as rp
+from jukebox.data.versions.records import (
+    DataVersion,
+    DataVersionError,
+    TableVersion,
+    combined_md5,
+)
+from jukebox.errors import JukeboxError
+
+_CURRENT_FILES = {rp.TABLES[0]: PROPERTIES_FILE, rp.TABLES[1]: RANKINGS_FILE}
+
+
+def version_current(settings: Settings, message: str | None = None) -> DataVersion | None:
+    """Version the current data set (``JUKEBOX_HOME/data``); None, and no commit, when its two
+    tables are exactly those of the newest version."""
+    sources = {name: settings.data_dir / file for name, file in _CURRENT_FILES.items()}
+    missing = [str(path) for path in sources.values() if not path.is_file()]
+    if missing:
+        raise DataVersionError(
+            f"There is no current data set to version ({', '.join(missing)} missing). "
+            "Create one with `python -m jukebox data generate` or load one in the app."
+        )
+    with rp.locked(settings):
+        rp.ensure(settings)
+        md5s = {name: _file_md5(path) for name, path in sources.items()}
+        newest = _version_at(settings, "HEAD")
+        if newest and {n: t.md5 for n, t in newest.tables.items()} == md5s:
+            return None
+        if message is None:
+            info = read_info(settings.data_dir) or {}
+            message = f"Data version {combined_md5(md5s)[:8]}: {info.get('source') or 'data set'}"
+        return _commit_tables(settings, sources, message)
+
+
+def list_versions(settings: Settings) -> list[DataVersion]:
+    """Every data version, newest first (the commits of HEAD that changed a ``.dvc`` file)."""
+    if not rp.exists(settings) or not rp.head(settings):
+        return []
+    log = rp.git(
+        settings,
+        "log",
+        "--format=%H%x1f%cI%x1f%s%x1e",
+        "HEAD",
+        "--",
+        *rp.DVC_FILES.values(),
+    )
+    commits = [entry.strip().split("\x1f") for entry in log.split("\x1e") if entry.strip()]
+    files = _dvc_files_at(settings, [c[0] for c in commits])
+    versions = []
+    for commit, date, message in commits:
+        tables = files.get(commit)
+        if tables is not None:
+            versions.append(DataVersion(commit, datetime.fromisoformat(date), message, tables))
+    return versions
+
+
+def resolve(settings: Settings, ref: str) -> DataVersion:
+    """The version ``ref`` names: a git commit (full or at least 4 characters), a table's md5 or
+    the combined md5 of both (the newest version with that content), or ``latest``/``HEAD``."""
+    wanted = (ref or "").strip().lower()
+    versions = list_versions(settings)
+    if not versions:
+        raise DataVersionError(
+            "There are no data versions yet: make one with `python -m jukebox data version`."
+        )
+    if wanted in ("latest", "head"):
+        return versions[0]
+    if len(wanted) >= 4 and all(c in "0123456789abcdef" for c in wanted):
+        by_commit = [v for v in versions if v.commit.startswith(wanted)]
+        if len({v.commit for v in by_commit}) == 1:
+            return by_commit[0]
+        if len(by_commit) > 1:
+            raise DataVersionError(
+                f"{ref!r} is the start of {len(by_commit)} data versions' commits "
+                f"({', '.join(v.short for v in by_commit[:5])}): give more characters."
+            )
+        for version in versions:  # newest first: the newest with that content
+            if wanted == version.md5 or wanted in {t.md5 for t in version.tables.values()}:
+                return version
+    raise DataVersionError(
+        f"No data version is called {ref!r}: give a commit or md5 that `python -m jukebox data "
+        "versions` lists."
+    )
+
+
+def read_version(settings: Settings, ref: str) -> SongData:
+    """Both tables of a version, read through ``dvc.api`` at its commit and validated."""
+    import dvc.api
+    import pandas as pd
+
+    version = resolve(settings, ref)
+    frames = {}
+    for name, file in rp.DATA_FILES.items():
+        try:
+            with dvc.api.open(
+                file,
+                repo=str(settings.data_repo),
+                rev=version.commit,
+                mode="rb",
+                config=rp.runtime_config(settings),
+            ) as handle:
+                frames[name] = pd.read_parquet(io.BytesIO(handle.read()))
+        except JukeboxError:
+            raise
+        except Exception as error:  # noqa: BLE001 - DVC's errors name no remedy; ours does
+            raise DataVersionError(
+                f"Could not read {file} of data version {version.short} from DVC ({error}). "
+                f"Check that the remote {rp.VERSION_REMOTE} "
+                f"({remotes(settings)[rp.VERSION_REMOTE]}) is reachable."
+            ) from error
+    return song_data(
+        frames[rp.TABLES[0]],
+        frames[rp.TABLES[1]],
+        f"data version {version.short}",
+        properties_where=f"{rp.DATA_FILES[rp.TABLES[0]]} of data version {version.short}",
+        rankings_where=f"{rp.DATA_FILES[rp.TABLES[1]]} of data version {version.short}",
+    )
+
+
+def checkout(settings: Settings, ref: str) -> SongData:
+    """Make a version the current data set (``JUKEBOX_HOME/data``); returns it."""
+    data = read_version(settings, ref)
+    save_current(data, settings)
+    return data
+
+
+def revert_to(settings: Settings, ref: str, *, make_current: bool = True) -> DataVersion:
+    """A new version whose content is that of ``ref``; history is never rewritten.
+
+    With ``make_current`` (the default) the reverted data also becomes the current data set, so
+    the current data set, the live tables and the newest version agree again. When ``ref``'s
+    content is already the newest version's, that version is returned and nothing is committed.
+    """
+    with rp.locked(settings):
+        rp.ensure(settings)
+        target = resolve(settings, ref)
+        newest = list_versions(settings)[0]
+        if newest.md5 != target.md5:
+            for file in rp.DVC_FILES.values():
+                content = rp.git(settings, "show", f"{target.commit}:{file}")
+                (settings.data_repo / file).write_text(content)
+            try:
+                with rp.dvc_repo(settings) as repo:
+                    repo.pull(targets=_dvc_targets(settings), force=True)
+            except Exception as error:  # noqa: BLE001 - reported as a sentence below
+                _roll_back(settings, rp.head(settings))
+                raise DataVersionError(
+                    f"Could not fetch data version {target.short} from {rp.VERSION_REMOTE} "
+                    f"({error}). Check that the remote is reachable, then try again."
+                ) from error
+            sources = {name: settings.data_repo / file for name, file in rp.DATA_FILES.items()}
+            message = f"Revert to data version {target.short} ({target.message})"
+            newest = _commit_tables(settings, sources, message, in_place=True)
+    if make_current:
+        checkout(settings, newest.commit)
+    return newest
+
+
+def remotes(settings: Settings) -> dict[str, str]:
+    """Where each DVC remote is: a directory, or an ``s3://`` URL with its endpoint (no
+    credentials); what registry metadata records next to the data version."""
+    urls = rp.remote_urls(settings)
+    if settings.storage_is_remote:
+        endpoint = public_url(settings.s3_endpoint)
+        return {name: f"{url}?endpoint={endpoint}" for name, url in urls.items()}
+    return urls
+
+
+def sync(settings: Settings) -> DataVersion | None:
+    """Make the repository if it is not there and, with a git remote, bring it up to date with
+    the remote (what a watcher calls before :func:`list_versions`); the newest version."""
+    with rp.locked(settings):
+        rp.ensure(settings)
+    return current_version(settings)
+
+
+def current_version(settings: Settings) -> DataVersion | None:
+    """The newest version, or None when there is none yet."""
+    versions = list_versions(settings)
+    return versions[0] if versions else None
+
+
+# ---- inside an update (the repository lock is held) -------------------------------------
+
+
+def _commit_tables(
+    settings: Settings, sources: dict[str, Path], message: str, *, in_place: bool = False
+) -> DataVersion:
+    """Add, push, publish and commit ``sources`` as the next version; all or nothing."""
+    root = settings.data_repo
+    previous = rp.head(settings)
+    published = False
+    pushed: list[str] = []
+    try:
+        if not in_place:
+            for name, source in sources.items():
+                staged = root / f".{rp.DATA_FILES[name]}.incoming"
+                shutil.copyfile(source, staged)
+                os.replace(staged, root / rp.DATA_FILES[name])
+        # Absolute: DVC resolves relative targets against the process's working directory.
+        targets = [os.fspath(root / rp.DATA_FILES[name]) for name in rp.TABLES]
+        with rp.dvc_repo(settings) as repo:
+            repo.add(targets)
+            _record_rows(settings)
+            try:
+                pushed = _absent_from_remote(repo, settings)
+                repo.push(targets=targets, remote=rp.VERSION_REMOTE)
+            except Exception as error:  # noqa: BLE001 - the sentence below says what to do
+                raise DataVersionError(
+                    f"Could not push the data to the DVC remote {rp.VERSION_REMOTE} "
+                    f"({remotes(settings)[rp.VERSION_REMOTE]}): {error}. Check that it is "
+                    "reachable and the credentials are right; the previous version is current."
+                ) from error
+            published = True
+            _publish(repo, settings)
+        rp.git(settings, "add", *rp.DVC_FILES.values(), ".gitignore")
+        rp.git(settings, "commit", "--quiet", "-m", message)
+        rp.push_commits(settings)
+    except BaseException:
+        _roll_back(settings, previous, republish=published, orphans=pushed)
+        raise
+    version = _version_at(settings, "HEAD")
+    assert version is not None
+    return version
+
+
+def _dvc_targets(settings: Settings) -> list[str]:
+    return [os.fspath(settings.data_repo / file) for file in rp.DVC_FILES.values()]
+
+
+def _record_rows(settings: Settings) -> None:
+    """Write each table's row count into its ``.dvc`` file (``meta``), so listing versions never
+    has to download a table to say how many rows it has."""
+    import pyarrow.parquet as pq
+
+    for name, file in rp.DVC_FILES.items():
+        path = settings.data_repo / file
+        stage = yaml.safe_load(path.read_text())
+        rows = pq.ParquetFile(settings.data_repo / rp.DATA_FILES[name]).metadata.num_rows
+        stage["meta"] = {"table": name, "rows": int(rows)}
+        path.write_text(yaml.safe_dump(stage, sort_keys=False))
+
+
+def _publish(repo, settings: Settings) -> None:
+    """Copy the work tree's tables to the ``data-source`` remote: the live tables."""
+    remote = repo.cloud.get_remote(rp.SOURCE_REMOTE)
+    try:
+        remote.fs.makedirs(remote.path, exist_ok=True)
+        for file in rp.DATA_FILES.values():
+            remote.fs.put_file(
+                os.fspath(settings.data_repo / file), remote.fs.join(remote.path, file)
+            )
+    except Exception as error:  # noqa: BLE001 - the sentence below says what to do
+        raise DataVersionError(
+            f"Could not copy the tables to the DVC remote {rp.SOURCE_REMOTE} "
+            f"({remotes(settings)[rp.SOURCE_REMOTE]}): {error}. Check that it is reachable "
+            "and the credentials are right; the previous version is current."
+        ) from error
+
+
+def _absent_from_remote(repo, settings: Settings) -> list[str]:
+    """The md5s of the work tree's ``.dvc`` files that ``s3-version`` does not hold yet: what a
+    push adds, and what a rollback takes away again."""
+    odb = repo.cloud.get_remote(rp.VERSION_REMOTE).odb
+    md5s = [
+        yaml.safe_load((settings.data_repo / file).read_text())["outs"][0]["md5"]
+        for file in rp.DVC_FILES.values()
+    ]
+    return [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+
+
+def _roll_back(
+    settings: Settings,
+    previous: str | None,
+    *,
+    republish: bool = False,
+    orphans: list[str] = (),
+) -> None:
+    """Put the repository (and, if touched, the live tables) back as they were at ``previous``,
+    and remove from ``s3-version`` what this update pushed and no commit references."""
+    root = settings.data_repo
+    if orphans:
+        with _quietly(), rp.dvc_repo(settings) as repo:
+            odb = repo.cloud.get_remote(rp.VERSION_REMOTE).odb
+            for md5 in orphans:
+                odb.fs.rm(odb.oid_to_path(md5))
+    with _quietly():
+        if previous:
+            rp.git(settings, "reset", "--quiet", "--hard", previous)
+            # What the failed update created and HEAD does not track.
+            leftovers = [*rp.DVC_FILES.values(), ".gitignore"]
+            rp.git(settings, "clean", "--quiet", "--force", "--", *leftovers)
+        for file in rp.DATA_FILES.values():
+            (root / file).unlink(missing_ok=True)
+            (root / f".{file}.incoming").unlink(missing_ok=True)
+        if previous and _version_at(settings, previous):
+            with rp.dvc_repo(settings) as repo:
+                repo.checkout(targets=_dvc_targets(settings), force=True)
+                if republish:
+                    _publish(repo, settings)
+
+
+class _quietly:
+    """Best effort: a rollback that fails must not hide the error that caused it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        return kind is not None and issubclass(kind, Exception)
+
+
+# ---- reading the repository ---------------------------------------------------------------
+
+
+def _version_at(settings: Settings, rev: str) -> DataVersion | None:
+    if not rp.head(settings):
+        return None
+    line = rp.git(settings, "log", "-1", "--format=%H%x1f%cI%x1f%s", rev).strip()
+    commit, date, message = line.split("\x1f")
+    tables = _dvc_files_at(settings, [commit]).get(commit)
+    if tables is None:
+        return None
+    return DataVersion(commit, datetime.fromisoformat(date), message, tables)
+
+
+def _dvc_files_at(settings: Settings, commits: list[str]) -> dict[str, dict[str, TableVersion]]:
+    """Both tables' ``.dvc`` files at each commit, read by one ``git cat-file --batch``."""
+    import subprocess
+
+    if not commits:
+        return {}
+    specs = [(c, name, f"{c}:{file}") for c in commits for name, file in rp.DVC_FILES.items()]
+    result = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=settings.data_repo,
+        input="".join(f"{spec}\n" for _, _, spec in specs).encode(),
+        capture_output=True,
+        check=True,
+    )
+    out, at, found = result.stdout, 0, {}
+    for commit, name, _ in specs:
+        header_end = out.index(b"\n", at)
+        header = out[at:header_end].split()
+        at = header_end + 1
+        if header[-1] == b"missing":
+            found.setdefault(commit, {})[name] = None
+            continue
+        size = int(header[2])
+        stage = yaml.safe_load(out[at : at + size].decode())
+        at += size + 1
+        out_entry = (stage.get("outs") or [{}])[0]
+        rows = (stage.get("meta") or {}).get("rows")
+        found.setdefault(commit, {})[name] = TableVersion(
+            name, str(out_entry.get("md5", "")), int(out_entry.get("size", 0)), rows
+        )
+    return {
+        commit: tables
+        for commit, tables in found.items()
+        if all(tables.get(name) is not None for name in rp.TABLES)
+    }
+
+
+def _file_md5(path: Path) -> str:
+    """The md5 DVC 3 gives a file: the md5 of its bytes."""
+    digest = hashlib.md5()  # noqa: S324 - DVC's content id, not security
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
