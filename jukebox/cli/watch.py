@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from jukebox.pipelines import automation
 
     settings = load_settings()
+    # Watching is continuous training switched on; the versions made so far are history.
+    automation.switch_on(settings, start=False)
 
     def said(run) -> None:
         print(f"started {run.pipeline} run {run.id}: {run.arguments.get('source')}", flush=True)

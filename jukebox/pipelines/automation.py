@@ -114,18 +114,22 @@ def _changing(settings: Settings) -> Iterator[dict]:
 # --- switching it on and off ---------------------------------------------------------------------
 
 
-def switch_on(settings: Settings, training: RunParams | None = None) -> Job:
+def switch_on(
+    settings: Settings, training: RunParams | None = None, *, start: bool = True
+) -> Job | None:
     """Turn continuous training and the schedules on: the versions made so far count as seen,
-    and the loop runs in the background (and again after an app restart) until switched off."""
-    from jukebox.data.versions import list_versions
+    and the loop runs in the background (and again after an app restart) until switched off.
+    ``start=False`` only records it (for a loop run in the foreground by ``jukebox watch``)."""
+    from jukebox.data.versions import list_versions, sync
 
+    sync(settings)
     seen = [v.commit for v in list_versions(settings)]
     with _changing(settings) as state:
         state["enabled"] = True
         state["seen_commits"] = sorted(set(state["seen_commits"]) | set(seen))
         if training is not None:
             state["training"] = training.arguments()
-    return ensure_running(settings)  # type: ignore[return-value]
+    return ensure_running(settings) if start else None
 
 
 def switch_off(settings: Settings) -> None:
@@ -200,15 +204,19 @@ def _still_running(settings: Settings, run_id: str | None) -> bool:
 
 
 def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
-    """One look: start a training run for each new data version, and every schedule that is
-    due (unless its last run still runs). Returns the runs it started."""
-    from jukebox.data.versions import list_versions
+    """One look: start a training run for each new data version (when continuous training is
+    switched on), and every schedule that is due (unless its last run still runs). Returns the
+    runs it started."""
+    from jukebox.data.versions import list_versions, sync
 
     now = now or time.time()
+    sync(settings)  # a data repository with a git remote: see the versions made elsewhere
     started: list[PipelineRun] = []
     state = read_state(settings)
     seen = set(state.seen_commits)
     new = [v for v in reversed(list_versions(settings)) if v.commit not in seen]  # oldest first
+    if not state.enabled:
+        new = []
     training = RunParams.from_arguments(state.training) if state.training else RunParams()
     for version in new:
         params = RunParams(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 from jukebox.config import Settings
@@ -89,6 +90,8 @@ def execute(settings: Settings, run_id: str) -> PipelineRun:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
+    # kfp warns when an image name lacks "python"; here the image is this very environment.
+    warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(path / OUTPUTS_DIR),

@@ -320,14 +320,14 @@ def register(
         fit = read_fit(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
         preprocessing = prepared.preprocessing()
-        version = _data_version(data_version)
+        data = _data_version(data_version)
         facts = data_facts(
             read_info(Path(data_dir)) or {},
             prepared,
-            version.get("md5") if isinstance(version, dict) else version,
+            data.get("md5") if isinstance(data, dict) else data,
         )
-        if isinstance(version, dict):
-            facts = replace(facts, commit=version.get("commit"))
+        if isinstance(data, dict):
+            facts = replace(facts, commit=data.get("commit"))
         params = TrainingParams.from_dict(hyperparameters)
         report = new_report(
             run_id, params, fit, facts, read_evaluation(Path(evaluation_file))
@@ -355,7 +355,7 @@ def register(
                     path,
                     model_name,
                     number,
-                    data_version=_data_version(data_version),
+                    data_version=data,
                     pipeline_run_id=run_id,
                     settings=settings,
                 )

@@ -43,9 +43,7 @@ def recorded_run(settings, run_id: str, *, registered: str | None, accuracy: flo
         update_run(path, state="succeeded", ended=time.time(), registered_version=registered)
     else:
         record_task(path, "register", state="skipped", error="Not registered: worse.")
-        update_run(
-            path, state="succeeded", ended=time.time(), note="Not registered: worse."
-        )
+        update_run(path, state="succeeded", ended=time.time(), note="Not registered: worse.")
 
 
 def test_a_new_home_says_how_to_start_and_offers_the_yaml(tmp_path, monkeypatch):
