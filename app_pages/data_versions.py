@@ -1,5 +1,222 @@
-"""Data versions page — not built yet."""
+"""Data versions: the history of the song data kept by DVC, what changed between two versions,
+which models learnt from each, and the loop from new data to a new model version.
 
-from jukebox.ui.coming import coming_soon
+New data goes in through the data pipeline (extract → transform → validate → load and version);
+with continuous training on, each new version starts one training run, gated on production.
+"""
 
-coming_soon("Data versions", "see the data versions kept by DVC and what each one trained.")
+from __future__ import annotations
+
+import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.data import changes
+from jukebox.data.schema import FEATURES
+from jukebox.data.sources import load_source
+from jukebox.data.store import load_current, write_data_dir
+from jukebox.data.versions import diff_versions, list_versions, version_current
+from jukebox.errors import JukeboxError
+from jukebox.jobs import new_job_id
+from jukebox.pipelines import automation, local
+from jukebox.pipelines.params import DataRunParams
+from jukebox.ui import data_versions as ui
+
+settings = load_settings()
+st.title("Data versions")
+st.caption(
+    "Every version of the song data, kept by DVC in a git repository: what changed, which "
+    "models learnt from it, and new data on its way to a new model."
+)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def trained_on(_settings, repo_key: str) -> dict[str, list[str]]:
+    """Data version (commit) -> the registered model versions that learnt from it."""
+    from jukebox.registry.versions import list_all_versions
+
+    trained: dict[str, list[str]] = {}
+    try:
+        for version in list_all_versions(_settings):
+            if version.data_commit:
+                trained.setdefault(version.data_commit, []).append(
+                    f"{version.model} v{version.version}"
+                )
+    except JukeboxError:
+        pass  # the registry is unreachable: the history is still worth showing
+    return trained
+
+
+def start_data_run(data, message: str) -> None:
+    """Hand ``data`` to the data pipeline in the background, and say where to watch it."""
+    folder = settings.staging_dir / f"data-{new_job_id()}"
+    write_data_dir(data, folder)
+    params = DataRunParams(
+        source="directory", source_options={"path": str(folder)}, message=message
+    )
+    run = local.start_in_background(settings, params)
+    st.success(
+        f"The data pipeline runs ([run {run.id}](/pipelines?run={run.id})): a new data version "
+        "when the data changed, then, with continuous training on, a training run for it."
+    )
+
+
+try:
+    versions = list_versions(settings)
+except JukeboxError as error:
+    st.error(str(error))
+    st.stop()
+
+# --- 1. History ---------------------------------------------------------------------------------
+st.subheader("1 · History")
+if not versions:
+    st.info(
+        "No data version yet: version the current data set below (or `python -m jukebox data "
+        "version`), or bring new data in with the data pipeline."
+    )
+else:
+    trained = trained_on(settings, versions[0].commit)
+    st.plotly_chart(ui.timeline_figure(versions, trained), key="timeline")
+    st.dataframe(ui.versions_table(versions, trained), hide_index=True)
+
+# --- 2. What changed ----------------------------------------------------------------------------
+if len(versions) >= 2:
+    st.subheader("2 · What changed")
+    labels = {v.commit: f"{v.short} · {v.message}" for v in versions}
+    left, right = st.columns(2)
+    before = left.selectbox("From", list(labels), index=1, format_func=labels.get)
+    after = right.selectbox("To", list(labels), index=0, format_func=labels.get)
+    try:
+        with st.spinner("Reading both versions…"):
+            diff = diff_versions(settings, before, after)
+    except JukeboxError as error:
+        st.error(str(error))
+    else:
+        for column, (label, value) in zip(st.columns(5), ui.diff_counts(diff).items(), strict=True):
+            column.metric(label, value)
+        if len(diff.songs_changed):
+            st.markdown("**Changed songs**")
+            st.dataframe(diff.songs_changed.head(500), hide_index=True)
+        shifts = ui.shift_table(diff)
+        feature = st.selectbox("Feature", list(FEATURES), index=FEATURES.index(shifts.feature[0]))
+        st.plotly_chart(ui.feature_overlay(diff, feature), key="overlay")
+        with st.expander("Every feature's shift"):
+            st.dataframe(shifts, hide_index=True)
+
+# --- 3. New data --------------------------------------------------------------------------------
+st.subheader("3 · New data")
+st.caption(
+    "New data goes through the data pipeline: it is validated first, and a file that does not "
+    "validate makes no version and leaves the current one as it is."
+)
+upload_tab, simulate_tab, current_tab = st.tabs(
+    ["Upload", "Simulate a change", "Version the current data set"]
+)
+with upload_tab:
+    kind = st.radio("Files", ["Parquet (two tables)", "Kaggle CSV"], horizontal=True)
+    if kind == "Kaggle CSV":
+        files = {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
+    else:
+        left, right = st.columns(2)
+        files = {
+            "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
+            "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
+        }
+    message = st.text_input("What is new", "uploaded data", key="upload_message")
+    if st.button("Version it", disabled=not all(files.values())):
+        try:
+            data = load_source("kaggle" if "file" in files else "upload", files, settings)
+            start_data_run(data, message)
+        except JukeboxError as error:
+            st.error(f"No new version: {error} The current data set stays.")
+with simulate_tab:
+    change = st.radio(
+        "Change", ["Append new songs", "Drop chart rows", "Shift a feature"], horizontal=True
+    )
+    cols = st.columns(3)
+    if change == "Append new songs":
+        amount = cols[0].number_input("Songs", 10, 5_000, 200, step=50)
+    elif change == "Drop chart rows":
+        amount = cols[0].number_input("Share of chart rows", 0.01, 0.9, 0.1, step=0.05)
+    else:
+        feature = cols[0].selectbox("Feature", list(FEATURES), index=FEATURES.index("energy"))
+        amount = cols[1].number_input("Shift", -1e6, 1e6, 0.1, step=0.05)
+    seed = cols[2].number_input("Seed", 0, 2**31 - 1, 1)
+    if st.button("Make the change and version it"):
+        try:
+            with st.spinner("Changing the current data set…"):
+                current = load_current(settings)
+                if change == "Append new songs":
+                    changed = changes.append_songs(current, int(amount), int(seed))
+                elif change == "Drop chart rows":
+                    changed = changes.drop_rows(current, float(amount), int(seed))
+                else:
+                    changed = changes.shift_feature(current, feature, float(amount), seed=int(seed))
+            start_data_run(changed, changed.source.rsplit(", ", 1)[-1])
+        except (JukeboxError, ValueError) as error:
+            st.error(str(error))
+with current_tab:
+    message = st.text_input("Message", "the current data set", key="current_message")
+    if st.button("Version the current data set"):
+        try:
+            with st.spinner("Versioning with DVC…"):
+                made = version_current(settings, message)
+            if made is None:
+                st.info("The current data set is already the newest version: nothing to do.")
+            else:
+                st.success(f"New data version {made.short}.")
+                st.rerun()
+        except JukeboxError as error:
+            st.error(str(error))
+
+# --- 4. The loop --------------------------------------------------------------------------------
+st.subheader("4 · Continuous training and schedules")
+state = automation.read_state(settings)
+job = automation.running_job(settings)
+left, right = st.columns([1, 2])
+on = left.toggle(
+    "Continuous training",
+    value=state.enabled,
+    help="each new data version starts one training run for it, gated on production",
+)
+if on != state.enabled:
+    try:
+        automation.switch_on(settings) if on else automation.switch_off(settings)
+    except JukeboxError as error:
+        st.error(str(error))
+    st.rerun()
+if state.enabled:
+    right.markdown(
+        f"{'🟢 watching' if job else '🔴 not running'} · "
+        f"{len(state.trained)} version(s) trained on so far"
+        + (f" · last problem: {state.last_error}" if state.last_error else "")
+    )
+for commit, run_id in list(state.trained.items())[-5:]:
+    right.caption(f"data {commit[:7]} → [run {run_id}](/pipelines?run={run_id})")
+
+if state.schedules:
+    st.dataframe(ui.schedules_table(state.schedules), hide_index=True)
+with st.form("schedule"):
+    cols = st.columns(3)
+    cron = cols[0].text_input("Cron (six fields, seconds first)", "0 0 6 * * *")
+    every = cols[1].number_input("…or every (seconds, 0 = use the cron)", 0, 10**7, 0)
+    source = cols[2].selectbox("Data", ["current", "synthetic"])
+    add = st.form_submit_button("Schedule the data pipeline")
+if add:
+    try:
+        params = DataRunParams(source=source, message="scheduled")
+        automation.add_schedule(
+            settings,
+            params,
+            cron=None if every else cron,
+            interval_seconds=int(every) if every else None,
+        )
+        st.rerun()
+    except JukeboxError as error:
+        st.error(str(error))
+if state.schedules:
+    remove = st.selectbox("Schedule to remove", [s.id for s in state.schedules])
+    if st.button("Remove it"):
+        automation.remove_schedule(settings, remove)
+        st.rerun()
+if state.schedules and not state.enabled:
+    st.caption("Schedules run while continuous training is on (or `python -m jukebox watch`).")
