@@ -1,0 +1,87 @@
+"""The Data versions page through the app (AppTest), on a real git + DVC repository."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from jukebox.config import load_settings
+from jukebox.data import changes
+from jukebox.data.schema import CHART_COUNTRIES
+from jukebox.data.store import load_current, save_current
+from jukebox.data.synthetic import generate
+from jukebox.data.versions import list_versions, version_current
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page(home: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("JUKEBOX_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/data_versions.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def two_versions(tmp_path):
+    settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
+    data = generate(300, 4, n_days=10, countries=CHART_COUNTRIES[:6])
+    save_current(data, settings)
+    version_current(settings, "first charts")
+    save_current(changes.shift_feature(data, "energy", 0.3, fraction=0.5), settings)
+    version_current(settings, "energy up")
+    return tmp_path, settings
+
+
+def test_a_new_home_says_how_to_make_a_version(tmp_path, monkeypatch):
+    at = page(tmp_path, monkeypatch)
+    assert any("No data version yet" in i.value for i in at.info)
+
+
+def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatch):
+    home, settings = two_versions
+    at = page(home, monkeypatch)
+    history = at.dataframe[0].value
+    assert list(history["message"]) == ["energy up", "first charts"]
+    assert list(history["songs"]) == [300, 300]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Songs added"] == "0" and metrics["Chart rows added"] == "0"
+    assert int(metrics["Songs changed"].replace(",", "")) > 100  # half the songs, energy moved
+    # The feature that moved most is the one drawn first, both versions overlaid.
+    assert at.selectbox[2].value == "energy"
+    overlay = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert [trace["type"] for trace in overlay["data"]] == ["histogram", "histogram"]
+    # Versioning the current data set again makes nothing: it is the newest version.
+    (button,) = [b for b in at.button if b.label == "Version the current data set"]
+    button.click().run()
+    assert any("already the newest version" in i.value for i in at.info)
+    assert len(list_versions(settings)) == 2
+
+
+@pytest.mark.slow
+def test_a_simulated_change_goes_through_the_data_pipeline_to_a_new_version(
+    two_versions, monkeypatch
+):
+    home, settings = two_versions
+    at = page(home, monkeypatch)
+    (change,) = [r for r in at.radio if r.label == "Change"]
+    change.set_value("Drop chart rows").run()
+    (make,) = [b for b in at.button if b.label == "Make the change and version it"]
+    make.click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any("The data pipeline runs" in s.value for s in at.success)
+    deadline = time.monotonic() + 180
+    while len(list_versions(settings)) < 3:
+        assert time.monotonic() < deadline, "no new data version"
+        time.sleep(1)
+    newest = list_versions(settings)[0]
+    assert "chart rows dropped" in newest.message
+    assert len(load_current(settings).rankings) == newest.tables["song_rankings"].rows
