@@ -156,6 +156,7 @@ def test_s3_through_a_real_s3_server(small, tmp_path, moto_endpoint):
     assert "very-secret-value" not in str(caught.value)
 
 
+@pytest.mark.slow  # waits for an unreachable S3 endpoint
 def test_s3_unreachable_endpoint_says_so(tmp_path):
     settings = s3_settings(tmp_path, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(SourceError, match="Cannot reach the S3 endpoint"):

@@ -46,6 +46,7 @@ def test_a_new_home_says_how_to_make_a_version(tmp_path, monkeypatch):
     assert any("No data version yet" in i.value for i in at.info)
 
 
+@pytest.mark.slow  # two DVC versions, then the page
 def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatch):
     home, settings = two_versions
     at = page(home, monkeypatch)

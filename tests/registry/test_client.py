@@ -310,6 +310,7 @@ def test_register_and_fetch_through_s3(registry_env, s3_env, bundle, name, tmp_p
     assert read_bundle(fetch_bundle(name, 1, tmp_path / "f")).sha256() == bundle.sha256()
 
 
+@pytest.mark.slow  # waits for an unreachable S3 endpoint
 def test_unreachable_s3_leaves_nothing_registered(registry_env, monkeypatch, bundle, name):
     monkeypatch.setenv("AWS_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")

@@ -306,6 +306,7 @@ def test_token_protected_server_serves_with_the_token_and_health_without(token_u
     assert requests.get(token_url + "/v2/health/ready", timeout=5).status_code == 200
 
 
+@pytest.mark.slow  # many requests from many threads
 def test_concurrent_requests_each_get_their_own_answer(url, bundle):
     """Twelve clients at once, each with its own rows: every answer matches its own request."""
     failures: list[str] = []
