@@ -37,10 +37,12 @@ def shots(tmp_path_factory) -> Path:
 def cleanup(app_home):
     """Stops whatever the golden path left running: deployments, then the embedded registry."""
     yield
+    from jukebox.pipelines import automation
     from jukebox.registry.server import stop_server
     from jukebox.serving.deploy import list_deployments, stop_deployment
 
     settings = load_settings({"JUKEBOX_HOME": str(app_home)})
+    automation.switch_off(settings)
     for deployment in list_deployments(settings):
         stop_deployment(settings, deployment.name)
     stop_server(settings)
@@ -49,7 +51,7 @@ def cleanup(app_home):
 def go_to(page, link: str, heading: str | None = None) -> None:
     """Open a page the way a person does, with its link in the sidebar, and wait till it drew."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
-    page.wait_for_url(f"**/{link.lower()}", timeout=60_000)
+    page.wait_for_url(f"**/{link.lower().replace(' ', '_')}", timeout=60_000)
     page.get_by_role("heading", name=heading or link).first.wait_for(timeout=120_000)
     wait_until_idle(page, timeout=180)
 
@@ -79,9 +81,10 @@ def fill_number(page, label: str, value: str) -> None:
     box.press("Tab")
 
 
-def test_golden_path(app_server, page, requests_made, shots, cleanup):
+def test_golden_path(app_server, app_home, page, requests_made, shots, cleanup, tmp_path):
     try:
         walk_the_golden_path(app_server, page, requests_made, shots)
+        close_the_loop(page, requests_made, shots, app_home, tmp_path)
     except Exception:
         page.screenshot(path=str(shots / "failure.png"))  # what the page showed at the failure
         print(f"screenshots in {shots}")
@@ -247,3 +250,46 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     step_done("registry-run-link")
 
     print("golden path timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+def close_the_loop(page, requests_made, shots, app_home: Path, scratch: Path) -> None:
+    """9. Continuous training on, a changed data set uploaded: a new data version, a training
+    run for it, and a model version trained on it, all from the Data versions page."""
+    from jukebox.data import changes
+    from jukebox.data.store import load_current
+    from jukebox.data.versions import list_versions
+    from jukebox.registry.versions import list_all_versions
+
+    settings = load_settings({"JUKEBOX_HOME": str(app_home)})
+    changed = changes.drop_rows(load_current(settings), 0.1, seed=5)
+    properties, rankings = scratch / "song_properties.parquet", scratch / "song_rankings.parquet"
+    changed.properties.to_parquet(properties, index=False)
+    changed.rankings.to_parquet(rankings, index=False)
+
+    go_to(page, "Data versions")
+    page.get_by_text("Continuous training", exact=True).click()
+    page.get_by_text("watching").wait_for(timeout=60_000)
+    uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploads.nth(0).set_input_files(str(properties))
+    uploads.nth(1).set_input_files(str(rankings))
+    wait_until_idle(page)
+    page.get_by_role("button", name="Version it").click()
+    page.get_by_text("The data pipeline runs").wait_for(timeout=120_000)
+    no_errors(page, requests_made)
+
+    deadline = time.monotonic() + SLOW / 1000
+    while not (versions := list_versions(settings)):
+        assert time.monotonic() < deadline, "the data pipeline made no version"
+        time.sleep(1)
+    (version,) = versions
+    while not [v for v in list_all_versions(settings) if v.data_commit == version.commit]:
+        assert time.monotonic() < deadline, "no model version was trained on the new data"
+        time.sleep(2)
+
+    page.reload()
+    page.get_by_role("heading", name="Data versions").first.wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120)
+    history = grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    assert version.short in history and f"{MODEL} v3" in history, history
+    no_errors(page, requests_made)
+    page.screenshot(path=str(shots / "9-data-version-loop.png"), full_page=True)
