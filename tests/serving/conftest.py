@@ -42,7 +42,8 @@ def registry_settings(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUKEBOX_HOME", str(settings.home))
         register_bundle(exported.path, "songs", "1", settings=settings)
-        register_bundle(exported.path, "songs", "2", settings=settings)
+        newer = make_tiny_bundle(settings.models_dir / "newer", seed=1)
+        register_bundle(newer.path, "songs", "2", settings=settings)
         mark_production("songs", "1", settings)
     yield settings
     for deployment in deploy.list_deployments(settings):
