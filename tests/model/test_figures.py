@@ -85,3 +85,28 @@ def test_ceiling_figure_places_model_between_chance_and_bayes():
     assert list(figure.data[0].y) == ["chance", "model", "Bayes ceiling"]
     assert list(figure.data[0].x) == [0.1, 0.3, 0.4]
     assert list(figures.ceiling_figure(0.3, None).data[0].y) == ["model"]
+
+
+def test_the_accuracy_curve_carries_the_bayes_ceiling_and_room_above_it():
+    """Issue 11: a user sees when validation is above what is possible."""
+    history = {"accuracy": [0.15, 0.21], "val_accuracy": [0.16, 0.209], "val_loss": [3.1, 3.0]}
+    figure = figures.training_curves(history, epochs=2, ceiling=0.177)
+    (line,) = [s for s in figure.layout.shapes if s.type == "line"]
+    assert line.y0 == line.y1 == pytest.approx(0.177)
+    assert line.yref == "y2"  # on the accuracy panel, not the loss panel
+    assert "Bayes ceiling 0.177" in [a.text for a in figure.layout.annotations]
+    low, high = figure.layout.yaxis2.range
+    assert low == 0 and 0.209 < high < 0.5  # zoomed so the gap to the ceiling shows
+    assert not [s for s in figures.training_curves(history, epochs=2).layout.shapes]
+    assert figures.best_epoch(history) == 2 and figures.best_epoch({}) is None
+
+
+def test_the_split_is_said_in_words():
+    from jukebox.model.report import SplitFacts
+
+    split = SplitFacts(800, 200, 300, 6, "2024-01-01", "2024-01-10", 3, (), "song", 40, 10)
+    words = split.describe()
+    assert "10 songs held out whole" in words and "never trained on" in words
+    assert "2024-01-01 to 2024-01-10" in words and "40 songs" in words
+    by_row = SplitFacts.from_dict({"train": 800, "validation": 200, "validation_by": "row"})
+    assert "same songs appear in training" in by_row.describe()

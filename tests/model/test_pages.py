@@ -83,6 +83,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     by_label(at.number_input, "Chart days").set_value(20)
     by_label(at.number_input, "Countries").set_value(5)
     by_label(at.number_input, "Epochs").set_value(300)  # far more than it will get to run
+    by_label(at.checkbox, "Stop early").set_value(False)  # it must still run when stopped
     by_label(at.number_input, "Batch size").set_value(64)
     by_label(at.number_input, "Width").set_value(8)
     by_label(at.number_input, "Depth").set_value(2)
@@ -101,6 +102,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     assert not at.error
     assert "Stopped early on request" in "\n".join(w.value for w in at.warning)
     assert "Bayes ceiling" in texts(at)
+    assert "songs held out whole" in texts(at)  # the page says what the split is
     metrics = {m.label: m.value for m in at.metric}
     assert 0 < float(metrics["Accuracy"]) <= 1
     charts = at.get("plotly_chart")
@@ -157,6 +159,7 @@ def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
     by_label(at.number_input, "Chart days").set_value(20)
     by_label(at.number_input, "Countries").set_value(5)
     by_label(at.number_input, "Epochs").set_value(300)  # far more than it will get to run
+    by_label(at.checkbox, "Stop early").set_value(False)  # it must still run when stopped
     by_label(at.number_input, "Batch size").set_value(64)
     by_label(at.button, "Train").click()
     at.run()
