@@ -123,7 +123,8 @@ def confusion_heatmap(
 
     With ``normalize`` each row is divided by its total, so a cell reads "share of this country's
     test rows predicted as that one" and the diagonal is each country's recall; the hover shows
-    the raw count as well.
+    the raw count as well. The colour scale ends at the largest off-diagonal cell (the
+    diagonal, usually larger, shows at full colour), and every country code is labelled.
     """
     counts = np.asarray(matrix, dtype=float)
     labels = list(labels)
@@ -144,30 +145,30 @@ def confusion_heatmap(
         ]
         for i in range(len(labels))
     ]
+    # The colours span up to the largest off-diagonal cell: the mistakes are what a reader
+    # compares, and the diagonal (saturated) would otherwise wash every mistake out.
+    off_diagonal = z[~np.eye(len(labels), dtype=bool)] if len(labels) > 1 else z.ravel()
+    top = float(off_diagonal.max()) if off_diagonal.size and off_diagonal.max() > 0 else None
     figure = go.Figure(
         go.Heatmap(
             z=z,
             x=labels,
             y=labels,
-            colorscale="Blues",
+            colorscale="Viridis",  # dark for none, bright for many: readable on the dark theme
             zmin=0,
-            zmax=1 if normalize else None,
+            zmax=top if top is not None else (1 if normalize else None),
             text=hover,
             hoverinfo="text",
             colorbar={"title": "share" if normalize else "rows"},
         )
     )
-    size = max(420, min(1100, 14 * len(labels) + 160))
+    size = max(420, min(1400, 16 * len(labels) + 160))
+    every = {"tickmode": "array", "tickvals": labels, "ticktext": labels, "tickfont": {"size": 9}}
     figure.update_layout(
         height=size,
         margin={"t": 30, "b": 40, "l": 40, "r": 10},
-        xaxis={"title": "predicted country", "type": "category", "tickfont": {"size": 9}},
-        yaxis={
-            "title": "true country",
-            "type": "category",
-            "autorange": "reversed",
-            "tickfont": {"size": 9},
-        },
+        xaxis={"title": "predicted country", "type": "category", **every},
+        yaxis={"title": "true country", "type": "category", "autorange": "reversed", **every},
     )
     return figure
 

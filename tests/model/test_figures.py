@@ -21,6 +21,18 @@ def test_confusion_heatmap_has_country_codes_on_both_axes_and_row_shares():
     np.testing.assert_allclose(counts.data[0].z, matrix)
 
 
+def test_confusion_colours_span_the_mistakes_and_every_country_is_labelled():
+    """Issue 11: the diagonal washed the mistakes out, and most country codes had no label."""
+    labels = [f"C{i:02d}" for i in range(72)]
+    matrix = np.diag(np.full(72, 90)) + 1
+    matrix[3, 5] = 11  # the largest mistake: 11 of 90 + 72 rows
+    figure = figures.confusion_heatmap(matrix.tolist(), labels)
+    heatmap = figure.data[0]
+    assert heatmap.zmax == pytest.approx(11 / (90 + 71 + 11))
+    assert list(figure.layout.xaxis.tickvals) == labels
+    assert list(figure.layout.yaxis.tickvals) == labels
+
+
 def test_confusion_heatmap_refuses_a_matrix_of_the_wrong_size():
     with pytest.raises(ValueError, match="must be 2 x 2"):
         figures.confusion_heatmap([[1, 2, 3]], ["BR", "DE"])
