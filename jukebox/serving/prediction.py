@@ -148,10 +148,11 @@ def deployment_targets(
 
 def deployment_title(deployment: Deployment, production: bool = False) -> str:
     """How a person tells deployments apart: which version answers, in words."""
+    where = f"{deployment.name} at {deployment.endpoint}"
     if deployment.model and production:
-        return f"The production model, version {deployment.version} ({deployment.name})"
+        return f"The production model, version {deployment.version} ({where})"
     if deployment.model:
-        return f"{deployment.model} version {deployment.version} ({deployment.name})"
+        return f"{deployment.model} version {deployment.version} ({where})"
     return f"{deployment.name} · {deployment.source} · {deployment.endpoint}"
 
 
