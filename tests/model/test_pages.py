@@ -145,6 +145,11 @@ def test_pages_and_their_modules_do_not_import_tensorflow():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def picker_label(at: AppTest) -> str:
+    picker = by_label(at.selectbox, "Training run")
+    return picker.format_func(picker.value)
+
+
 @pytest.mark.slow  # trains in a background job
 def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
     """Issue 11, bugs 1 and 5: Cancel saved a one-batch model that Home and Export then showed;
@@ -171,7 +176,7 @@ def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
             assert time.monotonic() < deadline, job.log_tail()
             time.sleep(0.3)
         at.run()
-        assert "running" in at.selectbox[0].format_func(at.selectbox[0].value)
+        assert "running" in picker_label(at)
         by_label(at.button, "Cancel").click()
         at.run()
         assert not at.exception, at.exception
@@ -182,6 +187,6 @@ def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
     assert not training_dir(home, job.id).exists()
     assert list_trainings(home) == []
     assert not training_stage(home).reached  # Home's "Latest training"
-    assert "cancelled" in at.selectbox[0].format_func(at.selectbox[0].value)
+    assert "cancelled" in picker_label(at)
     assert "Cancelled: no model was kept." in texts(at)
     assert "No trained model yet" in texts(page("export"))
