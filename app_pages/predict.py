@@ -11,6 +11,7 @@ import streamlit as st
 from jukebox.config import load_settings
 from jukebox.data import catalogue
 from jukebox.data.preprocessing import read_scaling_file
+from jukebox.data.store import current_info
 from jukebox.errors import JukeboxError
 from jukebox.serving.client import split_model_url
 from jukebox.serving.prediction import (
@@ -325,6 +326,12 @@ st.markdown(
     "likely to appear. The model has only ever seen a song's sound (how danceable, how loud, "
     "how fast…), never its artist or its lyrics."
 )
+
+if str((current_info(settings) or {}).get("source", "")).startswith("synthetic"):
+    st.caption(
+        "ℹ️ The current data set is synthetic: its countries' tastes are invented, so a preset's "
+        "name (say, *K-pop banger*) says nothing about where this data's charts would place it."
+    )
 
 mode = st.segmented_control(
     "What would you like to see?", [ONE, TWO_SONGS, TWO_MODELS], default=ONE, required=True,

@@ -88,6 +88,16 @@ else:
         key=version_key,
         help=f"A whole number; the next free one for this name is {suggestion}.",
     )
+    twin = next(
+        (v for v in complete if v.model == name.strip() and v.onnx_sha256 == chosen.onnx_sha256),
+        None,
+    )
+    if twin is not None:
+        st.warning(
+            f"This bundle is already registered as **{twin.model} version {twin.version}** "
+            "(the same model.onnx): registering it again would make an identical version. "
+            "Train and export a new model to register a new version."
+        )
     if st.button(
         "Register",
         type="primary",

@@ -82,13 +82,17 @@ def register_one(args: tuple[str, str, str, multiprocessing.Barrier]) -> str:
         return f"error: {error}"
 
 
-def concurrent(bundle: Path, name: str, versions: list[str]) -> tuple[float, dict[str, int]]:
+def concurrent(bundles: list[Path], name: str, versions: list[str]) -> tuple[float, dict[str, int]]:
+    """Register ``bundles[i]`` as ``versions[i]``, one process each, all at once."""
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier = manager.Barrier(len(versions))
         with context.Pool(len(versions)) as pool:
             started = time.perf_counter()
-            outcomes = pool.map(register_one, [(str(bundle), name, v, barrier) for v in versions])
+            outcomes = pool.map(
+                register_one,
+                [(str(b), name, v, barrier) for b, v in zip(bundles, versions, strict=True)],
+            )
             seconds = time.perf_counter() - started
     counts: dict[str, int] = {}
     for outcome in outcomes:
@@ -133,13 +137,15 @@ def main() -> None:
         from tests.bundles import make_tiny_bundle
 
         settings = load_settings()
-        bundle = make_tiny_bundle(home / "bundle")
+        # One distinct bundle per version: the same model.onnx is never registered twice.
+        count = max(options.versions, options.processes)
+        bundles = [make_tiny_bundle(home / f"bundle-{i}", seed=i).path for i in range(count)]
         python = platform.python_version()
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {python}")
         print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"registry {url}, local object storage in {settings.storage_dir}\n")
 
-        registering = [timed(register_bundle, bundle.path, "seq", v)[0]
+        registering = [timed(register_bundle, bundles[v - 1], "seq", v)[0]
                        for v in range(1, options.versions + 1)]  # fmt: skip
         fetching = [timed(fetch_bundle, "seq", v, home / f"f{v}")[0]
                     for v in range(1, options.versions + 1)]  # fmt: skip
@@ -165,7 +171,7 @@ def main() -> None:
         print(f"get_version without the one-certificate shortcut: {milliseconds(slow)}\n")
 
         versions = [str(v) for v in range(1, options.processes + 1)]
-        seconds, counts = concurrent(bundle.path, "parallel", versions)
+        seconds, counts = concurrent(bundles[: len(versions)], "parallel", versions)
         print(f"{options.processes} processes registering distinct versions at once: {counts}, "
               f"{seconds:.1f} s wall (process start-up included)")  # fmt: skip
         listed = sorted(int(v.version) for v in list_versions("parallel"))
@@ -173,7 +179,7 @@ def main() -> None:
               f"{listed == list(range(1, options.processes + 1))}; fetched and verified: "
               f"{fetch_all('parallel', listed, home / 'p')}")  # fmt: skip
 
-        seconds, counts = concurrent(bundle.path, "race", ["1"] * options.racers)
+        seconds, counts = concurrent([bundles[0]] * options.racers, "race", ["1"] * options.racers)
         race = list_versions("race", include_incomplete=True)
         print(f"{options.racers} processes registering the SAME version at once: {counts}, "
               f"{seconds:.1f} s wall")  # fmt: skip

@@ -1,18 +1,25 @@
-"""How fast our training is, against the workshop's way on the same data in the same run.
+"""How fast and how good our training is, against the workshop's way on the same data.
 
-Prints the machine; the data set size; for our training (default parameters: the workshop's
-network, 2 epochs, batch 512, whole arrays through a batched tf.data pipeline) the time of
-``fit``, the test accuracy and the peak resident memory of the process while training; then the
-same for the workshop's way (``workshop_reference.py``: per-feature datasets zipped, shuffle buffer
-as large as the training set, batch 32) and the ratio of the two times.
+Prints the machine; the data set (songs, chart rows, split, Bayes ceiling); then, for each way
+of training, the time of ``fit``, the test accuracy (chart rows of the test period) and its ratio
+to the Bayes ceiling:
 
-    python benchmarks/bench_training.py                  # default 1.1M-row set, both ways
-    python benchmarks/bench_training.py --no-reference   # ours only
+- **new default**: ``TrainingParams()``: song by song, early stopping on the validation loss;
+- **today's default** (before issue 11): every chart row, 2 epochs, batch 512, no early stopping;
+- **workshop's way** (``workshop_reference.py``: per-feature datasets zipped, shuffle buffer as
+  large as the training set, batch 32), 2 epochs: the slow one, left out with ``--no-reference``.
+
+``--learning-curve`` also trains the new default on a growing share of the training songs and
+prints test accuracy against the number of training songs, with the ceiling: whether more songs
+would help.
+
+    python benchmarks/bench_training.py                  # default 1.1M-row set, all three ways
+    python benchmarks/bench_training.py --no-reference --learning-curve
     python benchmarks/bench_training.py --songs 2000 --days 60   # a quick run
 
-Our trained model is saved as a training under ``--home`` (default: a temporary directory), so
-``bench_export.py --home`` can time its export. The machine is shared: say so with the figures.
-Figures are printed, never asserted.
+The new default's model is saved as a training under ``--home`` (default: a temporary
+directory), so ``bench_export.py --home`` can time its export. The machine is shared: say so
+with the figures. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -75,7 +82,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, help="synthetic songs (default: the default set)")
     parser.add_argument("--days", type=int, help="chart days of the synthetic set")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="most epochs of the new default")
+    parser.add_argument(
+        "--learning-curve",
+        action="store_true",
+        help="test accuracy of the new default against the number of training songs",
+    )
     parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--home", type=Path, help="JUKEBOX_HOME to save our training in")
     args = parser.parse_args()
@@ -98,29 +110,47 @@ def main() -> None:
     sizes = prepared.sizes()
     print(
         f"data: {data.source}, {len(data.rankings):,} ranking rows, {prepared.n_classes} "
-        f"countries; train {sizes['train']:,} / validation {sizes['validation']:,} / test "
-        f"{sizes['test']:,}; Bayes ceiling {data.bayes_accuracy:.4f} "
+        f"countries; chart rows train {sizes['train']:,} / validation {sizes['validation']:,} / "
+        f"test {sizes['test']:,}; songs train {prepared.song_counts()['train_songs']:,} / "
+        f"validation {prepared.song_counts()['validation_songs']:,} (held out whole); "
+        f"Bayes ceiling {data.bayes_accuracy:.4f} "
         f"(generated and prepared in {time.perf_counter() - started:.1f} s)"
     )
     rss_before = psutil.Process().memory_info().rss
 
-    params = TrainingParams(epochs=args.epochs)
-    with PeakMemory() as memory:
-        result = train(prepared, params)
-    metrics = evaluate(
-        predict(result.model, prepared.features, prepared.x_test),
-        prepared.y_test,
-        prepared.labels,
-        bayes_accuracy=data.bayes_accuracy,
+    def run(name: str, params, on=prepared):
+        result = train(on, params)
+        metrics = evaluate(
+            predict(result.model, prepared.features, prepared.x_test),
+            prepared.y_test,
+            prepared.labels,
+            bayes_accuracy=data.bayes_accuracy,
+        )
+        print(
+            f"{name}: {result.epochs_run} epoch(s) in {result.seconds:.1f} s; test accuracy "
+            f"{metrics.accuracy:.4f} = {metrics.accuracy_to_bayes:.1%} of the Bayes ceiling "
+            f"(rows={params.rows}, batch {params.batch_size}, learning rate "
+            f"{params.learning_rate}, early stopping {params.early_stopping}); load average "
+            + ", ".join(f"{v:.1f}" for v in os.getloadavg()),
+            flush=True,
+        )
+        return result, metrics
+
+    today = TrainingParams(
+        epochs=2, batch_size=512, rows="chart rows", early_stopping=False, seed=42
     )
+    run("today's default", today)
+    params = TrainingParams(**({"epochs": args.epochs} if args.epochs else {}))
+    with PeakMemory() as memory:
+        result, metrics = run("new default", params)
     ours = result.seconds
     print(
-        f"ours: {params.epochs} epochs (batch {params.batch_size}, learning rate "
-        f"{params.learning_rate}) in {ours:.1f} s; test accuracy {metrics.accuracy:.4f} "
-        f"({metrics.accuracy_to_bayes:.1%} of the Bayes ceiling); peak RSS while training "
-        f"{memory.peak / 2**30:.2f} GiB (before training {rss_before / 2**30:.2f} GiB; process "
-        f"max so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
+        f"new default: peak RSS while training {memory.peak / 2**30:.2f} GiB (before training "
+        f"{rss_before / 2**30:.2f} GiB; process max so far "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
     )
+    if args.learning_curve:
+        learning_curve(prepared, params, data.bayes_accuracy, run)
     home = args.home or Path(tempfile.mkdtemp(prefix="jukebox-bench-"))
     settings = load_settings({"JUKEBOX_HOME": str(home)})
     path = settings.models_dir / time.strftime("bench-%Y%m%d-%H%M%S")
@@ -147,10 +177,11 @@ def main() -> None:
     from benchmarks.workshop_reference import train_workshop_way
 
     print("workshop way: training (this is the slow one)…", flush=True)
-    reference = train_workshop_way(prepared, args.epochs)
+    reference = train_workshop_way(prepared, 2)
     print(
-        f"workshop way: {args.epochs} epochs (batch 32, Adam 0.001, per-feature zipped datasets) "
-        f"in {reference['seconds']:.1f} s; test accuracy {reference['test_accuracy']:.4f}"
+        f"workshop way: 2 epochs (batch 32, Adam 0.001, per-feature zipped datasets) "
+        f"in {reference['seconds']:.1f} s; test accuracy {reference['test_accuracy']:.4f} = "
+        f"{reference['test_accuracy'] / data.bayes_accuracy:.1%} of the Bayes ceiling"
     )
     print(
         f"ratio: ours is {reference['seconds'] / ours:.1f}x faster; test accuracy "
@@ -158,6 +189,26 @@ def main() -> None:
         f"({metrics.accuracy - reference['test_accuracy']:+.4f}); load average now "
         + ", ".join(f"{v:.1f}" for v in os.getloadavg())
     )
+
+
+def learning_curve(prepared, params, ceiling: float, run) -> None:
+    """Train on the first 1/8, 1/4, 1/2 and all of the training songs (a fixed shuffle)."""
+    import dataclasses
+
+    import numpy as np
+
+    songs = np.unique(prepared.songs_train)
+    order = np.random.default_rng(0).permutation(songs)
+    print(f"learning curve (Bayes ceiling {ceiling:.4f}):")
+    for share in (0.125, 0.25, 0.5, 1.0):
+        kept = np.isin(prepared.songs_train, order[: max(1, int(share * len(songs)))])
+        subset = dataclasses.replace(
+            prepared,
+            x_train=prepared.x_train[kept],
+            y_train=prepared.y_train[kept],
+            songs_train=prepared.songs_train[kept],
+        )
+        run(f"  {int(share * len(songs)):>6,} training songs", params, on=subset)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jukebox.model.network import ParamsError, TrainingParams
+from jukebox.model.network import ROWS, ParamsError, TrainingParams
 
 if TYPE_CHECKING:
     from jukebox.data.songdata import SongData
@@ -43,6 +43,21 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--depth", type=int, default=_DEFAULTS.depth, help="hidden layers (each doubles)"
     )
     hyper.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    hyper.add_argument(
+        "--rows",
+        choices=ROWS,
+        default=_DEFAULTS.rows,
+        help="one training row per song, weighted by its chart rows (same loss, far fewer "
+        "rows), or every chart row as in the workshop",
+    )
+    hyper.add_argument(
+        "--early-stopping",
+        action=argparse.BooleanOptionalAction,
+        default=_DEFAULTS.early_stopping,
+        help="stop once the validation loss has not improved for --patience epochs, keeping "
+        "the best epoch's weights (--epochs is then the most it runs)",
+    )
+    hyper.add_argument("--patience", type=int, default=_DEFAULTS.patience)
     data = parser.add_argument_group("data (default: the current data set of JUKEBOX_HOME)")
     source = data.add_mutually_exclusive_group()
     source.add_argument(
@@ -97,6 +112,9 @@ def params_from(args: argparse.Namespace) -> TrainingParams:
         width=args.width,
         depth=args.depth,
         seed=args.seed,
+        rows=args.rows,
+        early_stopping=args.early_stopping,
+        patience=args.patience,
     )
 
 
@@ -150,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data is not None and is_staged(settings, args.data):
             shutil.rmtree(args.data, ignore_errors=True)  # handed over by the page: read once
     print(f"Data: {data.source} ({len(data.rankings):,} ranking rows)", flush=True)
-    update_status(job_dir, source=data.source)
+    update_status(job_dir, source=data.source, bayes_accuracy=data.bayes_accuracy)
 
     terminated = False
 

@@ -239,6 +239,7 @@ def _sha256(path: Path) -> str:
 PREPROCESSING_FILE = "preprocessing.json"
 SPLIT_FILE = "split.json"
 SPLITS = ("train", "validation", "test")
+SONG_COLUMN = "song"
 
 
 def write_prepared(prepared: Prepared, directory: Path) -> None:
@@ -246,13 +247,15 @@ def write_prepared(prepared: Prepared, directory: Path) -> None:
     and split facts (JSON) into ``directory``: what a pipeline step passes to the next one."""
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {
-        "train": (prepared.x_train, prepared.y_train),
-        "validation": (prepared.x_val, prepared.y_val),
-        "test": (prepared.x_test, prepared.y_test),
+        "train": (prepared.x_train, prepared.y_train, prepared.songs_train),
+        "validation": (prepared.x_val, prepared.y_val, prepared.songs_val),
+        "test": (prepared.x_test, prepared.y_test, None),
     }
-    for split, (x, y) in arrays.items():
+    for split, (x, y, songs) in arrays.items():
         frame = pd.DataFrame(x, columns=list(prepared.features))
         frame[LABEL] = y
+        if songs is not None:
+            frame[SONG_COLUMN] = songs  # the song of each row: training goes song by song
         frame.to_parquet(directory / f"{split}.parquet", index=False)
     (directory / PREPROCESSING_FILE).write_text(prepared.preprocessing().to_json())
     (directory / SPLIT_FILE).write_text(json.dumps(prepared.summary(), indent=2))
@@ -270,6 +273,7 @@ def read_prepared(directory: Path) -> Prepared:
         arrays[name] = (
             frame[list(preprocessing.features)].to_numpy(dtype="float32"),
             frame[LABEL].to_numpy(dtype="int64"),
+            frame[SONG_COLUMN].to_numpy(dtype="int64") if SONG_COLUMN in frame else None,
         )
     return Prepared(
         features=preprocessing.features,
@@ -286,4 +290,7 @@ def read_prepared(directory: Path) -> Prepared:
         test_to=pd.Timestamp(split["test_to"]),
         seed=int(split["seed"]),
         notes=tuple(split.get("notes", ())),
+        songs_train=arrays["train"][2],
+        songs_val=arrays["validation"][2],
+        validation_by=str(split.get("validation_by", "row")),
     )

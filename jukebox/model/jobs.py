@@ -46,7 +46,9 @@ class TrainingStatus:
     job first reports). ``phase``: ``loading`` | ``preparing`` | ``training`` | ``evaluating`` |
     ``saving`` | ``exporting`` | ``finished``. ``history`` holds one value per finished epoch for
     each metric; ``curve`` the running training loss and accuracy within epochs as ``{"x": epochs
-    done, "loss", "accuracy"}`` points, so curves move before the first epoch ends. At the end:
+    done, "loss", "accuracy"}`` points, so curves move before the first epoch ends;
+    ``bayes_accuracy`` the data's ceiling (synthetic data only), once the data is loaded. At
+    the end:
     ``training_id``, ``model_dir`` and ``results`` (headline metrics), or ``error``.
     """
 
@@ -63,6 +65,7 @@ class TrainingStatus:
     curve: list[dict] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    bayes_accuracy: float | None = None
     training_id: str | None = None
     model_dir: str | None = None
     results: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +123,11 @@ def start_training(
     job_id = job_id or new_job_id()
     args = ["-m", "jukebox", "train", "--job-dir", "{job_dir}"]
     for name, value in params.to_dict().items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            args += [f"--{flag}", str(value)]
     if data is not None:
         handed_over = staging_dir(settings, job_id)
         write_data_dir(data, handed_over)
@@ -170,7 +177,8 @@ class TrainingJobView:
             return "Starting (loading TensorFlow and the data)…"
         if self.state == "running":
             if s.phase == "training" and s.epochs:
-                return f"Training: epoch {s.epoch}/{s.epochs}, batch {s.batch}/{s.batches}"
+                most = "at most " if s.params.get("early_stopping") else ""
+                return f"Training: epoch {s.epoch}/{most}{s.epochs}, batch {s.batch}/{s.batches}"
             return f"{s.phase.capitalize() or 'Running'}…"
         if self.state == "done":
             return "Finished."

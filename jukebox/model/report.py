@@ -183,6 +183,30 @@ class SplitFacts:
     test_to: str
     seed: int
     notes: tuple[str, ...] = ()
+    validation_by: str = ""
+    train_songs: int = 0
+    validation_songs: int = 0
+
+    def describe(self) -> str:
+        """The split in one paragraph, for the Train page and the model card."""
+        test = (
+            f"**Test:** the latest chart dates, {self.test_from} to {self.test_to} "
+            f"({self.test:,} chart rows), a period the model never saw."
+        )
+        if self.validation_by == "song":
+            validation = (
+                f"**Validation:** {self.validation_songs:,} songs held out whole "
+                f"({self.validation:,} chart rows before the test period), so it scores songs "
+                f"the model never trained on. **Training:** the other {self.train_songs:,} songs "
+                f"({self.train:,} chart rows)."
+            )
+        else:
+            validation = (
+                f"**Validation:** {self.validation:,} chart rows drawn at random before the test "
+                "period; the same songs appear in training on other days, so validation cannot "
+                f"show memorising. **Training:** {self.train:,} chart rows."
+            )
+        return f"{test} {validation}"
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SplitFacts:
@@ -195,6 +219,9 @@ class SplitFacts:
             test_to=str(data.get("test_to", "")),
             seed=int(data.get("seed", 0)),
             notes=tuple(data.get("notes", ())),
+            validation_by=str(data.get("validation_by", "")),
+            train_songs=int(data.get("train_songs", 0)),
+            validation_songs=int(data.get("validation_songs", 0)),
         )
 
 

@@ -24,6 +24,10 @@ class DuplicateVersionError(RegistryError):
     """The version is already registered for this model."""
 
 
+class DuplicateBundleError(RegistryError):
+    """The same model (the same ``model.onnx``) is already registered under another version."""
+
+
 class VersionNotFoundError(RegistryError):
     """No such model, or no such version of it."""
 

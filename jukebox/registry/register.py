@@ -20,7 +20,7 @@ from typing import Any
 from mr_openapi import ModelVersionState
 
 from jukebox.config import Settings, load_settings
-from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, read_bundle
+from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, file_sha256, read_bundle
 from jukebox.registry import official_api
 from jukebox.registry.bundles import (
     StoredBundle,
@@ -31,7 +31,11 @@ from jukebox.registry.bundles import (
     upload_bundle,
 )
 from jukebox.registry.connection import connect, official_errors
-from jukebox.registry.errors import DuplicateVersionError, UnverifiedBundleError
+from jukebox.registry.errors import (
+    DuplicateBundleError,
+    DuplicateVersionError,
+    UnverifiedBundleError,
+)
 from jukebox.registry.properties import (
     BUNDLE_ORIGIN,
     DATA_COMMIT,
@@ -70,6 +74,7 @@ class BundleCandidate:
     registrable: bool
     reason: str
     accuracy: float | None = None
+    onnx_sha256: str | None = None
 
 
 def _scalar(value: Any) -> bool | int | float | str | None:
@@ -188,6 +193,23 @@ def _description(bundle: ModelBundle, name: str, version: str) -> str:
     return f"{name} version {version}"
 
 
+def _refuse_registered_twin(client, model_id: str, name: str, version: str, sha: str) -> None:
+    """Raise :class:`DuplicateBundleError` when another version of the model already holds a
+    ``model.onnx`` with this sha256: registering it again would make two identical versions."""
+    for mv in official_api.versions_of(client, model_id):
+        twin = version_info(name, mv)
+        if twin.version != version and twin.complete and twin.onnx_sha256 == sha:
+            hint = (
+                " (it is archived: restore it instead)"
+                if twin.archived
+                else ": deploy or promote that version instead, or train a new model"
+            )
+            raise DuplicateBundleError(
+                f"This bundle is already registered as version {twin.version} of {name!r} "
+                f"(same model.onnx, sha256 {sha[:12]}…){hint}."
+            )
+
+
 @official_errors()
 def register_bundle(
     bundle_dir: str | Path,
@@ -204,10 +226,11 @@ def register_bundle(
     """Upload a verified bundle to object storage, then register it as ``name`` ``version``.
 
     ``data_version`` is the DVC md5 as text, or a mapping (or object) with ``md5`` and
-    ``commit``. Refuses a bundle that failed verification, a bad name or version, and a version
-    already registered. If registration fails after the upload, the upload is removed and the
-    version is left marked ``failed`` (and archived) so it is never listed as usable;
-    registering the same version again completes it.
+    ``commit``. Refuses a bundle that failed verification, a bad name or version, a version
+    already registered, and a bundle whose ``model.onnx`` another version of ``name`` holds
+    (:class:`DuplicateBundleError`). If registration fails after the upload, the upload is
+    removed and the version is left marked ``failed`` (and archived) so it is never listed as
+    usable; registering the same version again completes it.
     """
     settings = settings or load_settings()
     name = check_model_name(name)
@@ -227,6 +250,9 @@ def register_bundle(
             f"Version {version} of {name!r} is already registered: choose another version "
             f"(the next free one is {suggest_next_version(name, settings)})."
         )
+
+    if rm is not None:
+        _refuse_registered_twin(client, rm.id, name, version, bundle.sha256()["model.onnx"])
 
     store = open_store(settings)
     try:
@@ -356,6 +382,7 @@ def exported_bundles(settings: Settings | None = None) -> list[BundleCandidate]:
                 problem is None,
                 problem or "verified",
                 accuracy,
+                file_sha256(onnx),
             )
         )
     return sorted(candidates, key=lambda c: c.modified, reverse=True)

@@ -10,7 +10,7 @@ v2 client (:mod:`jukebox.serving.client`), which speaks the protocol.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jukebox.config import Settings
@@ -28,7 +28,8 @@ class Target:
     ``training`` holds the features' minima and maxima seen in training and ``labels`` the
     country codes in output order (both from the bundle's preprocessing.json, when known; an
     uploaded scaling also tells the training ranges). ``scaling`` is set only for models from
-    elsewhere that expect min-max scaled inputs. ``auth`` says the server wants a bearer token.
+    elsewhere that expect min-max scaled inputs. ``auth`` says the server wants a bearer token;
+    ``production`` that it serves its registered model's production version.
     """
 
     url: str
@@ -40,6 +41,7 @@ class Target:
     scaling: Preprocessing | None = None
     labels: tuple[str, ...] | None = None
     auth: bool = False
+    production: bool = False
 
     @property
     def title(self) -> str:
@@ -109,26 +111,70 @@ def curl_command(infer_url: str, request: Mapping, with_token: bool = False) -> 
     return f"curl -s -X POST {infer_url} -H 'Content-Type: application/json'{auth} -d '{body}'"
 
 
-def deployment_targets(settings: Settings) -> list[Target]:
+def deployment_targets(
+    settings: Settings, production: Mapping[str, str] | None = None
+) -> list[Target]:
     """Every deployment of the Deploy page that answers now, with its labels and training
-    ranges read from the bundle it serves (so values outside training can be flagged)."""
+    ranges read from the bundle it serves (so values outside training can be flagged).
+
+    The deployment of a model's production version comes first, named in plain words ("the
+    production model, version 1"), so it is what Predict asks unless told otherwise.
+    ``production`` maps a registered model's name to its production version; when None it is
+    read from the registry (and left empty when the registry cannot be reached).
+    """
+    deployments = [d for d in list_deployments(settings) if d.ready]
+    if production is None:
+        production = production_versions(settings, {d.model for d in deployments if d.model})
     targets = []
-    for deployment in list_deployments(settings):
-        if not deployment.ready:
-            continue
+    for deployment in deployments:
         preprocessing = _served_preprocessing(deployment)
+        is_production = bool(deployment.model) and production.get(deployment.model) == str(
+            deployment.version
+        )
         targets.append(
             Target(
                 url=deployment.endpoint,
                 model_name=deployment.name,
                 token=settings.serving_token,
-                label=f"{deployment.name} · {deployment.source} · {deployment.endpoint}",
+                label=deployment_title(deployment, is_production),
                 training=preprocessing.reordered(FEATURES) if preprocessing else None,
                 labels=preprocessing.labels if preprocessing else None,
                 auth=deployment.auth,
+                production=is_production,
             )
         )
-    return targets
+    return sorted(targets, key=lambda t: not t.production)  # stable: the rest keep their order
+
+
+def deployment_title(deployment: Deployment, production: bool = False) -> str:
+    """How a person tells deployments apart: which version answers, in words."""
+    where = f"{deployment.name} at {deployment.endpoint}"
+    if deployment.model and production:
+        return f"The production model, version {deployment.version} ({where})"
+    if deployment.model:
+        return f"{deployment.model} version {deployment.version} ({where})"
+    return f"{deployment.name} · {deployment.source} · {deployment.endpoint}"
+
+
+def production_versions(settings: Settings, models: Iterable[str]) -> dict[str, str]:
+    """The production version of each registered model in ``models`` that has one; models the
+    registry cannot tell about (unreachable, unknown) are left out."""
+    models = sorted(set(models))
+    if not models:
+        return {}
+    from jukebox.errors import JukeboxError
+    from jukebox.registry.versions import list_versions
+
+    found = {}
+    for model in models:
+        try:
+            versions = list_versions(model, settings)
+        except JukeboxError:
+            continue
+        for version in versions:
+            if version.production:
+                found[model] = version.version
+    return found
 
 
 def _served_preprocessing(deployment: Deployment) -> Preprocessing | None:

@@ -17,6 +17,7 @@ from jukebox.data.countries import country_name
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
+CEILING_COLOR = "#54a24b"
 
 METRIC_LABELS = {
     "accuracy": "Accuracy",
@@ -34,8 +35,13 @@ def training_curves(
     curve: Sequence[Mapping[str, float]] | None = None,
     *,
     epochs: int | None = None,
+    ceiling: float | None = None,
 ) -> go.Figure:
     """Loss and accuracy against epochs, training and validation side by side.
+
+    ``ceiling`` (the data's Bayes ceiling, when known) is drawn across the accuracy panel: a
+    validation accuracy above it is not possible from the features alone, so it means the
+    validation split shares songs with training.
 
     ``curve`` holds running training values within epochs (``{"x", "loss", "accuracy"}``) and is
     drawn as a line, so the figure moves before the first epoch ends; ``history`` holds one value
@@ -83,12 +89,31 @@ def training_curves(
     span = [0, max(1, epochs or 0, *(p["x"] for p in curve), len(history.get("loss", [])))]
     figure.update_xaxes(title_text="epoch", range=[span[0], span[1] * 1.02])
     figure.update_yaxes(range=[0, 1], row=1, col=2)
+    if ceiling:
+        figure.add_hline(
+            y=ceiling,
+            line={"color": CEILING_COLOR, "dash": "dash", "width": 1.5},
+            annotation_text=f"Bayes ceiling {ceiling:.3f}",
+            annotation_position="top left",
+            row=1,
+            col=2,
+        )
+        seen = [v for k in ("accuracy", "val_accuracy") for v in history.get(k, []) if v]
+        seen += [p["accuracy"] for p in curve if p.get("accuracy")]
+        top = max([ceiling, *seen])
+        figure.update_yaxes(range=[0, min(1.0, top * 1.4)], row=1, col=2)
     figure.update_layout(
         height=360,
         margin={"t": 40, "b": 40, "l": 40, "r": 10},
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     return figure
+
+
+def best_epoch(history: Mapping[str, Sequence[float]] | None) -> int | None:
+    """The epoch (1-based) with the lowest validation loss: the one early stopping keeps."""
+    losses = [v for v in (history or {}).get("val_loss", []) if v is not None]
+    return int(np.argmin(losses)) + 1 if losses else None
 
 
 def confusion_heatmap(
@@ -98,7 +123,8 @@ def confusion_heatmap(
 
     With ``normalize`` each row is divided by its total, so a cell reads "share of this country's
     test rows predicted as that one" and the diagonal is each country's recall; the hover shows
-    the raw count as well.
+    the raw count as well. The colour scale ends at the largest off-diagonal cell (the
+    diagonal, usually larger, shows at full colour), and every country code is labelled.
     """
     counts = np.asarray(matrix, dtype=float)
     labels = list(labels)
@@ -119,30 +145,30 @@ def confusion_heatmap(
         ]
         for i in range(len(labels))
     ]
+    # The colours span up to the largest off-diagonal cell: the mistakes are what a reader
+    # compares, and the diagonal (saturated) would otherwise wash every mistake out.
+    off_diagonal = z[~np.eye(len(labels), dtype=bool)] if len(labels) > 1 else z.ravel()
+    top = float(off_diagonal.max()) if off_diagonal.size and off_diagonal.max() > 0 else None
     figure = go.Figure(
         go.Heatmap(
             z=z,
             x=labels,
             y=labels,
-            colorscale="Blues",
+            colorscale="Viridis",  # dark for none, bright for many: readable on the dark theme
             zmin=0,
-            zmax=1 if normalize else None,
+            zmax=top if top is not None else (1 if normalize else None),
             text=hover,
             hoverinfo="text",
             colorbar={"title": "share" if normalize else "rows"},
         )
     )
-    size = max(420, min(1100, 14 * len(labels) + 160))
+    size = max(420, min(1400, 16 * len(labels) + 160))
+    every = {"tickmode": "array", "tickvals": labels, "ticktext": labels, "tickfont": {"size": 9}}
     figure.update_layout(
         height=size,
         margin={"t": 30, "b": 40, "l": 40, "r": 10},
-        xaxis={"title": "predicted country", "type": "category", "tickfont": {"size": 9}},
-        yaxis={
-            "title": "true country",
-            "type": "category",
-            "autorange": "reversed",
-            "tickfont": {"size": 9},
-        },
+        xaxis={"title": "predicted country", "type": "category", **every},
+        yaxis={"title": "true country", "type": "category", "autorange": "reversed", **every},
     )
     return figure
 

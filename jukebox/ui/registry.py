@@ -32,7 +32,8 @@ def _version_order(version: VersionInfo) -> tuple:
 
 
 def versions_table(versions: Sequence[VersionInfo]) -> pd.DataFrame:
-    """One row per version: model, version, created, author, accuracy, data version, state."""
+    """One row per version: model, version, created, author, accuracy, data version, the
+    training (or pipeline run) it came from, the sha256 of its ``model.onnx``, and its state."""
     rows = [
         {
             "model": v.model,
@@ -41,11 +42,14 @@ def versions_table(versions: Sequence[VersionInfo]) -> pd.DataFrame:
             "author": v.author or "",
             "accuracy": v.accuracy,
             "data version": _short(v.data_version) or _short(v.data_commit) or "",
+            "training": v.run_id or "",
+            "sha256": _short(v.onnx_sha256) or "",
             "state": f"{STATUS_ICONS.get(v.status, '')} {v.status}".strip(),
         }
         for v in sorted(versions, key=_version_order)
     ]
-    columns = ["model", "version", "created", "author", "accuracy", "data version", "state"]
+    columns = ["model", "version", "created", "author", "accuracy", "data version"]
+    columns += ["training", "sha256", "state"]
     return pd.DataFrame(rows, columns=columns)
 
 

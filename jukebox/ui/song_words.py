@@ -304,14 +304,35 @@ def feature_table(songs: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
 
 def flag_sentence(flag: RangeFlag) -> str:
     """A value outside training in words: ``"How fast: 230 BPM is above anything the model saw
-    in training (highest 200 BPM), so the model is guessing there."``"""
+    in training (highest 200 BPM), so the model is guessing there."``
+
+    The comparison was made in raw values; the two figures are printed with as many digits as
+    it takes for them to differ, so the sentence never reads "100 % is above … (highest 100 %)".
+    """
     question = DIALS[flag.feature].question.rstrip("?")
-    shown = format_value(flag.feature, flag.value)
     if flag.below:
         side, which, bound = "below", "lowest", flag.low
     else:
         side, which, bound = "above", "highest", flag.high
+    shown, limit = distinct_values(flag.feature, flag.value, bound)
     return (
         f"{question}: {shown} is {side} anything the model saw in training "
-        f"({which} {format_value(flag.feature, bound)}), so the model is guessing there."
+        f"({which} {limit}), so the model is guessing there."
     )
+
+
+def distinct_values(feature: str, value: float, other: float) -> tuple[str, str]:
+    """``value`` and ``other`` in words, with more digits than usual when that is what it takes
+    to tell them apart (``"100.0 %"`` and ``"99.6 %"`` rather than ``"100 %"`` twice)."""
+    first, second = format_value(feature, value), format_value(feature, other)
+    dial = DIALS[feature]
+    for digits in range(1, 8):
+        if first != second:
+            break
+        if dial.kind == "percent":
+            first, second = (f"{v * 100:.{digits}f} %" for v in (value, other))
+        elif dial.kind == "seconds":
+            first, second = (f"{v / 1000:.{digits}f} s" for v in (value, other))
+        else:
+            first, second = (f"{v:.{digits}f} {dial.unit}".strip() for v in (value, other))
+    return first, second

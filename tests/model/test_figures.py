@@ -21,6 +21,18 @@ def test_confusion_heatmap_has_country_codes_on_both_axes_and_row_shares():
     np.testing.assert_allclose(counts.data[0].z, matrix)
 
 
+def test_confusion_colours_span_the_mistakes_and_every_country_is_labelled():
+    """Issue 11: the diagonal washed the mistakes out, and most country codes had no label."""
+    labels = [f"C{i:02d}" for i in range(72)]
+    matrix = np.diag(np.full(72, 90)) + 1
+    matrix[3, 5] = 11  # the largest mistake: 11 of 90 + 72 rows
+    figure = figures.confusion_heatmap(matrix.tolist(), labels)
+    heatmap = figure.data[0]
+    assert heatmap.zmax == pytest.approx(11 / (90 + 71 + 11))
+    assert list(figure.layout.xaxis.tickvals) == labels
+    assert list(figure.layout.yaxis.tickvals) == labels
+
+
 def test_confusion_heatmap_refuses_a_matrix_of_the_wrong_size():
     with pytest.raises(ValueError, match="must be 2 x 2"):
         figures.confusion_heatmap([[1, 2, 3]], ["BR", "DE"])
@@ -85,3 +97,28 @@ def test_ceiling_figure_places_model_between_chance_and_bayes():
     assert list(figure.data[0].y) == ["chance", "model", "Bayes ceiling"]
     assert list(figure.data[0].x) == [0.1, 0.3, 0.4]
     assert list(figures.ceiling_figure(0.3, None).data[0].y) == ["model"]
+
+
+def test_the_accuracy_curve_carries_the_bayes_ceiling_and_room_above_it():
+    """Issue 11: a user sees when validation is above what is possible."""
+    history = {"accuracy": [0.15, 0.21], "val_accuracy": [0.16, 0.209], "val_loss": [3.1, 3.0]}
+    figure = figures.training_curves(history, epochs=2, ceiling=0.177)
+    (line,) = [s for s in figure.layout.shapes if s.type == "line"]
+    assert line.y0 == line.y1 == pytest.approx(0.177)
+    assert line.yref == "y2"  # on the accuracy panel, not the loss panel
+    assert "Bayes ceiling 0.177" in [a.text for a in figure.layout.annotations]
+    low, high = figure.layout.yaxis2.range
+    assert low == 0 and 0.209 < high < 0.5  # zoomed so the gap to the ceiling shows
+    assert not [s for s in figures.training_curves(history, epochs=2).layout.shapes]
+    assert figures.best_epoch(history) == 2 and figures.best_epoch({}) is None
+
+
+def test_the_split_is_said_in_words():
+    from jukebox.model.report import SplitFacts
+
+    split = SplitFacts(800, 200, 300, 6, "2024-01-01", "2024-01-10", 3, (), "song", 40, 10)
+    words = split.describe()
+    assert "10 songs held out whole" in words and "never trained on" in words
+    assert "2024-01-01 to 2024-01-10" in words and "40 songs" in words
+    by_row = SplitFacts.from_dict({"train": 800, "validation": 200, "validation_by": "row"})
+    assert "same songs appear in training" in by_row.describe()

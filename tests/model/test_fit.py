@@ -45,7 +45,7 @@ def stopped_after(prepared, n_batches: int, seed: int):
     seen = []
     result = train(
         prepared,
-        TrainingParams(epochs=5, batch_size=64, width=8, depth=2, seed=seed),
+        TrainingParams(epochs=5, batch_size=8, width=8, depth=2, seed=seed),
         listeners=[lambda e: seen.append(e) if e.kind == "batch_end" else None],
         should_stop=lambda: len(seen) >= n_batches,
         batch_interval=0.0,
@@ -86,3 +86,40 @@ def test_diverging_loss_stops_with_what_to_change(prepared):
     broken = dataclasses.replace(prepared, x_train=x_train)
     with pytest.raises(TrainingError, match="NaN.*diverged.*Lower the learning rate"):
         train(broken, TrainingParams(epochs=2, batch_size=256, width=4, depth=1))
+
+
+def row_cross_entropy(model, prepared, x, y) -> float:
+    probabilities = predict(model, prepared.features, x).astype(np.float64)
+    return float(-np.log(np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1)).mean())
+
+
+def test_song_by_song_minimises_the_chart_row_loss_and_keeps_the_best_epoch(prepared):
+    """Issue 11: song-level training is the same loss as row by row; early stopping on the
+    validation loss keeps the best epoch's weights."""
+    params = TrainingParams(
+        epochs=40, batch_size=32, learning_rate=0.01, width=64, depth=3, patience=2, seed=3
+    )
+    assert params.rows == "songs" and params.early_stopping
+    result = train(prepared, params)
+    history = result.history
+    assert result.epochs_run < params.epochs  # it stopped on the validation loss
+    best = int(np.argmin(history["val_loss"]))
+    assert best < result.epochs_run - 1  # later epochs were worse, and were not kept
+    # The validation figures are the chart-row ones, for the weights that were kept.
+    kept = row_cross_entropy(result.model, prepared, prepared.x_val, prepared.y_val)
+    assert kept == pytest.approx(history["val_loss"][best], rel=2e-3)
+    predicted = predict(result.model, prepared.features, prepared.x_val).argmax(axis=1)
+    accuracy = float((predicted == prepared.y_val).mean())
+    assert accuracy == pytest.approx(history["val_accuracy"][best], abs=2e-3)
+    # The saved model is compiled as usual (one country index per chart row).
+    assert result.model.loss == "sparse_categorical_crossentropy"
+
+
+def test_chart_rows_remain_an_option_with_the_same_figures(prepared):
+    params = TrainingParams(
+        epochs=2, batch_size=256, width=8, depth=2, rows="chart rows", early_stopping=False
+    )
+    result = train(prepared, params)
+    assert result.epochs_run == 2
+    kept = row_cross_entropy(result.model, prepared, prepared.x_val, prepared.y_val)
+    assert kept == pytest.approx(result.history["val_loss"][-1], rel=2e-3)

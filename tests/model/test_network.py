@@ -97,3 +97,14 @@ def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
 def test_fewer_than_two_countries_is_refused():
     with pytest.raises(ValueError, match="at least two countries"):
         build_model(Preprocessing(FEATURES, (0.0,) * 13, (1.0,) * 13, ("A",)))
+
+
+def test_rows_and_early_stopping_are_checked_and_parsed():
+    assert TrainingParams().rows == "songs" and TrainingParams().early_stopping
+    with pytest.raises(ParamsError, match="rows must be one of 'songs', 'chart rows'"):
+        TrainingParams(rows="days")
+    with pytest.raises(ParamsError, match="patience must be between 1 and 100"):
+        TrainingParams(patience=0)
+    # As a KFP or JSON parameter arrives: text and floats.
+    params = TrainingParams.from_dict({"early_stopping": "false", "patience": 4.0})
+    assert params.early_stopping is False and params.patience == 4

@@ -83,6 +83,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     by_label(at.number_input, "Chart days").set_value(20)
     by_label(at.number_input, "Countries").set_value(5)
     by_label(at.number_input, "Epochs").set_value(300)  # far more than it will get to run
+    by_label(at.checkbox, "Stop early").set_value(False)  # it must still run when stopped
     by_label(at.number_input, "Batch size").set_value(64)
     by_label(at.number_input, "Width").set_value(8)
     by_label(at.number_input, "Depth").set_value(2)
@@ -101,6 +102,7 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     assert not at.error
     assert "Stopped early on request" in "\n".join(w.value for w in at.warning)
     assert "Bayes ceiling" in texts(at)
+    assert "songs held out whole" in texts(at)  # the page says what the split is
     metrics = {m.label: m.value for m in at.metric}
     assert 0 < float(metrics["Accuracy"]) <= 1
     charts = at.get("plotly_chart")
@@ -141,3 +143,50 @@ def test_pages_and_their_modules_do_not_import_tensorflow():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def picker_label(at: AppTest) -> str:
+    picker = by_label(at.selectbox, "Training run")
+    return picker.format_func(picker.value)
+
+
+@pytest.mark.slow  # trains in a background job
+def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
+    """Issue 11, bugs 1 and 5: Cancel saved a one-batch model that Home and Export then showed;
+    the picker and the panel disagreed about the state."""
+    from jukebox.lifecycle import training_stage
+    from jukebox.model.runs import list_trainings, training_dir
+
+    at = page("train")
+    at.radio[0].set_value("synthetic")
+    at.run()
+    by_label(at.number_input, "Songs").set_value(300)
+    by_label(at.number_input, "Chart days").set_value(20)
+    by_label(at.number_input, "Countries").set_value(5)
+    by_label(at.number_input, "Epochs").set_value(300)  # far more than it will get to run
+    by_label(at.checkbox, "Stop early").set_value(False)  # it must still run when stopped
+    by_label(at.number_input, "Batch size").set_value(64)
+    by_label(at.button, "Train").click()
+    at.run()
+    (job,) = list_jobs(home, "train")
+    try:
+        deadline = time.monotonic() + 180
+        while not read_status(job.dir).get("history"):  # a model exists that Stop would keep
+            assert job.is_alive(), job.log_tail()
+            assert time.monotonic() < deadline, job.log_tail()
+            time.sleep(0.3)
+        at.run()
+        assert "running" in picker_label(at)
+        by_label(at.button, "Cancel").click()
+        at.run()
+        assert not at.exception, at.exception
+    finally:
+        stop_job(job)
+    assert not job.is_alive()
+    assert read_status(job.dir)["state"] == "cancelled"
+    assert not training_dir(home, job.id).exists()
+    assert list_trainings(home) == []
+    assert not training_stage(home).reached  # Home's "Latest training"
+    assert "cancelled" in picker_label(at)
+    assert "Cancelled: no model was kept." in texts(at)
+    assert "No trained model yet" in texts(page("export"))

@@ -21,14 +21,62 @@ def test_test_split_is_the_latest_fifth_of_chart_dates(merged, prepared):
     assert len(prepared.y_train) + len(prepared.y_val) == int((~later).sum())
 
 
-def test_validation_is_a_stratified_fifth_of_the_rest(prepared):
-    rest = len(prepared.y_train) + len(prepared.y_val)
-    assert len(prepared.y_val) == pytest.approx(0.2 * rest, abs=1)
-    train_share = np.bincount(prepared.y_train, minlength=prepared.n_classes) / len(
-        prepared.y_train
+def test_validation_holds_out_a_fifth_of_the_songs_whole(merged, prepared):
+    """Issue 11: validation held the same songs on other days, so it could not see overfitting."""
+    assert prepared.validation_by == "song"
+    train_songs, val_songs = set(prepared.songs_train), set(prepared.songs_val)
+    assert not train_songs & val_songs  # no song on both sides
+    assert len(val_songs) == pytest.approx(0.2 * len(train_songs | val_songs), abs=1)
+    assert len(prepared.songs_train) == len(prepared.y_train)
+    assert len(prepared.songs_val) == len(prepared.y_val)
+    # The split is by whole songs: every row of a validation song is in validation.
+    before_test = merged[merged["snapshot_date"] < prepared.test_from]
+    rows_per_song = before_test.groupby("spotify_id", observed=True).size()
+    assert len(prepared.y_train) + len(prepared.y_val) == rows_per_song.sum()
+    summary = prepared.summary()
+    assert summary["validation_by"] == "song"
+    assert summary["validation_songs"] == len(val_songs)
+
+
+def test_the_same_seed_holds_out_the_same_songs(merged, prepared):
+    again = prepare(merged, seed=3)
+    np.testing.assert_array_equal(again.y_val, prepared.y_val)
+    other = prepare(merged, seed=4)
+    assert len(other.y_val) != len(prepared.y_val) or not np.array_equal(
+        other.x_val, prepared.x_val
     )
-    val_share = np.bincount(prepared.y_val, minlength=prepared.n_classes) / len(prepared.y_val)
-    np.testing.assert_allclose(train_share, val_share, atol=0.01)
+
+
+def test_song_table_folds_rows_into_songs_with_country_counts():
+    from jukebox.data.preparation import song_table
+
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    y = np.array([0, 2, 1, 0, 2])
+    songs = np.array([7, 9, 7, 7, 9])
+    features, counts = song_table(x, y, songs, 3)
+    np.testing.assert_array_equal(features, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(counts, [[2, 1, 0], [0, 0, 2]])
+    # Without ids, identical feature rows are one song: the same table.
+    same_features, same_counts = song_table(x, y, None, 3)
+    np.testing.assert_array_equal(same_features, features)
+    np.testing.assert_array_equal(same_counts, counts)
+
+
+def test_song_table_keeps_the_row_by_row_loss(prepared):
+    """Cross-entropy over chart rows = count-weighted cross-entropy over songs."""
+    from jukebox.data.preparation import song_table
+
+    rng = np.random.default_rng(0)
+    features, counts = song_table(
+        prepared.x_train, prepared.y_train, prepared.songs_train, prepared.n_classes
+    )
+    assert counts.sum() == len(prepared.y_train)
+    assert len(features) < len(prepared.y_train) / 5
+    p_song = rng.dirichlet(np.ones(prepared.n_classes), size=len(features))
+    _, inverse = np.unique(prepared.songs_train, return_inverse=True)
+    row_loss = -np.log(p_song[inverse, prepared.y_train]).mean()
+    song_loss = -(counts * np.log(p_song)).sum() / counts.sum()
+    assert song_loss == pytest.approx(row_loss, rel=1e-9)
 
 
 def test_scaler_is_fitted_on_training_rows_only(merged):
@@ -88,3 +136,16 @@ def test_too_few_rows_are_refused(merged):
 def test_missing_columns_are_named(merged):
     with pytest.raises(PreparationError, match="tempo"):
         prepare(merged.drop(columns=["tempo"]))
+
+
+def test_prepared_round_trips_with_its_song_ids(prepared, tmp_path):
+    """What a pipeline's prepare step hands to its train step keeps the songs of each row."""
+    from jukebox.data.store import read_prepared, write_prepared
+
+    write_prepared(prepared, tmp_path / "prepared")
+    again = read_prepared(tmp_path / "prepared")
+    np.testing.assert_array_equal(again.songs_train, prepared.songs_train)
+    np.testing.assert_array_equal(again.songs_val, prepared.songs_val)
+    np.testing.assert_array_equal(again.x_val, prepared.x_val)
+    assert again.validation_by == "song"
+    assert again.summary() == prepared.summary()

@@ -20,6 +20,7 @@ from jukebox.registry.bundles import (
 )
 from jukebox.registry.connection import connect
 from jukebox.registry.errors import (
+    DuplicateBundleError,
     DuplicateVersionError,
     RegistryCredentialsError,
     RegistryError,
@@ -137,9 +138,10 @@ def test_fetch_of_a_missing_version_says_so(registry_env, bundle, name):
         fetch_bundle(name, 2)
 
 
-def test_archive_restore_and_production(registry_env, bundle, name):
-    for version in (1, 2, 3):
-        register_bundle(bundle.path, name, version)
+def test_archive_restore_and_production(registry_env, bundle, name, tmp_path):
+    register_bundle(bundle.path, name, 1)
+    for version in (2, 3):
+        register_bundle(make_tiny_bundle(tmp_path / str(version), seed=version).path, name, version)
 
     mark_production(name, 2)
     assert production_versions(name) == ["2"]
@@ -252,11 +254,11 @@ def test_a_version_left_pending_by_a_crash_is_hidden_then_completed(registry_env
     assert version.complete and get_version(name, "1").uri
 
 
-def test_suggest_next_version(registry_env, bundle, name):
+def test_suggest_next_version(registry_env, bundle, name, tmp_path):
     assert suggest_next_version(name) == "1"
     assert suggest_next_version("not a valid name") == "1"
     register_bundle(bundle.path, name, 1)
-    register_bundle(bundle.path, name, 5)
+    register_bundle(make_tiny_bundle(tmp_path / "5", seed=5).path, name, 5)
     assert suggest_next_version(name) == "6"
 
 
@@ -375,7 +377,7 @@ def test_failed_verification_says_what_failed(tmp_path):
 
 
 @pytest.mark.slow  # starts the embedded registry as a background process
-def test_the_embedded_registry_starts_on_demand(jukebox_home, bundle, name):
+def test_the_embedded_registry_starts_on_demand(jukebox_home, bundle, name, tmp_path):
     from jukebox.registry.server.process import running_servers, stop_server
 
     settings = load_settings()
@@ -385,18 +387,33 @@ def test_the_embedded_registry_starts_on_demand(jukebox_home, bundle, name):
         assert [v.version for v in list_versions(name)] == ["1"]
         assert len(running_servers(settings)) == 1
         # Reused, not started again.
-        register_bundle(bundle.path, name, 2)
+        register_bundle(make_tiny_bundle(tmp_path / "2", seed=2).path, name, 2)
         assert len(running_servers(settings)) == 1
     finally:
         stop_server(settings)
     assert running_servers(settings) == []
 
 
-def test_concurrent_first_registrations_of_a_new_model_all_succeed(registry_env, bundle, name):
+def test_concurrent_first_registrations_of_a_new_model_all_succeed(
+    registry_env, bundle, name, tmp_path
+):
     from concurrent.futures import ThreadPoolExecutor
 
+    bundles = {v: make_tiny_bundle(tmp_path / str(v), seed=v).path for v in (1, 2, 3, 4)}
     with ThreadPoolExecutor(4) as pool:
-        done = list(pool.map(lambda v: register_bundle(bundle.path, name, v), [1, 2, 3, 4]))
+        done = list(pool.map(lambda v: register_bundle(bundles[v], name, v), [1, 2, 3, 4]))
     assert sorted(v.version for v in done) == ["1", "2", "3", "4"]
     assert sorted(v.version for v in list_versions(name)) == ["1", "2", "3", "4"]
     assert model_names().count(name) == 1
+
+
+def test_the_same_bundle_is_not_registered_twice(registry_env, bundle, name, tmp_path):
+    """Issue 11, bug 3: one click made v3 identical to v2."""
+    register_bundle(bundle.path, name, 1)
+    with pytest.raises(DuplicateBundleError, match=r"already registered as version 1 .*sha256"):
+        register_bundle(bundle.path, name, 2)
+    assert [v.version for v in list_versions(name)] == ["1"]
+    # Another model, or another bundle, is registered as usual.
+    register_bundle(bundle.path, f"{name}-other", 1)
+    other = make_tiny_bundle(tmp_path / "other", seed=5)
+    assert register_bundle(other.path, name, 2).version == "2"

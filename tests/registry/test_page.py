@@ -83,6 +83,11 @@ def test_the_register_form_registers_the_exported_model(page_env, exported):
     assert row["version"] == "1" and row["accuracy"] == 0.5 and "live" in row["state"]
     # The next suggestion follows what is registered.
     assert version_field(at).value == "2"
+    # Issue 11, bug 3: the form says the bundle is registered already, and refuses it again.
+    assert "already registered as **tinyform version 1**" in texts(at.warning)
+    button(at, "Register").click().run()
+    assert "already registered as version 1" in texts(at.error)
+    assert [v.version for v in list_versions("tinyform")] == ["1"]
 
 
 @pytest.mark.slow  # drives the app through several reruns
@@ -139,9 +144,9 @@ def test_an_unverified_export_cannot_be_registered(page_env, exported):
 
 
 @pytest.mark.slow  # several page reruns: over 2 s on this machine
-def test_archive_restore_and_production_buttons(page_env, exported):
-    for version in (1, 2):
-        register_bundle(exported.path, "tinylife", version)
+def test_archive_restore_and_production_buttons(page_env, exported, tmp_path):
+    register_bundle(exported.path, "tinylife", 1)
+    register_bundle(make_tiny_bundle(tmp_path / "v2", seed=2).path, "tinylife", 2)
     at = run_page()
     at.selectbox(key="detail_model").set_value("tinylife").run()
     # The latest version is selected by default.

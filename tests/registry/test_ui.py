@@ -24,17 +24,25 @@ def version(number: str, state: str = "LIVE", **properties) -> VersionInfo:
 
 def test_versions_table_has_the_columns_of_the_design_in_version_order():
     versions = [
-        version("10", **{"metric.accuracy": 0.7, "data.version": "0123456789abcdef"}),
+        version(
+            "10",
+            **{"metric.accuracy": 0.7, "data.version": "0123456789abcdef"},
+            **{"run.id": "20261122-120000-abc123", "model.sha256": "feedface" * 8},
+        ),
         version("2", **{"metric.accuracy": 0.6, "jukebox.production": True}),
         version("3", state="ARCHIVED"),
     ]
     table = ui.versions_table(versions)
     assert list(table.columns) == [
-        "model", "version", "created", "author", "accuracy", "data version", "state",
+        "model", "version", "created", "author", "accuracy", "data version", "training",
+        "sha256", "state",
     ]  # fmt: skip
     assert list(table["version"]) == ["2", "3", "10"]
     assert list(table["state"]) == ["🚀 production", "🗄️ archived", "🟢 live"]
     assert table.iloc[2]["data version"] == "0123456789ab…"
+    # Issue 11, bug 3: which training a version holds, and its model.onnx, at a glance.
+    assert table.iloc[2]["training"] == "20261122-120000-abc123"
+    assert table.iloc[2]["sha256"] == "feedfacefeed…"
     assert table.iloc[0]["accuracy"] == 0.6
 
 

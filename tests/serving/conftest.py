@@ -42,7 +42,10 @@ def registry_settings(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUKEBOX_HOME", str(settings.home))
         register_bundle(exported.path, "songs", "1", settings=settings)
-        register_bundle(exported.path, "songs", "2", settings=settings)
+        # Another model (the same one cannot be registered twice), kept out of models_dir so
+        # that the Deploy page's newest exported bundle stays "exported".
+        newer = make_tiny_bundle(tmp_path_factory.mktemp("v2-bundle") / "newer", seed=1)
+        register_bundle(newer.path, "songs", "2", settings=settings)
         mark_production("songs", "1", settings)
     yield settings
     for deployment in deploy.list_deployments(settings):

@@ -342,3 +342,17 @@ def test_a_deployment_of_the_deploy_page_with_its_training_ranges(home, tmp_path
         assert "How fast" in warnings and "215 BPM" in warnings and "200 BPM" in warnings
     finally:
         deploy.stop_deployment(settings, "song-charts")
+
+
+@pytest.mark.slow  # generates a data set and draws the page twice: over 2 s here
+def test_on_synthetic_data_the_page_says_the_tastes_are_invented(home):
+    """Issue 11: "K-pop banger" answering Romania puzzles a stakeholder unless told why."""
+    from jukebox.data.store import save_current
+    from tests.model.conftest import tiny_data
+
+    at = open_page()
+    assert not any("tastes are invented" in c.value for c in at.caption)
+    save_current(tiny_data(n_songs=60, n_days=3), load_settings())
+    at = open_page()
+    no_failure(at)
+    assert any("tastes are invented" in c.value for c in at.caption)

@@ -47,3 +47,39 @@ def test_predict_sends_raw_rows_and_scales_only_for_a_model_from_elsewhere(url):
     expected = scaling.scale(pd.DataFrame([song])).iloc[0].to_dict()
     assert sent == pytest.approx(expected)
     assert sent["tempo"] == pytest.approx((96 - 50) / 150)
+
+
+def test_predict_asks_the_production_deployment_first_and_says_so(tmp_path, monkeypatch):
+    """Issue 11, bug 2: with v1 (production) as `jukebox` and v2 as `jukebox-v2`, Predict
+    asked v2 and put it in column A."""
+    from jukebox.config import load_settings
+    from jukebox.serving import prediction
+    from jukebox.serving.deploy import Deployment
+
+    def deployment(name, version, model="jukebox", bundle=None):
+        return Deployment(name, model, version, bundle, f"job-{name}", "ready",
+                          f"http://127.0.0.1:1/{name}", 0.0, 0.0)  # fmt: skip
+
+    deployed = [
+        deployment("aaa-bundle", "3", model=None, bundle="/b"),
+        deployment("jukebox-v2", "2"),
+        deployment("jukebox", "1"),
+    ]
+    monkeypatch.setattr(prediction, "list_deployments", lambda settings: deployed)
+    settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
+    targets = prediction.deployment_targets(settings, production={"jukebox": "1"})
+    assert [t.model_name for t in targets] == ["jukebox", "aaa-bundle", "jukebox-v2"]
+    assert targets[0].production and targets[0].title.startswith("The production model, version 1")
+    assert targets[2].title == "jukebox version 2 (jukebox-v2 at http://127.0.0.1:1/jukebox-v2)"
+    # Without a production version the order is the Deploy page's.
+    plain = prediction.deployment_targets(settings, production={})
+    assert [t.model_name for t in plain] == ["aaa-bundle", "jukebox-v2", "jukebox"]
+    assert not any(t.production for t in plain)
+
+
+@pytest.mark.slow  # starts the embedded registry
+def test_production_versions_are_read_from_the_registry(registry_settings):
+    from jukebox.serving.prediction import production_versions
+
+    found = production_versions(registry_settings, ["songs", "never-registered"])
+    assert found == {"songs": "1"}

@@ -110,3 +110,18 @@ def test_range_flags_name_values_outside_training_in_words():
     assert "230 BPM" in sentence and "above" in sentence and "200 BPM" in sentence
     below = song_words.flag_sentence(flags[0])
     assert "below" in below and "-50 dB" in below
+
+
+def test_a_flag_never_prints_the_same_figure_on_both_sides():
+    """Issue 11, bug 4: "100 % is above anything the model saw (highest 100 %)"."""
+    from jukebox.data.preprocessing import RangeFlag
+
+    energy = song_words.flag_sentence(RangeFlag("energy", 1.0, 0.01, 0.996))
+    assert "100.0 %" in energy and "highest 99.6 %" in energy
+    tempo = song_words.flag_sentence(RangeFlag("tempo", 200.04, 50.0, 200.01))
+    assert "200.04 BPM" in tempo and "highest 200.01 BPM" in tempo
+    low = song_words.flag_sentence(RangeFlag("duration_ms", 30_000.0, 30_400.0, 400_000.0))
+    assert "30.0 s" in low and "lowest 30.4 s" in low
+    # When the usual figures already differ, they are printed as usual.
+    usual = song_words.flag_sentence(RangeFlag("energy", 1.0, 0.0, 0.8))
+    assert "100 %" in usual and "highest 80 %" in usual
