@@ -130,7 +130,11 @@ def finish(path: Path, *, stopped: bool = False) -> PipelineRun:
             record_task(path, "trigger-training", state="skipped")
             outcome["note"] = "The data did not change: no new data version, nothing to train."
     elif register is not None and register.state == "succeeded":
-        outcome |= {"state": "succeeded", "registered_version": register.outputs.get("version")}
+        outcome |= {
+            "state": "succeeded",
+            "registered_version": register.outputs.get("version"),
+            "note": register.outputs.get("note"),
+        }
     elif evaluate is not None and evaluate.outputs.get("gate_passed") is False:
         record_task(path, "register", state="skipped", error=evaluate.outputs.get("gate"))
         outcome |= {"state": "succeeded", "note": evaluate.outputs.get("gate")}

@@ -311,7 +311,7 @@ def register(
         training_dir,
     )
     from jukebox.model.workflow import data_facts, new_report
-    from jukebox.registry.errors import DuplicateVersionError
+    from jukebox.registry.errors import DuplicateBundleError, DuplicateVersionError
     from jukebox.registry.register import register_bundle
     from jukebox.registry.versions import suggest_next_version
 
@@ -347,7 +347,8 @@ def register(
         )
         save_export(path, Path(onnx_file), preprocessing, report)
         # "next" is resolved at the last moment, and again if another run took that number
-        # in the meantime: two runs at once must both register, never overwrite.
+        # in the meantime: two runs at once must both register, never overwrite. The very same
+        # model (same data, same seed) registered before is no new version: the run says so.
         for attempt in range(5):
             number = suggest_next_version(model_name, settings) if version == "next" else version
             try:
@@ -363,6 +364,10 @@ def register(
             except DuplicateVersionError:
                 if version != "next" or attempt == 4:
                     raise
+            except DuplicateBundleError as error:
+                print(f"Not registered: {error}")
+                outputs.update(note=f"Not registered: {error}")
+                return ""
         print(f"Registered {model_name} version {registered.version}")
         outputs.update(model_name=model_name, version=registered.version)
         outputs["artifacts"] = {"bundle": str(path), "stored at": registered.uri or ""}
