@@ -87,6 +87,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline", choices=("training", "data"), default="training", help="which pipeline"
     )
     parser.add_argument("--message", "-m", default="", help="data pipeline: the version's message")
+    parser.add_argument(
+        "--data-version", metavar="REF", help="train on this DVC data version (commit or md5)"
+    )
     add_training_arguments(parser)
     model = parser.add_argument_group("registration")
     model.add_argument("--model-name", default="jukebox", help="registered model name")
@@ -104,7 +107,9 @@ def params_of(args: argparse.Namespace):
     wrong), the data source as ``train`` reads it."""
     from jukebox.pipelines.params import DataRunParams, RunParams
 
-    if args.songs is not None:
+    if getattr(args, "data_version", None):
+        source, options = "version", {"ref": args.data_version}
+    elif args.songs is not None:
         source, options = "synthetic", {"songs": args.songs, "seed": args.data_seed}
         options |= {"days": args.days or 0, "countries": args.countries or 0}
     elif args.data is not None:
