@@ -82,9 +82,15 @@ else:
 if len(versions) >= 2:
     st.subheader("2 · What changed")
     labels = {v.commit: f"{v.short} · {v.message}" for v in versions}
+    commits = list(labels)
+    # A link from a model version ("trained on data version …") opens that version's changes.
+    linked = st.query_params.get("version")
+    newest = commits.index(linked) if linked in commits else 0
     left, right = st.columns(2)
-    before = left.selectbox("From", list(labels), index=1, format_func=labels.get)
-    after = right.selectbox("To", list(labels), index=0, format_func=labels.get)
+    before = left.selectbox(
+        "From", commits, index=min(newest + 1, len(commits) - 1), format_func=labels.get
+    )
+    after = right.selectbox("To", commits, index=newest, format_func=labels.get)
     try:
         with st.spinner("Reading both versions…"):
             diff = diff_versions(settings, before, after)

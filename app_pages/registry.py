@@ -196,6 +196,11 @@ if versions:
             f"Made by pipeline run [{detail.pipeline_run_id}]"
             f"(/pipelines?run={detail.pipeline_run_id})."
         )
+    if detail.data_commit:
+        st.markdown(
+            f"Trained on data version [{detail.data_commit[:7]}]"
+            f"(/data_versions?version={detail.data_commit})."
+        )
     st.markdown("**Stored at**")
     st.code(detail.uri or "no artifact recorded", language=None)
     st.plotly_chart(ui.lineage_figure(detail), key="lineage")

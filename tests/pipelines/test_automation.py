@@ -12,7 +12,7 @@ import pytest
 
 from jukebox.config import load_settings
 from jukebox.data.schema import CHART_COUNTRIES
-from jukebox.data.store import save_current
+from jukebox.data.store import load_current, save_current
 from jukebox.data.synthetic import generate
 from jukebox.model.network import TrainingParams
 from jukebox.pipelines import automation, local
@@ -144,3 +144,53 @@ def test_a_due_schedule_starts_one_run_at_a_time_and_the_loop_comes_back(setting
         automation.switch_off(settings)
     assert automation.running_job(settings) is None
     assert automation.ensure_running(settings) is None  # switched off: never started
+
+
+def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(tmp_path, monkeypatch):
+    """The data pipeline's last step, with KFP_HOST set: one training run for that version,
+    submitted to the KFP API (the stand-in server checks the request)."""
+    from jukebox.pipelines import tasks
+    from tests.pipelines.kfp_standin import StandIn
+
+    server = StandIn(token="t", polls_until_done=2)
+    server.start()
+    try:
+        monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
+        monkeypatch.setenv("KFP_HOST", server.url)
+        monkeypatch.setenv("KFP_TOKEN", "t")
+        run_id = tasks.trigger_training("a" * 40, "jukebox", 0.02, {"epochs": 3})
+        assert server.problems == []
+        (created,) = server.received("POST", "/runs")
+        parameters = created.body["runtime_config"]["parameters"]
+        assert parameters["source"] == "version"
+        assert parameters["source_options"] == {"ref": "a" * 40}
+        assert parameters["tolerance"] == 0.02 and parameters["hyperparameters"]["epochs"] == 3
+        assert run_id in server.runs
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_data_that_fails_validation_makes_no_version(settings, tmp_path):
+    from jukebox.data import versions
+    from jukebox.data.store import write_data_dir
+
+    save_current(songs(1), settings)
+    versions.version_current(settings, "good data")
+    broken = songs(2)
+    folder = tmp_path / "broken"
+    write_data_dir(broken, folder)
+    # Every chart row on one date: the data loads, but no model can be tested on it.
+    rankings = broken.rankings.assign(snapshot_date=broken.rankings["snapshot_date"].min())
+    rankings.drop_duplicates(["spotify_id", "country"]).to_parquet(
+        folder / "song_rankings.parquet", index=False
+    )
+    (folder / "dataset.json").unlink()
+    run = local.run_here(
+        settings, DataRunParams(source="directory", source_options={"path": str(folder)})
+    )
+    assert run.state == "failed" and run.failed_task.name == "validate-data"
+    assert "single chart date" in run.error
+    assert "load-and-version" not in run.tasks
+    assert [v.message for v in versions.list_versions(settings)] == ["good data"]
+    assert len(load_current(settings).rankings) == len(songs(1).rankings)
