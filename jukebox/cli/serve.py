@@ -1,12 +1,14 @@
 """``python -m jukebox serve``: an Open Inference Protocol v2 server for one model version.
 
-    python -m jukebox serve --bundle DIR [--name NAME] [--version V] --port N
-    python -m jukebox serve --model NAME --version V --port N
+    python -m jukebox serve --bundle DIR [--name NAME] [--version V] --port N [--grpc-port G]
+    python -m jukebox serve --model NAME --version V --port N [--grpc-port G]
 
 ``--bundle`` serves a bundle directory; ``--model`` fetches a registered version from object
 storage (every sha256 checked) and serves it. ``--port 0`` picks a free port; the address is
 printed, and written to ``status.json`` when the server runs as a background job
-(``--job-dir``). The token comes from ``--token`` or ``JUKEBOX_SERVING_TOKEN``; prefer the
+(``--job-dir``). ``--grpc-port`` also serves the protocol's gRPC form
+(``inference.GRPCInferenceService``) from the same process, over the same loaded model. The
+token comes from ``--token`` or ``JUKEBOX_SERVING_TOKEN``; prefer the
 variable, since a command line is visible to every user of the machine.
 """
 
@@ -42,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve inference.GRPCInferenceService on this port (0 picks a free one)",
+    )
     parser.add_argument("--sha256", help="expected sha256 of model.onnx; refuse to serve others")
     parser.add_argument("--token", help="require this bearer token (or JUKEBOX_SERVING_TOKEN)")
     parser.add_argument("--max-body-mb", type=float, default=64.0, help="largest request body")
@@ -87,11 +94,26 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): "
             "choose another port, or 0 for a free one",
         )
+    grpc_server = grpc_port = None
+    if args.grpc_port is not None:
+        from jukebox.serving.grpc_server import make_grpc_server
+
+        try:
+            grpc_server, grpc_port = make_grpc_server(model, host=args.host, port=args.grpc_port)
+        except (OSError, RuntimeError) as error:
+            server.server_close()
+            return _fail(
+                report,
+                f"cannot serve gRPC on {args.host}:{args.grpc_port} ({error}): "
+                "choose another --grpc-port, or 0 for a free one",
+            )
 
     endpoint = server.url
 
     def ready() -> None:
         print(f"Serving {name} version {version} at {endpoint}", flush=True)
+        if grpc_server is not None:
+            print(f"gRPC (inference.GRPCInferenceService) at {args.host}:{grpc_port}", flush=True)
         report(
             state="ready",
             pid=os.getpid(),
@@ -107,7 +129,12 @@ def run(args: argparse.Namespace) -> int:
             auth=bool(token),
         )
 
-    serve_until_signalled(server, on_ready=ready, on_stop=lambda: report(state="stopped"))
+    def stopped() -> None:
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
+        report(state="stopped")
+
+    serve_until_signalled(server, on_ready=ready, on_stop=stopped)
     print("Stopped.", flush=True)
     return 0
 

@@ -39,6 +39,8 @@ class InferRequest:
     rows: int
     id: str | None = None
     parameters: dict | None = None
+    binary_outputs: frozenset[str] = frozenset()
+    """Outputs to answer as raw bytes after the JSON (the binary tensor extension)."""
 
 
 def dumps(body: dict) -> bytes:
@@ -49,6 +51,32 @@ def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
+BINARY_HEADER = "Inference-Header-Content-Length"
+"""The binary tensor extension's header: the length of the JSON part that starts the body."""
+
+
+def split_binary_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """The JSON part and the binary part of a body sent with ``Inference-Header-Content-Length``
+    (Triton's and OVMS's binary tensor extension); without that header all of it is JSON."""
+    if header_length is None:
+        return body, b""
+    try:
+        length = int(header_length)
+        if length < 0:
+            raise ValueError
+    except ValueError:
+        raise ProtocolError(
+            f"the header {BINARY_HEADER}: {header_length!r} is not a size: it gives the length "
+            "in bytes of the JSON that starts the body"
+        ) from None
+    if length > len(body):
+        raise ProtocolError(
+            f"the header {BINARY_HEADER} says the JSON part is {length} bytes, but the whole "
+            f"body is only {len(body)} bytes"
+        )
+    return body[:length], body[length:]
+
+
 def _load_json(body: bytes) -> dict:
     if not body or not body.strip():
         raise ProtocolError(
@@ -57,6 +85,11 @@ def _load_json(body: bytes) -> dict:
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as error:
+        if b"binary_data_size" in body:
+            raise ProtocolError(
+                "the request body is not valid JSON; it looks like binary tensor data: send the "
+                f"length of its JSON part in the header {BINARY_HEADER}"
+            ) from None
         raise ProtocolError(f"the request body is not valid JSON: {error}") from None
     if not isinstance(request, dict):
         raise ProtocolError('the request body must be a JSON object with an "inputs" list')
@@ -193,25 +226,42 @@ def _entry_problem(entry: object, model: ServedModel) -> ProtocolError | None:
     parameters = entry.get("parameters")
     if parameters is not None and not isinstance(parameters, dict):
         return ProtocolError(f'input "{name}": "parameters" must be an object')
-    if parameters and "binary_data_size" in parameters:
-        return ProtocolError("binary tensor data is not supported; send the data as JSON")
     try:
         _shape(name, entry.get("shape"), spec)
     except ProtocolError as error:
         return error
+    if parameters and "binary_data_size" in parameters:
+        size = parameters["binary_data_size"]
+        if type(size) is not int or size < 0:
+            return ProtocolError(
+                f'input "{name}": "binary_data_size" must be a non-negative integer'
+            )
+        if "data" in entry:
+            return ProtocolError(
+                f'input "{name}": send either "data" or "binary_data_size", not both'
+            )
+        return None
     if type(entry.get("data")) is not list:
         return ProtocolError(f'input "{name}": "data" must be a list of numbers')
     return None
 
 
-def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
+def parse_infer_request(
+    body: bytes, model: ServedModel, header_length: str | None = None
+) -> InferRequest:
     """Validate ``body`` against ``model``'s inputs and return numpy feeds ready to run.
+
+    ``header_length`` is the request's ``Inference-Header-Content-Length``: when given, the body
+    is that many bytes of JSON followed by the raw little-endian data of each input whose
+    ``parameters`` hold a ``binary_data_size``, in the order of ``inputs`` (the binary tensor
+    extension of Triton and OVMS, tritonclient's ``binary_data=True``).
 
     Written for speed on the usual request (one row, thirteen inputs): each entry is checked
     with a few dictionary look-ups, a shape already validated is compared as a whole, and the
     data of all inputs becomes one array; anything unusual goes to slower code that says
     exactly what is wrong.
     """
+    body, binary = split_binary_body(body, header_length)
     request = _load_json(body)
     inputs = request.get("inputs")
     index = model.input_index
@@ -224,6 +274,7 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
     specs: list[TensorSpec] = []
     shapes: list[tuple[int, ...]] = []
     checked_shape, checked_dims, uniform = None, None, True
+    binary_sizes: dict[str, int] = {}
     for entry in inputs:
         try:
             name = entry["name"]
@@ -239,8 +290,12 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
             problem = _entry_problem(entry, model)
             if problem is not None:
                 raise problem from None
-            name, data, shape_list = entry["name"], entry["data"], entry["shape"]
+            name, data, shape_list = entry["name"], entry.get("data"), entry["shape"]
             spec = index[name]
+            parameters = entry.get("parameters")
+            if parameters and "binary_data_size" in parameters:
+                binary_sizes[name] = parameters["binary_data_size"]
+                uniform = False
         if shape_list != checked_shape or spec.shape != checked_dims:
             uniform = uniform and checked_shape is None
             shape = _shape(name, shape_list, spec)
@@ -249,6 +304,8 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
         datas.append(data)
         specs.append(spec)
         shapes.append(shape)
+        if binary_sizes and name in binary_sizes:
+            _check_binary_size(name, binary_sizes[name], shape, spec)
     if len(names) != len(index) or len(set(names)) != len(names):
         seen: set[str] = set()
         for name in names:
@@ -261,7 +318,7 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
         # numpy would read true as 1.0; OVMS refuses booleans in a number tensor, and so do we.
         # The byte search keeps this check off the common path.
         for name, spec, data in zip(names, specs, datas, strict=True):
-            if spec.datatype != "BOOL" and _holds_bool(data):
+            if spec.datatype != "BOOL" and data is not None and _holds_bool(data):
                 raise ProtocolError(
                     f'input "{name}": "data" must hold only numbers, not true/false'
                 )
@@ -269,11 +326,16 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
     if uniform and model.uniform_datatype:
         feeds = _stacked(names, datas, specs[0], shapes[0])
     if feeds is None:
+        chunks = _binary_chunks(names, binary_sizes, binary)
         with np.errstate(over="ignore", invalid="ignore"):
             feeds = {
                 name: _array(name, data, shape, spec)
+                if name not in chunks
+                else _from_bytes(name, chunks[name], shape, spec)
                 for name, spec, shape, data in zip(names, specs, shapes, datas, strict=True)
             }
+    elif binary:
+        raise ProtocolError(_unclaimed(len(binary)))
     rows = {array.shape[0] for array in feeds.values() if array.ndim}
     if len(rows) > 1:
         raise ProtocolError(
@@ -283,18 +345,82 @@ def parse_infer_request(body: bytes, model: ServedModel) -> InferRequest:
     n_rows = rows.pop() if rows else 1
     if n_rows == 0:
         raise ProtocolError("the request holds no rows: the first dimension of shape is 0")
+    parameters = _parameters(request.get("parameters"))
+    outputs, binary_outputs = _requested_outputs(request.get("outputs"), model, parameters)
     return InferRequest(
         feeds=feeds,
-        outputs=_requested_outputs(request.get("outputs"), model),
+        outputs=outputs,
         rows=n_rows,
         id=_request_id(request.get("id")),
-        parameters=_parameters(request.get("parameters")),
+        parameters=parameters,
+        binary_outputs=binary_outputs,
     )
 
 
-def _requested_outputs(value: object, model: ServedModel) -> list[str]:
+def _unclaimed(size: int) -> str:
+    return (
+        f"the body carries {size} bytes of binary data after its JSON part that no input "
+        'claims: give each binary input "parameters": {"binary_data_size": <bytes>}'
+    )
+
+
+def _binary_chunks(names: list[str], sizes: dict[str, int], binary: bytes) -> dict[str, bytes]:
+    """Cut the binary part of the body into each binary input's bytes, in request order."""
+    if sizes and not binary:
+        name = next(iter(sizes))
+        raise ProtocolError(
+            f'input "{name}" has a "binary_data_size" but the request carries no binary data: '
+            f"send the JSON's length in the header {BINARY_HEADER} and the bytes after it"
+        )
+    chunks: dict[str, bytes] = {}
+    offset = 0
+    for name in names:
+        if name in sizes:
+            size = sizes[name]
+            chunks[name] = binary[offset : offset + size]
+            offset += size
+    if offset != len(binary):
+        if offset > len(binary):
+            raise ProtocolError(
+                f"the inputs' binary_data_size add up to {offset} bytes, but the body carries "
+                f"{len(binary)} bytes of binary data after its JSON part"
+            )
+        raise ProtocolError(_unclaimed(len(binary) - offset))
+    return chunks
+
+
+def _check_binary_size(name: str, size: int, shape: tuple[int, ...], spec: TensorSpec) -> None:
+    expected = math.prod(shape) * np.dtype(V2_TO_NUMPY[spec.datatype]).itemsize
+    if size != expected:
+        raise ProtocolError(
+            f'input "{name}": "binary_data_size" is {size} bytes but shape {list(shape)} '
+            f"of {spec.datatype} needs {expected}"
+        )
+
+
+def _from_bytes(name: str, chunk: bytes, shape: tuple[int, ...], spec: TensorSpec) -> np.ndarray:
+    """One binary input: raw little-endian values of its datatype, row-major."""
+    dtype = np.dtype(V2_TO_NUMPY[spec.datatype]).newbyteorder("<")
+    expected = math.prod(shape) * dtype.itemsize
+    if len(chunk) != expected:
+        raise ProtocolError(
+            f'input "{name}": "binary_data_size" is {len(chunk)} bytes but shape {list(shape)} '
+            f"of {spec.datatype} needs {expected}"
+        )
+    array = np.frombuffer(chunk, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    _check_finite(name, array, spec.datatype)
+    return array
+
+
+def _requested_outputs(
+    value: object, model: ServedModel, parameters: dict | None
+) -> tuple[list[str], frozenset[str]]:
+    """The outputs to answer, and which of them as binary data: each output's
+    ``parameters.binary_data`` when given, else the request's ``binary_data_output``."""
+    default = bool(parameters and parameters.get("binary_data_output") is True)
     if value is None:
-        return list(model.output_index)
+        names = list(model.output_index)
+        return names, frozenset(names) if default else frozenset()
     if not isinstance(value, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in value
     ):
@@ -306,7 +432,20 @@ def _requested_outputs(value: object, model: ServedModel) -> list[str]:
             f'unknown output "{unknown[0]}"; the model\'s outputs are: '
             + ", ".join(model.output_index)
         )
-    return names or list(model.output_index)
+    binary = set()
+    for output in value:
+        params = output.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise ProtocolError(f'output "{output["name"]}": "parameters" must be an object')
+        flag = (params or {}).get("binary_data", default)
+        if not isinstance(flag, bool):
+            raise ProtocolError(f'output "{output["name"]}": "binary_data" must be true or false')
+        if flag:
+            binary.add(output["name"])
+    if not names:
+        names = list(model.output_index)
+        return names, frozenset(names) if default else frozenset()
+    return names, frozenset(binary)
 
 
 def _request_id(value: object) -> str | None:
@@ -328,18 +467,37 @@ def _parameters(value: object) -> dict | None:
 def infer_response(model: ServedModel, request: InferRequest, results: list[np.ndarray]) -> bytes:
     """The protocol's response: model name and version, ``id`` and ``parameters`` echoed when
     sent, and each output with its name, datatype, shape and flat row-major data."""
+    return infer_response_parts(model, request, results)[0]
+
+
+def infer_response_parts(
+    model: ServedModel, request: InferRequest, results: list[np.ndarray]
+) -> tuple[bytes, int | None]:
+    """The response body, and the length of its JSON part when outputs follow it as binary data
+    (``binary_data_output``): the server sends that as ``Inference-Header-Content-Length``."""
     body: dict = {"model_name": model.name, "model_version": model.version}
     if request.id is not None:
         body["id"] = request.id
     if request.parameters is not None:
         body["parameters"] = request.parameters
-    body["outputs"] = [
-        {
+    outputs = []
+    chunks = []
+    for name, result in zip(request.outputs, results, strict=True):
+        entry: dict = {
             "name": name,
             "datatype": model.output_index[name].datatype,
             "shape": list(result.shape),
-            "data": np.ascontiguousarray(result).ravel(),
         }
-        for name, result in zip(request.outputs, results, strict=True)
-    ]
-    return dumps(body)
+        flat = np.ascontiguousarray(result).ravel()
+        if name in request.binary_outputs:
+            raw = flat.astype(flat.dtype.newbyteorder("<"), copy=False).tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = flat
+        outputs.append(entry)
+    body["outputs"] = outputs
+    head = dumps(body)
+    if not chunks:
+        return head, None
+    return head + b"".join(chunks), len(head)

@@ -2,12 +2,17 @@
 
 Endpoints, as KServe and OpenVINO Model Server expose them::
 
-    GET  /v2/health/live                       200, empty body
-    GET  /v2/health/ready                      200 once the model is loaded
+    GET  /v2/health/live                       200, {"live": true}
+    GET  /v2/health/ready                      200 once the model is loaded, {"ready": true}
     GET  /v2                                   server metadata
     GET  /v2/models/{name}[/versions/{v}]      model metadata (inputs, outputs, labels)
     GET  /v2/models/{name}[/versions/{v}]/ready
-    POST /v2/models/{name}[/versions/{v}]/infer
+    POST /v2/models/{name}[/versions/{v}]/infer   JSON, or with the binary tensor extension
+
+The binary tensor extension (Triton's and OVMS's; tritonclient's ``binary_data=True``): a body
+whose header ``Inference-Header-Content-Length`` gives the length of its JSON part carries raw
+input data after it, and outputs asked for with ``binary_data`` (or the request parameter
+``binary_data_output``) come back the same way.
 
 Every error is a JSON ``{"error": "..."}`` with 400 (malformed request), 401 (token), 404
 (unknown model, version or path) or 405; never a 500 for anything a client sends.
@@ -35,10 +40,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 
 from jukebox.serving.protocol import (
+    BINARY_HEADER,
     ProtocolError,
     dumps,
     error_body,
-    infer_response,
+    infer_response_parts,
     parse_infer_request,
 )
 from jukebox.serving.runtime import ServedModel
@@ -48,7 +54,22 @@ SERVER_VERSION = "0.1.0"
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 """64 MiB: ten times the JSON of 100,000 rows; larger bodies are refused before being read."""
 
+
+class BinaryBody(bytes):
+    """A response body whose first ``json_length`` bytes are JSON and the rest binary tensor
+    data; the server announces the split in ``Inference-Header-Content-Length``."""
+
+    json_length: int
+
+    def __new__(cls, data: bytes, json_length: int) -> BinaryBody:
+        body = super().__new__(cls, data)
+        body.json_length = json_length
+        return body
+
+
 Response = tuple[int, bytes]
+_LIVE = b'{"live":true}'
+_READY = b'{"ready":true}'
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _EMPTY = b""
@@ -65,25 +86,42 @@ class OIPApplication:
         self.token = token
         self.ready = True
 
-    def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> Response:
-        """Answer one request; any error a client can cause comes back as a JSON error."""
+    def handle(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        body: bytes,
+        header_length: str | None = None,
+    ) -> Response:
+        """Answer one request; any error a client can cause comes back as a JSON error.
+        ``header_length`` is the request's ``Inference-Header-Content-Length``, if any."""
         try:
-            return self._route(method, path, authorization, body)
+            return self._route(method, path, authorization, body, header_length)
         except ProtocolError as error:
             return error.status, error_body(error.message)
         except Exception as error:  # a bug of ours: say so in JSON, keep serving the others
             traceback.print_exc()
             return 500, error_body(f"internal server error: {type(error).__name__}: {error}")
 
-    def _route(self, method: str, path: str, authorization: str | None, body: bytes) -> Response:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        body: bytes,
+        header_length: str | None = None,
+    ) -> Response:
         parts = [p for p in path.split("?", 1)[0].split("/") if p]
         if not parts or parts[0] != "v2":
             raise ProtocolError(f"no such endpoint: {path}; this server speaks /v2/...", 404)
         if len(parts) == 3 and parts[1] == "health" and parts[2] in ("live", "ready"):
             _method(method, "GET")
-            if parts[2] == "ready" and not self.ready:
+            if parts[2] == "live":
+                return 200, _LIVE
+            if not self.ready:
                 raise ProtocolError("the model is not ready yet", 503)
-            return 200, _EMPTY
+            return 200, _READY
         self._authorize(authorization)
         if len(parts) == 1:
             _method(method, "GET")
@@ -97,10 +135,10 @@ class OIPApplication:
             return 200, dumps(model.metadata())
         if tail == ["ready"]:
             _method(method, "GET")
-            return 200, _EMPTY
+            return 200, dumps({"name": model.name, "ready": True})
         if tail == ["infer"]:
             _method(method, "POST")
-            return self._infer(model, body)
+            return self._infer(model, body, header_length)
         raise ProtocolError(f"no such endpoint: {path}", 404)
 
     def _authorize(self, authorization: str | None) -> None:
@@ -134,13 +172,16 @@ class OIPApplication:
                 )
         return model
 
-    def _infer(self, model: ServedModel, body: bytes) -> Response:
-        request = parse_infer_request(body, model)
+    def _infer(self, model: ServedModel, body: bytes, header_length: str | None) -> Response:
+        request = parse_infer_request(body, model, header_length)
         try:
             results = model.run(request.feeds, request.outputs)
         except Exception as error:  # onnxruntime reports bad feeds with its own exception types
             raise ProtocolError(f"the model rejected the request: {error}") from None
-        return 200, infer_response(model, request, results)
+        payload, json_length = infer_response_parts(model, request, results)
+        if json_length is None:
+            return 200, payload
+        return 200, BinaryBody(payload, json_length)
 
 
 def _method(method: str, allowed: str) -> None:
@@ -216,8 +257,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(method)
             if body is None:
                 return
+            headers = self.headers
             status, payload = server.application.handle(
-                method, self.path, self.headers.get("authorization"), body
+                method,
+                self.path,
+                headers.get("authorization"),
+                body,
+                headers.get("inference-header-content-length"),
             )
             self._respond(status, payload)
         finally:
@@ -260,7 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         phrase = HTTPStatus(status).phrase
         head = [f"HTTP/1.1 {status} {phrase}", f"Content-Length: {len(payload)}"]
-        if payload:
+        if isinstance(payload, BinaryBody):
+            head.append("Content-Type: application/octet-stream")
+            head.append(f"{BINARY_HEADER}: {payload.json_length}")
+        elif payload:
             head.append("Content-Type: application/json")
         if status == 401:
             head.append('WWW-Authenticate: Bearer realm="jukebox"')
@@ -397,6 +446,7 @@ def serve_until_signalled(
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "BinaryBody",
     "OIPApplication",
     "OIPServer",
     "RunningServer",

@@ -5,8 +5,8 @@ Routes are generated from one table, because the API treats its resources alike:
 name=…``), and collections nested under a parent (``/registered_models/{id}/versions``). The same
 routes are served under ``/api/model_registry/v1`` (the paths of the official Python client
 0.3.x) and ``/api/model_registry/v1alpha3`` (the earlier name of the same API). Errors are the
-API's ``Error`` schema, ``{"code", "message"}``, with the status the OpenAPI document gives (400,
-401, 404, 409).
+API's ``Error`` schema, ``{"code", "message"}`` (``code`` the reason phrase, as upstream sends it),
+with the status the OpenAPI document gives (400, 401, 404, 409, 422).
 
 Starlette rather than FastAPI: the routes are generic and validate bodies themselves (see
 ``service.py``), so FastAPI would only add a second of start-up time to every server start.
@@ -19,6 +19,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -100,8 +101,10 @@ def page_response(page: Page) -> Response:
     )
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": str(status), "message": message}, status_code=status)
+def error_response(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """The API's ``Error`` body; its ``code`` is the status's reason phrase, as upstream."""
+    code = code or HTTPStatus(status).phrase
+    return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
 def list_options(request: Request) -> dict:
@@ -111,7 +114,27 @@ def list_options(request: Request) -> dict:
 
 def api_routes(registry: Registry) -> list[Route]:
     """Every route of the API over ``registry``, relative to the API prefix."""
-    routes = [route for c in COLLECTIONS for route in _collection_routes(registry, c)]
+
+    async def metric_history(request: Request) -> Response:
+        """``/experiment_runs[/{id}]/metric_history``: every value logged for a run's metrics,
+        filtered by metric ``name`` and ``stepIds`` (comma-separated)."""
+        options = list_options(request)
+        name = options.pop("name")
+        options.pop("external_id")
+        page = registry.metric_history(
+            request.path_params.get("id"),
+            name=name,
+            step_ids=request.query_params.get("stepIds"),
+            **options,
+        )
+        return page_response(page)
+
+    # Before the collections, so that "metric_history" is not taken for a run's id.
+    routes = [
+        Route("/experiment_runs/metric_history", metric_history, methods=["GET"]),
+        Route("/experiment_runs/{id}/metric_history", metric_history, methods=["GET"]),
+    ]
+    routes += [route for c in COLLECTIONS for route in _collection_routes(registry, c)]
     routes += [route for n in NESTED for route in _nested_routes(registry, n)]
     routes += [
         route
@@ -261,7 +284,7 @@ def create_app(
         return json_response({"status": "ok", "db": str(store.path)})
 
     async def api_error(_: Request, error: ApiError) -> Response:
-        return error_response(error.status, str(error))
+        return error_response(error.status, str(error), error.code)
 
     async def http_error(_: Request, error: HTTPException) -> Response:
         return error_response(error.status_code, str(error.detail))

@@ -18,7 +18,12 @@ import re
 from dataclasses import dataclass
 
 from jukebox.registry.server.errors import BadRequest
-from jukebox.registry.server.resources import ARTIFACT_TYPES, COMMON_FIELDS, KINDS
+from jukebox.registry.server.resources import (
+    ARTIFACT_OUTPUT_FIELDS,
+    ARTIFACT_TYPES,
+    COMMON_FIELDS,
+    KINDS,
+)
 
 TOKEN = re.compile(
     r"""\s*(?:
@@ -169,6 +174,9 @@ class _Parser:
         if name in COLUMNS:
             return COLUMNS[name]
         if name in self.fields:
+            if name.endswith("Id") and name != "externalId" and not isinstance(value, str):
+                # Ids are strings of digits in the API; `experimentRunId IN (5, 6)` means them.
+                return f"CAST(json_extract(body, '$.{name}') AS INTEGER)"
             return f"json_extract(body, '$.{name}')"
         head, _, tail = name.rpartition(".")
         if tail in TYPED_VALUES and head:
@@ -197,7 +205,7 @@ def _custom(name: str, typed: str | None, value) -> str:
 def _standard_fields(kind: str) -> set[str]:
     if kind == "artifact":
         fields = {name for fields in ARTIFACT_TYPES.values() for name in fields}
-        return fields | set(COMMON_FIELDS) | {"artifactType"}
+        return fields | set(COMMON_FIELDS) | {"artifactType", *ARTIFACT_OUTPUT_FIELDS}
     return set(COMMON_FIELDS) | set(KINDS[kind].fields)
 
 

@@ -18,12 +18,30 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 from pydantic import create_model as pydantic_model
 
 ID_PATTERN = r"^[1-9][0-9]{0,8}$"
 Id = Annotated[str, Field(strict=True, pattern=ID_PATTERN)]
 Number = StrictFloat | StrictInt
+# A metric's step: an integer (int64) as upstream's spec has it; the 0.3.x client's string of
+# digits is accepted too, and stored as the integer.
+Step = Annotated[
+    Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)]
+    | Annotated[str, Field(strict=True, pattern=r"^-?[0-9]{1,18}$")],
+    AfterValidator(int),
+]
+MAX_NAME_LENGTH = 255
+"""Upstream stores a child's name as ``<parentId>:<name>`` in a column of 255 characters."""
 
 
 class _Value(BaseModel):
@@ -118,7 +136,7 @@ ARTIFACT_TYPES: dict[str, dict[str, Any]] = {
         "schema": StrictStr,
         "profile": StrictStr,
     },
-    "metric": {"state": ArtifactState, "value": Number, "timestamp": StrictStr, "step": StrictStr},
+    "metric": {"state": ArtifactState, "value": Number, "timestamp": StrictStr, "step": Step},
     "parameter": {"state": ArtifactState, "value": StrictStr, "parameterType": ParameterType},
 }
 ARTIFACT_DEFAULTS = {"state": "UNKNOWN"}
@@ -224,7 +242,7 @@ KINDS: dict[str, Kind] = {
                 "experimentId": Id,
             },
             defaults={"state": "LIVE", "status": "RUNNING"},
-            required=("name", "experimentId"),
+            required=("experimentId",),
             parent=("experimentId", "experiment"),
             immutable=("name", "experimentId"),
         ),
@@ -233,6 +251,12 @@ KINDS: dict[str, Kind] = {
 
 #: Output-only fields: ignored in request bodies, set by the server.
 OUTPUT_FIELDS = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
+#: Output-only fields of artifacts: the experiment and run an artifact was logged under.
+ARTIFACT_OUTPUT_FIELDS = ("experimentId", "experimentRunId")
+#: Fields holding a URI: an empty string is not stored (it is no URI), as upstream.
+URI_FIELDS = ("uri", "logo", "licenseLink")
+#: Kinds whose resources get a generated unique name when created without one (upstream: UUID).
+GENERATED_NAMES = ("artifact", "experiment_run")
 
 
 def kind_fields(kind: Kind, artifact_type: str | None = None) -> dict[str, Any]:

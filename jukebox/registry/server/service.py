@@ -8,13 +8,24 @@ the store in one transaction. HTTP lives in ``app.py``; SQL lives in ``store.py`
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from pydantic import ValidationError
 
-from jukebox.registry.server.errors import BadRequest, NotFound
+from jukebox.registry.server.errors import BadRequest, NotFound, RequiredMissing
 from jukebox.registry.server.filters import filter_to_sql
-from jukebox.registry.server.resources import ARTIFACT_TYPES, KINDS, OUTPUT_FIELDS, body_model
+from jukebox.registry.server.resources import (
+    ARTIFACT_OUTPUT_FIELDS,
+    ARTIFACT_TYPES,
+    GENERATED_NAMES,
+    KINDS,
+    MAX_NAME_LENGTH,
+    OUTPUT_FIELDS,
+    URI_FIELDS,
+    body_model,
+    kind_fields,
+)
 from jukebox.registry.server.store import Page, Store
 
 
@@ -126,18 +137,30 @@ class Registry:
         document = {**spec.defaults, **_validate(kind, body, True, artifact_type)}
         if artifact_type:
             document["artifactType"] = artifact_type
+        if kind in GENERATED_NAMES and not document.get("name"):
+            document["name"] = str(uuid.uuid4())
         if spec.parent is not None:
             parent_field, parent_kind = spec.parent
             parent = (parent_kind, document[parent_field])
-        parent_id = None
+        parent_id = parent[1] if parent is not None else None
+        _check_name_length(document.get("name"), parent_id, _label(kind, artifact_type))
         with self.store.write() as connection:
+            run = None
             if parent is not None:
-                parent_kind, parent_id = parent
-                self.store.load(connection, parent_kind, parent_id, _label(parent_kind))
+                parent_kind = parent[0]
+                parent_document, _ = self.store.load(
+                    connection, parent_kind, parent_id, _label(parent_kind)
+                )
+                if kind == "artifact" and parent_kind == "experiment_run":
+                    run = parent_document
+                    _mark_run(document, run)
             self._check_references(connection, kind, document)
-            return self.store.insert(
+            created = self.store.insert(
                 connection, kind, document, parent_id=parent_id, label=_label(kind, artifact_type)
             )
+            if run is not None:
+                self._record_metric_history(connection, created, run)
+            return created
 
     def update(
         self, kind: str, resource_id: str, body: dict, *, artifact_type: str | None = None
@@ -150,6 +173,10 @@ class Registry:
             if artifact_type and stored_type != artifact_type:
                 raise NotFound(f"{label} with id {resource_id} not found")
             given_type = body.get("artifactType")
+            if "artifactType" in body and given_type is None:
+                raise BadRequest(
+                    f"artifactType cannot be null: artifact {resource_id} is a {stored_type}"
+                )
             if stored_type and given_type not in (None, stored_type):
                 raise BadRequest(
                     f"artifact {resource_id} is a {stored_type}; its type cannot become"
@@ -172,8 +199,18 @@ class Registry:
         """
         parent_kind, parent_id = parent
         artifact_id = body.get("id")
+        if artifact_id is None and parent_kind == "experiment_run" and _is_metric(body):
+            # Logging a metric again under a run updates it (and adds to its history), as
+            # upstream does: a run's metric has one current value per name.
+            existing = self.store.find(
+                "artifact", name=body["name"], parent_id=parent_id, artifact_type="metric"
+            )
+            if existing is not None:
+                artifact_id = existing["id"]
         if artifact_id is None:
             return self.create("artifact", body, parent=parent), True
+        if not isinstance(artifact_id, str):
+            raise BadRequest(f"id must be a string of digits, not {artifact_id!r}")
         with self.store.write() as connection:
             self.store.load(connection, parent_kind, parent_id, _label(parent_kind))
             _, current_parent = self.store.load(
@@ -186,7 +223,63 @@ class Registry:
             connection.execute(
                 "UPDATE resource SET parent_id = ? WHERE id = ?", (int(parent_id), int(artifact_id))
             )
-        return self.update("artifact", str(artifact_id), body), False
+        updated = self.update("artifact", str(artifact_id), body)
+        if parent_kind != "experiment_run":
+            return updated, False
+        with self.store.write() as connection:
+            run, _ = self.store.load(connection, parent_kind, parent_id, _label(parent_kind))
+            document, _ = self.store.load(connection, "artifact", str(artifact_id), "artifact")
+            _mark_run(document, run)
+            updated = self.store.replace(
+                connection, document, parent_id=parent_id, label=_label("artifact")
+            )
+            self._record_metric_history(connection, updated, run)
+        return updated, False
+
+    def _record_metric_history(self, connection, metric: dict, run: dict) -> None:
+        """Each value a metric takes under a run is kept: ``/experiment_runs/.../metric_history``
+        lists them (upstream keeps them as artifacts of a type of their own)."""
+        if metric.get("artifactType") != "metric":
+            return
+        entry = {
+            key: value for key, value in metric.items() if key not in (*OUTPUT_FIELDS, "externalId")
+        }
+        self.store.insert(
+            connection,
+            HISTORY,
+            entry,
+            parent_id=run["id"],
+            label="metric history",
+            unique_name=False,
+        )
+
+    def metric_history(
+        self,
+        run_id: str | None,
+        *,
+        name: str | None,
+        step_ids: str | None,
+        **options: Any,
+    ) -> Page:
+        """The history of metrics logged under one run (or under every run)."""
+        if run_id is not None and not self.store.exists("experiment_run", run_id):
+            raise NotFound(f"experiment run with id {run_id} not found")
+        clauses: list[str] = []
+        params: list = []
+        if name:
+            clauses.append("json_extract(body, '$.name') = ?")
+            params.append(name)
+        if step_ids:
+            steps = _step_ids(step_ids)
+            clauses.append(f"json_extract(body, '$.step') IN ({', '.join('?' * len(steps))})")
+            params.extend(steps)
+        query = options.pop("filter_query", None)
+        if query and query.strip():
+            sql, values = filter_to_sql(query, "artifact")
+            clauses.append(f"({sql})")
+            params.extend(values)
+        condition = (" AND ".join(clauses), params) if clauses else None
+        return self.store.list(HISTORY, parent_id=run_id, condition=condition, **options)
 
     def _check_references(self, connection, kind: str, document: dict) -> None:
         for field, target in KINDS[kind].references.items():
@@ -194,8 +287,82 @@ class Registry:
                 self.store.load(connection, target, document[field], _label(target))
 
 
+HISTORY = "metric_history"
+
+
+def _is_metric(body: dict) -> bool:
+    return body.get("artifactType") == "metric" and isinstance(body.get("name"), str)
+
+
+def _mark_run(document: dict, run: dict) -> None:
+    """An artifact logged under a run carries the run's and its experiment's ids, so
+    ``filterQuery=experimentRunId IN (...)`` finds it."""
+    document["experimentId"] = run["experimentId"]
+    document["experimentRunId"] = run["id"]
+
+
+def _step_ids(value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest(
+            f"stepIds must be whole numbers separated by commas, such as 1,2,3; not {value!r}"
+        ) from None
+
+
+def _check_name_length(name: object, parent_id: str | None, label: str) -> None:
+    if not isinstance(name, str):
+        return
+    stored = f"{parent_id}:{name}" if parent_id else name
+    if len(stored) > MAX_NAME_LENGTH:
+        limit = MAX_NAME_LENGTH - (len(stored) - len(name))
+        raise BadRequest(
+            f"the {label} name is {len(name)} characters long; at most {limit} are allowed here"
+        )
+
+
+def _check_fields(kind: str, body: dict, creating: bool, artifact_type: str | None) -> None:
+    """Refuse what upstream's server refuses before storing anything: fields the resource does
+    not have (with upstream's words), a missing required field (422), and a null that would
+    leave the stored record invalid."""
+    spec = KINDS[kind]
+    known = set(kind_fields(spec, artifact_type)) | set(OUTPUT_FIELDS) | set(spec.immutable)
+    if kind == "artifact":
+        known |= set(ARTIFACT_OUTPUT_FIELDS)
+    for key in body:
+        if key not in known:
+            raise BadRequest(
+                f'json: unknown field "{key}" (a {_label(kind, artifact_type)} has no such field)'
+            )
+    if creating:
+        for key in spec.required:
+            if body.get(key) in (None, ""):
+                raise RequiredMissing(
+                    f"required field '{key}' is zero value: give the "
+                    f"{_label(kind, artifact_type)} its {key}"
+                )
+        return
+    for key in (*spec.required, *spec.defaults):
+        if key in body and body[key] is None and key not in spec.immutable:
+            raise BadRequest(
+                f"{key} cannot be null: a {_label(kind, artifact_type)} needs one; "
+                "give a value or leave the field out"
+            )
+
+
 def _validate(kind: str, body: dict, creating: bool, artifact_type: str | None) -> dict:
-    body = {key: value for key, value in body.items() if key not in OUTPUT_FIELDS}
+    _check_fields(kind, body, creating, artifact_type)
+    output = (*OUTPUT_FIELDS, *ARTIFACT_OUTPUT_FIELDS) if kind == "artifact" else OUTPUT_FIELDS
+    body = {key: value for key, value in body.items() if key not in output}
+    # An empty string is no URI, and no artifact name: neither is stored (as upstream).
+    for key in URI_FIELDS:
+        if body.get(key) == "":
+            if creating:
+                del body[key]
+            else:
+                body[key] = None
+    if creating and kind in GENERATED_NAMES and body.get("name") == "":
+        del body["name"]
     try:
         model = body_model(kind, creating, artifact_type).model_validate(body)
     except ValidationError as error:
@@ -207,6 +374,11 @@ def _validate(kind: str, body: dict, creating: bool, artifact_type: str | None) 
 
 def _artifact_type(body: dict, fixed: str | None) -> str:
     given = body.get("artifactType")
+    if given is not None and not isinstance(given, str):
+        raise BadRequest(
+            f"artifactType must be a string, one of {', '.join(ARTIFACT_TYPES)}; "
+            f"not {json.dumps(given)}"
+        )
     if fixed:
         if given not in (None, fixed):
             raise BadRequest(f"artifactType must be {fixed!r} here, not {given!r}")

@@ -134,8 +134,10 @@ class Store:
         *,
         parent_id: str | None,
         label: str,
+        unique_name: bool = True,
     ) -> dict:
-        """Store a new resource inside a ``write()`` transaction; returns it with id and times."""
+        """Store a new resource inside a ``write()`` transaction; returns it with id and times.
+        ``unique_name=False`` keeps the name out of the uniqueness rule (records of a history)."""
         stamp = now_ms()
         try:
             cursor = connection.execute(
@@ -144,7 +146,7 @@ class Store:
                 (
                     kind,
                     int(parent_id or 0),
-                    document.get("name"),
+                    document.get("name") if unique_name else None,
                     document.get("externalId"),
                     document.get("artifactType"),
                     stamp,

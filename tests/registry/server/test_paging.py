@@ -95,4 +95,4 @@ def test_bad_list_options_are_400_with_a_reason(rest, versions, params, message)
     model_id, _ = versions
     response = rest.get(f"/registered_models/{model_id}/versions", **params)
     assert response.status_code == 400
-    assert response.json()["code"] == "400" and message in response.json()["message"]
+    assert response.json()["code"] == "Bad Request" and message in response.json()["message"]

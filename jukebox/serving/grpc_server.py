@@ -1,0 +1,209 @@
+"""The Open Inference Protocol's gRPC form, ``inference.GRPCInferenceService``, for one model.
+
+KServe, Triton and OpenVINO Model Server speak it beside REST; so does ``python -m jukebox serve
+--grpc-port PORT``, from the same process and over the same loaded model. The messages and the
+service are those of ``grpc_predict_v2.proto``, whose generated stubs tritonclient ships
+(``tritonclient.grpc.service_pb2``: package ``inference``, the same service and messages, with
+Triton's extra methods, which answer UNIMPLEMENTED here).
+
+Inputs come as ``raw_input_contents`` (little-endian bytes, one entry per input, as tritonclient
+sends them) or as typed ``contents``; outputs go back as ``raw_output_contents``. A request a
+real server would reject is INVALID_ARGUMENT (NOT_FOUND for another model or version) with a
+sentence that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent import futures
+
+import grpc
+import numpy as np
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+from jukebox.serving.runtime import V2_TO_NUMPY, ServedModel
+
+SERVER_NAME = "jukebox-oip"
+SERVER_VERSION = "0.1.0"
+# The typed field of InferTensorContents that carries each datatype.
+_CONTENTS_FIELD = {
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "INT64": "int64_contents",
+    "INT32": "int_contents",
+    "INT16": "int_contents",
+    "INT8": "int_contents",
+    "UINT8": "uint_contents",
+    "BOOL": "bool_contents",
+}
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT):
+        super().__init__(message)
+        self.code = code
+
+
+class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
+    """The protocol's gRPC methods over one served model."""
+
+    def __init__(self, model: ServedModel) -> None:
+        self.model = model
+
+    def ServerLive(self, request, context):  # noqa: N802 (names are the protocol's)
+        return service_pb2.ServerLiveResponse(live=True)
+
+    def ServerReady(self, request, context):  # noqa: N802
+        return service_pb2.ServerReadyResponse(ready=True)
+
+    def ServerMetadata(self, request, context):  # noqa: N802
+        return service_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
+
+    def ModelReady(self, request, context):  # noqa: N802
+        try:
+            self._check_model(request.name, request.version)
+        except _Invalid as error:
+            context.abort(error.code, str(error))
+        return service_pb2.ModelReadyResponse(ready=True)
+
+    def ModelMetadata(self, request, context):  # noqa: N802
+        try:
+            model = self._check_model(request.name, request.version)
+        except _Invalid as error:
+            context.abort(error.code, str(error))
+
+        def tensors(specs):
+            return [
+                service_pb2.ModelMetadataResponse.TensorMetadata(
+                    name=s.name, datatype=s.datatype, shape=list(s.shape)
+                )
+                for s in specs
+            ]
+
+        return service_pb2.ModelMetadataResponse(
+            name=model.name,
+            versions=[model.version],
+            platform="onnxruntime_onnx",
+            inputs=tensors(model.inputs),
+            outputs=tensors(model.outputs),
+        )
+
+    def ModelInfer(self, request, context):  # noqa: N802
+        try:
+            model = self._check_model(request.model_name, request.model_version)
+            feeds = self._feeds(model, request)
+            outputs = [o.name for o in request.outputs] or list(model.output_index)
+            unknown = [n for n in outputs if n not in model.output_index]
+            if unknown:
+                raise _Invalid(
+                    f'unknown output "{unknown[0]}"; the model\'s outputs are: '
+                    + ", ".join(model.output_index)
+                )
+            try:
+                results = model.run(feeds, outputs)
+            except Exception as error:  # onnxruntime's own exception types
+                raise _Invalid(f"the model rejected the request: {error}") from None
+        except _Invalid as error:
+            context.abort(error.code, str(error))
+        response = service_pb2.ModelInferResponse(
+            model_name=model.name, model_version=model.version, id=request.id
+        )
+        for name, result in zip(outputs, results, strict=True):
+            spec = model.output_index[name]
+            response.outputs.add(name=name, datatype=spec.datatype, shape=list(result.shape))
+            array = np.ascontiguousarray(result, dtype=np.dtype(V2_TO_NUMPY[spec.datatype]))
+            response.raw_output_contents.append(
+                array.astype(array.dtype.newbyteorder("<")).tobytes()
+            )
+        return response
+
+    def _check_model(self, name: str, version: str) -> ServedModel:
+        model = self.model
+        if name != model.name:
+            raise _Invalid(
+                f'model "{name}" is not served here; this server serves "{model.name}"',
+                grpc.StatusCode.NOT_FOUND,
+            )
+        if version and version != model.version:
+            raise _Invalid(
+                f'model "{name}" has no version "{version}"; version "{model.version}" is served',
+                grpc.StatusCode.NOT_FOUND,
+            )
+        return model
+
+    def _feeds(self, model: ServedModel, request) -> dict[str, np.ndarray]:
+        raw = list(request.raw_input_contents)
+        if raw and len(raw) != len(request.inputs):
+            raise _Invalid(
+                f"the request has {len(request.inputs)} inputs but {len(raw)} "
+                "raw_input_contents: send one per input, in the same order"
+            )
+        feeds: dict[str, np.ndarray] = {}
+        for index, tensor in enumerate(request.inputs):
+            spec = model.input_index.get(tensor.name)
+            if spec is None:
+                raise _Invalid(
+                    f'unknown input "{tensor.name}"; the model\'s inputs are: '
+                    + ", ".join(model.input_index)
+                )
+            if tensor.name in feeds:
+                raise _Invalid(f'input "{tensor.name}" is sent twice')
+            if tensor.datatype != spec.datatype:
+                raise _Invalid(
+                    f'input "{tensor.name}": invalid datatype {tensor.datatype!r}, '
+                    f'the model expects "{spec.datatype}"'
+                )
+            shape = tuple(tensor.shape)
+            if len(shape) != len(spec.shape) or any(
+                d < 0 or (want != -1 and want != d)
+                for want, d in zip(spec.shape, shape, strict=True)
+            ):
+                raise _Invalid(
+                    f'input "{tensor.name}": invalid shape {list(shape)}, the model expects '
+                    f"{list(spec.shape)} (-1 means any size)"
+                )
+            dtype = np.dtype(V2_TO_NUMPY[spec.datatype])
+            if raw:
+                data = raw[index]
+                size = math.prod(shape) * dtype.itemsize
+                if len(data) != size:
+                    raise _Invalid(
+                        f'input "{tensor.name}": {len(data)} bytes of raw data, but shape '
+                        f"{list(shape)} of {spec.datatype} needs {size}"
+                    )
+                array = np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype)
+            else:
+                values = getattr(tensor.contents, _CONTENTS_FIELD.get(spec.datatype, ""), None)
+                if values is None or len(values) != math.prod(shape):
+                    raise _Invalid(
+                        f'input "{tensor.name}": shape {list(shape)} needs {math.prod(shape)} '
+                        f"values in contents.{_CONTENTS_FIELD.get(spec.datatype, '?')}"
+                    )
+                array = np.asarray(values, dtype=dtype)
+            array = array.reshape(shape)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise _Invalid(f'input "{tensor.name}": a value is not a finite number')
+            feeds[tensor.name] = array
+        missing = [n for n in model.input_index if n not in feeds]
+        if missing:
+            raise _Invalid("missing input(s): " + ", ".join(missing))
+        rows = {a.shape[0] for a in feeds.values() if a.ndim}
+        if len(rows) > 1:
+            raise _Invalid("inputs disagree on the number of rows (first dimension of shape)")
+        return feeds
+
+
+def make_grpc_server(
+    model: ServedModel, *, host: str = "127.0.0.1", port: int = 0, workers: int = 8
+) -> tuple[grpc.Server, int]:
+    """A started gRPC server for ``model`` and the port it bound (port 0 picks a free one)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(model), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port} for gRPC")
+    server.start()
+    return server, bound
+
+
+__all__ = ["InferenceServicer", "make_grpc_server"]
