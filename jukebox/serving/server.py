@@ -32,6 +32,7 @@ import signal
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -39,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 
+from jukebox.serving.openapi import openapi_document
 from jukebox.serving.protocol import (
     BINARY_HEADER,
     ProtocolError,
@@ -64,6 +66,17 @@ class BinaryBody(bytes):
     def __new__(cls, data: bytes, json_length: int) -> BinaryBody:
         body = super().__new__(cls, data)
         body.json_length = json_length
+        return body
+
+
+class MethodNotAllowedBody(bytes):
+    """The JSON error of a 405, with the methods the endpoint takes for the ``Allow`` header."""
+
+    allow: str
+
+    def __new__(cls, data: bytes, allow: str) -> MethodNotAllowedBody:
+        body = super().__new__(cls, data)
+        body.allow = allow
         return body
 
 
@@ -99,6 +112,8 @@ class OIPApplication:
         try:
             return self._route(method, path, authorization, body, header_length)
         except ProtocolError as error:
+            if error.allow:
+                return error.status, MethodNotAllowedBody(error_body(error.message), error.allow)
             return error.status, error_body(error.message)
         except Exception as error:  # a bug of ours: say so in JSON, keep serving the others
             traceback.print_exc()
@@ -122,6 +137,9 @@ class OIPApplication:
             if not self.ready:
                 raise ProtocolError("the model is not ready yet", 503)
             return 200, _READY
+        if parts[1:] == ["openapi.json"]:
+            _method(method, "GET")
+            return 200, dumps(openapi_document(self.model))
         self._authorize(authorization)
         if len(parts) == 1:
             _method(method, "GET")
@@ -186,7 +204,7 @@ class OIPApplication:
 
 def _method(method: str, allowed: str) -> None:
     if method != allowed:
-        raise ProtocolError(f"use {allowed} for this endpoint, not {method}", 405)
+        raise ProtocolError(f"use {allowed} for this endpoint, not {method}", 405, allow=allowed)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -292,14 +310,37 @@ class _Handler(BaseHTTPRequestHandler):
             # The body is never read, so the connection cannot be reused.
             self.close_connection = True
             self._respond(
-                400,
+                413,
                 error_body(
                     f"the request body is {length} bytes, over the limit of "
                     f"{self.server.max_body} bytes: send fewer rows per request"
                 ),
             )
             return None
-        return self.rfile.read(length) if length else _EMPTY
+        body = self.rfile.read(length) if length else _EMPTY
+        encoding = self.headers.get("content-encoding", "").lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding != "gzip":
+            self._respond(400, error_body(f"Content-Encoding {encoding!r} is not supported: "
+                                          "send the body as it is, or gzip it"))  # fmt: skip
+            return None
+        return self._gunzip(body)
+
+    def _gunzip(self, body: bytes) -> bytes | None:
+        """A gzip body, inflated no further than the body limit (a small bomb stays small)."""
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            inflated = inflater.decompress(body, self.server.max_body + 1)
+        except zlib.error as error:
+            self._respond(400, error_body(f"the gzip body cannot be read: {error}"))
+            return None
+        if len(inflated) > self.server.max_body or inflater.unconsumed_tail:
+            self._respond(
+                413, error_body(f"the body inflates past the limit of {self.server.max_body} bytes")
+            )
+            return None
+        return inflated
 
     def _respond(self, status: int, payload: bytes) -> None:
         if self.server.draining:
@@ -313,6 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
             head.append("Content-Type: application/json")
         if status == 401:
             head.append('WWW-Authenticate: Bearer realm="jukebox"')
+        if isinstance(payload, MethodNotAllowedBody):
+            head.append(f"Allow: {payload.allow}")
         if self.close_connection:
             head.append("Connection: close")
         # One write: headers and body leave in one segment.
@@ -321,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed HTTP itself (bad request line, headers too long) also gets a JSON error."""
         self.close_connection = True
-        status = code if code in (400, 404, 405, 414, 431) else 400
+        status = code if code in (400, 404, 405, 413, 414, 431) else 400
         text = message or HTTPStatus(code).phrase
         with contextlib.suppress(OSError):
             self._respond(status, orjson.dumps({"error": f"malformed HTTP request: {text}"}))
