@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             bundle=str(Path(bundle_dir).resolve()),
             labels=list(model.labels),
             auth=bool(token),
+            grpc_port=grpc_port,
         )
 
     def stopped() -> None:

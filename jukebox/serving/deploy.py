@@ -72,6 +72,8 @@ class ServerStatus:
     bundle: str | None = None
     labels: list[str] = field(default_factory=list)
     auth: bool = False
+    grpc_port: int | None = None
+    """Where the protocol's gRPC form is served too (``--grpc-port``), if it is."""
     error: str | None = None
 
     @classmethod

@@ -83,12 +83,16 @@ def test_the_command_line_serves_rest_and_grpc_from_one_process(bundle, tmp_path
     env = {**os.environ, "JUKEBOX_HOME": str(tmp_path / "home")}
     command = [sys.executable, "-m", "jukebox", "serve", "--bundle", str(bundle.path)]
     command += ["--port", str(port), "--grpc-port", str(grpc_port)]
+    command += ["--job-dir", str(tmp_path / "job")]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:
         lines = [process.stdout.readline(), process.stdout.readline()]
         assert f":{grpc_port}" in lines[1], lines
         rest = requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=5)
         assert rest.json() == {"ready": True}
+        from jukebox.jobs import read_status
+
+        assert read_status(tmp_path / "job")["grpc_port"] == grpc_port  # what the Deploy page reads
         client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
         assert client.is_server_ready()
         result = client.infer(MODEL, _inputs(song_rows(1)))
