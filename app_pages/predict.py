@@ -13,7 +13,9 @@ from jukebox.data import catalogue
 from jukebox.data.preprocessing import read_scaling_file
 from jukebox.data.store import current_info
 from jukebox.errors import JukeboxError
+from jukebox.registry.versions import list_all_versions
 from jukebox.serving.client import split_model_url
+from jukebox.serving.deploy import deploy_and_record, list_deployments, propose_name
 from jukebox.serving.prediction import (
     Prediction,
     Target,
@@ -22,6 +24,7 @@ from jukebox.serving.prediction import (
     predict,
 )
 from jukebox.ui import song_words
+from jukebox.ui.deploy import offer_title, version_to_offer
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import (
     comparison_bar_chart,
@@ -38,6 +41,10 @@ settings = load_settings()
 REAL, PRESET, DESCRIBE = "🔎 A real song", "✨ A preset", "🎛️ Describe your own"
 ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
 PASTE = "📋 Paste an address…"
+DEPLOY_PROGRESS = {
+    "starting": "Loading the model and checking its sha256…",
+    "ready": "The server answers ready.",
+}
 TOP_N = 10
 ANSWERS_KEPT = 8
 
@@ -141,8 +148,53 @@ def draw_dial(dial: song_words.Dial, key: str) -> None:
         st.toggle(dial.question, help=dial.help, key=key)
 
 
+def offer_deployment() -> None:
+    """Nothing answers yet: offer the one action that helps, deploying the production version
+    (or the newest verified one) from here."""
+    if not settings.registry_is_remote and not settings.registry_db.exists():
+        st.info(
+            "No model is deployed yet, and none is registered: train one, export it and "
+            "register it, then come back here to deploy it in one click."
+        )
+        st.page_link("app_pages/train.py", label="Train a model", icon="🏋️")
+        return
+    try:
+        with st.spinner("Looking for a registered model…"):
+            offer = version_to_offer(list_all_versions(settings))
+    except JukeboxError as error:
+        st.warning(f"No model is deployed yet, and the model registry cannot be asked: {error}")
+        return
+    if offer is None:
+        st.info(
+            "No model is deployed yet, and no registered version passed its export check: "
+            "register a verified export on the Registry page, or deploy one on the Deploy page."
+        )
+        st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
+        return
+    title = offer_title(offer)
+    st.info(f"No model is deployed yet. Deploy {title} to ask it where a song would chart.")
+    if st.button(f"🚀 Deploy {title}", type="primary", key="deploy_offer"):
+        taken = [d.name for d in list_deployments(settings)]
+        name = propose_name(offer.model, offer.version, taken)
+        with st.status(f"Starting {name} with {title}…", expanded=True) as box:
+            try:
+                deploy_and_record(
+                    settings, name, model=offer.model, version=offer.version,
+                    on_progress=lambda state: box.write(DEPLOY_PROGRESS.get(state, state)),
+                )  # fmt: skip
+            except JukeboxError as error:
+                box.update(label=f"{name} was not deployed", state="error")
+                st.error(str(error))
+                return
+            box.update(label=f"{name} is ready", state="complete")
+        st.rerun()
+
+
 def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     """A deployment of the Deploy page, or any Open Inference Protocol address pasted here."""
+    if not deployed:
+        with st.expander("Another server…"):
+            return paste_address(slot, deployed)
     options = [t.title for t in deployed] + [PASTE]
     # Comparing two deployments: the second column starts on the second one.
     index = 1 if slot == "b" and len(deployed) > 1 else 0
@@ -158,6 +210,11 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
             )
             target = replace(target, token=token or None)
         return target
+    return paste_address(slot, deployed)
+
+
+def paste_address(slot: str, deployed: list[Target]) -> Target | None:
+    """Any Open Inference Protocol address: the technical form."""
     address = st.text_input(
         "Address of the inference server",
         placeholder="http://127.0.0.1:8080  or  https://my-model.apps.example.com/v2/models/jukebox",
@@ -352,11 +409,7 @@ else:
 st.subheader("2 · Choose a model")
 deployed = deployment_targets(settings)
 if not deployed:
-    st.info(
-        "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
-        "address of any Open Inference Protocol endpoint below."
-    )
-    st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
+    offer_deployment()
 if mode == TWO_MODELS:
     left, right = st.columns(2)
     with left:

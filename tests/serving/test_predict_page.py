@@ -104,7 +104,10 @@ def server_ranking(url: str, song: dict, name: str = "tiny") -> list[str]:
 
 
 def paste(at: AppTest, url: str, slot: str = "a", token: str = "") -> None:
-    at.selectbox(key=f"{slot}_target").select("📋 Paste an address…").run()
+    """The technical form: behind "Another server…" when nothing is deployed, else the last
+    choice of the endpoint list."""
+    if any(box.key == f"{slot}_target" for box in at.selectbox):
+        at.selectbox(key=f"{slot}_target").select("📋 Paste an address…").run()
     at.text_input(key=f"{slot}_url").input(url)
     at.text_input(key=f"{slot}_model").input("tiny")
     if token:
@@ -125,10 +128,43 @@ def no_failure(at: AppTest) -> None:
 
 def test_without_a_deployment_the_page_says_how_to_get_one(home):
     at = open_page()
-    assert any("No model is deployed yet" in i.value for i in at.info)
-    assert any(link.proto.page.endswith("deploy") for link in at.get("page_link"))
+    assert any("No model is deployed yet, and none is registered" in i.value for i in at.info)
+    assert any(link.proto.page.endswith("train") for link in at.get("page_link"))
     assert at.button(key="predict").disabled
+    # The technical form waits behind "Another server…", not in the way.
+    assert [e.label for e in at.expander] == ["🎛️ Adjust the sound in plain words",
+                                              "Another server…"]  # fmt: skip
+    assert not any(box.key == "a_target" for box in at.selectbox)
+    assert at.text_input(key="a_url").value == ""
     no_failure(at)
+
+
+@pytest.mark.slow  # starts the embedded registry and an inference server
+def test_with_nothing_deployed_one_click_deploys_the_production_version(
+    registry_settings, monkeypatch
+):
+    """Issue 11: Predict with nothing deployed offers the one action that helps."""
+    monkeypatch.setenv("JUKEBOX_HOME", str(registry_settings.home))
+    for name in ("MODEL_REGISTRY_URL", "JUKEBOX_SERVING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert not deploy.list_deployments(registry_settings)
+    try:
+        at = open_page()
+        offer = at.button(key="deploy_offer")
+        assert offer.label == "🚀 Deploy the production model, version 1"
+        assert offer.proto.type == "primary"
+        offer.click().run()
+        no_failure(at)
+        (deployment,) = deploy.list_deployments(registry_settings)
+        assert (deployment.name, deployment.model, deployment.version) == ("songs", "songs", "1")
+        assert not any(b.key == "deploy_offer" for b in at.button)
+        assert at.selectbox(key="a_target").value.startswith("The production model, version 1")
+        at.button(key="predict").click().run()
+        no_failure(at)
+        assert len(shown_countries(at)) == 4
+    finally:
+        for deployment in deploy.list_deployments(registry_settings):
+            deploy.stop_deployment(registry_settings, deployment.name)
 
 
 @pytest.mark.slow

@@ -129,6 +129,23 @@ def test_home_shows_the_data_set(home_env):
     )
 
 
+def test_once_a_model_is_deployed_asking_it_is_homes_first_action(tmp_path, monkeypatch):
+    """Issue 11: Home makes "Ask the model" its most visible action once a model is deployed."""
+    from jukebox import lifecycle
+
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
+    at = run_page("app_pages/home.py")
+    assert not any(b.key == "ask_model" for b in at.button)
+    serving = lifecycle.Stage("Deployments", "1 serving: jukebox (jukebox v1)", True)
+    monkeypatch.setattr(lifecycle, "deployment_stage", lambda settings: serving)
+    at = run_page("app_pages/home.py")
+    first = at.button[0]
+    assert (first.key, first.proto.type) == ("ask_model", "primary")
+    assert "jukebox (jukebox v1)" in at.markdown[1].value
+    first.click().run()
+    assert_clean(at)
+
+
 # --- Explore ------------------------------------------------------------------------------------
 
 
