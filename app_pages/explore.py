@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from jukebox.config import load_settings
@@ -12,7 +11,9 @@ from jukebox.ui import data as ui_data
 from jukebox.ui.explore import (
     POPULARITY,
     QUANTILE_COLUMNS,
+    Summary,
     country_table,
+    default_map_colouring,
     feature_label,
     feature_overview,
     histogram_figure,
@@ -100,14 +101,21 @@ map_tab, spread_tab, correlation_tab, country_tab, songs_tab = st.tabs(
 
 
 @st.fragment  # its picker redraws the map alone
-def world_map_section(by_country: pd.DataFrame) -> None:
+def world_map_section(summary: Summary) -> None:
+    by_country = summary.by_country
     counts = {"entries": "Chart entries", "songs": "Songs that charted"}
+    # The choice outlives the widget (another tab drops it); the first default says something.
+    if "explore_map_feature" not in st.session_state:
+        st.session_state["explore_map_feature"] = st.session_state.get(
+            "explore_map_colour"
+        ) or default_map_colouring(summary)
     colour_by = st.selectbox(
         "Colour countries by",
         [*counts, POPULARITY, *FEATURES],
         format_func=lambda name: counts.get(name) or f"Mean {feature_label(name)}",
         key="explore_map_feature",
     )
+    st.session_state["explore_map_colour"] = colour_by
     if colour_by in counts:
         values, label, value_format = by_country[colour_by], counts[colour_by], ",d"
     else:
@@ -151,7 +159,7 @@ def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high
 
 if map_tab.open:
     with map_tab:
-        world_map_section(summary.by_country)
+        world_map_section(summary)
 
 if spread_tab.open:
     with spread_tab:

@@ -168,7 +168,7 @@ def correlations(
     return correlation_figure(summary(identity, start, end, countries, _settings).correlations)
 
 
-FILTER_KEYS = ("explore_dates", "explore_countries", "explore_map_feature")
+FILTER_KEYS = ("explore_dates", "explore_countries", "explore_map_feature", "explore_map_colour")
 
 
 def forget_filters_of_other_data(identity: str) -> None:

@@ -174,6 +174,16 @@ def summarize(rows: pd.DataFrame, songs: pd.DataFrame) -> Summary:
     )
 
 
+def default_map_colouring(summary: Summary) -> str:
+    """What the map shows first: the feature (or popularity) whose country means differ most,
+    as the correlation ratio eta with country measures it; chart entries are the same in every
+    country (each chart has the same length), so a map of them says nothing."""
+    eta = summary.correlations.loc[LABEL, list(VARIABLES)].astype("float64").dropna()
+    if summary.countries < 2 or not len(eta) or eta.max() < 1e-6:
+        return "songs"
+    return str(eta.idxmax())
+
+
 def _correlations(
     features: np.ndarray,
     entries: np.ndarray,

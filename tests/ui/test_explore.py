@@ -108,6 +108,21 @@ def test_eta_is_one_when_country_decides_a_feature(source):
     assert summary.correlations.loc["country", "loudness"] == pytest.approx(1.0)
 
 
+def test_the_map_shows_first_what_country_decides_most(source, tables):
+    properties, rankings = source
+    rankings = rankings.drop_duplicates("spotify_id")
+    level = {"DE": -3.0, "US": -6.0, "JP": -9.0, "SG": -12.0}
+    home = rankings.set_index("spotify_id")["country"].map(level)
+    properties = properties.assign(loudness=properties["spotify_id"].map(home))
+    t = ex.explore_tables(properties, rankings)
+    assert ex.default_map_colouring(ex.summarize(t.rows, t.songs)) == "loudness"
+    summary = ex.summarize(tables.rows, tables.songs)
+    eta = summary.correlations.loc["country", list(ex.VARIABLES)]
+    assert ex.default_map_colouring(summary) == eta.idxmax()
+    one_country = ex.select_rows(tables.rows, countries=["DE"])
+    assert ex.default_map_colouring(ex.summarize(one_country, tables.songs)) == "songs"
+
+
 def test_top_songs_rank_by_mean_popularity(merged, tables):
     rows = ex.select_rows(tables.rows, date(2024, 3, 1), date(2024, 3, 4), None)
     top = ex.top_songs(rows, tables.songs, n=5)

@@ -225,6 +225,29 @@ def test_date_filter_and_map_feature(home_env):
     assert got[country_name("DE")] == pytest.approx(means["DE"])
 
 
+def map_values(at: AppTest) -> list[float]:
+    (choropleth,) = [t for t in the_map(at)["data"] if t["type"] == "choropleth"]
+    return choropleth["z"]
+
+
+@pytest.mark.slow  # drives the app through several reruns
+def test_the_map_colours_by_what_differs_and_keeps_the_chosen_colouring(home_env):
+    """Issue 11: the first view says something (not chart entries, the same everywhere), and a
+    colouring chosen survives a filter change and a visit to another tab."""
+    at = run_page("app_pages/explore.py")
+    assert at.selectbox(key="explore_map_feature").value != "entries"
+    values = map_values(at)
+    assert max(values) - min(values) > 0.01 * max(abs(v) for v in values)
+    at.selectbox(key="explore_map_feature").set_value("energy").run()
+    at.multiselect(key="explore_countries").set_value(["DE", "JP", "BR"]).run()
+    assert_clean(at)
+    assert at.selectbox(key="explore_map_feature").value == "energy"
+    assert the_map(at)["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "Mean energy"
+    open_tab(at, "Countries")
+    open_tab(at, "Map")
+    assert at.selectbox(key="explore_map_feature").value == "energy"
+
+
 @pytest.mark.slow  # drives the app through several reruns
 def test_top_songs_follow_their_date_range(home_env):
     at = run_page("app_pages/explore.py")
