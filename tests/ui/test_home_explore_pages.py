@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from jukebox.ui.explore import format_value
+
 ROOT = Path(__file__).resolve().parents[2]
 SONGS = 300
 DAYS = 20  # 72 countries x top 50 x 20 days: about 70,000 chart entries
@@ -93,12 +95,16 @@ def the_map(at: AppTest) -> dict:
     return figure
 
 
-def merged_table(home: Path) -> pd.DataFrame:
+def merged_table(home: Path, *, cleaned: bool = True) -> pd.DataFrame:
+    """The training table of the data set in ``home``; ``cleaned`` as Explore and training see
+    it (without the rows validation flagged), else as stored."""
     from jukebox.config import load_settings
     from jukebox.data.merge import merge_tables
-    from jukebox.data.store import load_current
+    from jukebox.data.store import clean_flagged, load_current
 
     data = load_current(load_settings({"JUKEBOX_HOME": str(home)}))
+    if cleaned:
+        data = clean_flagged(data)
     return merge_tables(data.properties, data.rankings)
 
 
@@ -117,7 +123,7 @@ def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
 def test_home_shows_the_data_set(home_env):
     at = run_page("app_pages/home.py")
     shown = metrics(at)
-    merged = merged_table(home_env)
+    merged = merged_table(home_env, cleaned=False)
     assert shown["Songs"] == f"{SONGS:,}"
     assert shown["Countries"] == str(merged["country"].nunique())
     assert any("synthetic (seed 3" in m.value for m in at.markdown)
@@ -154,7 +160,7 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     merged = merged_table(home_env)
     shown = metrics(at)
     assert shown["Chart entries"] == f"{len(merged):,}"
-    assert shown["Songs"] == f"{SONGS:,}"
+    assert shown["Songs"] == f"{SONGS - 1:,}"  # one song's row is flagged, and left out
     assert int(shown["Warnings"]) > 0  # the generator keeps the real data's quirks
     assert shown["Countries"] == str(merged["country"].nunique())
     assert shown["Bayes ceiling"].endswith("%")
@@ -199,7 +205,7 @@ def test_country_filter_changes_every_view(home_env):
     assert set(top["spotify_id"]) <= set(expected["spotify_id"])
     overview = open_tab(at, "Distributions").dataframe[0].value
     songs = expected.drop_duplicates("spotify_id")
-    assert overview.loc["energy", "median"] == pytest.approx(songs["energy"].median())
+    assert overview.loc["energy", "median"] == format_value("energy", songs["energy"].median())
 
 
 @pytest.mark.slow  # drives the app through several reruns
@@ -254,7 +260,13 @@ def test_top_songs_follow_their_date_range(home_env):
     merged = merged_table(home_env)
     first, last = merged["snapshot_date"].min().date(), merged["snapshot_date"].max().date()
     late = date.fromordinal(last.toordinal() - 3)
-    open_tab(at, "Top songs").slider[0].set_value((late, last)).run()
+    open_tab(at, "Top songs")
+    # By default, songs charting less often than the typical one are left out.
+    entries = merged.groupby("spotify_id").size()
+    assert at.number_input(key="explore_top_min").value == int(entries.median()) > 1
+    assert (at.dataframe[0].value["chart entries"] >= entries.median()).all()
+    at.number_input(key="explore_top_min").set_value(1).run()
+    at.slider[0].set_value((late, last)).run()
     assert_clean(at)
     top = at.dataframe[0].value
     recent = merged[merged["snapshot_date"].dt.date >= late]
@@ -308,7 +320,8 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
     assert_clean(at)
     # validated, shown, but not yet in use
     assert any("synthetic (seed 7, 120 songs)" in m.value for m in at.markdown)
-    assert metrics(at)["Songs"] == before["Songs"] == "200"
+    assert metrics(at)["Songs"] == before["Songs"]
+    assert 190 < int(before["Songs"]) <= 200  # of 200, less the songs validation flagged
     findings = at.dataframe[0].value
     assert (findings["level"] == "warning").any()
     adopt = at.button(key="explore_adopt")
