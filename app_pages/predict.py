@@ -46,6 +46,7 @@ DEPLOY_PROGRESS = {
     "ready": "The server answers ready.",
 }
 TOP_N = 10
+SEARCH_RESULTS = 50
 ANSWERS_KEPT = 8
 
 
@@ -85,19 +86,30 @@ def choose_song(slot: str, songs_found: tuple | None) -> tuple[str, dict] | None
     if source == REAL:
         songs, labels, positions = songs_found
         wanted = st.query_params.get("song") if slot == "a" else None
-        if wanted and f"{slot}_song" not in st.session_state:
-            found = catalogue.search_songs(songs, wanted, limit=1)
-            st.session_state[f"{slot}_song"] = found["label"].iloc[0] if len(found) else None
-        label = st.selectbox(
-            "Song or artist",
-            labels,
-            index=None,
-            placeholder=f"Type to search {len(labels):,} songs by name or artist…",
-            filter_mode="contains",
-            key=f"{slot}_song",
-        )
+        if wanted and f"{slot}_query" not in st.session_state:
+            st.session_state[f"{slot}_query"] = wanted
+        query = st.text_input(
+            "Search by title or artist",
+            placeholder="e.g. Echo, or drake yeat",
+            help="Best matches first: the exact title, then titles that start with it, then "
+            "the rest.",
+            key=f"{slot}_query",
+        ).strip()
+        placeholder = f"Type to search {len(labels):,} songs by name or artist…"
+        if query:
+            # The library's ranking, kept: the list offers the best matches first.
+            found = catalogue.search_songs(songs, query, limit=SEARCH_RESULTS)["label"].tolist()
+            if not found:
+                st.caption(f"No song's title or artists hold “{query}”: try fewer words.")
+                return None
+            label = st.selectbox("Song or artist", found, index=0, placeholder=placeholder,
+                                 key=f"{slot}_song")  # fmt: skip
+        else:
+            label = st.selectbox("Song or artist", labels, index=None, placeholder=placeholder,
+                                 filter_mode="contains", key=f"{slot}_song")  # fmt: skip
+        st.caption(catalogue.catalogue_sentence(songs))
         if label is None:
-            st.caption("Start typing a song title or an artist, then pick from the list.")
+            st.caption("Search above, or open the list and type, then pick a song.")
             return None
         title, start = label, catalogue.song_features(songs.iloc[positions[label]])
     elif source == PRESET:

@@ -17,6 +17,7 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
+from jukebox.data import catalogue
 from jukebox.data.countries import country_label
 from jukebox.data.schema import FEATURES
 from jukebox.serving import deploy
@@ -229,7 +230,21 @@ def test_a_link_can_name_the_song(home):
     no_failure(at)
     assert at.selectbox(key="a_song").value == "IDGAF (feat. Yeat) — Drake, Yeat"
     assert not at.warning
-    assert "13,277 songs" in at.selectbox(key="a_song").placeholder
+    # The count agrees with Explore's (songs after cleaning), and says why songs were merged.
+    assert "13,215 songs" in at.selectbox(key="a_song").placeholder
+    assert any(c.value.startswith("13,215 songs to pick from: of the data set's 14,173 songs, "
+                                  "958 share their title") for c in at.caption)  # fmt: skip
+    # The page shows the library's ranking: titles starting with the words first.
+    at.text_input(key="a_query").input("Echo").run()
+    no_failure(at)
+    options = at.selectbox(key="a_song").options
+    assert options[0].startswith("Echo") and at.selectbox(key="a_song").value == options[0]
+    assert (
+        options
+        == catalogue.search_songs(
+            catalogue.load_catalogue(home / "data" / "song_properties.parquet"), "Echo"
+        )["label"].tolist()
+    )
 
 
 @pytest.mark.slow
