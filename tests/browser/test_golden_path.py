@@ -63,8 +63,12 @@ def no_errors(page, requests_made) -> None:
 
 
 def choice(page, label: str):
-    """The box of a selectbox, whose value is the option shown."""
-    return page.locator('[data-testid="stSelectbox"]').filter(has_text=label).locator("input")
+    """The box of a selectbox, whose value is the option shown; not a stale copy that a rerun
+    is about to remove (a fragment redrawn by a full rerun shows both for a moment)."""
+    fresh = (
+        '[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stSelectbox"]'
+    )
+    return page.locator(fresh).filter(has_text=label).locator("input")
 
 
 def grid_text(grid) -> str:
@@ -123,9 +127,11 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
         re.compile(r"starting|running"), timeout=60_000
     )
     page.get_by_role("button", name="Cancel", exact=True).click()
-    expect(choice(page, "Training run")).to_have_value(re.compile(r"· cancelled"), timeout=60_000)
-    page.get_by_text("Cancelled: no model was kept.").wait_for(timeout=60_000)
+    page.get_by_text("Cancelled: no model was kept.").first.wait_for(timeout=60_000)
     wait_until_idle(page, timeout=120)
+    # The running training's panel (and its buttons) is gone once the page has redrawn.
+    expect(page.get_by_role("button", name="Cancel", exact=True)).to_have_count(0, timeout=30_000)
+    expect(choice(page, "Training run")).to_have_value(re.compile(r"· cancelled"), timeout=30_000)
     assert list_trainings(settings) == []
     assert not settings.models_dir.is_dir() or not any(settings.models_dir.iterdir())
     step_done("train-cancelled")
@@ -272,6 +278,10 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     run_id = re.search(r"\d{8}-\d{6}-\w{6}", listed).group(0)
     step_done("pipeline", registered)
     go_to(page, "Registry")
+    # The detail opens on the production version (1); version 2 is the pipeline's.
+    choice(page, "Version").click()
+    page.get_by_role("option", name=re.compile(r"^v2 ")).click()
+    wait_until_idle(page, timeout=120)
     page.get_by_text(f"Made by pipeline run {run_id}").wait_for(timeout=60_000)
     step_done("registry-run-link")
 
