@@ -12,7 +12,12 @@ from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
 from jukebox.serving.client import build_request
-from jukebox.ui.deploy import deployable_versions, deployments_table, version_label
+from jukebox.ui.deploy import (
+    deployable_versions,
+    deployments_table,
+    first_not_deployed,
+    version_label,
+)
 
 FLASH = "deploy_flash"
 PROGRESS = {
@@ -63,7 +68,13 @@ if source == "Model registry":
         if not options:
             st.info(f"Every version of {model} is archived: restore one on the Registry page.")
         else:
-            version = st.selectbox("Version (production first)", options, format_func=version_label)
+            # After a first deployment, the next version not yet served is the one proposed.
+            version = st.selectbox(
+                "Version (production first)",
+                options,
+                index=first_not_deployed(options, deployments),
+                format_func=version_label,
+            )
             choice = {
                 "model": model,
                 "version": version.version,
@@ -118,7 +129,12 @@ st.subheader("2. Deploy it")
 local_tab, kserve_tab = st.tabs(["Local server", "KServe (OpenShift AI)"])
 
 with local_tab:
-    default_name = deploy.suggest_name(choice["model"] or "jukebox") if choice else "jukebox"
+    # A name no deployment uses yet (jukebox, then jukebox-v2…): replacing is never the default.
+    default_name = deploy.propose_name(
+        choice["model"] or "jukebox" if choice else "jukebox",
+        choice["version"] if choice else "1",
+        by_name,
+    )
     name = st.text_input(
         "Deployment name",
         value=default_name,
@@ -133,8 +149,13 @@ with local_tab:
         )
     if settings.serving_token:
         st.caption("Local servers require the bearer token set in JUKEBOX_SERVING_TOKEN.")
-    label = "Replace" if name in by_name else "Deploy locally"
-    if st.button(label, type="primary", disabled=choice is None, key="deploy_local"):
+    replacing = name in by_name
+    if st.button(
+        f"Replace {name}" if replacing else "Deploy locally",
+        type="secondary" if replacing else "primary",
+        disabled=choice is None,
+        key="deploy_local",
+    ):
         deploy_locally(name)
 
 with kserve_tab:

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from jukebox.config import load_settings
@@ -12,10 +11,12 @@ from jukebox.ui import data as ui_data
 from jukebox.ui.explore import (
     POPULARITY,
     QUANTILE_COLUMNS,
+    Summary,
     country_table,
+    default_map_colouring,
     feature_label,
-    feature_overview,
     histogram_figure,
+    readable_overview,
 )
 from jukebox.ui.maps import show_map, world_map
 
@@ -38,7 +39,10 @@ st.caption(f"Data set: **{data.source}**")
 cols = st.columns(6)
 cols[0].metric("Chart entries", f"{len(tables.rows):,}")
 cols[1].metric(
-    "Songs", f"{data.n_songs:,}", help=f"{len(tables.songs):,} of them chart at least once."
+    "Songs",
+    f"{data.n_songs:,}",
+    help=f"{len(tables.songs):,} of them chart at least once."
+    + (f" {data.dropped:,} left out: validation flagged their rows." if data.dropped else ""),
 )
 cols[2].metric("Countries", len(tables.countries))
 cols[3].metric("Days", f"{(bounds[1] - bounds[0]).days + 1:,}")
@@ -100,14 +104,21 @@ map_tab, spread_tab, correlation_tab, country_tab, songs_tab = st.tabs(
 
 
 @st.fragment  # its picker redraws the map alone
-def world_map_section(by_country: pd.DataFrame) -> None:
+def world_map_section(summary: Summary) -> None:
+    by_country = summary.by_country
     counts = {"entries": "Chart entries", "songs": "Songs that charted"}
+    # The choice outlives the widget (another tab drops it); the first default says something.
+    if "explore_map_feature" not in st.session_state:
+        st.session_state["explore_map_feature"] = st.session_state.get(
+            "explore_map_colour"
+        ) or default_map_colouring(summary)
     colour_by = st.selectbox(
         "Colour countries by",
         [*counts, POPULARITY, *FEATURES],
         format_func=lambda name: counts.get(name) or f"Mean {feature_label(name)}",
         key="explore_map_feature",
     )
+    st.session_state["explore_map_colour"] = colour_by
     if colour_by in counts:
         values, label, value_format = by_country[colour_by], counts[colour_by], ",d"
     else:
@@ -119,7 +130,9 @@ def world_map_section(by_country: pd.DataFrame) -> None:
 
 
 @st.fragment  # its own range and counts redraw the table alone
-def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high: date) -> None:
+def top_songs_section(
+    identity: str, countries: tuple[str, ...], low: date, high: date, typical: int
+) -> None:
     left, middle, right = st.columns([3, 1, 1])
     if low < high:
         days = left.slider("Charting between", min_value=low, max_value=high, value=(low, high))
@@ -127,14 +140,19 @@ def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high
         days = (low, high)
         left.caption(f"Charting on {low:%d %b %Y}")
     n_top = middle.number_input("How many", 5, 200, 20, step=5, key="explore_top_n")
+    # A song that charted once at the top says little: by default, keep songs that chart at
+    # least as often as the typical (median) song in view.
+    if "explore_top_min" not in st.session_state:
+        st.session_state["explore_top_min"] = st.session_state.get("explore_top_min_kept", typical)
     min_entries = right.number_input(
         "At least entries",
         1,
         10_000,
-        1,
-        help="Leave out songs with fewer chart entries in the range.",
+        help=f"Leave out songs with fewer chart entries in the range. The typical song in view "
+        f"charts {typical:,} times.",
         key="explore_top_min",
     )
+    st.session_state["explore_top_min_kept"] = min_entries
     top = ui_data.top_songs(data.identity, *days, view[3], int(n_top), int(min_entries), settings)
     st.dataframe(
         top,
@@ -151,27 +169,31 @@ def top_songs_section(identity: str, countries: tuple[str, ...], low: date, high
 
 if map_tab.open:
     with map_tab:
-        world_map_section(summary.by_country)
+        world_map_section(summary)
 
 if spread_tab.open:
     with spread_tab:
-        left, right = st.columns([3, 2])
-        left.dataframe(
-            feature_overview(summary),
+        # The whole width and every row: nothing clipped, no scrolling inside the table.
+        st.dataframe(
+            readable_overview(summary),
             key="explore_features",
+            height="content",
+            width="stretch",
             column_config={
                 "distribution": st.column_config.BarChartColumn("Distribution", width="medium"),
-                **{q: st.column_config.NumberColumn(q, format="%.4g") for q in QUANTILE_COLUMNS},
+                **{q: st.column_config.TextColumn(q, width="small") for q in QUANTILE_COLUMNS},
             },
         )
-        feature = right.selectbox(
+        st.caption(
+            "Features over the songs that chart in view (each song once); popularity over chart "
+            "entries, since it is measured on each chart day. Rows validation flagged (say, a "
+            "duration of 0) are left out, as training leaves them out."
+        )
+        left, right = st.columns([1, 2])
+        feature = left.selectbox(
             "Feature", [*FEATURES, POPULARITY], format_func=feature_label, key="explore_feature"
         )
         right.plotly_chart(histogram_figure(summary, feature), key="explore_histogram")
-        st.caption(
-            "Features over the songs that chart in view (each song once); popularity over chart "
-            "entries, since it is measured on each chart day."
-        )
 
 if correlation_tab.open:
     with correlation_tab:
@@ -211,4 +233,6 @@ if country_tab.open:
 
 if songs_tab.open:
     with songs_tab:
-        top_songs_section(data.identity, view[3], summary.first_day, summary.last_day)
+        top_songs_section(
+            data.identity, view[3], summary.first_day, summary.last_day, summary.typical_entries
+        )

@@ -13,6 +13,14 @@ st.markdown(
     "it, and ask it."
 )
 settings = load_settings()
+stages = life_stages(settings)
+serving = stages[-1]
+if serving.reached:
+    # Once a model answers, asking it is what a visitor came for: the first and boldest action.
+    with st.container(border=True):
+        st.markdown(f"**A model is deployed** · {serving.summary.split(': ', 1)[-1]}")
+        if st.button("🌍 Ask the model where a song would chart", type="primary", key="ask_model"):
+            st.switch_page("app_pages/predict.py")
 
 st.subheader("Data set")
 facts = data_set_facts(settings)
@@ -34,7 +42,6 @@ else:
 st.page_link("app_pages/explore.py", label="Explore the data", icon="🔎")
 
 st.subheader("The model's life")
-stages = life_stages(settings)
 links = [
     ("app_pages/train.py", "Train a model", "🏋️"),
     ("app_pages/export.py", "Export to ONNX", "📦"),
@@ -46,4 +53,5 @@ for column, stage, (page, action, icon) in zip(st.columns(4), stages, links, str
         st.markdown(f"{'✅' if stage.reached else '⬜'} **{stage.title}**")
         st.caption(stage.summary)
         st.page_link(page, label=action, icon=icon)
-st.page_link("app_pages/predict.py", label="Ask the model where a song would chart", icon="🌍")
+if not serving.reached:
+    st.page_link("app_pages/predict.py", label="Ask the model where a song would chart", icon="🌍")

@@ -13,7 +13,9 @@ from jukebox.data import catalogue
 from jukebox.data.preprocessing import read_scaling_file
 from jukebox.data.store import current_info
 from jukebox.errors import JukeboxError
+from jukebox.registry.versions import list_all_versions
 from jukebox.serving.client import split_model_url
+from jukebox.serving.deploy import deploy_and_record, list_deployments, propose_name
 from jukebox.serving.prediction import (
     Prediction,
     Target,
@@ -22,6 +24,7 @@ from jukebox.serving.prediction import (
     predict,
 )
 from jukebox.ui import song_words
+from jukebox.ui.deploy import offer_title, version_to_offer
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import (
     comparison_bar_chart,
@@ -38,7 +41,12 @@ settings = load_settings()
 REAL, PRESET, DESCRIBE = "🔎 A real song", "✨ A preset", "🎛️ Describe your own"
 ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
 PASTE = "📋 Paste an address…"
+DEPLOY_PROGRESS = {
+    "starting": "Loading the model and checking its sha256…",
+    "ready": "The server answers ready.",
+}
 TOP_N = 10
+SEARCH_RESULTS = 50
 ANSWERS_KEPT = 8
 
 
@@ -78,19 +86,30 @@ def choose_song(slot: str, songs_found: tuple | None) -> tuple[str, dict] | None
     if source == REAL:
         songs, labels, positions = songs_found
         wanted = st.query_params.get("song") if slot == "a" else None
-        if wanted and f"{slot}_song" not in st.session_state:
-            found = catalogue.search_songs(songs, wanted, limit=1)
-            st.session_state[f"{slot}_song"] = found["label"].iloc[0] if len(found) else None
-        label = st.selectbox(
-            "Song or artist",
-            labels,
-            index=None,
-            placeholder=f"Type to search {len(labels):,} songs by name or artist…",
-            filter_mode="contains",
-            key=f"{slot}_song",
-        )
+        if wanted and f"{slot}_query" not in st.session_state:
+            st.session_state[f"{slot}_query"] = wanted
+        query = st.text_input(
+            "Search by title or artist",
+            placeholder="e.g. Echo, or drake yeat",
+            help="Best matches first: the exact title, then titles that start with it, then "
+            "the rest.",
+            key=f"{slot}_query",
+        ).strip()
+        placeholder = f"Type to search {len(labels):,} songs by name or artist…"
+        if query:
+            # The library's ranking, kept: the list offers the best matches first.
+            found = catalogue.search_songs(songs, query, limit=SEARCH_RESULTS)["label"].tolist()
+            if not found:
+                st.caption(f"No song's title or artists hold “{query}”: try fewer words.")
+                return None
+            label = st.selectbox("Song or artist", found, index=0, placeholder=placeholder,
+                                 key=f"{slot}_song")  # fmt: skip
+        else:
+            label = st.selectbox("Song or artist", labels, index=None, placeholder=placeholder,
+                                 filter_mode="contains", key=f"{slot}_song")  # fmt: skip
+        st.caption(catalogue.catalogue_sentence(songs))
         if label is None:
-            st.caption("Start typing a song title or an artist, then pick from the list.")
+            st.caption("Search above, or open the list and type, then pick a song.")
             return None
         title, start = label, catalogue.song_features(songs.iloc[positions[label]])
     elif source == PRESET:
@@ -141,8 +160,53 @@ def draw_dial(dial: song_words.Dial, key: str) -> None:
         st.toggle(dial.question, help=dial.help, key=key)
 
 
+def offer_deployment() -> None:
+    """Nothing answers yet: offer the one action that helps, deploying the production version
+    (or the newest verified one) from here."""
+    if not settings.registry_is_remote and not settings.registry_db.exists():
+        st.info(
+            "No model is deployed yet, and none is registered: train one, export it and "
+            "register it, then come back here to deploy it in one click."
+        )
+        st.page_link("app_pages/train.py", label="Train a model", icon="🏋️")
+        return
+    try:
+        with st.spinner("Looking for a registered model…"):
+            offer = version_to_offer(list_all_versions(settings))
+    except JukeboxError as error:
+        st.warning(f"No model is deployed yet, and the model registry cannot be asked: {error}")
+        return
+    if offer is None:
+        st.info(
+            "No model is deployed yet, and no registered version passed its export check: "
+            "register a verified export on the Registry page, or deploy one on the Deploy page."
+        )
+        st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
+        return
+    title = offer_title(offer)
+    st.info(f"No model is deployed yet. Deploy {title} to ask it where a song would chart.")
+    if st.button(f"🚀 Deploy {title}", type="primary", key="deploy_offer"):
+        taken = [d.name for d in list_deployments(settings)]
+        name = propose_name(offer.model, offer.version, taken)
+        with st.status(f"Starting {name} with {title}…", expanded=True) as box:
+            try:
+                deploy_and_record(
+                    settings, name, model=offer.model, version=offer.version,
+                    on_progress=lambda state: box.write(DEPLOY_PROGRESS.get(state, state)),
+                )  # fmt: skip
+            except JukeboxError as error:
+                box.update(label=f"{name} was not deployed", state="error")
+                st.error(str(error))
+                return
+            box.update(label=f"{name} is ready", state="complete")
+        st.rerun()
+
+
 def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     """A deployment of the Deploy page, or any Open Inference Protocol address pasted here."""
+    if not deployed:
+        with st.expander("Another server…"):
+            return paste_address(slot, deployed)
     options = [t.title for t in deployed] + [PASTE]
     # Comparing two deployments: the second column starts on the second one.
     index = 1 if slot == "b" and len(deployed) > 1 else 0
@@ -158,6 +222,11 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
             )
             target = replace(target, token=token or None)
         return target
+    return paste_address(slot, deployed)
+
+
+def paste_address(slot: str, deployed: list[Target]) -> Target | None:
+    """Any Open Inference Protocol address: the technical form."""
     address = st.text_input(
         "Address of the inference server",
         placeholder="http://127.0.0.1:8080  or  https://my-model.apps.example.com/v2/models/jukebox",
@@ -352,11 +421,7 @@ else:
 st.subheader("2 · Choose a model")
 deployed = deployment_targets(settings)
 if not deployed:
-    st.info(
-        "No model is deployed yet. Deploy a registered model on the Deploy page, or paste the "
-        "address of any Open Inference Protocol endpoint below."
-    )
-    st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
+    offer_deployment()
 if mode == TWO_MODELS:
     left, right = st.columns(2)
     with left:

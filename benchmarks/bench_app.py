@@ -5,7 +5,7 @@ headless Chromium (cold start); Explore's first load on the default synthetic da
 1.1 million chart entries); how long Explore takes to redraw after each of a series of
 interactions (from the interaction until the rerun it caused has finished and the browser has
 drawn it, in the page's own clock); and the peak resident memory of the streamlit process while
-serving Explore.
+serving Explore, then with four sessions (Explore, Train, Registry, Predict).
 
     python benchmarks/bench_app.py              # default data set (generated in a temp dir)
     python benchmarks/bench_app.py --songs 2000 --days 30  # a quick run on a small data set
@@ -65,6 +65,52 @@ def memory_mb(pid: int) -> tuple[float, float]:
             name, value = line.split(":", 1)
             fields[name] = int(value.split()[0]) / 1024
     return fields["VmRSS"], fields["VmHWM"]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+SESSIONS = {"train": "Train", "registry": "Registry", "predict": "Where will this song chart?"}
+
+
+def four_sessions(browser, server: AppServer) -> None:
+    """Resident memory of the app with four browser sessions: the Explore one already open,
+    and one each on Train, Registry and Predict (issue 11: goal under 1.5 GB)."""
+    pages = []
+    for path, heading in SESSIONS.items():
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        start = time.perf_counter()
+        page.goto(f"{server.url}/{path}")
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=300_000)
+        wait_until_idle(page, timeout=300)
+        print(f"  a session on {path}: drawn in {time.perf_counter() - start:.2f} s")
+        pages.append(page)
+    time.sleep(2)
+    rss, peak = memory_mb(server.process.pid)
+    children = children_rss_mb(server.process.pid)
+    print(
+        f"streamlit process resident memory, four sessions (Explore, Train, Registry, Predict):"
+        f" {rss:,.0f} MB now, {peak:,.0f} MB peak (VmHWM); processes it started (the embedded "
+        f"registry): {children:,.0f} MB; load average {load_average()}"
+    )
+    for page in pages:
+        page.context.close()
+
+
+def children_rss_mb(pid: int) -> float:
+    """Resident memory of the processes ``pid`` started (and theirs), in MB."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for child in map(int, children):
+        try:
+            total += memory_mb(child)[0] + children_rss_mb(child)
+        except (OSError, KeyError):
+            continue
+    return total
 
 
 def prepare_choice(page, widget_label: str, option: str) -> None:
@@ -140,20 +186,17 @@ def run(
             print("Explore redraw after an interaction (until drawn in the browser):")
             results: list[tuple[str, float]] = []
             enter = lambda: page.keyboard.press("Enter")  # noqa: E731
+            colour = page.locator('[data-testid="stSelectbox"]', has_text="Colour countries by")
+            default = colour.locator("input").first.input_value()
+            print(f"  (the map's default colouring: {default})")
+            first, second = [c for c in ("Mean energy", "Mean valence", "Mean tempo (BPM)")
+                             if c != default][:2]  # fmt: skip
             for number, (label, widget, option) in enumerate(
                 [
-                    (
-                        "map colour: chart entries -> mean energy",
-                        "Colour countries by",
-                        "Mean energy",
-                    ),
+                    (f"map colour: the default -> {first}", "Colour countries by", first),
                     ("country filter: add Germany", "Countries", "Germany"),
                     ("country filter: add Japan", "Countries", "Japan"),
-                    (
-                        "map colour: mean energy -> mean valence",
-                        "Colour countries by",
-                        "Mean valence",
-                    ),
+                    (f"map colour: {first} -> {second}", "Colour countries by", second),
                 ]
             ):
                 measure(
@@ -212,11 +255,13 @@ def run(
             )
             worst = max(seconds for _, seconds in results)
             print(f"Slowest redraw: {worst:.2f} s")
+            print(f"Load average after the interactions: {load_average()}")
             rss, peak = memory_mb(server.process.pid)
             print(
-                f"streamlit process resident memory: {rss:,.0f} MB now, {peak:,.0f} MB peak "
-                "(VmHWM, since start)"
+                f"streamlit process resident memory, one session on Explore: {rss:,.0f} MB now, "
+                f"{peak:,.0f} MB peak (VmHWM, since start)"
             )
+            four_sessions(browser, server)
         finally:
             server.stop()
             browser.close()

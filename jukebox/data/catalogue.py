@@ -18,6 +18,8 @@ import pandas as pd
 from jukebox.config import Settings
 from jukebox.data.schema import FEATURES
 from jukebox.data.store import PROPERTIES_FILE
+from jukebox.data.validation import PROPERTIES_TABLE, clean
+from jukebox.errors import JukeboxError
 
 Song = dict[str, float]
 """Raw feature values by feature name, in the units the model reads."""
@@ -49,13 +51,34 @@ def build_catalogue(properties: pd.DataFrame) -> pd.DataFrame:
     if missing_features:
         raise ValueError(f"song_properties lacks the feature columns {missing_features}")
     usable = songs[list(FEATURES)].notna().all(axis=1)
+    rows = len(songs)
     songs = songs[usable]
     pairs = zip(songs["name"], songs["artists"], strict=True)
     songs["label"] = [song_label(name, artists) for name, artists in pairs]
+    labelled = len(songs)
     songs = songs.drop_duplicates("label").sort_values("label", key=lambda s: s.str.casefold())
     songs = songs.reset_index(drop=True)
-    songs.attrs["unusable"] = int((~usable).sum())
+    songs.attrs.update(songs=rows, unusable=int((~usable).sum()), merged=labelled - len(songs))
     return songs
+
+
+def catalogue_sentence(catalogue: pd.DataFrame) -> str:
+    """How many songs there are to pick, and why that is not the data set's song count when it
+    is not (Explore counts the songs after cleaning, as here)."""
+    attrs = catalogue.attrs
+    said = f"{len(catalogue):,} songs to pick from"
+    reasons = []
+    if attrs.get("merged"):
+        reasons.append(
+            f"{attrs['merged']:,} share their title and artists with another song and are "
+            "listed once"
+        )
+    if attrs.get("unusable"):
+        reasons.append(f"{attrs['unusable']:,} lack a feature a model needs")
+    if not reasons:
+        return said + "."
+    songs = attrs.get("songs", len(catalogue))
+    return f"{said}: of the data set's {songs:,} songs, " + "; ".join(reasons) + "."
 
 
 def catalogue_path(settings: Settings) -> Path:
@@ -65,9 +88,18 @@ def catalogue_path(settings: Settings) -> Path:
 
 
 def load_catalogue(path: Path) -> pd.DataFrame:
-    """The catalogue of the data set at ``path``, reading only the columns it needs."""
-    columns = ["spotify_id", "name", "artists", *FEATURES]
-    return build_catalogue(pd.read_parquet(path, columns=columns))
+    """The catalogue of the data set at ``path``, after the cleaning training and Explore apply
+    (so a song whose duration is 0 is not offered, and the counts agree with Explore's)."""
+    properties = pd.read_parquet(path)
+    try:
+        cleaned = clean(properties, PROPERTIES_TABLE)
+    except JukeboxError:  # a table that no longer validates: offer what can be sent
+        properties, flagged = properties, 0
+    else:
+        properties, flagged = cleaned.frame, cleaned.dropped
+    catalogue = build_catalogue(properties)
+    catalogue.attrs["flagged"] = flagged
+    return catalogue
 
 
 def search_songs(catalogue: pd.DataFrame, query: str, limit: int | None = 50) -> pd.DataFrame:

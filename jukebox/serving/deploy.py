@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +131,21 @@ def suggest_name(model: str) -> str:
     """A valid deployment name made from a model name (``Song Charts_v2`` → ``song-charts-v2``)."""
     slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:63].strip("-")
     return slug or "jukebox"
+
+
+def propose_name(model: str, version: str | int, taken: Iterable[str]) -> str:
+    """A deployment name no deployment uses yet: the model's own (``jukebox``) for the first,
+    then one that says the version (``jukebox-v2``), so a second version is deployed beside the
+    first instead of replacing it by accident."""
+    taken = set(taken)
+    base = suggest_name(model)
+    if base not in taken:
+        return base
+    versioned = f"{base[:55].strip('-')}-v{suggest_name(str(version))}"[:63].strip("-")
+    candidate, n = versioned, 2
+    while candidate in taken:
+        candidate, n = f"{versioned[:58]}-{n}", n + 1
+    return candidate
 
 
 def _records_dir(settings: Settings) -> Path:

@@ -18,7 +18,14 @@ import streamlit as st
 
 from jukebox.config import Settings
 from jukebox.data import sources
-from jukebox.data.store import adopt, current_info, ensure_current, load_current
+from jukebox.data.songdata import SongData
+from jukebox.data.store import (
+    adopt,
+    clean_flagged,
+    current_info,
+    ensure_current,
+    load_current,
+)
 from jukebox.data.validation import ValidationError, ValidationReport
 from jukebox.errors import JukeboxError
 from jukebox.ui.explore import (
@@ -43,6 +50,8 @@ class ExploreData:
     warnings: int
     findings: tuple[str, ...]
     bayes_accuracy: float | None
+    dropped: int = 0
+    """Songs left out because validation flagged their rows."""
 
 
 def data_identity(settings: Settings) -> str:
@@ -112,16 +121,22 @@ def ensure_data(settings: Settings) -> ExploreData:
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the data set…")
 def _load(identity: str, _settings: Settings) -> ExploreData:
-    data = load_current(_settings)
-    tables = explore_tables(data.properties, data.rankings)
+    return explore_data(load_current(_settings), identity)
+
+
+def explore_data(data: SongData, identity: str) -> ExploreData:
+    """``data`` as Explore shows it: after cleaning, like training sees it, so no view shows a
+    value that validation says was dropped (a duration of 0 ms); the findings still say what."""
+    clean = clean_flagged(data)
     return ExploreData(
         identity=identity,
-        tables=tables,
+        tables=explore_tables(clean.properties, clean.rankings),
         source=data.source,
-        n_songs=data.n_songs,
+        n_songs=clean.n_songs,
         warnings=len(data.report.warnings),
         findings=tuple(f.message for f in data.report.findings),
         bayes_accuracy=data.bayes_accuracy,
+        dropped=data.n_songs - clean.n_songs,
     )
 
 
@@ -168,7 +183,14 @@ def correlations(
     return correlation_figure(summary(identity, start, end, countries, _settings).correlations)
 
 
-FILTER_KEYS = ("explore_dates", "explore_countries", "explore_map_feature")
+FILTER_KEYS = (
+    "explore_dates",
+    "explore_countries",
+    "explore_map_feature",
+    "explore_map_colour",
+    "explore_top_min",
+    "explore_top_min_kept",
+)
 
 
 def forget_filters_of_other_data(identity: str) -> None:

@@ -24,6 +24,30 @@ def deployable_versions(versions: Iterable) -> list:
     return sorted(newest_first, key=lambda v: not v.production)
 
 
+def version_to_offer(versions: Iterable):
+    """The one version to deploy when nothing is: the production version, else the newest whose
+    export was verified; None when neither exists."""
+    usable = deployable_versions(versions)
+    for version in usable:
+        if version.production:
+            return version
+    return next((v for v in usable if v.verification.get("passed") is True), None)
+
+
+def offer_title(version) -> str:
+    """``the production model, version 1`` or ``jukebox version 3 (the newest verified)``."""
+    if version.production:
+        return f"the production model, version {version.version}"
+    return f"{version.model} version {version.version} (the newest verified one)"
+
+
+def first_not_deployed(versions: Sequence, deployments: Iterable[Deployment]) -> int:
+    """Index in ``versions`` of the first one no running deployment serves (0 if all are), so
+    that after a first deployment the Deploy page proposes the next version, not the same."""
+    served = {(d.model, str(d.version)) for d in deployments if d.state != "stopped"}
+    return next((i for i, v in enumerate(versions) if (v.model, str(v.version)) not in served), 0)
+
+
 def _number(version: str) -> float:
     try:
         return float(version)

@@ -117,6 +117,8 @@ class Summary:
     """Features of the songs that chart in the selection, one row per song."""
     popularity_counts: pd.Series
     """Chart entries per popularity score."""
+    typical_entries: int = 1
+    """The median number of chart entries of a song that charts in the selection."""
 
 
 def summarize(rows: pd.DataFrame, songs: pd.DataFrame) -> Summary:
@@ -171,7 +173,18 @@ def summarize(rows: pd.DataFrame, songs: pd.DataFrame) -> Summary:
         correlations=correlations,
         song_features=songs.loc[charting, list(FEATURES)].reset_index(drop=True),
         popularity_counts=rows[POPULARITY].round().astype(int).value_counts().sort_index(),
+        typical_entries=max(1, int(np.median(per_song[charting]))) if charting.any() else 1,
     )
+
+
+def default_map_colouring(summary: Summary) -> str:
+    """What the map shows first: the feature (or popularity) whose country means differ most,
+    as the correlation ratio eta with country measures it; chart entries are the same in every
+    country (each chart has the same length), so a map of them says nothing."""
+    eta = summary.correlations.loc[LABEL, list(VARIABLES)].astype("float64").dropna()
+    if summary.countries < 2 or not len(eta) or eta.max() < 1e-6:
+        return "songs"
+    return str(eta.idxmax())
 
 
 def _correlations(
@@ -298,6 +311,35 @@ def feature_overview(summary: Summary) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("feature")
+
+
+def format_value(name: str, value: float) -> str:
+    """One value of a feature as a person reads it: a duration as ``3:12``, loudness in dB to a
+    tenth, tempo to the BPM, a 0-1 share to three decimals; whole numbers never get a fraction."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    if name == "duration_ms":
+        seconds = round(value / 1000)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    if float(value).is_integer() and name in (*DISCRETE, POPULARITY):
+        return f"{value:.0f}"
+    if name in ("loudness", POPULARITY, "key"):
+        return f"{value:.1f}"
+    if name == "tempo":
+        return f"{value:.0f}"
+    return f"{value:.3f}"
+
+
+def readable_overview(summary: Summary) -> pd.DataFrame:
+    """:func:`feature_overview` for the page: every number written for its feature, so no cell
+    needs clipping (``3:12``, not ``1.92e+05`` ms)."""
+    overview = feature_overview(summary)
+    names = [*FEATURES, POPULARITY]
+    for column in QUANTILE_COLUMNS:
+        overview[column] = [
+            format_value(n, v) for n, v in zip(names, overview[column], strict=True)
+        ]
+    return overview.rename(index={feature_label("duration_ms"): "duration (min:s)"})
 
 
 def histogram_figure(summary: Summary, name: str) -> go.Figure:

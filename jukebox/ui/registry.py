@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from jukebox.registry.versions import VersionInfo
+from jukebox.ui.model import METRIC_LABELS
 
 STATUS_ICONS = {"production": "🚀", "live": "🟢", "archived": "🗄️", "incomplete": "⚠️"}
 PALETTE = ("#1DB954", "#4C72B0", "#E4572E", "#8172B2", "#CCB974", "#64B5CD", "#8C8C8C")
@@ -93,28 +95,53 @@ def chartable_metrics(versions: Sequence[VersionInfo]) -> list[str]:
 def metrics_figure(
     versions: Sequence[VersionInfo], metrics: Sequence[str] | None = None
 ) -> go.Figure:
-    """Grouped bars: one group per metric, one bar per version, so versions compare at a glance."""
+    """Grouped bars: one group per metric, one bar per version, so versions compare at a glance.
+
+    Scores (0 to 1, higher is better) share the left axis; losses (unbounded, lower is better)
+    get their own axis on the right, so a log loss of 3 does not flatten every score. Metrics
+    are named as on the Train page.
+    """
     metrics = list(metrics) if metrics is not None else chartable_metrics(versions)
-    figure = go.Figure()
+    losses = [m for m in metrics if "loss" in m]
+    scores = [m for m in metrics if m not in losses]
+    panels = [(names, i + 1) for i, names in enumerate(p for p in (scores, losses) if p)]
+    figure = make_subplots(
+        rows=1,
+        cols=max(1, len(panels)),
+        column_widths=[max(len(names), 1) for names, _ in panels] or None,
+        subplot_titles=[
+            "Scores (higher is better)" if names is scores else "Loss (lower is better)"
+            for names, _ in panels
+        ],
+        horizontal_spacing=0.12,
+    )
     for i, version in enumerate(versions):
-        values = [version.metrics.get(name) for name in metrics]
-        figure.add_bar(
-            name=version_label(version),
-            x=metrics,
-            y=[v if isinstance(v, int | float) else None for v in values],
-            marker_color=PALETTE[i % len(PALETTE)],
-            text=[f"{v:.3f}" if isinstance(v, float) else "" for v in values],
-            textposition="outside",
-            hovertemplate="%{x}: %{y:.4f}<extra>" + version_label(version) + "</extra>",
-        )
+        for names, column in panels:
+            values = [version.metrics.get(name) for name in names]
+            figure.add_bar(
+                name=version_label(version),
+                legendgroup=version_label(version),
+                showlegend=column == 1,
+                x=[METRIC_LABELS.get(name, name) for name in names],
+                y=[v if isinstance(v, int | float) else None for v in values],
+                marker_color=PALETTE[i % len(PALETTE)],
+                text=[f"{v:.3f}" if isinstance(v, float) else "" for v in values],
+                textposition="outside",
+                hovertemplate="%{x}: %{y:.4f}<extra>" + version_label(version) + "</extra>",
+                row=1,
+                col=column,
+            )
+    for names, column in panels:
+        if names is scores:
+            figure.update_yaxes(range=[0, 1.1], title_text="score", row=1, col=column)
+        else:
+            figure.update_yaxes(rangemode="tozero", title_text="log loss", row=1, col=column)
     figure.update_layout(
         barmode="group",
         title="Metrics by version",
-        xaxis_title="metric",
-        yaxis_title="value",
         legend_title="version",
-        margin={"t": 50, "b": 40, "l": 40, "r": 20},
-        height=380,
+        margin={"t": 70, "b": 40, "l": 50, "r": 20},
+        height=400,
     )
     return figure
 

@@ -48,6 +48,21 @@ def test_explore_draws_and_filters_without_leaving_the_machine(app_server, page,
     assert page.locator(ERRORS).count() == 0
     open_tab(page, "Map")
 
+    # Issue 11: the map opens on something that differs between countries, and a colouring
+    # chosen survives the filter change below.
+    colour = page.locator('[data-testid="stSelectbox"]', has_text="Colour countries by")
+    assert colour.locator("input").input_value() not in ("Chart entries", "")
+    chosen = next(
+        c
+        for c in ("Mean valence", "Mean tempo (BPM)")
+        if c != colour.locator("input").input_value()
+    )
+    colour.locator("input").click()
+    colour.locator("input").fill(chosen)
+    timed_rerun(page, lambda: page.keyboard.press("Enter"))
+    page.keyboard.press("Escape")
+    wait_until_idle(page)
+
     # A filter redraws the map: one country picked, one shape coloured.
     countries = page.locator('[data-testid="stMultiSelect"]', has_text="Countries")
     countries.locator("input").first.click()
@@ -60,5 +75,6 @@ def test_explore_draws_and_filters_without_leaving_the_machine(app_server, page,
         timeout=60_000,
     )
     assert "in 1 country" in page.get_by_text("In view:").inner_text()
+    assert colour.locator("input").input_value() == chosen
     assert page.locator(ERRORS).count() == 0
     assert outside_requests(requests_made) == []

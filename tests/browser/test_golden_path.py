@@ -1,5 +1,6 @@
 """The golden path in a real browser, in one session against one served app: explore the data,
-train a tiny model, export it, register it, deploy it, predict with it and see the world map
+cancel a training (nothing is kept), train a tiny model, export it, register it and mark it for
+production, deploy it, predict with the production deployment and see the world map
 coloured by probability, then run the training pipeline that registers the next version, without
 a single request leaving the machine."""
 
@@ -62,8 +63,12 @@ def no_errors(page, requests_made) -> None:
 
 
 def choice(page, label: str):
-    """The box of a selectbox, whose value is the option shown."""
-    return page.locator('[data-testid="stSelectbox"]').filter(has_text=label).locator("input")
+    """The box of a selectbox, whose value is the option shown; not a stale copy that a rerun
+    is about to remove (a fragment redrawn by a full rerun shows both for a moment)."""
+    fresh = (
+        '[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stSelectbox"]'
+    )
+    return page.locator(fresh).filter(has_text=label).locator("input")
 
 
 def grid_text(grid) -> str:
@@ -83,7 +88,7 @@ def fill_number(page, label: str, value: str) -> None:
 
 def test_golden_path(app_server, app_home, page, requests_made, shots, cleanup, tmp_path):
     try:
-        walk_the_golden_path(app_server, page, requests_made, shots)
+        walk_the_golden_path(app_server, page, requests_made, shots, app_home)
         close_the_loop(page, requests_made, shots, app_home, tmp_path)
     except Exception:
         page.screenshot(path=str(shots / "failure.png"))  # what the page showed at the failure
@@ -91,7 +96,10 @@ def test_golden_path(app_server, app_home, page, requests_made, shots, cleanup, 
         raise
 
 
-def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
+def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path) -> None:
+    from jukebox.model.runs import list_trainings
+
+    settings = load_settings({"JUKEBOX_HOME": str(app_home)})
     started = time.monotonic()
     timings: dict[str, float] = {}
 
@@ -111,9 +119,24 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     assert page.locator(".geo path.choroplethlocation").count() >= 65
     step_done("explore")
 
-    # 2. Train on the current data set for one epoch, and wait for its test figures.
+    # 2. Train, and Cancel while it prepares: nothing is kept (issue 11, bug 1).
     go_to(page, "Train")
     assert page.get_by_text("2,000 songs").count() == 1  # the current data set is the served one
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(choice(page, "Training run")).to_have_value(
+        re.compile(r"starting|running"), timeout=60_000
+    )
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    page.get_by_text("Cancelled: no model was kept.").first.wait_for(timeout=60_000)
+    wait_until_idle(page, timeout=120)
+    # The running training's panel (and its buttons) is gone once the page has redrawn.
+    expect(page.get_by_role("button", name="Cancel", exact=True)).to_have_count(0, timeout=30_000)
+    expect(choice(page, "Training run")).to_have_value(re.compile(r"· cancelled"), timeout=30_000)
+    assert list_trainings(settings) == []
+    assert not settings.models_dir.is_dir() or not any(settings.models_dir.iterdir())
+    step_done("train-cancelled")
+
+    # Then train on the current data set for one epoch, and wait for its test figures.
     fill_number(page, "Epochs", "1")
     assert page.get_by_label("Epochs", exact=True).input_value() == "1"
     page.get_by_role("button", name="Train", exact=True).click()
@@ -169,6 +192,13 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     assert "sha256:" in listed, listed  # the data version it was trained on, as an id
     # The form now suggests the next version, so a second press cannot repeat this one.
     assert page.get_by_role("textbox", name="Version", exact=True).input_value() == "2"
+    # Mark it for production: what Predict asks by default.
+    page.get_by_role("button", name="Mark for production").click()
+    page.get_by_text(f"{MODEL} version {version} is now the production version.").wait_for(
+        timeout=120_000
+    )
+    wait_until_idle(page, timeout=120)
+    assert grid_text(page.locator('[data-testid="stDataFrame"]').first).endswith("production")
     step_done("registry", table)
 
     # 5. Deploy that registered version on a local server, and see it listed and healthy.
@@ -190,7 +220,9 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
 
     # 6. Predict with that deployment: top countries with probabilities, and a coloured map.
     go_to(page, "Predict", "Where will this song chart?")
-    assert endpoint in choice(page, "Model endpoint").input_value()
+    # The production deployment answers by default, named in plain words (issue 11, bug 2).
+    asked = choice(page, "Model endpoint").input_value()
+    assert asked.startswith(f"The production model, version {version}") and endpoint in asked
     song = choice(page, "Song or artist")
     song.click()  # a real song of the catalogue: the first one the list offers
     page.get_by_role("option").first.click()
@@ -246,6 +278,10 @@ def walk_the_golden_path(app_server, page, requests_made, shots) -> None:
     run_id = re.search(r"\d{8}-\d{6}-\w{6}", listed).group(0)
     step_done("pipeline", registered)
     go_to(page, "Registry")
+    # The detail opens on the production version (1); version 2 is the pipeline's.
+    choice(page, "Version").click()
+    page.get_by_role("option", name=re.compile(r"^v2 ")).click()
+    wait_until_idle(page, timeout=120)
     page.get_by_text(f"Made by pipeline run {run_id}").wait_for(timeout=60_000)
     step_done("registry-run-link")
 

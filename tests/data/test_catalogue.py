@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jukebox.data.catalogue import build_catalogue, search_songs
+from jukebox.data.catalogue import (
+    build_catalogue,
+    catalogue_sentence,
+    load_catalogue,
+    search_songs,
+)
 from jukebox.data.schema import FEATURES
 from jukebox.ui.song_words import PRESETS
 
@@ -58,3 +63,46 @@ def test_search_finds_by_name_and_artist_ignoring_case(catalogue, query, first, 
 def test_search_ranks_exact_name_before_longer_names(catalogue):
     assert search_songs(catalogue, "water")["label"].tolist()[0] == "Water — Tyla"
     assert len(search_songs(catalogue, "", limit=3)) == 3
+
+
+def test_the_count_says_why_songs_were_merged(catalogue):
+    assert catalogue.attrs["merged"] == 1 and catalogue.attrs["songs"] == 7
+    assert catalogue_sentence(catalogue) == (
+        "5 songs to pick from: of the data set's 7 songs, 1 share their title and artists with "
+        "another song and are listed once; 1 lack a feature a model needs."
+    )
+    alone = build_catalogue(catalogue.drop(columns="label").head(2))
+    assert catalogue_sentence(alone) == "2 songs to pick from."
+
+
+def test_the_catalogue_leaves_out_what_validation_drops(tmp_path):
+    """Issue 11: the count agrees with Explore's, which counts songs after cleaning."""
+    from jukebox.data.store import clean_flagged
+    from jukebox.ui.data import explore_data
+    from tests.model.conftest import tiny_data
+
+    data = tiny_data(n_songs=60, n_days=3)
+    properties = data.properties.copy()
+    properties.loc[0, "duration_ms"] = 0
+    path = tmp_path / "song_properties.parquet"
+    properties.to_parquet(path)
+    songs = load_catalogue(path)
+    assert songs["duration_ms"].min() > 0 and songs.attrs["flagged"] >= 1
+    from jukebox.data.songdata import song_data
+
+    shown = explore_data(song_data(properties, data.rankings, "test"), "id")
+    assert songs.attrs["songs"] == shown.n_songs == len(clean_flagged(data).properties) - 1
+
+
+def test_exact_and_prefix_titles_come_first():
+    """Issue 11: "Echo" finds "Echo — Taluel" first, not "Again tú echo…"."""
+    frame = pd.DataFrame(
+        [("1", "Again tú echo de menos", "Someone"), ("2", "Echoes", "Band"),
+         ("3", "Echo", "Taluel"), ("4", "Song", "Echo Masta")],
+        columns=["spotify_id", "name", "artists"],
+    )  # fmt: skip
+    for feature in FEATURES:
+        frame[feature] = 0.5
+    found = search_songs(build_catalogue(frame), "Echo")["label"].tolist()
+    assert found[:2] == ["Echo — Taluel", "Echoes — Band"]
+    assert set(found[2:]) == {"Again tú echo de menos — Someone", "Song — Echo Masta"}

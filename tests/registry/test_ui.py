@@ -50,11 +50,20 @@ def test_metrics_figure_has_one_bar_series_per_version():
     a = version("1", **{"metric.accuracy": 0.5, "metric.log_loss": 1.4, "metric.n_test": 900})
     b = version("2", **{"metric.accuracy": 0.6})
     figure = ui.metrics_figure([a, b])
-    assert [trace.name for trace in figure.data] == ["jukebox v1", "jukebox v2"]
-    # Counts are not scores: n_test gets no bar.
-    assert list(figure.data[0].x) == ["accuracy", "log_loss"]
-    assert list(figure.data[0].y) == [0.5, 1.4]
-    assert list(figure.data[1].y) == [0.6, None]
+    legend = [trace.name for trace in figure.data if trace.showlegend]
+    assert legend == ["jukebox v1", "jukebox v2"]
+    # Counts are not scores: n_test gets no bar. Names as on the Train page; issue 11: log loss
+    # on its own axis, so it does not squash the scores.
+    scores = [t for t in figure.data if t.yaxis == "y"]
+    losses = [t for t in figure.data if t.yaxis == "y2"]
+    assert [list(t.x) for t in scores] == [["Accuracy"], ["Accuracy"]]
+    assert [list(t.y) for t in scores] == [[0.5], [0.6]]
+    assert [list(t.x) for t in losses] == [["Log loss"], ["Log loss"]]
+    assert [list(t.y) for t in losses] == [[1.4], [None]]
+    assert list(figure.layout.yaxis.range) == [0, 1.1]
+    assert figure.layout.yaxis2.title.text == "log loss"
+    only_scores = ui.metrics_figure([b])
+    assert {t.yaxis for t in only_scores.data} == {"y"}
 
 
 def test_parameters_diff_puts_differences_first():

@@ -66,7 +66,16 @@ def test_deploy_a_registered_version_see_it_replace_it_and_stop_it(registered):
 
     # After a reload the deployment is still there; replace it with version 2.
     at = run_page()
-    assert at.button(key="deploy_local").label == "Replace"
+    # Issue 11: the obvious next step is the next version beside it, under a fresh name ...
+    assert at.selectbox[1].index == 1
+    assert at.text_input[0].label == "Deployment name" and at.text_input[0].value == "songs-v2"
+    button = at.button(key="deploy_local")
+    assert (button.label, button.proto.type) == ("Deploy locally", "primary")
+    # ... and replacing takes typing the running deployment's name: never the primary button.
+    at.text_input[0].set_value("songs").run()
+    button = at.button(key="deploy_local")
+    assert (button.label, button.proto.type) == ("Replace songs", "secondary")
+    assert not [b for b in at.button if b.proto.type == "primary"]
     at.selectbox[1].select_index(1).run()
     at.button(key="replace_selected").click().run()
     assert not at.error, texts(at.error)

@@ -17,6 +17,7 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
+from jukebox.data import catalogue
 from jukebox.data.countries import country_label
 from jukebox.data.schema import FEATURES
 from jukebox.serving import deploy
@@ -104,7 +105,10 @@ def server_ranking(url: str, song: dict, name: str = "tiny") -> list[str]:
 
 
 def paste(at: AppTest, url: str, slot: str = "a", token: str = "") -> None:
-    at.selectbox(key=f"{slot}_target").select("📋 Paste an address…").run()
+    """The technical form: behind "Another server…" when nothing is deployed, else the last
+    choice of the endpoint list."""
+    if any(box.key == f"{slot}_target" for box in at.selectbox):
+        at.selectbox(key=f"{slot}_target").select("📋 Paste an address…").run()
     at.text_input(key=f"{slot}_url").input(url)
     at.text_input(key=f"{slot}_model").input("tiny")
     if token:
@@ -125,10 +129,43 @@ def no_failure(at: AppTest) -> None:
 
 def test_without_a_deployment_the_page_says_how_to_get_one(home):
     at = open_page()
-    assert any("No model is deployed yet" in i.value for i in at.info)
-    assert any(link.proto.page.endswith("deploy") for link in at.get("page_link"))
+    assert any("No model is deployed yet, and none is registered" in i.value for i in at.info)
+    assert any(link.proto.page.endswith("train") for link in at.get("page_link"))
     assert at.button(key="predict").disabled
+    # The technical form waits behind "Another server…", not in the way.
+    assert [e.label for e in at.expander] == ["🎛️ Adjust the sound in plain words",
+                                              "Another server…"]  # fmt: skip
+    assert not any(box.key == "a_target" for box in at.selectbox)
+    assert at.text_input(key="a_url").value == ""
     no_failure(at)
+
+
+@pytest.mark.slow  # starts the embedded registry and an inference server
+def test_with_nothing_deployed_one_click_deploys_the_production_version(
+    registry_settings, monkeypatch
+):
+    """Issue 11: Predict with nothing deployed offers the one action that helps."""
+    monkeypatch.setenv("JUKEBOX_HOME", str(registry_settings.home))
+    for name in ("MODEL_REGISTRY_URL", "JUKEBOX_SERVING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert not deploy.list_deployments(registry_settings)
+    try:
+        at = open_page()
+        offer = at.button(key="deploy_offer")
+        assert offer.label == "🚀 Deploy the production model, version 1"
+        assert offer.proto.type == "primary"
+        offer.click().run()
+        no_failure(at)
+        (deployment,) = deploy.list_deployments(registry_settings)
+        assert (deployment.name, deployment.model, deployment.version) == ("songs", "songs", "1")
+        assert not any(b.key == "deploy_offer" for b in at.button)
+        assert at.selectbox(key="a_target").value.startswith("The production model, version 1")
+        at.button(key="predict").click().run()
+        no_failure(at)
+        assert len(shown_countries(at)) == 4
+    finally:
+        for deployment in deploy.list_deployments(registry_settings):
+            deploy.stop_deployment(registry_settings, deployment.name)
 
 
 @pytest.mark.slow
@@ -193,7 +230,21 @@ def test_a_link_can_name_the_song(home):
     no_failure(at)
     assert at.selectbox(key="a_song").value == "IDGAF (feat. Yeat) — Drake, Yeat"
     assert not at.warning
-    assert "13,277 songs" in at.selectbox(key="a_song").placeholder
+    # The count agrees with Explore's (songs after cleaning), and says why songs were merged.
+    assert "13,215 songs" in at.selectbox(key="a_song").placeholder
+    assert any(c.value.startswith("13,215 songs to pick from: of the data set's 14,173 songs, "
+                                  "958 share their title") for c in at.caption)  # fmt: skip
+    # The page shows the library's ranking: titles starting with the words first.
+    at.text_input(key="a_query").input("Echo").run()
+    no_failure(at)
+    options = at.selectbox(key="a_song").options
+    assert options[0].startswith("Echo") and at.selectbox(key="a_song").value == options[0]
+    assert (
+        options
+        == catalogue.search_songs(
+            catalogue.load_catalogue(home / "data" / "song_properties.parquet"), "Echo"
+        )["label"].tolist()
+    )
 
 
 @pytest.mark.slow

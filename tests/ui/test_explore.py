@@ -108,6 +108,21 @@ def test_eta_is_one_when_country_decides_a_feature(source):
     assert summary.correlations.loc["country", "loudness"] == pytest.approx(1.0)
 
 
+def test_the_map_shows_first_what_country_decides_most(source, tables):
+    properties, rankings = source
+    rankings = rankings.drop_duplicates("spotify_id")
+    level = {"DE": -3.0, "US": -6.0, "JP": -9.0, "SG": -12.0}
+    home = rankings.set_index("spotify_id")["country"].map(level)
+    properties = properties.assign(loudness=properties["spotify_id"].map(home))
+    t = ex.explore_tables(properties, rankings)
+    assert ex.default_map_colouring(ex.summarize(t.rows, t.songs)) == "loudness"
+    summary = ex.summarize(tables.rows, tables.songs)
+    eta = summary.correlations.loc["country", list(ex.VARIABLES)]
+    assert ex.default_map_colouring(summary) == eta.idxmax()
+    one_country = ex.select_rows(tables.rows, countries=["DE"])
+    assert ex.default_map_colouring(ex.summarize(one_country, tables.songs)) == "songs"
+
+
 def test_top_songs_rank_by_mean_popularity(merged, tables):
     rows = ex.select_rows(tables.rows, date(2024, 3, 1), date(2024, 3, 4), None)
     top = ex.top_songs(rows, tables.songs, n=5)
@@ -179,3 +194,38 @@ def test_explore_tables_accepts_object_and_categorical_text(source):
     t = ex.explore_tables(properties.astype({"spotify_id": object}), as_object)
     assert isinstance(t.rows["country"].dtype, pd.CategoricalDtype)
     assert len(t.rows) == len(rankings)
+
+
+def test_values_are_written_for_their_feature():
+    assert ex.format_value("duration_ms", 192_010.7) == "3:12"
+    assert ex.format_value("duration_ms", 833_047) == "13:53"
+    assert ex.format_value("loudness", -6.9663) == "-7.0"
+    assert ex.format_value("tempo", 123.997) == "124"
+    assert ex.format_value("energy", 0.64752) == "0.648"
+    assert ex.format_value("key", 11.0) == "11" and ex.format_value("key", 5.0667) == "5.1"
+    assert ex.format_value("is_explicit", 1.0) == "1"
+    assert ex.format_value("popularity", 73.92) == "73.9"
+    assert ex.format_value("energy", float("nan")) == "—"
+
+
+def test_the_readable_overview_fits_every_number(tables):
+    overview = ex.readable_overview(ex.summarize(tables.rows, tables.songs))
+    assert "duration (min:s)" in overview.index
+    cells = overview[list(ex.QUANTILE_COLUMNS)].to_numpy().ravel()
+    assert all(isinstance(c, str) and len(c) <= 7 and "e+" not in c for c in cells)
+
+
+def test_explore_shows_the_data_after_cleaning(source):
+    """Issue 11: Explore showed a duration of 0, which validation says was dropped."""
+    from jukebox.data.songdata import song_data
+    from jukebox.ui.data import explore_data
+
+    properties, rankings = source
+    properties = properties.copy()
+    properties.loc[0, "duration_ms"] = 0
+    data = song_data(properties, rankings, "test")
+    assert sum(data.report.droppable.values()) == 1
+    shown = explore_data(data, "id")
+    assert shown.tables.songs["duration_ms"].min() > 0
+    assert (shown.n_songs, shown.dropped) == (data.n_songs - 1, 1)
+    assert any("duration_ms" in finding for finding in shown.findings)

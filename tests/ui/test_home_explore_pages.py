@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from jukebox.ui.explore import format_value
+
 ROOT = Path(__file__).resolve().parents[2]
 SONGS = 300
 DAYS = 20  # 72 countries x top 50 x 20 days: about 70,000 chart entries
@@ -93,12 +95,16 @@ def the_map(at: AppTest) -> dict:
     return figure
 
 
-def merged_table(home: Path) -> pd.DataFrame:
+def merged_table(home: Path, *, cleaned: bool = True) -> pd.DataFrame:
+    """The training table of the data set in ``home``; ``cleaned`` as Explore and training see
+    it (without the rows validation flagged), else as stored."""
     from jukebox.config import load_settings
     from jukebox.data.merge import merge_tables
-    from jukebox.data.store import load_current
+    from jukebox.data.store import clean_flagged, load_current
 
     data = load_current(load_settings({"JUKEBOX_HOME": str(home)}))
+    if cleaned:
+        data = clean_flagged(data)
     return merge_tables(data.properties, data.rankings)
 
 
@@ -117,7 +123,7 @@ def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
 def test_home_shows_the_data_set(home_env):
     at = run_page("app_pages/home.py")
     shown = metrics(at)
-    merged = merged_table(home_env)
+    merged = merged_table(home_env, cleaned=False)
     assert shown["Songs"] == f"{SONGS:,}"
     assert shown["Countries"] == str(merged["country"].nunique())
     assert any("synthetic (seed 3" in m.value for m in at.markdown)
@@ -129,6 +135,23 @@ def test_home_shows_the_data_set(home_env):
     )
 
 
+def test_once_a_model_is_deployed_asking_it_is_homes_first_action(tmp_path, monkeypatch):
+    """Issue 11: Home makes "Ask the model" its most visible action once a model is deployed."""
+    from jukebox import lifecycle
+
+    monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
+    at = run_page("app_pages/home.py")
+    assert not any(b.key == "ask_model" for b in at.button)
+    serving = lifecycle.Stage("Deployments", "1 serving: jukebox (jukebox v1)", True)
+    monkeypatch.setattr(lifecycle, "deployment_stage", lambda settings: serving)
+    at = run_page("app_pages/home.py")
+    first = at.button[0]
+    assert (first.key, first.proto.type) == ("ask_model", "primary")
+    assert "jukebox (jukebox v1)" in at.markdown[1].value
+    first.click().run()
+    assert_clean(at)
+
+
 # --- Explore ------------------------------------------------------------------------------------
 
 
@@ -137,7 +160,7 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     merged = merged_table(home_env)
     shown = metrics(at)
     assert shown["Chart entries"] == f"{len(merged):,}"
-    assert shown["Songs"] == f"{SONGS:,}"
+    assert shown["Songs"] == f"{SONGS - 1:,}"  # one song's row is flagged, and left out
     assert int(shown["Warnings"]) > 0  # the generator keeps the real data's quirks
     assert shown["Countries"] == str(merged["country"].nunique())
     assert shown["Bayes ceiling"].endswith("%")
@@ -182,7 +205,7 @@ def test_country_filter_changes_every_view(home_env):
     assert set(top["spotify_id"]) <= set(expected["spotify_id"])
     overview = open_tab(at, "Distributions").dataframe[0].value
     songs = expected.drop_duplicates("spotify_id")
-    assert overview.loc["energy", "median"] == pytest.approx(songs["energy"].median())
+    assert overview.loc["energy", "median"] == format_value("energy", songs["energy"].median())
 
 
 @pytest.mark.slow  # drives the app through several reruns
@@ -208,13 +231,42 @@ def test_date_filter_and_map_feature(home_env):
     assert got[country_name("DE")] == pytest.approx(means["DE"])
 
 
+def map_values(at: AppTest) -> list[float]:
+    (choropleth,) = [t for t in the_map(at)["data"] if t["type"] == "choropleth"]
+    return choropleth["z"]
+
+
+@pytest.mark.slow  # drives the app through several reruns
+def test_the_map_colours_by_what_differs_and_keeps_the_chosen_colouring(home_env):
+    """Issue 11: the first view says something (not chart entries, the same everywhere), and a
+    colouring chosen survives a filter change and a visit to another tab."""
+    at = run_page("app_pages/explore.py")
+    assert at.selectbox(key="explore_map_feature").value != "entries"
+    values = map_values(at)
+    assert max(values) - min(values) > 0.01 * max(abs(v) for v in values)
+    at.selectbox(key="explore_map_feature").set_value("energy").run()
+    at.multiselect(key="explore_countries").set_value(["DE", "JP", "BR"]).run()
+    assert_clean(at)
+    assert at.selectbox(key="explore_map_feature").value == "energy"
+    assert the_map(at)["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "Mean energy"
+    open_tab(at, "Countries")
+    open_tab(at, "Map")
+    assert at.selectbox(key="explore_map_feature").value == "energy"
+
+
 @pytest.mark.slow  # drives the app through several reruns
 def test_top_songs_follow_their_date_range(home_env):
     at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     first, last = merged["snapshot_date"].min().date(), merged["snapshot_date"].max().date()
     late = date.fromordinal(last.toordinal() - 3)
-    open_tab(at, "Top songs").slider[0].set_value((late, last)).run()
+    open_tab(at, "Top songs")
+    # By default, songs charting less often than the typical one are left out.
+    entries = merged.groupby("spotify_id").size()
+    assert at.number_input(key="explore_top_min").value == int(entries.median()) > 1
+    assert (at.dataframe[0].value["chart entries"] >= entries.median()).all()
+    at.number_input(key="explore_top_min").set_value(1).run()
+    at.slider[0].set_value((late, last)).run()
     assert_clean(at)
     top = at.dataframe[0].value
     recent = merged[merged["snapshot_date"].dt.date >= late]
@@ -268,7 +320,8 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
     assert_clean(at)
     # validated, shown, but not yet in use
     assert any("synthetic (seed 7, 120 songs)" in m.value for m in at.markdown)
-    assert metrics(at)["Songs"] == before["Songs"] == "200"
+    assert metrics(at)["Songs"] == before["Songs"]
+    assert 190 < int(before["Songs"]) <= 200  # of 200, less the songs validation flagged
     findings = at.dataframe[0].value
     assert (findings["level"] == "warning").any()
     adopt = at.button(key="explore_adopt")
