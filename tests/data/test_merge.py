@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from jukebox.data.merge import CATEGORICAL_COLUMNS, MERGED_COLUMNS, merge_tables, merged
 from jukebox.data.schema import FEATURES
@@ -41,6 +42,7 @@ def test_unmatched_rankings_are_left_out_and_repeats_use_the_first_row(small):
     assert len(rows) and np.allclose(rows["danceability"], first["danceability"])
 
 
+@pytest.mark.slow  # generates the default 1.1 M-row set
 def test_merge_is_compact_on_the_default_set(default_set):
     table = merge_tables(default_set.properties, default_set.rankings)
     assert len(table) == len(default_set.rankings)

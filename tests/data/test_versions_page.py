@@ -41,6 +41,7 @@ def two_versions(tmp_path):
     return tmp_path, settings
 
 
+@pytest.mark.slow  # initialises a git + DVC repository, then the page
 def test_a_new_home_says_how_to_make_a_version(tmp_path, monkeypatch):
     at = page(tmp_path, monkeypatch)
     assert any("No data version yet" in i.value for i in at.info)

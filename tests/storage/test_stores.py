@@ -21,6 +21,7 @@ def test_open_store_follows_the_settings(jukebox_home, s3_env):
     store.check()
 
 
+@pytest.mark.slow  # waits for an unreachable endpoint
 def test_unreachable_endpoint_is_a_clear_message(jukebox_home):
     endpoint = f"http://127.0.0.1:{free_port()}"
     store = S3Store(endpoint, "jukebox", access_key="a", secret_key="b", connect_timeout=1)
