@@ -21,6 +21,9 @@ from tests.data.versioning import (
     start_moto,
 )
 
+# Every test builds a real git + DVC repository: many git and DVC processes.
+pytestmark = pytest.mark.slow
+
 
 def same_tables(left, right) -> bool:
     return left.properties.equals(right.properties) and left.rankings.equals(right.rankings)

@@ -14,6 +14,9 @@ from jukebox.data import versions as dv
 from jukebox.data.store import current_info, save_current
 from tests.data.versioning import changed, small_set
 
+# Every test builds a real git + DVC repository: many git and DVC processes.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[2]
 
 

@@ -19,6 +19,16 @@ from jukebox.data.versions import list_versions, version_current
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _stop_the_registry(tmp_path):
+    """The page lists the model versions trained on each data version: it starts the embedded
+    registry on demand, which is stopped after each test."""
+    yield
+    from jukebox.registry.server.process import stop_server
+
+    stop_server(load_settings({"JUKEBOX_HOME": str(tmp_path)}))
+
+
 def page(home: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("JUKEBOX_HOME", str(home))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
