@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, help="a smaller synthetic set (default: 14,000)")
     parser.add_argument("--days", type=int, help="chart days of that set (default: 314)")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="at most this many epochs (default: as trained)")
     args = parser.parse_args()
 
     from jukebox.config import load_settings
@@ -131,7 +131,7 @@ def main() -> None:
     data = generate(args.songs or DEFAULT_SONGS, 0, n_days=args.days or N_DAYS)
     save_current(data, settings)
     print(f"data: {data.source}, {len(data.rankings):,} chart rows; JUKEBOX_HOME {home}")
-    params = TrainingParams(epochs=args.epochs)
+    params = TrainingParams(epochs=args.epochs) if args.epochs else TrainingParams()
     try:
         registry_url(settings)  # the embedded registry, started once for both ways
         baseline = direct(settings, params)
