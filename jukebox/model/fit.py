@@ -160,14 +160,7 @@ def make_dataset(prepared: Prepared, x: np.ndarray, y: np.ndarray, batch_size: i
         inputs = {name: rows[:, i : i + 1] for i, name in enumerate(names)}
         return inputs, tf.gather(labels, indices)
 
-    n = len(y)
-    return (
-        tf.data.Dataset.range(n)
-        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(gather)
-        .prefetch(2)
-    )
+    return _batches(len(y), gather, batch_size, seed)
 
 
 def make_song_dataset(
@@ -189,7 +182,14 @@ def make_song_dataset(
         inputs = {name: rows[:, i : i + 1] for i, name in enumerate(names)}
         return inputs, tf.gather(shares, indices), tf.gather(weights, indices)
 
-    n = len(totals)
+    return _batches(len(totals), gather, batch_size, seed)
+
+
+def _batches(n: int, gather, batch_size: int, seed: int):
+    """Row indices shuffled each epoch, batched, then gathered: a few operations per batch
+    rather than per row, which is what makes CPU training fast."""
+    import tensorflow as tf
+
     return (
         tf.data.Dataset.range(n)
         .shuffle(n, seed=seed, reshuffle_each_iteration=True)
