@@ -23,7 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from jukebox.cli.train import EXIT_BAD_INPUT, EXIT_FAILED, add_training_arguments, params_from
+from jukebox.cli.train import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    add_training_arguments,
+    params_from,
+    source_of,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -109,13 +115,8 @@ def params_of(args: argparse.Namespace):
 
     if getattr(args, "data_version", None):
         source, options = "version", {"ref": args.data_version}
-    elif args.songs is not None:
-        source, options = "synthetic", {"songs": args.songs, "seed": args.data_seed}
-        options |= {"days": args.days or 0, "countries": args.countries or 0}
-    elif args.data is not None:
-        source, options = "directory", {"path": str(args.data.resolve())}
     else:
-        source, options = "current", {}
+        source, options = source_of(args)
     if getattr(args, "pipeline", "training") == "data":
         return DataRunParams(
             source=source,

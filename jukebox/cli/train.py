@@ -118,6 +118,17 @@ def params_from(args: argparse.Namespace) -> TrainingParams:
     )
 
 
+def source_of(args: argparse.Namespace) -> tuple[str, dict]:
+    """The data source the flags name, as ``data.store.fetch`` and the pipelines take it:
+    ``synthetic`` (``--songs``), ``directory`` (``--data``) or ``current``."""
+    if args.songs is not None:
+        options = {"songs": args.songs, "seed": args.data_seed}
+        return "synthetic", options | {"days": args.days or 0, "countries": args.countries or 0}
+    if args.data is not None:
+        return "directory", {"path": str(args.data.resolve())}
+    return "current", {}
+
+
 def load_data(args: argparse.Namespace, settings) -> tuple[SongData, str | None]:
     """The data set the flags name, and its content id when it is the current data set.
 
@@ -126,12 +137,10 @@ def load_data(args: argparse.Namespace, settings) -> tuple[SongData, str | None]
     """
     from jukebox.data import store
 
-    if args.songs is not None:
-        options = {"songs": args.songs, "seed": args.data_seed, "days": args.days}
-        return store.fetch("synthetic", options | {"countries": args.countries}, settings), None
-    if args.data is not None:
-        return store.read_data_dir(args.data), None
-    data = store.ensure_current(settings)
+    kind, options = source_of(args)
+    data = store.fetch(kind, options, settings)
+    if kind != "current":
+        return data, None
     return data, store.content_id(store.current_info(settings))
 
 

@@ -234,7 +234,7 @@ def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
     for schedule in state.schedules:
         if schedule.next_due() > now or _still_running(settings, schedule.last_run_id):
             continue
-        run = local.start_in_background(settings, _data_params(schedule.arguments))
+        run = local.start_in_background(settings, DataRunParams.from_arguments(schedule.arguments))
         started.append(run)
         with _changing(settings) as changing:
             for record in changing["schedules"]:
@@ -243,19 +243,6 @@ def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
     with _changing(settings) as changing:
         changing["last_tick"] = now
     return started
-
-
-def _data_params(arguments: dict) -> DataRunParams:
-    from jukebox.model.network import TrainingParams
-
-    return DataRunParams(
-        source=arguments.get("source", "current"),
-        source_options=dict(arguments.get("source_options") or {}),
-        message=arguments.get("message", ""),
-        model_name=arguments.get("model_name", "jukebox"),
-        training=TrainingParams.from_dict(arguments.get("hyperparameters") or {}),
-        tolerance=float(arguments.get("tolerance", 0.01)),
-    )
 
 
 def watch(

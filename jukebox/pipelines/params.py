@@ -102,6 +102,21 @@ class DataRunParams:
             sources = ", ".join(s for s in DATA_SOURCES if s != "version")
             raise RunParamsError(f"Unknown data source {self.source!r}: use {sources}.")
 
+    @classmethod
+    def from_arguments(cls, arguments: dict[str, Any]) -> DataRunParams:
+        try:
+            training = TrainingParams.from_dict(arguments.get("hyperparameters") or {})
+        except ParamsError as error:
+            raise RunParamsError(str(error)) from error
+        return cls(
+            source=arguments.get("source", "current"),
+            source_options=dict(arguments.get("source_options") or {}),
+            message=arguments.get("message", ""),
+            model_name=arguments.get("model_name", "jukebox"),
+            training=training,
+            tolerance=float(arguments.get("tolerance", 0.01)),
+        )
+
     def arguments(self, run_id: str = "") -> dict[str, Any]:
         return {
             "source": self.source,
