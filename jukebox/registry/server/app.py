@@ -4,7 +4,8 @@ Routes are generated from one table, because the API treats its resources alike:
 (list, create), an item (get, patch), a search by name or external id (``/registered_model?
 name=…``), and collections nested under a parent (``/registered_models/{id}/versions``). The same
 routes are served under ``/api/model_registry/v1`` (the paths of the official Python client
-0.3.x) and ``/api/model_registry/v1alpha3`` (the earlier name of the same API). Errors are the
+0.3.x) and ``/api/model_registry/v1alpha3`` (the paths of upstream's OpenAPI document and of the
+client on upstream's main branch). Errors are the
 API's ``Error`` schema, ``{"code", "message"}`` (``code`` the reason phrase, as upstream sends it),
 with the status the OpenAPI document gives (400, 401, 404, 409, 422).
 
@@ -85,6 +86,7 @@ NESTED = (
 )
 # Artifacts under versions and runs: listed by type, and upserted rather than only created.
 ARTIFACT_PARENTS = (("model_versions", "model_version"), ("experiment_runs", "experiment_run"))
+CREATED_ON_UPSERT = ("model-artifact", "doc-artifact")
 
 
 def json_response(document: dict, status: int = 200) -> Response:
@@ -241,6 +243,9 @@ def _artifact_routes(registry: Registry, parent_path: str, parent_kind: str) -> 
         body = parse_body(await request.body())
         parent = (parent_kind, request.path_params["id"])
         artifact, created = registry.upsert_child_artifact(parent, body)
+        # Upstream answers 201 only for a new model or doc artifact; a logged metric, parameter
+        # or dataset gets 200 even when it is new.
+        created = created and artifact["artifactType"] in CREATED_ON_UPSERT
         return json_response(artifact, 201 if created else 200)
 
     path = f"/{parent_path}/{{id}}/artifacts"

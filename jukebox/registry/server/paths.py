@@ -7,5 +7,6 @@ them without importing each other.
 from __future__ import annotations
 
 HEALTH_PATH = "/readyz/health"
-# The paths of the official Python client 0.3.x, and the earlier name of the same API.
+# The paths of the official Python client 0.3.x on PyPI, and those of upstream's OpenAPI document
+# and of the client on its main branch (tests/registry/server/test_conformance.py).
 API_PREFIXES = ("/api/model_registry/v1", "/api/model_registry/v1alpha3")

@@ -14,6 +14,7 @@ of 1 to 9 digits, and ``MetadataIntValue.int_value`` is a string of at most 9 di
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -285,4 +286,7 @@ def body_model(kind_name: str, creating: bool, artifact_type: str | None = None)
     if "name" in required:
         definitions["name"] = (Annotated[str, Field(strict=True, min_length=1)], ...)
     title = f"{kind_name}_{artifact_type or ''}_{'create' if creating else 'update'}"
-    return pydantic_model(title, __config__=ConfigDict(extra="ignore"), **definitions)
+    with warnings.catch_warnings():
+        # A dataset's "schema" shadows BaseModel.schema, a deprecated method nothing here calls.
+        warnings.filterwarnings("ignore", message='Field name "schema"', category=UserWarning)
+        return pydantic_model(title, __config__=ConfigDict(extra="ignore"), **definitions)

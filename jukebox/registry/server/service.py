@@ -137,6 +137,7 @@ class Registry:
         document = {**spec.defaults, **_validate(kind, body, True, artifact_type)}
         if artifact_type:
             document["artifactType"] = artifact_type
+        _check_document(document)
         if kind in GENERATED_NAMES and not document.get("name"):
             document["name"] = str(uuid.uuid4())
         if spec.parent is not None:
@@ -188,6 +189,7 @@ class Registry:
                     document.pop(key, None)
                 else:
                     document[key] = value
+            _check_document(document)
             self._check_references(connection, kind, document)
             return self.store.replace(connection, document, parent_id=parent_id, label=label)
 
@@ -199,11 +201,15 @@ class Registry:
         """
         parent_kind, parent_id = parent
         artifact_id = body.get("id")
-        if artifact_id is None and parent_kind == "experiment_run" and _is_metric(body):
-            # Logging a metric again under a run updates it (and adds to its history), as
-            # upstream does: a run's metric has one current value per name.
+        if artifact_id is None and _is_named_log(body):
+            # Logging a metric or a parameter again under the same parent updates it (and adds to
+            # a run's metric history), as upstream does: the newest client logs them by name, with
+            # no id, each time a run is resumed.
             existing = self.store.find(
-                "artifact", name=body["name"], parent_id=parent_id, artifact_type="metric"
+                "artifact",
+                name=body["name"],
+                parent_id=parent_id,
+                artifact_type=body["artifactType"],
             )
             if existing is not None:
                 artifact_id = existing["id"]
@@ -290,8 +296,29 @@ class Registry:
 HISTORY = "metric_history"
 
 
-def _is_metric(body: dict) -> bool:
-    return body.get("artifactType") == "metric" and isinstance(body.get("name"), str)
+def _is_named_log(body: dict) -> bool:
+    return body.get("artifactType") in ("metric", "parameter") and isinstance(body.get("name"), str)
+
+
+def _check_document(document: dict) -> None:
+    """Refuse, as upstream's server does, a record that passes the schema but makes no sense:
+    a metric without a value, a run that ends before it starts."""
+    if document.get("artifactType") == "metric" and document.get("value") is None:
+        raise BadRequest("metric value is required: give the metric its value")
+    start, end = document.get("startTimeSinceEpoch"), document.get("endTimeSinceEpoch")
+    if start is None or end is None:
+        return
+    try:
+        start_ms, end_ms = int(start), int(end)
+    except ValueError:
+        raise BadRequest(
+            "startTimeSinceEpoch and endTimeSinceEpoch must be whole numbers of milliseconds,"
+            f" not {start!r} and {end!r}"
+        ) from None
+    if end_ms < start_ms:
+        raise BadRequest(
+            f"EndTimeSinceEpoch ({end_ms}) cannot be less than StartTimeSinceEpoch ({start_ms})"
+        )
 
 
 def _mark_run(document: dict, run: dict) -> None:

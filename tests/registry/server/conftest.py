@@ -39,22 +39,25 @@ class Rest:
 
     url: str
     token: str | None = None
+    api: str = API  # the path prefix: /api/model_registry/v1alpha3 for upstream's newest client
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def get(self, path: str, **params) -> requests.Response:
         return requests.get(
-            self.url + API + path, params=params, headers=self._headers(), timeout=10
+            self.url + self.api + path, params=params, headers=self._headers(), timeout=10
         )
 
     def post(self, path: str, body=None, *, data: bytes | None = None) -> requests.Response:
         return requests.post(
-            self.url + API + path, json=body, data=data, headers=self._headers(), timeout=10
+            self.url + self.api + path, json=body, data=data, headers=self._headers(), timeout=10
         )
 
     def patch(self, path: str, body) -> requests.Response:
-        return requests.patch(self.url + API + path, json=body, headers=self._headers(), timeout=10)
+        return requests.patch(
+            self.url + self.api + path, json=body, headers=self._headers(), timeout=10
+        )
 
 
 # The official client builds a new TLS context for every call, even over plain HTTP, and OpenSSL
