@@ -192,12 +192,7 @@ def _stacked(
     ):
         return None
     # The range check also catches NaN and infinities, and keeps the cast free of warnings.
-    if (
-        kind == "f"
-        and target == np.float32
-        and array.size
-        and not (array.min() >= -_FP32_MAX and array.max() <= _FP32_MAX)
-    ):
+    if kind == "f" and target == np.float32 and array.size and not np.abs(array).max() <= _FP32_MAX:
         return None
     array = array.astype(target, copy=False).reshape((len(datas), *shape))
     return dict(zip(names, array, strict=True))
@@ -317,7 +312,8 @@ def parse_infer_request(
     feeds = None
     if uniform and model.uniform_datatype:
         feeds = _stacked(names, datas, specs[0], shapes[0])
-    if feeds is None:
+    stacked = feeds is not None
+    if not stacked:
         chunks = _binary_chunks(names, binary_sizes, binary)
         with np.errstate(over="ignore", invalid="ignore"):
             feeds = {
@@ -328,7 +324,10 @@ def parse_infer_request(
             }
     elif binary:
         raise ProtocolError(_unclaimed(len(binary)))
-    rows = {array.shape[0] for array in feeds.values() if array.ndim}
+    if stacked:  # one shape for every input: nothing to disagree on
+        rows = set(shapes[0][:1])
+    else:
+        rows = {array.shape[0] for array in feeds.values() if array.ndim}
     if len(rows) > 1:
         raise ProtocolError(
             "inputs disagree on the number of rows (first dimension of shape): "
