@@ -13,10 +13,9 @@ from jukebox.config import load_settings
 from jukebox.data import changes
 from jukebox.data.schema import FEATURES
 from jukebox.data.sources import load_source
-from jukebox.data.store import load_current, write_data_dir
+from jukebox.data.store import load_current
 from jukebox.data.versions import diff_versions, list_versions, version_current
 from jukebox.errors import JukeboxError
-from jukebox.jobs import new_job_id
 from jukebox.pipelines import automation, local
 from jukebox.pipelines.params import DataRunParams
 from jukebox.ui import data_versions as ui
@@ -48,8 +47,7 @@ def trained_on(_settings, repo_key: str) -> dict[str, list[str]]:
 
 def start_data_run(data, message: str) -> None:
     """Hand ``data`` to the data pipeline in the background, and say where to watch it."""
-    folder = settings.staging_dir / f"data-{new_job_id()}"
-    write_data_dir(data, folder)
+    folder = local.stage_data(settings, data)
     params = DataRunParams(
         source="directory", source_options={"path": str(folder)}, message=message
     )

@@ -62,11 +62,13 @@ def _now() -> str:
 
 @dataclass(frozen=True, eq=False)
 class TrainedModel:
-    """A fitted Keras model with the prepared data it learnt from and its report."""
+    """A fitted Keras model with the prepared data it learnt from, its report, and its output on
+    the test split (evaluated, then kept so that verifying the export does not predict again)."""
 
     model: keras.Model
     prepared: Prepared
     report: ModelReport
+    test_output: np.ndarray
 
 
 def data_facts(summary: Mapping, prepared: Prepared, version: str | None = None) -> DataFacts:
@@ -107,11 +109,22 @@ def evaluate_model(
     model: keras.Model, prepared: Prepared, bayes_accuracy: float | None = None
 ) -> Evaluation:
     """The model's figures on the test split."""
-    from jukebox.model.evaluation import evaluate
+    return _evaluate_output(test_output(model, prepared), prepared, bayes_accuracy)
+
+
+def test_output(model: keras.Model, prepared: Prepared) -> np.ndarray:
+    """The model's probabilities for each row of the test split."""
     from jukebox.model.fit import predict
 
-    probabilities = predict(model, prepared.features, prepared.x_test)
-    return evaluate(probabilities, prepared.y_test, prepared.labels, bayes_accuracy=bayes_accuracy)
+    return predict(model, prepared.features, prepared.x_test)
+
+
+def _evaluate_output(
+    output: np.ndarray, prepared: Prepared, bayes_accuracy: float | None
+) -> Evaluation:
+    from jukebox.model.evaluation import evaluate
+
+    return evaluate(output, prepared.y_test, prepared.labels, bayes_accuracy=bayes_accuracy)
 
 
 def new_report(
@@ -156,9 +169,11 @@ def train_model(
     phase("training")
     model, fit = fit_model(prepared, params, listeners=listeners, should_stop=should_stop)
     phase("evaluating")
-    evaluation = evaluate_model(model, prepared, data.bayes_accuracy)
+    output = test_output(model, prepared)
+    evaluation = _evaluate_output(output, prepared, data.bayes_accuracy)
     facts = data_facts(data.summary(), prepared, data_version)
-    return TrainedModel(model, prepared, new_report(training_id, params, fit, facts, evaluation))
+    report = new_report(training_id, params, fit, facts, evaluation)
+    return TrainedModel(model, prepared, report, output)
 
 
 def convert_model(model: keras.Model, preprocessing: Preprocessing, onnx_file: Path) -> None:
@@ -169,14 +184,20 @@ def convert_model(model: keras.Model, preprocessing: Preprocessing, onnx_file: P
 
 
 def verify_model(
-    model: keras.Model, preprocessing: Preprocessing, x_test: np.ndarray, onnx_file: Path
+    model: keras.Model,
+    preprocessing: Preprocessing,
+    x_test: np.ndarray,
+    onnx_file: Path,
+    expected: np.ndarray | None = None,
 ) -> Verification:
-    """Check the ONNX file against the Keras model on ``x_test`` with both runtimes."""
+    """Check the ONNX file against the Keras model on ``x_test`` with both runtimes;
+    ``expected``, the Keras output on ``x_test`` when already computed, spares predicting it."""
     from jukebox.model.export import verify
     from jukebox.model.fit import predict
 
     started = time.perf_counter()
-    expected = predict(model, preprocessing.features, x_test)
+    if expected is None:
+        expected = predict(model, preprocessing.features, x_test)
     predicted = time.perf_counter()
     verification = verify(onnx_file, expected, preprocessing.features, x_test)
     seconds = {**verification.seconds, "keras_predict": predicted - started}
@@ -184,13 +205,17 @@ def verify_model(
 
 
 def export_model(
-    model: keras.Model, preprocessing: Preprocessing, x_test: np.ndarray, onnx_file: Path
+    model: keras.Model,
+    preprocessing: Preprocessing,
+    x_test: np.ndarray,
+    onnx_file: Path,
+    expected: np.ndarray | None = None,
 ) -> Verification:
     """Convert ``model`` to ONNX at ``onnx_file`` and verify it, timing each part."""
     started = time.perf_counter()
     convert_model(model, preprocessing, onnx_file)
     converted = time.perf_counter()
-    verification = verify_model(model, preprocessing, x_test, onnx_file)
+    verification = verify_model(model, preprocessing, x_test, onnx_file, expected)
     seconds = {
         **verification.seconds,
         "convert": converted - started,
@@ -200,9 +225,15 @@ def export_model(
     return replace(verification, seconds=seconds)
 
 
-def export_training(path: str | Path, *, model: keras.Model | None = None) -> TrainingRecord:
+def export_training(
+    path: str | Path,
+    *,
+    model: keras.Model | None = None,
+    test_output: np.ndarray | None = None,
+) -> TrainingRecord:
     """Export the saved training in ``path`` to ONNX, verify it on its test split, and make the
-    directory a bundle. ``model`` spares reading ``model.keras`` back when it is at hand."""
+    directory a bundle. ``model`` spares reading ``model.keras`` back when it is at hand, and
+    ``test_output`` (its output on the saved test split) predicting that split again."""
     from jukebox.model.export import onnx_facts
     from jukebox.model.runs import load_training
 
@@ -217,7 +248,7 @@ def export_training(path: str | Path, *, model: keras.Model | None = None) -> Tr
     model = model or read_keras(path)
     with tempfile.TemporaryDirectory(dir=path) as scratch:
         onnx_file = Path(scratch) / "model.onnx"
-        verification = export_model(model, preprocessing, x_test, onnx_file)
+        verification = export_model(model, preprocessing, x_test, onnx_file, test_output)
         report = record.report.with_export(verification, onnx_facts(onnx_file), _now())
         return save_export(path, onnx_file, preprocessing, report)
 
@@ -259,5 +290,5 @@ def run_training(
     )
     if export:
         phase("exporting")
-        record = export_training(record.path, model=trained.model)
+        record = export_training(record.path, model=trained.model, test_output=trained.test_output)
     return record

@@ -12,9 +12,11 @@ the run's outcome. Each run has its own kfp pipeline root, so two runs never mix
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jukebox.config import Settings
 from jukebox.jobs import kill_job, load_job, new_job_id, start_job
@@ -29,6 +31,9 @@ from jukebox.pipelines.records import (
     update_run,
 )
 from jukebox.pipelines.tasks import RUN_DIR_ENV
+
+if TYPE_CHECKING:
+    from jukebox.data.songdata import SongData
 
 JOB_KIND = "pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +80,16 @@ def start_in_background(settings: Settings, params: Params) -> PipelineRun:
     return load_run(run_dir(settings, run_id))  # type: ignore[return-value]
 
 
+def stage_data(settings: Settings, data: SongData) -> Path:
+    """Write ``data`` where a data pipeline run can read it (``source="directory"``): a folder
+    of the staging area, removed once the run has ended, since its extract task has read it."""
+    from jukebox.data.store import write_data_dir
+
+    folder = settings.staging_dir / f"data-{new_job_id()}"
+    write_data_dir(data, folder)
+    return folder
+
+
 def execute(settings: Settings, run_id: str) -> PipelineRun:
     """Run the recorded run ``run_id`` with kfp's local mode, then record how it ended."""
     from kfp import local
@@ -100,14 +115,18 @@ def execute(settings: Settings, run_id: str) -> PipelineRun:
     try:
         _pipeline_function(run.pipeline)(**run.arguments)
     finally:
-        finish(path)
+        finish(settings, path)
     return load_run(path)  # type: ignore[return-value]
 
 
-def finish(path: Path, *, stopped: bool = False) -> PipelineRun:
-    """Record how the run in ``path`` ended, from what its tasks recorded."""
+def finish(settings: Settings, path: Path, *, stopped: bool = False) -> PipelineRun:
+    """Record how the run in ``path`` ended, from what its tasks recorded, and remove the data
+    staged for it (a folder the user named as the source stays)."""
     run = load_run(path)
     assert run is not None
+    staged = Path(run.arguments.get("source_options", {}).get("path") or settings.staging_dir)
+    if staged.parent.resolve() == settings.staging_dir.resolve():
+        shutil.rmtree(staged, ignore_errors=True)
     now = time.time()
     for task in run.tasks.values():
         if task.state == "running":
@@ -155,7 +174,7 @@ def refresh(settings: Settings, run: PipelineRun) -> PipelineRun:
     job = load_job(settings.jobs_dir(JOB_KIND) / run.job_id)
     if job is not None and job.is_alive():
         return run
-    return finish(run.path)
+    return finish(settings, run.path)
 
 
 def stop(settings: Settings, run: PipelineRun) -> PipelineRun:
@@ -164,4 +183,4 @@ def stop(settings: Settings, run: PipelineRun) -> PipelineRun:
         job = load_job(settings.jobs_dir(JOB_KIND) / run.job_id)
         if job is not None:
             kill_job(job)
-    return finish(run.path, stopped=True)
+    return finish(settings, run.path, stopped=True)

@@ -110,3 +110,30 @@ def test_an_export_that_fails_verification_is_marked_failed(bundle_home, monkeyp
     finally:
         monkeypatch.undo()
         assert export_training(record.path).verification_passed
+
+
+def test_run_training_predicts_the_test_split_once_and_verifies_against_it(tmp_path, monkeypatch):
+    """Evaluation and the export's verification read the same Keras output on the test split:
+    predicted once (it is most of the export's time on the default data), and the bundle still
+    verified against it."""
+    from jukebox.config import load_settings
+    from jukebox.model import fit
+    from jukebox.model.network import TrainingParams
+    from jukebox.model.workflow import run_training
+    from tests.model.conftest import tiny_data
+
+    predictions = []
+    real_predict = fit.predict
+
+    def counting_predict(model, features, x):
+        predictions.append(len(x))
+        return real_predict(model, features, x)
+
+    monkeypatch.setattr(fit, "predict", counting_predict)
+    settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
+    params = TrainingParams(epochs=1, batch_size=64, width=8, seed=5)
+    record = run_training(settings, tiny_data(n_songs=120, n_days=10), params)
+    bundle = read_bundle(record.path)
+    assert bundle.verification_passed
+    assert predictions == [bundle.report.verification.rows]
+    assert "keras_predict" in bundle.report.verification.seconds

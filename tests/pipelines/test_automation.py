@@ -170,6 +170,22 @@ def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(tmp_pat
         server.stop()
 
 
+def test_data_staged_for_a_run_goes_when_it_ends_and_a_users_folder_stays(settings, tmp_path):
+    from jukebox.data.store import write_data_dir
+    from jukebox.pipelines.records import create_run, run_dir
+
+    staged = local.stage_data(settings, songs(1))
+    own = tmp_path / "mine"
+    write_data_dir(songs(1), own)
+    for run_id, folder in (("staged", staged), ("own", own)):
+        params = DataRunParams(source="directory", source_options={"path": str(folder)})
+        create_run(settings, run_id, params.arguments(run_id), pipeline=local.pipeline_of(params))
+        assert folder.is_dir()
+        local.finish(settings, run_dir(settings, run_id))
+    assert not staged.exists()
+    assert own.is_dir() and (own / "dataset.json").is_file()
+
+
 @pytest.mark.slow
 def test_data_that_fails_validation_makes_no_version(settings, tmp_path):
     from jukebox.data import versions
