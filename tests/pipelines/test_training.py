@@ -235,3 +235,39 @@ def test_a_run_whose_data_fails_validation_registers_nothing(tmp_path):
     assert "single chart date" in run.error
     assert "register" not in run.tasks
     assert not (tmp_path / "s3").exists() and not (tmp_path / "registry.sqlite").exists()
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_each_register_their_own_version(tmp_path):
+    """Two local runs started together in one home: the embedded registry started once between
+    them, each run's outputs kept apart, and two versions, each naming the run that made it."""
+    from jukebox.model.bundle import file_sha256
+    from jukebox.pipelines.records import list_runs
+    from jukebox.registry.server.process import stop_server
+    from jukebox.registry.versions import get_version
+
+    command = [sys.executable, "-m", "jukebox", "pipeline", "run", *SMALL, "--epochs", "2"]
+    env = {**os.environ, "JUKEBOX_HOME": str(tmp_path)}
+    # Two seeds: the same seed trains the same model.onnx, which the registry refuses twice.
+    runs = [
+        subprocess.Popen(
+            [*command, "--seed", seed], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for seed in ("1", "2")
+    ]
+    try:
+        outputs = [run.communicate(timeout=600)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
+        finished = list_runs(settings)
+        assert len(finished) == 2 and all(r.state == "succeeded" for r in finished)
+        assert sorted(str(r.registered_version) for r in finished) == ["1", "2"], outputs
+        for run in finished:  # each version holds the ONNX file its own run converted
+            version = get_version("jukebox", run.registered_version, settings)
+            assert version.pipeline_run_id == run.id
+            (onnx_file,) = (p for p in (run.path / "outputs").rglob("onnx_model") if p.is_file())
+            assert file_sha256(onnx_file) == version.onnx_sha256
+    finally:
+        for run in runs:
+            run.kill()
+        stop_server(load_settings({"JUKEBOX_HOME": str(tmp_path)}))
