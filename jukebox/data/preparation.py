@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder, MinMaxScaler
 
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES, LABEL
@@ -119,6 +117,12 @@ def prepare(merged: pd.DataFrame, *, seed: int = 42) -> Prepared:
     Raises :class:`PreparationError` with what to change when the data has a single country, a
     single chart date, or too few rows to split.
     """
+    # Imported here: scikit-learn and the SciPy it loads take about 2 s to import, and most who
+    # read a Prepared (training, export, registering: each a new process in a pipeline) fit
+    # nothing.
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelEncoder, MinMaxScaler
+
     missing = [c for c in (*FEATURES, LABEL, DATE) if c not in merged.columns]
     if missing:
         raise PreparationError(
