@@ -109,10 +109,10 @@ def evaluate_model(
     model: keras.Model, prepared: Prepared, bayes_accuracy: float | None = None
 ) -> Evaluation:
     """The model's figures on the test split."""
-    return _evaluate_output(test_output(model, prepared), prepared, bayes_accuracy)
+    return _evaluate_output(predict_test_split(model, prepared), prepared, bayes_accuracy)
 
 
-def test_output(model: keras.Model, prepared: Prepared) -> np.ndarray:
+def predict_test_split(model: keras.Model, prepared: Prepared) -> np.ndarray:
     """The model's probabilities for each row of the test split."""
     from jukebox.model.fit import predict
 
@@ -169,7 +169,7 @@ def train_model(
     phase("training")
     model, fit = fit_model(prepared, params, listeners=listeners, should_stop=should_stop)
     phase("evaluating")
-    output = test_output(model, prepared)
+    output = predict_test_split(model, prepared)
     evaluation = _evaluate_output(output, prepared, data.bayes_accuracy)
     facts = data_facts(data.summary(), prepared, data_version)
     report = new_report(training_id, params, fit, facts, evaluation)

@@ -1,4 +1,7 @@
-"""What every Jukebox KFP component shares: the image it runs in, and the S3 secret on a cluster."""
+"""What every Jukebox KFP component shares: the image it runs in, and the S3 secret on a cluster;
+and how a pipeline of them is written out."""
+
+from pathlib import Path
 
 from kfp import dsl, kubernetes
 
@@ -30,3 +33,13 @@ def with_s3_secret(task: dsl.PipelineTask) -> None:
         secret_name=load_settings().pipeline_s3_secret,
         secret_key_to_env={name: name for name in S3_ENV},
     )
+
+
+def compile_to(pipeline, path: str | Path) -> Path:
+    """Write ``pipeline`` as KFP IR YAML at ``path`` (its folder made if missing)."""
+    from kfp import compiler
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(pipeline, str(path))
+    return path

@@ -16,7 +16,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output
 
 from jukebox.config import load_settings
-from jukebox.pipelines.components import component, with_s3_secret
+from jukebox.pipelines.components import compile_to, component, with_s3_secret
 
 PIPELINE_NAME = "jukebox-data"
 TASKS = (
@@ -98,9 +98,4 @@ def data_pipeline(
 
 def compile_data_pipeline(path: str | Path) -> Path:
     """Write the data pipeline as KFP IR YAML."""
-    from kfp import compiler
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(data_pipeline, str(path))
-    return path
+    return compile_to(data_pipeline, path)

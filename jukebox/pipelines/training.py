@@ -20,7 +20,7 @@ from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from jukebox.config import load_settings
-from jukebox.pipelines.components import component, with_s3_secret
+from jukebox.pipelines.components import compile_to, component, with_s3_secret
 
 PIPELINE_NAME = "jukebox-training"
 TASKS = (
@@ -201,9 +201,4 @@ def training_pipeline(
 
 def compile_pipeline(path: str | Path) -> Path:
     """Write the pipeline as KFP IR YAML, to import in the Data Science Pipelines UI."""
-    from kfp import compiler
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(training_pipeline, str(path))
-    return path
+    return compile_to(training_pipeline, path)

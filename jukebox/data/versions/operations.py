@@ -230,11 +230,9 @@ def _commit_tables(
             try:
                 pushed = _absent_from_remote(repo, settings)
                 repo.push(targets=targets, remote=rp.VERSION_REMOTE)
-            except Exception as error:  # noqa: BLE001 - the sentence below says what to do
-                raise DataVersionError(
-                    f"Could not push the data to the DVC remote {rp.VERSION_REMOTE} "
-                    f"({remotes(settings)[rp.VERSION_REMOTE]}): {error}. Check that it is "
-                    "reachable and the credentials are right; the previous version is current."
+            except Exception as error:  # noqa: BLE001 - the sentence says what to do
+                raise _unreachable(
+                    settings, rp.VERSION_REMOTE, "push the data to", error
                 ) from error
             published = True
             _publish(repo, settings)
@@ -275,12 +273,18 @@ def _publish(repo, settings: Settings) -> None:
             remote.fs.put_file(
                 os.fspath(settings.data_repo / file), remote.fs.join(remote.path, file)
             )
-    except Exception as error:  # noqa: BLE001 - the sentence below says what to do
-        raise DataVersionError(
-            f"Could not copy the tables to the DVC remote {rp.SOURCE_REMOTE} "
-            f"({remotes(settings)[rp.SOURCE_REMOTE]}): {error}. Check that it is reachable "
-            "and the credentials are right; the previous version is current."
-        ) from error
+    except Exception as error:  # noqa: BLE001 - the sentence says what to do
+        raise _unreachable(settings, rp.SOURCE_REMOTE, "copy the tables to", error) from error
+
+
+def _unreachable(
+    settings: Settings, remote: str, action: str, error: Exception
+) -> DataVersionError:
+    return DataVersionError(
+        f"Could not {action} the DVC remote {remote} ({remotes(settings)[remote]}): {error}. "
+        "Check that it is reachable and the credentials are right; the previous version is "
+        "current."
+    )
 
 
 def _absent_from_remote(repo, settings: Settings) -> list[str]:
