@@ -111,9 +111,8 @@ def run(args: argparse.Namespace) -> int:
     endpoint = server.url
 
     def ready() -> None:
-        print(f"Serving {name} version {version} at {endpoint}", flush=True)
-        if grpc_server is not None:
-            print(f"gRPC (inference.GRPCInferenceService) at {args.host}:{grpc_port}", flush=True)
+        # The status is written before the announcement: whoever waits for the printed line
+        # (a script, the Deploy page) may read the status at once.
         report(
             state="ready",
             pid=os.getpid(),
@@ -129,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
             auth=bool(token),
             grpc_port=grpc_port,
         )
+        print(f"Serving {name} version {version} at {endpoint}", flush=True)
+        if grpc_server is not None:
+            print(f"gRPC (inference.GRPCInferenceService) at {args.host}:{grpc_port}", flush=True)
 
     def stopped() -> None:
         if grpc_server is not None:
