@@ -14,7 +14,6 @@ Figures are printed, never asserted; take them while nothing else runs.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -24,32 +23,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_pipeline import data_arguments, fresh_home, wait_until_finished  # noqa: E402
 from benchmarks.bench_training import machine  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--songs", type=int, help="a smaller synthetic set (default: 14,000)")
-    parser.add_argument("--days", type=int, help="chart days of that set (default: 314)")
-    args = parser.parse_args()
+    args = data_arguments(__doc__.splitlines()[0]).parse_args()
 
-    from jukebox.config import load_settings
     from jukebox.data import changes, versions
     from jukebox.data.store import load_current, read_data_dir, save_current, write_data_dir
-    from jukebox.data.synthetic import DEFAULT_SONGS, N_DAYS, generate
-    from jukebox.pipelines import automation, local
-    from jukebox.pipelines.records import load_run
+    from jukebox.pipelines import automation
     from jukebox.registry.server.process import stop_server
 
     print(f"machine: {machine()}")
-    home = Path(tempfile.mkdtemp(prefix="jukebox-bench-loop-"))
-    os.environ["JUKEBOX_HOME"] = str(home)
-    settings = load_settings()
-    data = generate(args.songs or DEFAULT_SONGS, 0, n_days=args.days or N_DAYS)
-    save_current(data, settings)
+    settings, _ = fresh_home("jukebox-bench-loop-", args)
     versions.version_current(settings, "the first data")
     automation.switch_on(settings, start=False)
-    print(f"data: {data.source}, {len(data.rankings):,} chart rows; JUKEBOX_HOME {home}")
     try:
         save_current(changes.drop_rows(load_current(settings), 0.05), settings)
         started = time.perf_counter()
@@ -62,8 +51,7 @@ def main() -> None:
         detected = time.perf_counter() - detect_started
         print(f"  {'detect (one tick)':<24} {detected:6.1f} s  -> run {run.id}")
         run_started = time.perf_counter()
-        while not (run := local.refresh(settings, load_run(run.path))).finished:
-            time.sleep(0.2)
+        run = wait_until_finished(settings, run)
         ran = time.perf_counter() - run_started
         for task in sorted(run.tasks.values(), key=lambda t: t.started or 0):
             print(f"  {task.name:<24} {task.seconds or 0:6.1f} s  {task.state}")

@@ -106,16 +106,45 @@ def home_page_seconds(home: Path, repeat: int) -> list[float]:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def data_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that run pipelines: the size of their synthetic data set."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--songs", type=int, help="a smaller synthetic set (default: 14,000)")
     parser.add_argument("--days", type=int, help="chart days of that set (default: 314)")
-    parser.add_argument("--epochs", type=int, help="at most this many epochs (default: as trained)")
-    args = parser.parse_args()
+    return parser
 
+
+def fresh_home(prefix: str, args: argparse.Namespace):
+    """Point JUKEBOX_HOME at a new directory holding the synthetic set ``args`` ask for as the
+    current data set, and return its settings and that data set."""
     from jukebox.config import load_settings
     from jukebox.data.store import save_current
     from jukebox.data.synthetic import DEFAULT_SONGS, N_DAYS, generate
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["JUKEBOX_HOME"] = str(home)
+    settings = load_settings()
+    data = generate(args.songs or DEFAULT_SONGS, 0, n_days=args.days or N_DAYS)
+    save_current(data, settings)
+    print(f"data: {data.source}, {len(data.rankings):,} chart rows; JUKEBOX_HOME {home}")
+    return settings, data
+
+
+def wait_until_finished(settings, run):
+    """The pipeline run's record once its run has ended, whichever way."""
+    from jukebox.pipelines import local
+    from jukebox.pipelines.records import load_run
+
+    while not (run := local.refresh(settings, load_run(run.path))).finished:
+        time.sleep(0.2)
+    return run
+
+
+def main() -> None:
+    parser = data_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, help="at most this many epochs (default: as trained)")
+    args = parser.parse_args()
+
     from jukebox.model.network import TrainingParams
     from jukebox.pipelines import local
     from jukebox.pipelines.params import RunParams
@@ -125,12 +154,8 @@ def main() -> None:
     from jukebox.registry.server.process import stop_server
 
     print(f"machine: {machine()}")
-    home = Path(tempfile.mkdtemp(prefix="jukebox-bench-pipeline-"))
-    os.environ["JUKEBOX_HOME"] = str(home)
-    settings = load_settings()
-    data = generate(args.songs or DEFAULT_SONGS, 0, n_days=args.days or N_DAYS)
-    save_current(data, settings)
-    print(f"data: {data.source}, {len(data.rankings):,} chart rows; JUKEBOX_HOME {home}")
+    settings, _ = fresh_home("jukebox-bench-pipeline-", args)
+    home = settings.home
     params = TrainingParams(epochs=args.epochs) if args.epochs else TrainingParams()
     try:
         registry_url(settings)  # the embedded registry, started once for both ways
@@ -138,9 +163,9 @@ def main() -> None:
 
         print("\nThe pipeline, through kfp's local mode in a background job:", flush=True)
         started = time.perf_counter()
-        run = local.start_in_background(settings, RunParams(training=params))
-        while not (run := local.refresh(settings, load_run(run.path))).finished:
-            time.sleep(0.2)
+        run = wait_until_finished(
+            settings, local.start_in_background(settings, RunParams(training=params))
+        )
         wall = time.perf_counter() - started
         for name in TASKS:
             task = run.tasks.get(name)
