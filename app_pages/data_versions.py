@@ -19,6 +19,7 @@ from jukebox.errors import JukeboxError
 from jukebox.pipelines import automation, local
 from jukebox.pipelines.params import DataRunParams
 from jukebox.ui import data_versions as ui
+from jukebox.ui.data import file_pickers
 
 settings = load_settings()
 st.title("Data versions")
@@ -117,14 +118,7 @@ upload_tab, simulate_tab, current_tab = st.tabs(
 )
 with upload_tab:
     kind = st.radio("Files", ["Parquet (two tables)", "Kaggle CSV"], horizontal=True)
-    if kind == "Kaggle CSV":
-        files = {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
-    else:
-        left, right = st.columns(2)
-        files = {
-            "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
-            "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
-        }
+    files = file_pickers("kaggle" if kind == "Kaggle CSV" else "upload")
     message = st.text_input("What is new", "uploaded data", key="upload_message")
     if st.button("Version it", disabled=not all(files.values())):
         try:

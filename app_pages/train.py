@@ -19,6 +19,7 @@ from jukebox.model.network import ROWS, TrainingParams, validation_problems
 from jukebox.model.report import SUMMARY_METRICS
 from jukebox.model.runs import list_trainings, load_training
 from jukebox.ui import model as figures
+from jukebox.ui.data import file_pickers
 
 SELECTED = "train_selected_job"
 ROW_LABELS = {"songs": "one row per song", "chart rows": "every chart row (workshop)"}
@@ -73,14 +74,8 @@ elif kind in ("parquet", "s3"):
         "properties": left.text_input("song_properties", "data/song_properties.parquet"),
         "rankings": right.text_input("song_rankings", "data/song_rankings.parquet"),
     }
-elif kind == "kaggle":
-    source_params = {"file": st.file_uploader("Kaggle CSV", type=["csv"])}
 else:
-    left, right = st.columns(2)
-    source_params = {
-        "properties": left.file_uploader("song_properties", type=["parquet", "csv"]),
-        "rankings": right.file_uploader("song_rankings", type=["parquet", "csv"]),
-    }
+    source_params = file_pickers(kind)
 
 # --- 2. Network and training --------------------------------------------------------------------
 st.subheader("2 · Network and training")

@@ -274,15 +274,24 @@ def _source_form(kind: str, settings: Settings) -> dict:
             'The "Top Spotify Songs in 73 Countries" CSV, split into the two tables; its global '
             "chart (rows with no country) is left out."
         )
-        return {"file": st.file_uploader("Kaggle CSV", type=["csv"], key="src_kaggle")}
+        return file_pickers("kaggle", key="src_")
     st.caption("The two tables as parquet or CSV files.")
+    return file_pickers("upload", key="src_")
+
+
+def file_pickers(kind: str, key: str = "") -> dict:
+    """The file pickers of a data set sent from the browser, as ``load_source`` takes them: the
+    Kaggle CSV (``kind="kaggle"``) or the two tables as parquet or CSV, side by side. ``key``
+    tells apart the pickers of two forms on one page."""
+    if kind == "kaggle":
+        return {"file": st.file_uploader("Kaggle CSV", type=["csv"], key=f"{key}kaggle")}
     left, right = st.columns(2)
     return {
         "properties": left.file_uploader(
-            "song_properties", type=["parquet", "csv"], key="src_up_properties"
+            "song_properties", type=["parquet", "csv"], key=f"{key}up_properties"
         ),
         "rankings": right.file_uploader(
-            "song_rankings", type=["parquet", "csv"], key="src_up_rankings"
+            "song_rankings", type=["parquet", "csv"], key=f"{key}up_rankings"
         ),
     }
 
