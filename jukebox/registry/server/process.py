@@ -83,7 +83,7 @@ def serve(
     url = f"http://{host}:{sock.getsockname()[1]}"
 
     def on_started() -> None:
-        print(f"Model registry serving {db_path} at {url}", flush=True)
+        # The status before the banner: whoever sees the banner may read the status at once.
         update_status_as(
             RegistryServerStatus,
             job_dir,
@@ -92,6 +92,7 @@ def serve(
             db=str(db_path),
             pid=os.getpid(),
         )
+        print(f"Model registry serving {db_path} at {url}", flush=True)
 
     app = create_app(db_path, token=token, on_started=on_started)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
