@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         from jukebox.serving.grpc_server import make_grpc_server
 
         try:
-            grpc_server, grpc_port = make_grpc_server(model, host=args.host, port=args.grpc_port)
+            grpc_server, grpc_port = make_grpc_server(
+                model, host=args.host, port=args.grpc_port, token=token
+            )
         except (OSError, RuntimeError) as error:
             server.server_close()
             return _fail(

@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from jukebox.serving.protocol import bearer_token_problem
 from jukebox.serving.runtime import V2_TO_NUMPY, ServedModel
 
 SERVER_NAME = "jukebox-oip"
@@ -193,11 +194,51 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return feeds
 
 
+class BearerToken(grpc.ServerInterceptor):
+    """Asks every call but the two health checks for the REST server's bearer token, in the
+    ``authorization`` metadata (tritonclient: ``headers={"authorization": "Bearer …"}``, the key
+    lowercase as gRPC wants it); a call without it ends UNAUTHENTICATED before the model."""
+
+    OPEN = frozenset(
+        f"/inference.GRPCInferenceService/{method}" for method in ("ServerLive", "ServerReady")
+    )
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method in self.OPEN:
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        problem = bearer_token_problem(metadata.get("authorization"), self.token)
+        if problem is None:
+            return handler
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, problem)
+
+        if handler.request_streaming and handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(deny)
+        if handler.request_streaming:
+            return grpc.stream_unary_rpc_method_handler(deny)
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(deny)
+        return grpc.unary_unary_rpc_method_handler(deny)
+
+
 def make_grpc_server(
-    model: ServedModel, *, host: str = "127.0.0.1", port: int = 0, workers: int = 8
+    model: ServedModel,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    workers: int = 8,
 ) -> tuple[grpc.Server, int]:
-    """A started gRPC server for ``model`` and the port it bound (port 0 picks a free one)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    """A started gRPC server for ``model`` and the port it bound (port 0 picks a free one).
+    With a ``token``, calls other than the health checks must carry it, as on REST."""
+    interceptors = [BearerToken(token)] if token else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), interceptors=interceptors)
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(model), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
@@ -206,4 +247,4 @@ def make_grpc_server(
     return server, bound
 
 
-__all__ = ["InferenceServicer", "make_grpc_server"]
+__all__ = ["BearerToken", "InferenceServicer", "make_grpc_server"]

@@ -8,6 +8,7 @@ sentence that says what is wrong; the server sends it as ``{"error": "..."}``.
 
 from __future__ import annotations
 
+import hmac
 import math
 from dataclasses import dataclass
 
@@ -45,6 +46,19 @@ class InferRequest:
     parameters: dict | None = None
     binary_outputs: frozenset[str] = frozenset()
     """Outputs to answer as raw bytes after the JSON (the binary tensor extension)."""
+
+
+def bearer_token_problem(authorization: str | None, token: str | None) -> str | None:
+    """Why a request's ``Authorization`` value does not carry the server's bearer ``token``, or
+    None when it does or when the server needs none. REST and gRPC ask for the same token."""
+    if not token:
+        return None
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return None
+    if not authorization:
+        return "this server needs a bearer token: send the header 'Authorization: Bearer <token>'"
+    return "the bearer token is wrong"
 
 
 def dumps(body: dict) -> bytes:

@@ -34,7 +34,6 @@ a one-row one (onnxruntime releases the GIL while it runs). The protocol logic i
 from __future__ import annotations
 
 import asyncio
-import hmac
 import signal
 import socket
 import threading
@@ -52,6 +51,7 @@ from jukebox.serving.openapi import openapi_document
 from jukebox.serving.protocol import (
     BINARY_HEADER,
     ProtocolError,
+    bearer_token_problem,
     dumps,
     error_body,
     infer_response_parts,
@@ -171,18 +171,9 @@ class OIPApplication:
         raise ProtocolError(f"no such endpoint: {path}", 404)
 
     def _authorize(self, authorization: str | None) -> None:
-        if not self.token:
-            return
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), self.token.encode()
-        ):
-            raise ProtocolError(
-                "this server needs a bearer token: send the header 'Authorization: Bearer <token>'"
-                if not authorization
-                else "the bearer token is wrong",
-                401,
-            )
+        problem = bearer_token_problem(authorization, self.token)
+        if problem:
+            raise ProtocolError(problem, 401)
 
     def _model(self, name: str, rest: list[str]) -> ServedModel:
         model = self.model

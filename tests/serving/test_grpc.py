@@ -68,6 +68,31 @@ def test_another_model_is_not_found_and_a_bad_request_is_invalid(client):
     assert "INVALID_ARGUMENT" in str(error.value.status())
 
 
+def test_with_a_token_only_the_health_checks_are_open(bundle):
+    """A server started with a token asks gRPC calls for it as REST does, so ``--grpc-port`` is
+    no way around ``--token``."""
+    server, port = make_grpc_server(load_bundle_model(bundle, name=MODEL), token="s3cret")
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
+    try:
+        assert client.is_server_live() and client.is_server_ready()
+        for headers, said in [
+            (None, "needs a bearer token"),
+            ({"authorization": "Bearer no"}, "token is wrong"),
+        ]:
+            with pytest.raises(InferenceServerException, match=said) as error:
+                client.infer(MODEL, _inputs(song_rows(1)), headers=headers)
+            assert "UNAUTHENTICATED" in str(error.value.status())
+            with pytest.raises(InferenceServerException, match=said):
+                client.get_model_metadata(MODEL, headers=headers)
+        result = client.infer(
+            MODEL, _inputs(song_rows(2)), headers={"authorization": "Bearer s3cret"}
+        )
+        assert result.as_numpy("output").shape == (2, len(LABELS))
+    finally:
+        client.close()
+        server.stop(grace=1).wait()
+
+
 @pytest.mark.slow
 def test_the_command_line_serves_rest_and_grpc_from_one_process(bundle, tmp_path):
     """``python -m jukebox serve --bundle DIR --port P --grpc-port G``, as scripts run it."""
