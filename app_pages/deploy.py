@@ -2,7 +2,6 @@
 on a local server or on KServe; see every deployment, stop or replace one."""
 
 import contextlib
-import json
 
 import streamlit as st
 
@@ -11,11 +10,12 @@ from jukebox.errors import JukeboxError
 from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
-from jukebox.serving.client import build_request
 from jukebox.ui.deploy import (
+    curl_example,
     deployable_versions,
     deployments_table,
     first_not_deployed,
+    grpc_example,
     version_label,
 )
 
@@ -306,28 +306,8 @@ else:
             done(f"{selected.name} is stopped.")
     if selected.ready:
         with st.expander("Call it from code"):
-            example = build_request(
-                [
-                    {
-                        "is_explicit": 0,
-                        "duration_ms": 200000,
-                        "danceability": 0.7,
-                        "energy": 0.6,
-                        "key": 5,
-                        "loudness": -6.0,
-                        "mode": 1,
-                        "speechiness": 0.05,
-                        "acousticness": 0.2,
-                        "instrumentalness": 0.0,
-                        "liveness": 0.1,
-                        "valence": 0.5,
-                        "tempo": 120.0,
-                    }
-                ]
-            )
-            auth = ' -H "Authorization: Bearer $TOKEN"' if selected.auth else ""
-            st.code(
-                f"curl -s {selected.endpoint}/v2/models/{selected.name}/infer{auth} \\\n"
-                f"  -H 'Content-Type: application/json' \\\n  -d '{json.dumps(example)}'",
-                language="bash",
-            )
+            st.markdown("REST (Open Inference Protocol v2, as KServe and OpenVINO Model Server)")
+            st.code(curl_example(selected), language="bash")
+            if selected.grpc_address:
+                st.markdown(f"gRPC at `{selected.grpc_address}`, with tritonclient")
+                st.code(grpc_example(selected), language="python")

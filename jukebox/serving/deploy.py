@@ -105,6 +105,8 @@ class Deployment:
     """The bundle directory the server loaded (the registry's fetched copy, or ``bundle``)."""
     error: str | None = None
     registry_id: str | None = None
+    grpc_address: str | None = None
+    """``host:port`` of the protocol's gRPC form, which every local server serves beside REST."""
 
     @property
     def ready(self) -> bool:
@@ -192,6 +194,7 @@ def _deployment(settings: Settings, record: dict) -> Deployment:
         served_bundle=status.bundle,
         error=status.error or (None if alive or state == "stopped" else _log_error(job)),
         registry_id=record.get("registry_id"),
+        grpc_address=f"{status.host}:{status.grpc_port}" if alive and status.grpc_port else None,
     )
 
 
@@ -256,6 +259,8 @@ def _serve_args(
     if (model is None) == (bundle_dir is None):
         raise DeploymentError("Deploy either a registered model version or a bundle directory.")
     args = ["-m", "jukebox", "serve", "--name", name, "--host", "127.0.0.1", "--port", str(port)]
+    # gRPC on a free port beside REST, as KServe's OpenVINO Model Server serves both.
+    args += ["--grpc-port", "0"]
     if model is not None:
         if not version:
             raise DeploymentError(f"Choose which version of {model!r} to deploy.")

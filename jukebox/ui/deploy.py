@@ -1,15 +1,35 @@
 """The Deploy page's lists for people, as plain functions over data: versions in the order a
-person wants them (production first), their labels, and deployments as a table."""
+person wants them (production first), their labels, deployments as a table, and the code that
+calls a deployment."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
 
+from jukebox.serving.client import build_request
 from jukebox.serving.deploy import Deployment
+
+EXAMPLE_SONG = {
+    "is_explicit": 0,
+    "duration_ms": 200000,
+    "danceability": 0.7,
+    "energy": 0.6,
+    "key": 5,
+    "loudness": -6.0,
+    "mode": 1,
+    "speechiness": 0.05,
+    "acousticness": 0.2,
+    "instrumentalness": 0.0,
+    "liveness": 0.1,
+    "valence": 0.5,
+    "tempo": 120.0,
+}
+"""The song the "Call it from code" examples send: one value per feature, as the model takes."""
 
 
 def deployable_versions(versions: Iterable) -> list:
@@ -104,3 +124,36 @@ def _ago(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
+
+
+def curl_example(deployment: Deployment) -> str:
+    """A shell command that asks the deployment about :data:`EXAMPLE_SONG` over REST."""
+    auth = ' -H "Authorization: Bearer $TOKEN"' if deployment.auth else ""
+    body = json.dumps(build_request([EXAMPLE_SONG]))
+    return (
+        f"curl -s {deployment.endpoint}/v2/models/{deployment.name}/infer{auth} \\\n"
+        f"  -H 'Content-Type: application/json' \\\n  -d '{body}'"
+    )
+
+
+def grpc_example(deployment: Deployment) -> str:
+    """Python that asks the deployment about :data:`EXAMPLE_SONG` over the protocol's gRPC form,
+    with tritonclient, as it would ask KServe or OpenVINO Model Server."""
+    auth = ', headers={"authorization": "Bearer " + os.environ["TOKEN"]}'
+    lines = [
+        *(["import os", ""] if deployment.auth else []),
+        "import numpy as np",
+        "import tritonclient.grpc as grpcclient",
+        "",
+        f"song = {EXAMPLE_SONG!r}",
+        f"client = grpcclient.InferenceServerClient({deployment.grpc_address!r})",
+        "inputs = []",
+        "for feature, value in song.items():",
+        '    tensor = grpcclient.InferInput(feature, [1, 1], "FP32")',
+        "    tensor.set_data_from_numpy(np.array([[value]], np.float32))",
+        "    inputs.append(tensor)",
+        f"result = client.infer({deployment.name!r}, inputs{auth if deployment.auth else ''})",
+        "# One probability per country, in the order REST's model metadata lists them.",
+        'print(result.as_numpy("output")[0].tolist())',
+    ]
+    return "\n".join(lines)

@@ -34,6 +34,7 @@ from jukebox.serving.deploy import (
     stop_deployment,
     suggest_name,
 )
+from jukebox.ui.deploy import EXAMPLE_SONG, grpc_example
 from tests.bundles import make_tiny_bundle
 from tests.serving.conftest import LABELS, song_rows, workshop_request
 
@@ -78,6 +79,36 @@ def test_deploy_predict_list_health_and_stop(settings, bundle):
     assert not job.is_alive() and read_status(job.dir)["state"] == "stopped"
     with pytest.raises(requests.ConnectionError):
         requests.get(deployment.endpoint + "/v2/health/live", timeout=2)
+
+
+@pytest.mark.slow
+def test_the_grpc_example_the_page_shows_runs_as_shown(settings, bundle):
+    """A deployment serves gRPC beside REST and asks gRPC callers for its token too; the Python
+    the Deploy page shows under "Call it from code" prints what REST answers for the same song."""
+    deployment = deploy_local(settings, "songs", bundle_dir=bundle.path, token="t0k")
+    try:
+        assert deployment.grpc_address.startswith("127.0.0.1:")
+        assert get_deployment(settings, "songs").grpc_address == deployment.grpc_address
+
+        def run_example(token: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [sys.executable, "-c", grpc_example(deployment)],
+                env={**os.environ, "TOKEN": token},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        shown = run_example("t0k")
+        assert shown.returncode == 0, shown.stderr
+        rest = infer(deployment.endpoint, "songs", [EXAMPLE_SONG], token="t0k")
+        np.testing.assert_allclose(
+            json.loads(shown.stdout), rest.probabilities.iloc[0].to_numpy(), atol=1e-6
+        )
+        refused = run_example("wrong")
+        assert refused.returncode != 0 and "the bearer token is wrong" in refused.stderr
+    finally:
+        stop_deployment(settings, "songs")
 
 
 @pytest.mark.slow

@@ -63,6 +63,10 @@ def test_deploy_a_registered_version_see_it_replace_it_and_stop_it(registered):
     assert "ready" in table["State"].iloc[0] and table["Serves"].iloc[0] == "songs v1"
     endpoint = table["Endpoint"].iloc[0]
     assert requests.get(endpoint + "/v2/models/songs/ready", timeout=5).status_code == 200
+    # "Call it from code": REST with curl, and gRPC (served beside it) with tritonclient.
+    examples = [c.value for c in at.code]
+    assert any(e.startswith(f"curl -s {endpoint}/v2/models/songs/infer") for e in examples)
+    assert any("grpcclient.InferenceServerClient('127.0.0.1:" in e for e in examples)
 
     # After a reload the deployment is still there; replace it with version 2.
     at = run_page()
