@@ -8,8 +8,8 @@ Triton's extra methods, which answer UNIMPLEMENTED here).
 
 Inputs come as ``raw_input_contents`` (little-endian bytes, one entry per input, as tritonclient
 sends them) or as typed ``contents``; outputs go back as ``raw_output_contents``. A request a
-real server would reject is INVALID_ARGUMENT (NOT_FOUND for another model or version) with a
-sentence that says what is wrong.
+real server would reject is INVALID_ARGUMENT (NOT_FOUND for another model or version) with the
+sentence REST gives for it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ import grpc
 import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from jukebox.serving.protocol import bearer_token_problem
+from jukebox.serving.protocol import (
+    ProtocolError,
+    array_from_bytes,
+    bearer_token_problem,
+    check_finite,
+    check_served,
+    check_shape,
+)
 from jukebox.serving.runtime import V2_TO_NUMPY, ServedModel
 
 SERVER_NAME = "jukebox-oip"
@@ -39,14 +46,17 @@ _CONTENTS_FIELD = {
 }
 
 
-class _Invalid(Exception):
-    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT):
-        super().__init__(message)
-        self.code = code
+# A REST status as the gRPC code a real server gives for the same fault.
+_GRPC_CODE = {404: grpc.StatusCode.NOT_FOUND, 401: grpc.StatusCode.UNAUTHENTICATED}
+
+
+def _abort(context, error: ProtocolError):
+    context.abort(_GRPC_CODE.get(error.status, grpc.StatusCode.INVALID_ARGUMENT), error.message)
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
-    """The protocol's gRPC methods over one served model."""
+    """The protocol's gRPC methods over one served model; requests are checked by the same code
+    as REST requests (:mod:`jukebox.serving.protocol`), so both say the same about a fault."""
 
     def __init__(self, model: ServedModel) -> None:
         self.model = model
@@ -62,16 +72,16 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     def ModelReady(self, request, context):  # noqa: N802
         try:
-            self._check_model(request.name, request.version)
-        except _Invalid as error:
-            context.abort(error.code, str(error))
+            check_served(self.model, request.name, request.version)
+        except ProtocolError as error:
+            _abort(context, error)
         return service_pb2.ModelReadyResponse(ready=True)
 
     def ModelMetadata(self, request, context):  # noqa: N802
         try:
-            model = self._check_model(request.name, request.version)
-        except _Invalid as error:
-            context.abort(error.code, str(error))
+            model = check_served(self.model, request.name, request.version)
+        except ProtocolError as error:
+            _abort(context, error)
 
         def tensors(specs):
             return [
@@ -91,21 +101,21 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     def ModelInfer(self, request, context):  # noqa: N802
         try:
-            model = self._check_model(request.model_name, request.model_version)
-            feeds = self._feeds(model, request)
+            model = check_served(self.model, request.model_name, request.model_version)
+            feeds = _feeds(model, request)
             outputs = [o.name for o in request.outputs] or list(model.output_index)
             unknown = [n for n in outputs if n not in model.output_index]
             if unknown:
-                raise _Invalid(
+                raise ProtocolError(
                     f'unknown output "{unknown[0]}"; the model\'s outputs are: '
                     + ", ".join(model.output_index)
                 )
             try:
                 results = model.run(feeds, outputs)
             except Exception as error:  # onnxruntime's own exception types
-                raise _Invalid(f"the model rejected the request: {error}") from None
-        except _Invalid as error:
-            context.abort(error.code, str(error))
+                raise ProtocolError(f"the model rejected the request: {error}") from None
+        except ProtocolError as error:
+            _abort(context, error)
         response = service_pb2.ModelInferResponse(
             model_name=model.name, model_version=model.version, id=request.id
         )
@@ -118,80 +128,51 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             )
         return response
 
-    def _check_model(self, name: str, version: str) -> ServedModel:
-        model = self.model
-        if name != model.name:
-            raise _Invalid(
-                f'model "{name}" is not served here; this server serves "{model.name}"',
-                grpc.StatusCode.NOT_FOUND,
-            )
-        if version and version != model.version:
-            raise _Invalid(
-                f'model "{name}" has no version "{version}"; version "{model.version}" is served',
-                grpc.StatusCode.NOT_FOUND,
-            )
-        return model
 
-    def _feeds(self, model: ServedModel, request) -> dict[str, np.ndarray]:
-        raw = list(request.raw_input_contents)
-        if raw and len(raw) != len(request.inputs):
-            raise _Invalid(
-                f"the request has {len(request.inputs)} inputs but {len(raw)} "
-                "raw_input_contents: send one per input, in the same order"
+def _feeds(model: ServedModel, request) -> dict[str, np.ndarray]:
+    """The request's inputs as arrays: from ``raw_input_contents`` (one entry per input, as
+    tritonclient sends them) or from each input's typed ``contents``."""
+    raw = list(request.raw_input_contents)
+    if raw and len(raw) != len(request.inputs):
+        raise ProtocolError(
+            f"the request has {len(request.inputs)} inputs but {len(raw)} "
+            "raw_input_contents: send one per input, in the same order"
+        )
+    feeds: dict[str, np.ndarray] = {}
+    for index, tensor in enumerate(request.inputs):
+        name = tensor.name
+        spec = model.input_index.get(name)
+        if spec is None:
+            raise ProtocolError(
+                f'unknown input "{name}"; the model\'s inputs are: ' + ", ".join(model.input_index)
             )
-        feeds: dict[str, np.ndarray] = {}
-        for index, tensor in enumerate(request.inputs):
-            spec = model.input_index.get(tensor.name)
-            if spec is None:
-                raise _Invalid(
-                    f'unknown input "{tensor.name}"; the model\'s inputs are: '
-                    + ", ".join(model.input_index)
-                )
-            if tensor.name in feeds:
-                raise _Invalid(f'input "{tensor.name}" is sent twice')
-            if tensor.datatype != spec.datatype:
-                raise _Invalid(
-                    f'input "{tensor.name}": invalid datatype {tensor.datatype!r}, '
-                    f'the model expects "{spec.datatype}"'
-                )
-            shape = tuple(tensor.shape)
-            if len(shape) != len(spec.shape) or any(
-                d < 0 or (want != -1 and want != d)
-                for want, d in zip(spec.shape, shape, strict=True)
-            ):
-                raise _Invalid(
-                    f'input "{tensor.name}": invalid shape {list(shape)}, the model expects '
-                    f"{list(spec.shape)} (-1 means any size)"
-                )
-            dtype = np.dtype(V2_TO_NUMPY[spec.datatype])
-            if raw:
-                data = raw[index]
-                size = math.prod(shape) * dtype.itemsize
-                if len(data) != size:
-                    raise _Invalid(
-                        f'input "{tensor.name}": {len(data)} bytes of raw data, but shape '
-                        f"{list(shape)} of {spec.datatype} needs {size}"
-                    )
-                array = np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype)
-            else:
-                values = getattr(tensor.contents, _CONTENTS_FIELD.get(spec.datatype, ""), None)
-                if values is None or len(values) != math.prod(shape):
-                    raise _Invalid(
-                        f'input "{tensor.name}": shape {list(shape)} needs {math.prod(shape)} '
-                        f"values in contents.{_CONTENTS_FIELD.get(spec.datatype, '?')}"
-                    )
-                array = np.asarray(values, dtype=dtype)
-            array = array.reshape(shape)
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise _Invalid(f'input "{tensor.name}": a value is not a finite number')
-            feeds[tensor.name] = array
-        missing = [n for n in model.input_index if n not in feeds]
-        if missing:
-            raise _Invalid("missing input(s): " + ", ".join(missing))
-        rows = {a.shape[0] for a in feeds.values() if a.ndim}
-        if len(rows) > 1:
-            raise _Invalid("inputs disagree on the number of rows (first dimension of shape)")
-        return feeds
+        if name in feeds:
+            raise ProtocolError(f'input "{name}" is sent twice')
+        if tensor.datatype != spec.datatype:
+            raise ProtocolError(
+                f'input "{name}": invalid datatype {tensor.datatype!r}, '
+                f'the model expects "{spec.datatype}"'
+            )
+        shape = check_shape(name, list(tensor.shape), spec)
+        if raw:
+            feeds[name] = array_from_bytes(name, raw[index], shape, spec)
+            continue
+        field = _CONTENTS_FIELD.get(spec.datatype, "?")
+        values = getattr(tensor.contents, field, None)
+        if values is None or len(values) != math.prod(shape):
+            raise ProtocolError(
+                f'input "{name}": shape {list(shape)} needs {math.prod(shape)} values in '
+                f"contents.{field}"
+            )
+        array = np.asarray(values, dtype=V2_TO_NUMPY[spec.datatype]).reshape(shape)
+        check_finite(name, array, spec.datatype)
+        feeds[name] = array
+    missing = [n for n in model.input_index if n not in feeds]
+    if missing:
+        raise ProtocolError("missing input(s): " + ", ".join(missing))
+    if len({a.shape[0] for a in feeds.values() if a.ndim}) > 1:
+        raise ProtocolError("inputs disagree on the number of rows (first dimension of shape)")
+    return feeds
 
 
 class BearerToken(grpc.ServerInterceptor):

@@ -61,6 +61,20 @@ def bearer_token_problem(authorization: str | None, token: str | None) -> str | 
     return "the bearer token is wrong"
 
 
+def check_served(model: ServedModel, name: str, version: str | None) -> ServedModel:
+    """``model`` if a request for model ``name`` (and ``version``, when given) is for it;
+    otherwise a 404 that says what is served."""
+    if name != model.name:
+        raise ProtocolError(
+            f'model "{name}" is not served here; this server serves "{model.name}"', 404
+        )
+    if version and version != model.version:
+        raise ProtocolError(
+            f'model "{name}" has no version "{version}"; version "{model.version}" is served', 404
+        )
+    return model
+
+
 def dumps(body: dict) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -114,7 +128,8 @@ def _load_json(body: bytes) -> dict:
     return request
 
 
-def _shape(name: str, value: object, spec: TensorSpec) -> tuple[int, ...]:
+def check_shape(name: str, value: object, spec: TensorSpec) -> tuple[int, ...]:
+    """An input's shape (a list of non-negative integers) as a tuple, if the model takes it."""
     valid = type(value) is list and len(value) == len(spec.shape)
     if valid:
         for want, got in zip(spec.shape, value, strict=True):
@@ -166,11 +181,12 @@ def _array(name: str, data: object, shape: tuple[int, ...], spec: TensorSpec) ->
             f"not the declared {list(shape)}"
         )
     array = array.astype(V2_TO_NUMPY[spec.datatype], copy=False).reshape(shape)
-    _check_finite(name, array, spec.datatype)
+    check_finite(name, array, spec.datatype)
     return array
 
 
-def _check_finite(name: str, array: np.ndarray, datatype: str) -> None:
+def check_finite(name: str, array: np.ndarray, datatype: str) -> None:
+    """Refuse NaN and infinities, which the network would turn into meaningless probabilities."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ProtocolError(f'input "{name}": a value is not a finite {datatype} number')
 
@@ -236,7 +252,7 @@ def _entry_problem(entry: object, model: ServedModel) -> ProtocolError | None:
     if parameters is not None and not isinstance(parameters, dict):
         return ProtocolError(f'input "{name}": "parameters" must be an object')
     try:
-        _shape(name, entry.get("shape"), spec)
+        check_shape(name, entry.get("shape"), spec)
     except ProtocolError as error:
         return error
     if parameters and "binary_data_size" in parameters:
@@ -307,7 +323,7 @@ def parse_infer_request(
                 uniform = False
         if shape_list != checked_shape or spec.shape != checked_dims:
             uniform = uniform and checked_shape is None
-            shape = _shape(name, shape_list, spec)
+            shape = check_shape(name, shape_list, spec)
             checked_shape, checked_dims = shape_list, spec.shape
         names.append(name)
         datas.append(data)
@@ -333,7 +349,7 @@ def parse_infer_request(
             feeds = {
                 name: _array(name, data, shape, spec)
                 if name not in chunks
-                else _from_bytes(name, chunks[name], shape, spec)
+                else array_from_bytes(name, chunks[name], shape, spec)
                 for name, spec, shape, data in zip(names, specs, shapes, datas, strict=True)
             }
     elif binary:
@@ -403,17 +419,20 @@ def _check_binary_size(name: str, size: int, shape: tuple[int, ...], spec: Tenso
         )
 
 
-def _from_bytes(name: str, chunk: bytes, shape: tuple[int, ...], spec: TensorSpec) -> np.ndarray:
-    """One binary input: raw little-endian values of its datatype, row-major."""
+def array_from_bytes(
+    name: str, chunk: bytes, shape: tuple[int, ...], spec: TensorSpec
+) -> np.ndarray:
+    """One input sent as raw little-endian values of its datatype, row-major: a binary tensor
+    over REST, or ``raw_input_contents`` over gRPC."""
     dtype = np.dtype(V2_TO_NUMPY[spec.datatype]).newbyteorder("<")
     expected = math.prod(shape) * dtype.itemsize
     if len(chunk) != expected:
         raise ProtocolError(
-            f'input "{name}": "binary_data_size" is {len(chunk)} bytes but shape {list(shape)} '
+            f'input "{name}": {len(chunk)} bytes of raw data, but shape {list(shape)} '
             f"of {spec.datatype} needs {expected}"
         )
     array = np.frombuffer(chunk, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-    _check_finite(name, array, spec.datatype)
+    check_finite(name, array, spec.datatype)
     return array
 
 

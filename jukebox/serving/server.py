@@ -52,6 +52,7 @@ from jukebox.serving.protocol import (
     BINARY_HEADER,
     ProtocolError,
     bearer_token_problem,
+    check_served,
     dumps,
     error_body,
     infer_response_parts,
@@ -176,21 +177,13 @@ class OIPApplication:
             raise ProtocolError(problem, 401)
 
     def _model(self, name: str, rest: list[str]) -> ServedModel:
-        model = self.model
-        if name != model.name:
-            raise ProtocolError(
-                f'model "{name}" is not served here; this server serves "{model.name}"', 404
-            )
+        version = None
         if rest and rest[0] == "versions":
             if len(rest) < 2:
+                check_served(self.model, name, None)
                 raise ProtocolError("a version is missing after /versions/", 404)
-            if rest[1] != model.version:
-                raise ProtocolError(
-                    f'model "{name}" has no version "{rest[1]}"; version "{model.version}" '
-                    "is served",
-                    404,
-                )
-        return model
+            version = rest[1]
+        return check_served(self.model, name, version)
 
     def _infer(self, model: ServedModel, body: bytes, header_length: str | None) -> Response:
         request = parse_infer_request(body, model, header_length)
