@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from jukebox.errors import JukeboxError
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+"""Where Kubernetes mounts a pod's service-account token, namespace and service CA."""
+
+POD_NAMESPACE_ENV = "JUKEBOX_POD_NAMESPACE"
+"""Set in every task of a compiled pipeline from the pod's ``metadata.namespace``: its presence
+means the code runs in a pipeline pod on a cluster, where no embedded default may stand in."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -35,6 +44,11 @@ class Settings:
     kfp_token: str | None = field(default=None, repr=False)
     pipeline_image: str = "quay.io/rhoai-mlops/jukebox:latest"
     pipeline_s3_secret: str = "aws-connection-models"
+    pipeline_registry_secret: str = "jukebox-registry-token"
+    pipeline_git_secret: str = "git-auth"
+    pipeline_kfp_secret: str = "jukebox-kfp-token"
+    kfp_ca_cert: str | None = None
+    pod_namespace: str | None = None
     kserve_namespace: str | None = None
     serving_token: str | None = field(default=None, repr=False)
     data_git_url: str | None = None
@@ -115,15 +129,38 @@ class Settings:
     def pipelines_are_remote(self) -> bool:
         return bool(self.kfp_host)
 
+    @property
+    def in_pipeline_pod(self) -> bool:
+        """True inside a task of a compiled pipeline on a cluster (see ``POD_NAMESPACE_ENV``)."""
+        return bool(self.pod_namespace)
+
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings from ``env`` (the process environment by default)."""
+def load_settings(
+    env: Mapping[str, str] | None = None, service_account: Path = SERVICE_ACCOUNT_DIR
+) -> Settings:
+    """Read the settings from ``env`` (the process environment by default).
+
+    In a pipeline pod, what a variable leaves unset comes from the pod itself, as the workshop's
+    pipeline code takes it: the service-account token (from ``service_account``) for the
+    registry and Kubeflow Pipelines, and the namespace's own pipeline server with the service CA.
+    """
     env = os.environ if env is None else env
+    namespace = _get(env, POD_NAMESPACE_ENV)
+    pod: dict[str, str | None] = {}
+    if namespace:
+        token = _read(service_account / "token")
+        ca = service_account / "service-ca.crt"
+        pod = {
+            "registry_token": token,
+            "kfp_token": token,
+            "kfp_host": f"https://ds-pipeline-dspa.{namespace}.svc:8443",
+            "kfp_ca_cert": str(ca) if ca.is_file() else None,
+        }
     return Settings(
         home=Path(_get(env, "JUKEBOX_HOME") or ".jukebox").expanduser().resolve(),
         s3_endpoint=_get(env, "AWS_S3_ENDPOINT"),
@@ -132,16 +169,64 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_bucket=_get(env, "AWS_S3_BUCKET") or "jukebox",
         s3_region=_get(env, "AWS_DEFAULT_REGION"),
         registry_url=_get(env, "MODEL_REGISTRY_URL"),
-        registry_token=_get(env, "MODEL_REGISTRY_TOKEN"),
+        registry_token=_get(env, "MODEL_REGISTRY_TOKEN") or pod.get("registry_token"),
         registry_author=_get(env, "MODEL_REGISTRY_AUTHOR") or "jukebox",
-        kfp_host=_get(env, "KFP_HOST"),
-        kfp_token=_get(env, "KFP_TOKEN"),
+        kfp_host=_get(env, "KFP_HOST") or pod.get("kfp_host"),
+        kfp_token=_get(env, "KFP_TOKEN") or pod.get("kfp_token"),
+        kfp_ca_cert=_get(env, "KFP_CA_CERT") or pod.get("kfp_ca_cert"),
         pipeline_image=_get(env, "JUKEBOX_PIPELINE_IMAGE") or "quay.io/rhoai-mlops/jukebox:latest",
         pipeline_s3_secret=_get(env, "JUKEBOX_PIPELINE_S3_SECRET") or "aws-connection-models",
+        pipeline_registry_secret=_get(env, "JUKEBOX_PIPELINE_REGISTRY_SECRET")
+        or "jukebox-registry-token",
+        pipeline_git_secret=_get(env, "JUKEBOX_PIPELINE_GIT_SECRET") or "git-auth",
+        pipeline_kfp_secret=_get(env, "JUKEBOX_PIPELINE_KFP_SECRET") or "jukebox-kfp-token",
+        pod_namespace=namespace,
         kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
         data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
         data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
+    )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+class EmbeddedRefusedError(JukeboxError, RuntimeError):
+    """A pipeline task on a cluster needs a real service that its settings do not name."""
+
+
+_HOW_TO_GIVE = {
+    "model registry": "the pipeline parameter registry_url (compiled from MODEL_REGISTRY_URL)",
+    "object storage": "AWS_S3_ENDPOINT in the data connection secret the pipeline was compiled "
+    "with (JUKEBOX_PIPELINE_S3_SECRET, default aws-connection-models)",
+    "data repository": "the pipeline parameter data_repo_url (compiled from JUKEBOX_DATA_GIT_URL)",
+    "current data set": 'a data version (source "version" with a ref, or "current" for the '
+    "latest) or an explicit source",
+}
+
+
+def refuse_embedded(settings: Settings, concern: str) -> None:
+    """Fail closed in a pipeline pod: an embedded default there would vanish with the pod (a
+    registry, a store, a data repository) or invent data, while the run reported success.
+
+    ``concern`` is one of "model registry", "object storage", "data repository", "current data
+    set"; outside a pod this does nothing.
+    """
+    if settings.in_pipeline_pod:
+        raise embedded_refused(
+            concern, f"This pipeline task runs on a cluster (namespace {settings.pod_namespace})"
+        )
+
+
+def embedded_refused(concern: str, subject: str) -> EmbeddedRefusedError:
+    """The sentence for ``subject``, which runs on a cluster, missing the setting of ``concern``."""
+    return EmbeddedRefusedError(
+        f"{subject}, where there is no embedded {concern}: give {_HOW_TO_GIVE[concern]}, e.g. "
+        "set it before `python -m jukebox pipeline compile`."
     )
 
 

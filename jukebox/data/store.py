@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from jukebox.config import Settings
+from jukebox.config import Settings, refuse_embedded
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import LABEL, PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.songdata import SongData, song_data
@@ -173,6 +173,7 @@ def ensure_current(settings: Settings) -> SongData:
     # Tables without dataset.json are still somebody's data: load them, never overwrite them.
     if all((directory / name).is_file() for name in (PROPERTIES_FILE, RANKINGS_FILE)):
         return load_current(settings)
+    refuse_embedded(settings, "current data set")
     from jukebox.data.synthetic import generate
 
     data = generate()

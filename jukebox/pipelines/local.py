@@ -46,14 +46,14 @@ def pipeline_of(params: Params) -> str:
     return "jukebox-data" if isinstance(params, DataRunParams) else "jukebox-training"
 
 
-def _pipeline_function(name: str):
+def _pipeline_function(name: str, settings: Settings):
     if name == "jukebox-data":
         from jukebox.pipelines.data import data_pipeline
 
-        return data_pipeline
+        return data_pipeline(settings)
     from jukebox.pipelines.training import training_pipeline
 
-    return training_pipeline
+    return training_pipeline(settings)
 
 
 def run_here(settings: Settings, params: Params, *, run_id: str | None = None) -> PipelineRun:
@@ -113,7 +113,7 @@ def execute(settings: Settings, run_id: str) -> PipelineRun:
         raise_on_error=False,
     )
     try:
-        _pipeline_function(run.pipeline)(**run.arguments)
+        _pipeline_function(run.pipeline, settings)(**run.arguments)
     finally:
         finish(settings, path)
     return load_run(path)  # type: ignore[return-value]

@@ -318,10 +318,11 @@ def _talking(host: str, doing: str, *, not_found: str | None = None) -> Iterator
         raise RemotePipelinesError(f"Could not {doing} at {host}: {exc}") from None
 
 
-def _probe(host: str, token: str | None) -> None:
+def _probe(host: str, token: str | None, ca_cert: str | None = None) -> None:
     """Ask ``/apis/v2beta1/healthz`` once, with a timeout; raise a sentence if it fails."""
     config = kfp_server_api.Configuration(host=host)
     config.retries = 0
+    config.ssl_ca_cert = ca_cert
     if token:
         config.api_key["authorization"] = token
         config.api_key_prefix["authorization"] = "Bearer"
@@ -350,9 +351,11 @@ def connect(settings: Settings):
     import kfp
 
     host = _host(settings)
-    _probe(host, settings.kfp_token)
+    _probe(host, settings.kfp_token, settings.kfp_ca_cert)
     with _talking(host, "connect"), _quiet():
-        return kfp.Client(host=host, existing_token=settings.kfp_token)
+        return kfp.Client(
+            host=host, existing_token=settings.kfp_token, ssl_ca_cert=settings.kfp_ca_cert
+        )
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from jukebox.config import load_settings
+from jukebox.config import Settings, load_settings
 from jukebox.errors import JukeboxError
 from jukebox.pipelines.records import record_task, task_log
 
@@ -60,8 +60,12 @@ def recorded(name: str) -> Iterator[dict[str, Any]]:
     """
     run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
     outputs: dict[str, Any] = {}
-    if run_dir is None:
-        yield outputs
+    if run_dir is None:  # on a cluster: KFP records the task; its log says why it failed
+        try:
+            yield outputs
+        except JukeboxError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         return
     record_task(run_dir, name, state="running", started=time.time())
     with open(task_log(run_dir, name), "a", buffering=1) as log:
@@ -96,24 +100,39 @@ def _finish_metrics(name: str, outputs: dict) -> None:
         record_task(Path(run_dir), name, metrics=outputs.pop("metrics"))
 
 
+def task_settings(registry_url: str = "", data_repo_url: str = "") -> Settings:
+    """The settings of this task: its environment, with the service addresses the pipeline
+    passed as parameters (on a cluster the only way they arrive; empty, the environment's)."""
+    settings = load_settings()
+    return replace(
+        settings,
+        registry_url=registry_url or settings.registry_url,
+        data_git_url=data_repo_url or settings.data_git_url,
+    )
+
+
 # --- the steps ------------------------------------------------------------------------------------
 
 
-def fetch_data(source: str, options: dict, data_dir: str) -> str:
+def fetch_data(source: str, options: dict, data_dir: str, data_repo_url: str = "") -> str:
     """Load the songs from ``source`` into a data set directory; returns the data's version.
 
     For a DVC data version (``source="version"``, ``options["ref"]`` a git commit or md5) the
     version is JSON naming its md5, each table's md5, the commit and the remotes, which the
-    registry records on the model version; otherwise it is an id of the tables' content.
+    registry records on the model version; otherwise it is an id of the tables' content. On a
+    cluster the current data set is the newest data version: a pod has no other.
     """
     from jukebox.data.store import content_id, fetch, write_data_dir
 
     with recorded("fetch-data") as outputs:
-        settings = load_settings()
+        settings = task_settings(data_repo_url=data_repo_url)
+        if source == "current" and settings.in_pipeline_pod:
+            source, options = "version", {"ref": "latest"}
         if source == "version":
             from jukebox.data import versions
 
-            version = versions.resolve(settings, str(options["ref"]))
+            versions.sync(settings)  # a pod starts with no clone; elsewhere, see new commits
+            version = versions.resolve(settings, str(options.get("ref") or "latest"))
             data = versions.read_version(settings, version.commit)
             write_data_dir(data, Path(data_dir))
             described = json.dumps(
@@ -141,18 +160,22 @@ def validate_and_prepare(
     """Validate the data set (schema, types, ranges, row counts) and split it for training.
 
     Reading the directory validates both tables again and raises a ``ValidationError`` listing
-    every error; preparation refuses too few rows, a single country or a single date. What
-    validation found is logged as metrics, so a run says what its data looked like.
+    every error; the rows validation flags are dropped as the page and ``data load`` drop them;
+    preparation refuses too few rows, a single country or a single date. What validation found
+    is logged as metrics, so a run says what its data looked like.
     """
     from jukebox.data.merge import merge_tables
     from jukebox.data.preparation import prepare
-    from jukebox.data.store import read_data_dir, write_prepared
+    from jukebox.data.store import clean_flagged, read_data_dir, write_prepared
     from jukebox.model.network import TrainingParams
 
     name = "validate-and-prepare"
     with recorded(name) as outputs:
-        data = read_data_dir(Path(data_dir))
-        report = data.report
+        found = read_data_dir(Path(data_dir))
+        report = found.report
+        data = clean_flagged(found)
+        if data is not found:
+            print(f"Dropped {len(found.rankings) - len(data.rankings):,} chart rows: {data.source}")
         summary = data.summary()
         for key in ("songs", "ranking_rows", "countries"):
             _metric(log_metric, outputs, key, summary[key])
@@ -206,12 +229,16 @@ def evaluate(
     evaluation_file: str,
     model_name: str,
     tolerance: float,
+    registry_url: str,
     log_metric: LogMetric,
     log_confusion: Callable[[list[str], list[list[int]]], None],
+    notes: dict[str, Any] | None = None,
 ) -> bool:
     """Score the model on the test split and hold it against the production version.
 
-    Returns whether it may be registered; why is printed, and recorded as the ``gate`` output.
+    Returns whether it may be registered. The verdict is the metric ``gate_passed`` (1 or 0) and
+    its reason the note ``gate`` (``notes`` is the KFP metrics artifact's metadata, so a run on
+    a cluster shows both in its evaluate task); both are printed and recorded here too.
     """
     from jukebox.data.store import read_info, read_prepared
     from jukebox.model.evaluation import evaluate as score
@@ -229,8 +256,14 @@ def evaluate(
         for key, value in evaluation.numbers().items():
             _metric(log_metric, outputs, key, value)
         log_confusion(list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
-        gate = production_gate(evaluation.accuracy, model_name, tolerance, load_settings())
+        settings = task_settings(registry_url=registry_url)
+        gate = production_gate(evaluation.accuracy, model_name, tolerance, settings)
         print(gate.reason)
+        _metric(log_metric, outputs, "gate_passed", int(gate.passed))
+        if gate.production_accuracy is not None:
+            _metric(log_metric, outputs, "production_accuracy", gate.production_accuracy)
+        if notes is not None:
+            notes["gate"] = gate.reason
         outputs.update(gate_passed=gate.passed, gate=gate.reason)
     _finish_metrics(name, outputs)
     return gate.passed
@@ -292,6 +325,7 @@ def register(
     hyperparameters: dict,
     data_version: str,
     run_id: str,
+    registry_url: str = "",
 ) -> str:
     """Make the run's results a verified bundle and register it; returns the version.
 
@@ -316,7 +350,7 @@ def register(
     from jukebox.registry.versions import suggest_next_version
 
     with recorded("register") as outputs:
-        settings = load_settings()
+        settings = task_settings(registry_url=registry_url)
         fit = read_fit(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
         preprocessing = prepared.preprocessing()
@@ -384,12 +418,20 @@ def _data_version(described: str) -> str | dict | None:
 # --- the data pipeline ----------------------------------------------------------------------------
 
 
-def extract_data(source: str, options: dict, raw_dir: str) -> None:
-    """Load the songs from any source the app reads into a data set directory."""
+def extract_data(source: str, options: dict, raw_dir: str, data_repo_url: str = "") -> None:
+    """Load the songs from any source the app reads into a data set directory; on a cluster
+    the current data set is the newest data version."""
     from jukebox.data.store import fetch, write_data_dir
 
     with recorded("extract-data") as outputs:
-        data = fetch(source, options, load_settings())
+        settings = task_settings(data_repo_url=data_repo_url)
+        if source == "current" and settings.in_pipeline_pod:
+            from jukebox.data import versions
+
+            versions.sync(settings)
+            data = versions.read_version(settings, "latest")
+        else:
+            data = fetch(source, options, settings)
         write_data_dir(data, Path(raw_dir))
         print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
         outputs.update(source=data.source, songs=data.n_songs, rows=len(data.rankings))
@@ -433,14 +475,14 @@ def validate_data(clean_dir: str, log_metric: LogMetric) -> None:
     _finish_metrics(name, outputs)
 
 
-def load_and_version(clean_dir: str, message: str) -> str:
+def load_and_version(clean_dir: str, message: str, data_repo_url: str = "") -> str:
     """Make the data the current data set (the live tables) and version it with DVC; returns
     the new version's git commit, or an empty string when the content did not change."""
     from jukebox.data import versions
     from jukebox.data.store import read_data_dir, save_current
 
     with recorded("load-and-version") as outputs:
-        settings = load_settings()
+        settings = task_settings(data_repo_url=data_repo_url)
         data = read_data_dir(Path(clean_dir))
         save_current(data, settings)
         version = versions.version_current(settings, message or None)
@@ -451,35 +493,3 @@ def load_and_version(clean_dir: str, message: str) -> str:
         print(f"New data version {version.short} ({version.md5})")
         outputs.update(changed=True, data_commit=version.commit, data_version=version.md5)
     return version.commit
-
-
-def trigger_training(commit: str, model_name: str, tolerance: float, hyperparameters: dict) -> str:
-    """Start the training pipeline for exactly the new data version on the cluster; returns its
-    run id. Here (no ``KFP_HOST``) the continuous-training watcher starts it instead."""
-    with recorded("trigger-training") as outputs:
-        settings = load_settings()
-        if not settings.pipelines_are_remote:
-            print("Local: the continuous-training watcher starts the training run.")
-            return ""
-        import tempfile
-
-        from jukebox.model.network import TrainingParams
-        from jukebox.pipelines import remote
-        from jukebox.pipelines.params import RunParams
-        from jukebox.pipelines.training import compile_pipeline
-
-        params = RunParams(
-            model_name=model_name,
-            source="version",
-            source_options={"ref": commit},
-            training=TrainingParams.from_dict(hyperparameters),
-            tolerance=tolerance,
-        )
-        with tempfile.TemporaryDirectory() as scratch:
-            package = compile_pipeline(Path(scratch) / "jukebox-training.yaml")
-            run = remote.submit_run(
-                settings, package, params.arguments(), run_name=f"training on data {commit[:7]}"
-            )
-        print(f"Submitted training run {run.id} for data version {commit[:7]}")
-        outputs.update(training_run=run.id)
-    return run.id

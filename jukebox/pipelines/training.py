@@ -7,9 +7,10 @@ steps; the components run in the image named by ``JUKEBOX_PIPELINE_IMAGE`` (see 
 ``Containerfile``) and need no pip install at run time, so kfp's local mode runs them here, in
 this environment, unchanged.
 
-On a cluster the S3 credentials come from the workshop's data connection secret
-(``aws-connection-models`` unless ``JUKEBOX_PIPELINE_S3_SECRET`` says otherwise) through
-kfp-kubernetes; locally those settings are ignored and the environment is inherited.
+On a cluster each task reads what the pod contract of :mod:`jukebox.pipelines.components`
+declares for it (the registry for evaluate and register, the data repository for fetch-data,
+object storage for those three) and fails with a sentence when one is missing; locally those
+declarations are ignored and the environment is inherited.
 
 No ``from __future__ import annotations`` here: kfp reads the components' annotations as types.
 """
@@ -19,8 +20,8 @@ from pathlib import Path
 from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from jukebox.config import load_settings
-from jukebox.pipelines.components import compile_to, component, with_s3_secret
+from jukebox.config import Settings, load_settings
+from jukebox.pipelines.components import compile_to, component, on_cluster
 
 PIPELINE_NAME = "jukebox-training"
 TASKS = (
@@ -36,10 +37,10 @@ TASKS = (
 
 
 @component
-def fetch_data(source: str, source_options: dict, data: Output[Dataset]) -> str:
+def fetch_data(source: str, source_options: dict, data_repo_url: str, data: Output[Dataset]) -> str:
     from jukebox.pipelines import tasks
 
-    return tasks.fetch_data(source, source_options, data.path)
+    return tasks.fetch_data(source, source_options, data.path, data_repo_url)
 
 
 @component
@@ -67,6 +68,7 @@ def evaluate(
     model: Input[Model],
     model_name: str,
     tolerance: float,
+    registry_url: str,
     evaluation: Output[Dataset],
     metrics: Output[Metrics],
     confusion: Output[ClassificationMetrics],
@@ -80,8 +82,10 @@ def evaluate(
         evaluation.path,
         model_name,
         tolerance,
+        registry_url,
         metrics.log_metric,
         confusion.log_confusion_matrix,
+        metrics.metadata,
     )
 
 
@@ -121,6 +125,7 @@ def register(
     data_version: str,
     run_id: str,
     kfp_run_id: str,
+    registry_url: str,
 ) -> str:
     from jukebox.pipelines import tasks
 
@@ -136,69 +141,92 @@ def register(
         hyperparameters,
         data_version,
         run_id or kfp_run_id,
+        registry_url,
     )
 
 
-@dsl.pipeline(
-    name=PIPELINE_NAME,
-    description="Train, evaluate, export, verify and register the Jukebox model 🎵",
-)
-def training_pipeline(
-    model_name: str = "jukebox",
-    version: str = "next",
-    source: str = "current",
-    source_options: dict = {},  # noqa: B006 - kfp takes defaults as written, never mutated
-    hyperparameters: dict = {},  # noqa: B006
-    tolerance: float = 0.01,
-    run_id: str = "",
-):
-    fetched = fetch_data(source=source, source_options=source_options)
-    prepared = validate_and_prepare(data=fetched.outputs["data"], hyperparameters=hyperparameters)
-    trained = train(prepared=prepared.outputs["prepared"], hyperparameters=hyperparameters)
-    evaluated = evaluate(
-        data=fetched.outputs["data"],
-        prepared=prepared.outputs["prepared"],
-        model=trained.outputs["model"],
-        model_name=model_name,
-        tolerance=tolerance,
+def training_pipeline(settings: Settings | None = None):
+    """The training pipeline, its pod contract as ``settings`` (the environment's by default)
+    name the image, the secrets and the services.
+
+    kfp runs a pipeline's body when it is defined, so it is defined here, for the settings
+    it is compiled or run with, not once at import.
+    """
+    settings = settings or load_settings()
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Train, evaluate, export, verify and register the Jukebox model 🎵",
     )
-    converted = convert_to_onnx(
-        model=trained.outputs["model"], prepared=prepared.outputs["prepared"]
-    )
-    verified = verify_onnx(
-        model=trained.outputs["model"],
-        onnx_model=converted.outputs["onnx_model"],
-        prepared=prepared.outputs["prepared"],
-    )
-    # The gate is the evaluate task's one output: kfp's local mode resolves a condition on a
-    # task's "Output" but not on a named output of several.
-    with dsl.If(evaluated.outputs["Output"] == True, name="not-worse-than-production"):  # noqa: E712
-        registered = register(
+    def jukebox_training(
+        model_name: str = "jukebox",
+        version: str = "next",
+        source: str = "current",
+        source_options: dict = {},  # noqa: B006 - kfp takes defaults as written, never mutated
+        hyperparameters: dict = {},  # noqa: B006
+        tolerance: float = 0.01,
+        run_id: str = "",
+        registry_url: str = "",
+        data_repo_url: str = "",
+    ):
+        # The two addresses default to the compiling machine's settings (see compile_pipeline);
+        # empty, a task on a cluster fails saying so, and a local task uses its environment.
+        fetched = fetch_data(
+            source=source, source_options=source_options, data_repo_url=data_repo_url
+        )
+        prepared = validate_and_prepare(
+            data=fetched.outputs["data"], hyperparameters=hyperparameters
+        )
+        trained = train(prepared=prepared.outputs["prepared"], hyperparameters=hyperparameters)
+        evaluated = evaluate(
             data=fetched.outputs["data"],
             prepared=prepared.outputs["prepared"],
             model=trained.outputs["model"],
-            onnx_model=converted.outputs["onnx_model"],
-            evaluation=evaluated.outputs["evaluation"],
-            verification=verified.outputs["verification"],
             model_name=model_name,
-            version=version,
-            hyperparameters=hyperparameters,
-            data_version=fetched.outputs["Output"],
-            run_id=run_id,
-            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            tolerance=tolerance,
+            registry_url=registry_url,
         )
-        registered.after(verified)
-    for task in (fetched, prepared, trained, evaluated, converted, verified, registered):
-        # Every run fetches the data anew and trains again: a cached step would hide new data.
-        task.set_caching_options(False)
-    for task in (fetched, registered):
-        with_s3_secret(task)
-    settings = load_settings()
-    if settings.registry_url:
-        for task in (evaluated, registered):
-            task.set_env_variable("MODEL_REGISTRY_URL", settings.registry_url)
+        converted = convert_to_onnx(
+            model=trained.outputs["model"], prepared=prepared.outputs["prepared"]
+        )
+        verified = verify_onnx(
+            model=trained.outputs["model"],
+            onnx_model=converted.outputs["onnx_model"],
+            prepared=prepared.outputs["prepared"],
+        )
+        # The gate is the evaluate task's one output: kfp's local mode resolves a condition on a
+        # task's "Output" but not on a named output of several.
+        with dsl.If(evaluated.outputs["Output"] == True, name="not-worse-than-production"):  # noqa: E712
+            registered = register(
+                data=fetched.outputs["data"],
+                prepared=prepared.outputs["prepared"],
+                model=trained.outputs["model"],
+                onnx_model=converted.outputs["onnx_model"],
+                evaluation=evaluated.outputs["evaluation"],
+                verification=verified.outputs["verification"],
+                model_name=model_name,
+                version=version,
+                hyperparameters=hyperparameters,
+                data_version=fetched.outputs["Output"],
+                run_id=run_id,
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                registry_url=registry_url,
+            )
+            registered.after(verified)
+        for task in (fetched, prepared, trained, evaluated, converted, verified, registered):
+            # Every run fetches the data anew and trains again: a cached step would hide new data.
+            task.set_caching_options(False)
+        on_cluster(settings, fetched, s3=True, data_repo=True)
+        on_cluster(settings, evaluated, registry=True)
+        on_cluster(settings, registered, s3=True, registry=True)
+        for task in (prepared, trained, converted, verified):
+            on_cluster(settings, task)
+
+    return jukebox_training
 
 
-def compile_pipeline(path: str | Path) -> Path:
-    """Write the pipeline as KFP IR YAML, to import in the Data Science Pipelines UI."""
-    return compile_to(training_pipeline, path)
+def compile_pipeline(path: str | Path, settings: Settings | None = None) -> Path:
+    """Write the pipeline as KFP IR YAML, to import in the Data Science Pipelines UI; its
+    ``registry_url`` and ``data_repo_url`` default to those ``settings`` name."""
+    settings = settings or load_settings()
+    return compile_to(training_pipeline(settings), path, settings)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-from jukebox.config import Settings, load_settings
+from jukebox.config import Settings, load_settings, refuse_embedded
 from jukebox.registry import official_api
 from jukebox.registry.errors import (
     DuplicateVersionError,
@@ -35,6 +35,7 @@ def registry_url(settings: Settings) -> str:
     """``MODEL_REGISTRY_URL``, or else the embedded server's address (started if need be)."""
     if settings.registry_url:
         return settings.registry_url.rstrip("/")
+    refuse_embedded(settings, "model registry")
     from jukebox.registry.server.process import ServerStartError, ensure_server
 
     try:

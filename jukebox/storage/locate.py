@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from jukebox.config import Settings
+from jukebox.config import Settings, refuse_embedded
 from jukebox.storage.base import ObjectStore
 from jukebox.storage.errors import StorageError
 from jukebox.storage.local import LocalStore
@@ -26,6 +26,7 @@ def open_store(settings: Settings) -> ObjectStore:
             secret_key=settings.s3_secret_key,
             region=settings.s3_region,
         )
+    refuse_embedded(settings, "object storage")
     return LocalStore(settings.storage_dir, settings.s3_bucket)
 
 

@@ -146,10 +146,12 @@ def test_a_due_schedule_starts_one_run_at_a_time_and_the_loop_comes_back(setting
     assert automation.ensure_running(settings) is None  # switched off: never started
 
 
-def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(tmp_path, monkeypatch):
+def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(
+    tmp_path, monkeypatch, capsys
+):
     """The data pipeline's last step, with KFP_HOST set: one training run for that version,
     submitted to the KFP API (the stand-in server checks the request)."""
-    from jukebox.pipelines import tasks
+    from jukebox.pipelines import trigger
     from tests.pipelines.kfp_standin import StandIn
 
     server = StandIn(token="t", polls_until_done=2)
@@ -158,13 +160,20 @@ def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(tmp_pat
         monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
         monkeypatch.setenv("KFP_HOST", server.url)
         monkeypatch.setenv("KFP_TOKEN", "t")
-        run_id = tasks.trigger_training("a" * 40, "jukebox", 0.02, {"epochs": 3})
+        with pytest.raises(SystemExit):  # as a task on a cluster ends: one sentence, no traceback
+            trigger.trigger_training("a" * 40, "jukebox", 0.02, {"epochs": 3})
+        assert "no embedded model registry: give the pipeline" in capsys.readouterr().err
+        monkeypatch.setenv("MODEL_REGISTRY_URL", "https://registry.example")
+        monkeypatch.setenv("JUKEBOX_DATA_GIT_URL", "https://user:secret@git.example/data.git")
+        run_id = trigger.trigger_training("a" * 40, "jukebox", 0.02, {"epochs": 3})
         assert server.problems == []
         (created,) = server.received("POST", "/runs")
         parameters = created.body["runtime_config"]["parameters"]
         assert parameters["source"] == "version"
         assert parameters["source_options"] == {"ref": "a" * 40}
         assert parameters["tolerance"] == 0.02 and parameters["hyperparameters"]["epochs"] == 3
+        assert parameters["registry_url"] == "https://registry.example"
+        assert parameters["data_repo_url"] == "https://git.example/data.git"  # no credential
         assert run_id in server.runs
     finally:
         server.stop()

@@ -74,25 +74,12 @@ def test_the_parameters_and_their_defaults(compiled):
         "hyperparameters",
         "tolerance",
         "run_id",
+        "registry_url",
+        "data_repo_url",
     }
     assert parameters["version"]["defaultValue"] == "next"
     assert parameters["tolerance"]["parameterType"] == "NUMBER_DOUBLE"
     assert parameters["hyperparameters"]["parameterType"] == "STRUCT"
-
-
-def test_components_need_no_install_and_secrets_come_from_the_data_connection(compiled):
-    ir, platform = compiled
-    settings = load_settings()
-    for executor in ir["deploymentSpec"]["executors"].values():
-        container = executor["container"]
-        assert container["image"] == settings.pipeline_image
-        assert "pip install" not in " ".join(container["command"])
-    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    for task in ("exec-fetch-data", "exec-register"):
-        (secret,) = executors[task]["secretAsEnv"]
-        assert secret["secretName"] == settings.pipeline_s3_secret
-        names = {item["envVar"] for item in secret["keyToEnv"]}
-        assert {"AWS_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= names
 
 
 def test_the_cli_writes_the_yaml(tmp_path):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from jukebox.config import Settings, public_url
+from jukebox.config import Settings, public_url, refuse_embedded
 from jukebox.data.schema import PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.versions.records import DataVersionError
 
@@ -182,6 +182,10 @@ def ensure(settings: Settings) -> None:
     Also undoes whatever a crashed update left in the work tree, so each update starts from
     HEAD. Call it holding :func:`locked`.
     """
+    if not settings.data_git_url:
+        refuse_embedded(settings, "data repository")
+    if not settings.storage_is_remote:
+        refuse_embedded(settings, "object storage")
     root = settings.data_repo
     if not (root / ".git").is_dir():
         root.parent.mkdir(parents=True, exist_ok=True)
