@@ -23,7 +23,10 @@ from jukebox.jobs import kill_job, load_job, new_job_id, start_job
 from jukebox.pipelines.params import DataRunParams, RunParams
 from jukebox.pipelines.records import (
     OUTPUTS_DIR,
+    GateOutcome,
     PipelineRun,
+    RegisterOutcome,
+    VersionOutcome,
     create_run,
     load_run,
     record_task,
@@ -143,20 +146,22 @@ def finish(settings: Settings, path: Path, *, stopped: bool = False) -> Pipeline
     elif failed is not None:
         outcome |= {"state": "failed", "error": f"{failed.name} failed: {failed.error}"}
     elif versioned is not None and versioned.state == "succeeded":
-        commit = versioned.outputs.get("data_commit")
+        commit = versioned.outcome(VersionOutcome).data_commit
         outcome |= {"state": "succeeded", "new_data_version": commit}
         if not commit:
             record_task(path, "trigger-training", state="skipped")
             outcome["note"] = "The data did not change: no new data version, nothing to train."
     elif register is not None and register.state == "succeeded":
+        registered = register.outcome(RegisterOutcome)
         outcome |= {
             "state": "succeeded",
-            "registered_version": register.outputs.get("version"),
-            "note": register.outputs.get("note"),
+            "registered_version": registered.version,
+            "note": registered.note,
         }
-    elif evaluate is not None and evaluate.outputs.get("gate_passed") is False:
-        record_task(path, "register", state="skipped", error=evaluate.outputs.get("gate"))
-        outcome |= {"state": "succeeded", "note": evaluate.outputs.get("gate")}
+    elif evaluate is not None and evaluate.outcome(GateOutcome).gate_passed is False:
+        gate = evaluate.outcome(GateOutcome).gate
+        record_task(path, "register", state="skipped", error=gate)
+        outcome |= {"state": "succeeded", "note": gate}
     else:
         outcome |= {
             "state": "failed",

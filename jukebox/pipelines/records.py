@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jukebox.config import Settings
 from jukebox.jobs import write_json_atomic
@@ -23,6 +23,67 @@ RUN_FILE = "run.json"
 TASKS_DIR = "tasks"
 OUTPUTS_DIR = "outputs"
 FINAL_STATES = ("succeeded", "failed", "stopped")
+
+
+# --- what tasks hand on: to the next task, and to the run's record ----------------------------
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What fetch-data hands to register about the data it fetched: its version (a DVC md5, or
+    the content id of data no DVC version holds) and, for a DVC version, its git commit, each
+    table's md5 and the remotes, which the registry records on the model version."""
+
+    md5: str | None = None
+    commit: str | None = None
+    tables: dict[str, str] = field(default_factory=dict)
+    remotes: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DataFacts:
+        return cls(**json.loads(text)) if text else cls()
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """fetch-data (and extract-data): where the songs came from, how many, which version."""
+
+    source: str | None = None
+    songs: int | None = None
+    data_version: str | None = None
+    data_commit: str | None = None
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """evaluate: whether the model may be registered, and why."""
+
+    gate_passed: bool | None = None
+    gate: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisterOutcome:
+    """register: the version registered, or why none was (the same model is registered)."""
+
+    model_name: str | None = None
+    version: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionOutcome:
+    """load-and-version: whether the data changed, and the version made of it."""
+
+    changed: bool | None = None
+    data_commit: str | None = None
+    data_version: str | None = None
+
+
+Outcome = TypeVar("Outcome", FetchOutcome, GateOutcome, RegisterOutcome, VersionOutcome)
 
 
 @dataclass(frozen=True)
@@ -42,6 +103,10 @@ class TaskRecord:
         if self.started is None:
             return None
         return (self.ended or time.time()) - self.started
+
+    def outcome(self, kind: type[Outcome]) -> Outcome:
+        """The task's outputs read as the record ``kind`` (its fields left unset when absent)."""
+        return kind(**{f.name: self.outputs.get(f.name) for f in fields(kind)})
 
 
 @dataclass(frozen=True)
@@ -77,10 +142,10 @@ class PipelineRun:
     @property
     def data_version(self) -> str | None:
         """The data version a training run trained on, or the one a data run made."""
-        for name in ("fetch-data", "load-and-version"):
+        for name, kind in (("fetch-data", FetchOutcome), ("load-and-version", VersionOutcome)):
             task = self.tasks.get(name)
-            if task is not None and task.outputs.get("data_version"):
-                return task.outputs["data_version"]
+            if task is not None and task.outcome(kind).data_version:
+                return task.outcome(kind).data_version
         return None
 
     @property

@@ -14,20 +14,27 @@ kfp.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from jukebox.config import Settings, load_settings
 from jukebox.errors import JukeboxError
-from jukebox.pipelines.records import record_task, task_log
+from jukebox.pipelines.records import (
+    DataFacts,
+    FetchOutcome,
+    GateOutcome,
+    RegisterOutcome,
+    VersionOutcome,
+    record_task,
+    task_log,
+)
 
 RUN_DIR_ENV = "JUKEBOX_PIPELINE_RUN_DIR"
 
@@ -115,12 +122,13 @@ def task_settings(registry_url: str = "", data_repo_url: str = "") -> Settings:
 
 
 def fetch_data(source: str, options: dict, data_dir: str, data_repo_url: str = "") -> str:
-    """Load the songs from ``source`` into a data set directory; returns the data's version.
+    """Load the songs from ``source`` into a data set directory; returns :class:`DataFacts` as
+    JSON, for register.
 
     For a DVC data version (``source="version"``, ``options["ref"]`` a git commit or md5) the
-    version is JSON naming its md5, each table's md5, the commit and the remotes, which the
-    registry records on the model version; otherwise it is an id of the tables' content. On a
-    cluster the current data set is the newest data version: a pod has no other.
+    facts name its md5, each table's md5, the commit and the remotes, which the registry records
+    on the model version; otherwise an id of the tables' content. On a cluster the current data
+    set is the newest data version: a pod has no other.
     """
     from jukebox.data.store import content_id, fetch, write_data_dir
 
@@ -135,23 +143,19 @@ def fetch_data(source: str, options: dict, data_dir: str, data_repo_url: str = "
             version = versions.resolve(settings, str(options.get("ref") or "latest"))
             data = versions.read_version(settings, version.commit)
             write_data_dir(data, Path(data_dir))
-            described = json.dumps(
-                {
-                    "md5": version.md5,
-                    "commit": version.commit,
-                    "tables": {name: table.md5 for name, table in version.tables.items()},
-                    "remotes": versions.remotes(settings),
-                }
+            facts = DataFacts(
+                md5=version.md5,
+                commit=version.commit,
+                tables={name: table.md5 for name, table in version.tables.items()},
+                remotes=versions.remotes(settings),
             )
-            outputs.update(data_version=version.md5, data_commit=version.commit)
         else:
             data = fetch(source, options, settings)
-            described = content_id(write_data_dir(data, Path(data_dir))) or ""
-            outputs.update(data_version=described)
+            facts = DataFacts(md5=content_id(write_data_dir(data, Path(data_dir))))
         print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
-        outputs.update(source=data.source, songs=data.n_songs)
+        outputs.update(asdict(FetchOutcome(data.source, data.n_songs, facts.md5, facts.commit)))
         outputs["artifacts"] = {"data": data_dir}
-    return described
+    return facts.to_json()
 
 
 def validate_and_prepare(
@@ -264,7 +268,7 @@ def evaluate(
             _metric(log_metric, outputs, "production_accuracy", gate.production_accuracy)
         if notes is not None:
             notes["gate"] = gate.reason
-        outputs.update(gate_passed=gate.passed, gate=gate.reason)
+        outputs.update(asdict(GateOutcome(gate.passed, gate.reason)))
     _finish_metrics(name, outputs)
     return gate.passed
 
@@ -354,14 +358,10 @@ def register(
         fit = read_fit(Path(model_dir))
         prepared = read_prepared(Path(prepared_dir))
         preprocessing = prepared.preprocessing()
-        data = _data_version(data_version)
-        facts = data_facts(
-            read_info(Path(data_dir)) or {},
-            prepared,
-            data.get("md5") if isinstance(data, dict) else data,
+        data = DataFacts.from_json(data_version)
+        facts = replace(
+            data_facts(read_info(Path(data_dir)) or {}, prepared, data.md5), commit=data.commit
         )
-        if isinstance(data, dict):
-            facts = replace(facts, commit=data.get("commit"))
         params = TrainingParams.from_dict(hyperparameters)
         report = new_report(
             run_id, params, fit, facts, read_evaluation(Path(evaluation_file))
@@ -390,7 +390,7 @@ def register(
                     path,
                     model_name,
                     number,
-                    data_version=data,
+                    data_version=data if data.md5 else None,
                     pipeline_run_id=run_id,
                     settings=settings,
                 )
@@ -400,19 +400,12 @@ def register(
                     raise
             except DuplicateBundleError as error:
                 print(f"Not registered: {error}")
-                outputs.update(note=f"Not registered: {error}")
+                outputs.update(asdict(RegisterOutcome(model_name, note=f"Not registered: {error}")))
                 return ""
         print(f"Registered {model_name} version {registered.version}")
-        outputs.update(model_name=model_name, version=registered.version)
+        outputs.update(asdict(RegisterOutcome(model_name, registered.version)))
         outputs["artifacts"] = {"bundle": str(path), "stored at": registered.uri or ""}
     return registered.version
-
-
-def _data_version(described: str) -> str | dict | None:
-    """What fetch-data said of the data's version: JSON for a DVC version, else a content id."""
-    if not described:
-        return None
-    return json.loads(described) if described.startswith("{") else described
 
 
 # --- the data pipeline ----------------------------------------------------------------------------
@@ -434,7 +427,7 @@ def extract_data(source: str, options: dict, raw_dir: str, data_repo_url: str = 
             data = fetch(source, options, settings)
         write_data_dir(data, Path(raw_dir))
         print(f"{data.source}: {len(data.rankings):,} chart rows, {data.n_songs:,} songs")
-        outputs.update(source=data.source, songs=data.n_songs, rows=len(data.rankings))
+        outputs.update(asdict(FetchOutcome(data.source, data.n_songs)))
         outputs["artifacts"] = {"raw": raw_dir}
 
 
@@ -488,8 +481,8 @@ def load_and_version(clean_dir: str, message: str, data_repo_url: str = "") -> s
         version = versions.version_current(settings, message or None)
         if version is None:
             print("The data did not change: no new version.")
-            outputs.update(changed=False)
+            outputs.update(asdict(VersionOutcome(changed=False)))
             return ""
         print(f"New data version {version.short} ({version.md5})")
-        outputs.update(changed=True, data_commit=version.commit, data_version=version.md5)
+        outputs.update(asdict(VersionOutcome(True, version.commit, version.md5)))
     return version.commit
