@@ -455,11 +455,15 @@ def load_and_version(clean_dir: str, message: str) -> str:
 
 def trigger_training(commit: str, model_name: str, tolerance: float, hyperparameters: dict) -> str:
     """Start the training pipeline for exactly the new data version on the cluster; returns its
-    run id. Here (no ``KFP_HOST``) the continuous-training watcher starts it instead."""
+    run id. Here (no ``KFP_HOST``) the continuous-training watcher starts it instead, with the
+    model name, tolerance and hyperparameters this hands over to it."""
     with recorded("trigger-training") as outputs:
         settings = load_settings()
         if not settings.pipelines_are_remote:
-            print("Local: the continuous-training watcher starts the training run.")
+            from jukebox.pipelines.automation import hand_over
+
+            print(hand_over(settings, commit, model_name, tolerance, hyperparameters))
+            outputs.update(handed_over=commit)
             return ""
         import tempfile
 
