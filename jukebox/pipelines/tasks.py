@@ -462,7 +462,8 @@ def trigger_training(commit: str, model_name: str, tolerance: float, hyperparame
         if not settings.pipelines_are_remote:
             from jukebox.pipelines.automation import hand_over
 
-            print(hand_over(settings, commit, model_name, tolerance, hyperparameters))
+            said = hand_over(settings, commit, model_name, tolerance, hyperparameters)
+            print(f"[trigger-training] {said}")  # a task line: on the terminal, not only the log
             outputs.update(handed_over=commit)
             return ""
         import tempfile

@@ -390,3 +390,34 @@ def test_two_watchers_start_one_run_per_version(settings):
     (run_id,) = training_runs(settings)[made.commit]
     assert sum(out.count("started jukebox-training run") for out in said) == 1
     assert automation.read_state(settings).trained == {made.commit: run_id}
+
+
+@pytest.mark.slow
+def test_a_data_pipeline_run_hands_its_flags_to_the_training_run_and_kfp_stays_quiet(
+    settings, capsys
+):
+    """The whole way: ``pipeline run --pipeline data`` with a model name and training flags
+    makes a version, then the loop's run for it carries them; kfp's own lines stay in the
+    run's log, the task lines on the terminal."""
+    from jukebox.__main__ import main
+    from jukebox.pipelines.records import run_dir
+
+    new_version(settings, 1, "history")
+    automation.switch_on(settings, start=False)
+    flags = ["--songs", "300", "--days", "20", "--countries", "6", "--data-seed", "5"]
+    flags += ["--model-name", "from-data", "--epochs", "1", "--width", "8", "--tolerance", "0.3"]
+    assert main(["pipeline", "run", "--pipeline", "data", *flags]) == 0
+    out = capsys.readouterr().out
+    for task in ("extract-data", "load-and-version", "trigger-training"):
+        assert f"[{task}] succeeded" in out
+    assert "Executing task" not in out and "KFP Executor" not in out
+    assert "[trigger-training] The continuous-training loop starts the training run" in out
+    (data_run,) = list_runs(settings)
+    assert "Executing task" in (run_dir(settings, data_run.id) / local.KFP_LOG).read_text()
+
+    (started,) = automation.tick(settings)
+    assert started.arguments["source_options"] == {"ref": data_run.new_data_version}
+    assert started.arguments["model_name"] == "from-data"
+    assert started.arguments["tolerance"] == 0.3
+    assert started.arguments["hyperparameters"]["epochs"] == 1
+    assert started.arguments["hyperparameters"]["width"] == 8
