@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     automation.switch_on(settings, start=False, from_now_on=args.from_now_on)
 
     def said(run) -> None:
-        print(f"started {run.pipeline} run {run.id}: {run.arguments.get('source')}", flush=True)
+        ref = run.arguments.get("source_options", {}).get("ref")
+        what = f"data version {ref[:7]}" if ref else f"{run.arguments.get('source')} data"
+        print(f"started {run.pipeline} run {run.id} on {what}", flush=True)
 
     if args.once:
         for started in automation.tick(settings):

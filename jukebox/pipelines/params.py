@@ -15,13 +15,13 @@ or what :func:`jukebox.data.store.fetch` reads."""
 
 SYNTHETIC_RANGES = {
     "songs": (50, 1_000_000),
-    "days": (2, 1_000),
-    "countries": (2, 72),
+    "days": (1, 1_000),
+    "countries": (1, 72),
     "seed": (0, 2**31 - 1),
 }
-"""What a synthetic set's options may be: enough songs to fill a top-50 chart, two chart days
-and two countries at least (a model is tested on later days and tells countries apart), at most
-every chart country. ``days`` and ``countries`` of 0 mean the full period and every country."""
+"""What the generator can make of a synthetic set: enough songs to fill a top-50 chart, at most
+every chart country. ``days`` and ``countries`` of 0 mean the full period and every country.
+Whether a model can learn from the set (two dates, two countries) is validation's to say."""
 
 
 class RunParamsError(JukeboxError, ValueError):

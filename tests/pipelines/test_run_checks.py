@@ -30,10 +30,13 @@ def settings(tmp_path, monkeypatch):
     ("flags", "message"),
     [
         (["pipeline", "run", "--songs", "-5"], "songs must be a whole number from 50"),
-        (["pipeline", "run", "--songs", "300", "--days", "1"], "days must be .* from 2"),
+        (
+            ["pipeline", "run", "--songs", "300", "--days", "-3"],
+            r"days must be .* from 1 .*\(now -3\)",
+        ),
         (
             ["pipeline", "run", "--pipeline", "data", "--songs", "300", "--countries", "99"],
-            r"countries must be a whole number from 2 to 72 \(now 99\)",
+            r"countries must be a whole number from 1 to 72 \(now 99\)",
         ),
         (["pipeline", "schedule", "--every", "60", "--songs", "300", "--data-seed", "-1"], "seed"),
         (["train", "--songs", "-5", "--epochs", "1"], "songs must be a whole number from 50"),
