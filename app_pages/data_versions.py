@@ -17,7 +17,7 @@ from jukebox.data.store import load_current
 from jukebox.data.versions import diff_versions, list_versions, version_current
 from jukebox.errors import JukeboxError
 from jukebox.pipelines import automation, local
-from jukebox.pipelines.params import DataRunParams
+from jukebox.pipelines.params import DataRunParams, RunParams
 from jukebox.ui import data_versions as ui
 from jukebox.ui.data import file_pickers
 
@@ -170,15 +170,26 @@ with current_tab:
 st.subheader("4 · Continuous training and schedules")
 state = automation.read_state(settings)
 job = automation.running_job(settings)
+waiting = automation.versions_to_train(state, [v.commit for v in versions])
 left, right = st.columns([1, 2])
 on = left.toggle(
     "Continuous training",
     value=state.enabled,
     help="each new data version starts one training run for it, gated on production",
 )
+from_now_on = False
+if not state.enabled and waiting:
+    from_now_on = left.checkbox(
+        "From now on",
+        help="skip the versions made while it was off: train only those made from now on",
+    )
+    right.caption(ui.waiting_caption(len(waiting)))
 if on != state.enabled:
     try:
-        automation.switch_on(settings) if on else automation.switch_off(settings)
+        if on:
+            automation.switch_on(settings, from_now_on=from_now_on)
+        else:
+            automation.switch_off(settings)
     except JukeboxError as error:
         st.error(str(error))
     st.rerun()
@@ -194,14 +205,18 @@ for commit, run_id in list(state.trained.items())[-5:]:
 if state.schedules:
     st.dataframe(ui.schedules_table(state.schedules), hide_index=True)
 with st.form("schedule"):
-    cols = st.columns(3)
-    cron = cols[0].text_input("Cron (six fields, seconds first)", "0 0 6 * * *")
-    every = cols[1].number_input("…or every (seconds, 0 = use the cron)", 0, 10**7, 0)
-    source = cols[2].selectbox("Data", ["current", "synthetic"])
-    add = st.form_submit_button("Schedule the data pipeline")
+    cols = st.columns(4)
+    pipeline = cols[0].selectbox("Pipeline", ["data", "training"])
+    cron = cols[1].text_input("Cron (six fields, seconds first)", "0 0 6 * * *")
+    every = cols[2].number_input("…or every (seconds, 0 = use the cron)", 0, 10**7, 0)
+    source = cols[3].selectbox("Data", ["current", "synthetic"])
+    add = st.form_submit_button("Schedule it")
 if add:
     try:
-        params = DataRunParams(source=source, message="scheduled")
+        if pipeline == "training":
+            params = RunParams(source=source)
+        else:
+            params = DataRunParams(source=source, message="scheduled")
         automation.add_schedule(
             settings,
             params,

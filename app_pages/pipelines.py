@@ -18,7 +18,7 @@ from jukebox.errors import JukeboxError
 from jukebox.model.network import TrainingParams, validation_problems
 from jukebox.model.runs import read_evaluation
 from jukebox.pipelines import local
-from jukebox.pipelines.params import RunParams
+from jukebox.pipelines.params import RunParams, check_version_free
 from jukebox.pipelines.records import list_runs, task_log
 from jukebox.pipelines.training import TASKS, compile_pipeline
 from jukebox.ui import model as model_figures
@@ -103,6 +103,7 @@ if submitted:
                     )
                 st.success(f"Submitted run {submitted_run.id} to {settings.kfp_host}.")
             else:
+                check_version_free(params, settings)
                 started = local.start_in_background(settings, params)
                 st.session_state[SELECTED] = started.id
         except JukeboxError as error:

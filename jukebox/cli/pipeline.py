@@ -7,8 +7,9 @@
 - ``pipeline submit``: run it on the cluster ``KFP_HOST`` names (``--cron`` or ``--every`` for
   a recurring run);
 - ``pipeline runs`` and ``pipeline show RUN``: the runs recorded here, or on the cluster;
-- ``pipeline schedule --cron C | --every S`` and ``pipeline schedules``: the data pipeline on a
-  schedule here (``python -m jukebox watch`` or the app's background loop runs it).
+- ``pipeline schedule --cron C | --every S`` and ``pipeline schedules``: the data pipeline (or,
+  with ``--pipeline training``, the training pipeline) on a schedule here (``python -m jukebox
+  watch`` or the app's background loop runs it).
 
 ``--pipeline data`` runs, compiles or submits the data pipeline (extract → transform → validate
 → load and version with DVC → train on the new version) instead of the training pipeline.
@@ -42,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_run_arguments(run)
+    run.add_argument(
+        "--verbose", action="store_true", help="show kfp's own output too, not only the tasks'"
+    )
     run.add_argument("--record", metavar="RUN", help=argparse.SUPPRESS)  # a recorded run
     run.set_defaults(func=run_here)
 
@@ -69,10 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     schedule = commands.add_parser(
         "schedule",
-        help="run the data pipeline here on a schedule",
+        help="run the data pipeline (or --pipeline training) here on a schedule",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_run_arguments(schedule)
+    schedule.set_defaults(pipeline="data")  # what a schedule here was before it could train
     when = schedule.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help='six cron fields, seconds first ("0 0 6 * * *")')
     when.add_argument("--every", type=int, metavar="SECONDS")
@@ -140,6 +145,7 @@ def run_here(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
     from jukebox.errors import JukeboxError
     from jukebox.pipelines import local
+    from jukebox.pipelines.params import RunParams, check_version_free
 
     settings = load_settings()
     try:
@@ -147,8 +153,10 @@ def run_here(args: argparse.Namespace) -> int:
             run = local.execute(settings, args.record)
         else:
             params = params_of(args)
+            if isinstance(params, RunParams):
+                check_version_free(params, settings)
             print(f"Running the {args.pipeline} pipeline here ({params.source} data)…", flush=True)
-            run = local.run_here(settings, params)
+            run = local.run_here(settings, params, verbose=args.verbose)
     except JukeboxError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -258,6 +266,8 @@ def run_show(args: argparse.Namespace) -> int:
     from jukebox.pipelines.records import load_run, run_as_dict, run_dir
 
     settings = load_settings()
+    if settings.pipelines_are_remote:
+        return _show_remote(settings, args)
     run = load_run(run_dir(settings, args.run_id))
     if run is None:
         print(f"error: there is no pipeline run {args.run_id!r} here.", file=sys.stderr)
@@ -273,12 +283,39 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_remote(settings, args: argparse.Namespace) -> int:
+    """``pipeline show`` with ``KFP_HOST``: the run on the cluster, with its tasks."""
+    from dataclasses import asdict
+
+    from jukebox.errors import JukeboxError
+    from jukebox.pipelines import remote
+
+    try:
+        run = remote.get_run(settings, args.run_id)
+    except JukeboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(asdict(run), indent=2, default=str))
+        return 0
+    print(f"Run {run.id} on {settings.kfp_host}: {run.state}  {run.name}")
+    for task in run.tasks:
+        took = ""
+        if task.started_at and task.finished_at:
+            took = f" {(task.finished_at - task.started_at).total_seconds():.1f} s"
+        print(f"  {task.name:<22} {task.state}{took}" + (f"  {task.error}" if task.error else ""))
+    if not run.tasks:
+        print("  (the server reported no tasks yet)")
+    if run.error:
+        print(f"error: {run.error}")
+    return 0
+
+
 def run_schedule(args: argparse.Namespace) -> int:
     from jukebox.config import load_settings
     from jukebox.errors import JukeboxError
     from jukebox.pipelines import automation
 
-    args.pipeline = "data"
     try:
         schedule = automation.add_schedule(
             load_settings(), params_of(args), cron=args.cron, interval_seconds=args.every
@@ -287,7 +324,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(
-        f"Schedule {schedule.id}: the data pipeline {schedule.every}. It runs while "
+        f"Schedule {schedule.id}: the {args.pipeline} pipeline {schedule.every}. It runs while "
         "`python -m jukebox watch` (or the app's continuous training) runs."
     )
     return 0
@@ -312,5 +349,8 @@ def run_schedules(args: argparse.Namespace) -> int:
         print("No schedule: add one with `python -m jukebox pipeline schedule --cron ...`.")
     for schedule in schedules:
         due = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(schedule.next_due()))
-        print(f"{schedule.id}  {schedule.every:<24} next {due}  last run {schedule.last_run_id}")
+        print(
+            f"{schedule.id}  {schedule.pipeline:<17} {schedule.every:<24} next {due}  "
+            f"last run {schedule.last_run_id}"
+        )
     return 0

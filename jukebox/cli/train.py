@@ -163,6 +163,11 @@ def run(args: argparse.Namespace) -> int:
         params = params_from(args)
     except ParamsError as error:
         return fail(str(error), EXIT_BAD_INPUT)
+    from jukebox.pipelines.params import source_problems
+
+    problems = source_problems(*source_of(args))
+    if problems:
+        return fail(" ".join(problems), EXIT_BAD_INPUT)
     update_status(job_dir, params=params.to_dict())
 
     from jukebox.model.progress import ConsolePrinter, StatusWriter

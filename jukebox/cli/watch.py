@@ -1,7 +1,8 @@
 """``python -m jukebox watch``: continuous training and schedules, in the foreground.
 
-Each new data version starts one training pipeline run for exactly that version; each scheduled
-data pipeline run starts when it is due. The app runs the same loop as a background job when
+Each new data version starts one training pipeline run for exactly that version, also those
+made while it was stopped (``--from-now-on`` skips them); each scheduled run starts when it is
+due. The app runs the same loop as a background job when
 continuous training is switched on (Data versions page).
 """
 
@@ -17,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between looks")
     parser.add_argument("--once", action="store_true", help="look once, then exit")
+    parser.add_argument(
+        "--from-now-on",
+        action="store_true",
+        help="train only the versions made from now on, not those made while it was stopped",
+    )
     parser.set_defaults(func=run)
 
 
@@ -25,11 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from jukebox.pipelines import automation
 
     settings = load_settings()
-    # Watching is continuous training switched on; the versions made so far are history.
-    automation.switch_on(settings, start=False)
+    # Watching is continuous training switched on: the versions made while it was stopped are
+    # trained now (the versions made before the very first switch-on are history).
+    automation.switch_on(settings, start=False, from_now_on=args.from_now_on)
 
     def said(run) -> None:
-        print(f"started {run.pipeline} run {run.id}: {run.arguments.get('source')}", flush=True)
+        ref = run.arguments.get("source_options", {}).get("ref")
+        what = f"data version {ref[:7]}" if ref else f"{run.arguments.get('source')} data"
+        print(f"started {run.pipeline} run {run.id} on {what}", flush=True)
 
     if args.once:
         for started in automation.tick(settings):

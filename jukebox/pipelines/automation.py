@@ -1,12 +1,24 @@
 """Continuous training and schedules, here: one loop that a background job (or ``python -m
 jukebox watch``) runs.
 
-- **Continuous training**: each new data version (a new commit of the data repository's ``.dvc``
-  files) starts exactly one training pipeline run for exactly that version, which goes through
-  the gate against production. Versions made before the watcher was first switched on are
-  history, not news: they are never trained on by it.
-- **Schedules**: the data pipeline on a cron (six fields, seconds first, as kfp's) or an
-  interval. A schedule never starts a run while its previous one still runs.
+- **Continuous training**: each data version (a commit of the data repository's ``.dvc`` files)
+  starts exactly one training pipeline run for exactly that version, which goes through the gate
+  against production; versions made while the loop was stopped too, once it runs again. The
+  versions that exist when it is first switched on are history, not news: they are never trained
+  on by it (``from_now_on`` makes the versions made so far history again, for those who want it).
+- **Schedules**: the data or training pipeline on a cron (six fields, seconds first, as kfp's) or
+  an interval. A schedule never starts a run while its previous one still runs.
+
+Exactly once, whatever crashes: a version is *claimed* under the lock (its run id chosen and
+written down) before its run starts, and its run starts under the same lock, so any number of
+loops start one run per version. A loop killed between the claim and the start leaves a claim
+without a job: the next tick starts it, with the run id chosen then (a job folder of that id
+means it did start).
+
+The data pipeline's last task hands its model name, tolerance and hyperparameters for its new
+version over to the state (:func:`~jukebox.pipelines.automation_state.hand_over`), and the loop
+waits for that hand-over before it claims a version a data pipeline run here is still making,
+so the run uses them.
 
 Everything the loop knows lives in ``JUKEBOX_HOME/automation/`` (``state.json``, written under a
 lock), so it survives an app restart: the sidebar starts the loop again when it is switched on
@@ -16,128 +28,139 @@ training run, and schedules are KFP recurring runs (``pipeline submit --cron``).
 
 from __future__ import annotations
 
-import fcntl
+import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
-from jukebox.jobs import Job, kill_job, list_jobs, start_job, write_json_atomic
+from jukebox.jobs import Job, kill_job, list_jobs, new_job_id, start_job
 from jukebox.pipelines import local
+from jukebox.pipelines.automation_state import (  # noqa: F401 - re-exported for pages, CLI
+    DATA_PIPELINE,
+    TRAINING_PIPELINE,
+    AutomationState,
+    Schedule,
+    ScheduleError,
+    VersionRun,
+    changing_state,
+    hand_over,
+    locked_state,
+    read_state,
+    save_state,
+    typed_state,
+)
 from jukebox.pipelines.params import DataRunParams, RunParams
-from jukebox.pipelines.records import PipelineRun, load_run, run_dir
+from jukebox.pipelines.records import PipelineRun, list_runs, load_run, run_dir
 
 JOB_KIND = "automation"
-STATE_FILE = "state.json"
+HANDOVER_WAIT = 30 * 60
+"""Seconds the loop waits, at most, for a data pipeline run here to hand its new version's
+training arguments over: only a run whose process died mid-way makes it wait that long."""
 
 
-class ScheduleError(JukeboxError, ValueError):
-    """A schedule cannot be made as asked; the message says why."""
+# --- which versions to train (pure) ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """The data pipeline, run on a cron or every ``interval_seconds``."""
-
-    id: str
-    arguments: dict[str, Any]
-    cron: str | None = None
-    interval_seconds: int | None = None
-    created: float = field(default_factory=time.time)
-    last_started: float | None = None
-    last_run_id: str | None = None
-
-    def next_due(self) -> float:
-        """When it should next start (seconds since the epoch)."""
-        since = self.last_started or self.created
-        if self.interval_seconds:
-            return since + self.interval_seconds
-        from croniter import croniter
-
-        start = datetime.fromtimestamp(since)
-        return croniter(self.cron, start, second_at_beginning=True).get_next(float)
-
-    @property
-    def every(self) -> str:
-        return f"cron {self.cron}" if self.cron else f"every {self.interval_seconds} s"
+def versions_to_train(state: AutomationState, commits: Sequence[str]) -> list[str]:
+    """Of ``commits`` (newest first, as :func:`jukebox.data.versions.list_versions` gives them),
+    those continuous training has still to train, oldest first: neither history nor claimed.
+    Before the first switch-on every version is history."""
+    if state.since is None:
+        return []
+    done = set(state.history) | set(state.runs)
+    return [commit for commit in reversed(commits) if commit not in done]
 
 
-@dataclass(frozen=True)
-class AutomationState:
-    """What the loop knows: whether it is switched on, the data versions it has seen and the
-    training run it started for each, the training parameters to use, the schedules."""
-
-    enabled: bool = False
-    seen_commits: list[str] = field(default_factory=list)
-    trained: dict[str, str] = field(default_factory=dict)
-    """Data version (git commit) -> the training run started for it."""
-    training: dict[str, Any] = field(default_factory=dict)
-    """The training pipeline's arguments (model name, tolerance, hyperparameters) to use."""
-    schedules: list[Schedule] = field(default_factory=list)
-    last_tick: float | None = None
-    last_error: str | None = None
-
-
-def _path(settings: Settings):
-    return settings.automation_dir / STATE_FILE
-
-
-def read_state(settings: Settings) -> AutomationState:
-    import json
-
-    try:
-        data = json.loads(_path(settings).read_text())
-    except (FileNotFoundError, ValueError):
-        return AutomationState()
-    schedules = [Schedule(**s) for s in data.pop("schedules", [])]
-    known = {k: v for k, v in data.items() if k in AutomationState.__dataclass_fields__}
-    return AutomationState(schedules=schedules, **known)
+def awaiting_handover(runs: Iterable[PipelineRun], now: float) -> tuple[set[str], bool]:
+    """What unfinished data pipeline runs here may still hand over: the versions they made whose
+    training arguments they have not handed over yet, and whether one is making a version right
+    now (whose commit may already exist, not yet named in its record). A run whose
+    load-and-version began more than :data:`HANDOVER_WAIT` ago is waited for no more."""
+    made: set[str] = set()
+    making = False
+    for run in runs:
+        if run.pipeline != DATA_PIPELINE or run.finished:
+            continue
+        versioned = run.tasks.get("load-and-version")
+        if versioned is None or now - (versioned.started or now) > HANDOVER_WAIT:
+            continue
+        triggered = run.tasks.get("trigger-training")
+        handed = triggered is not None and triggered.state != "running"
+        if versioned.state == "running":
+            making = True
+        elif versioned.state == "succeeded" and versioned.outputs.get("data_commit") and not handed:
+            made.add(versioned.outputs["data_commit"])
+    return made, making
 
 
-@contextmanager
-def _changing(settings: Settings) -> Iterator[dict]:
-    """The state as a dict to change in place, written back atomically under a lock, so the
-    loop and a page changing it at the same moment never lose each other's change."""
-    settings.automation_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.automation_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = asdict(read_state(settings))
-        yield data
-        write_json_atomic(_path(settings), data)
+def _training_arguments(state: dict, commit: str) -> dict[str, Any]:
+    """The training run's arguments for ``commit``: those handed over for it, else the loop's."""
+    handed = state["handed_over"].get(commit)
+    if handed is not None:
+        return handed
+    base = RunParams.from_arguments(state["training"]) if state["training"] else RunParams()
+    params = RunParams(
+        model_name=base.model_name,
+        source="version",
+        source_options={"ref": commit},
+        training=base.training,
+        tolerance=base.tolerance,
+    )
+    return params.arguments()
 
 
 # --- switching it on and off ---------------------------------------------------------------------
 
 
 def switch_on(
-    settings: Settings, training: RunParams | None = None, *, start: bool = True
+    settings: Settings,
+    training: RunParams | None = None,
+    *,
+    start: bool = True,
+    from_now_on: bool = False,
 ) -> Job | None:
-    """Turn continuous training and the schedules on: the versions made so far count as seen,
-    and the loop runs in the background (and again after an app restart) until switched off.
-    ``start=False`` only records it (for a loop run in the foreground by ``jukebox watch``)."""
+    """Turn continuous training and the schedules on; the loop runs in the background (and again
+    after an app restart) until switched off. ``start=False`` only records it (for a loop run in
+    the foreground by ``jukebox watch``).
+
+    The first time, the versions made so far are history. Afterwards the versions made while it
+    was off are trained once it runs, unless ``from_now_on`` makes them history too."""
     from jukebox.data.versions import list_versions, sync
 
     sync(settings)
-    seen = [v.commit for v in list_versions(settings)]
-    with _changing(settings) as state:
+    commits = [v.commit for v in list_versions(settings)]
+    with changing_state(settings) as state:
+        if state["since"] is None or from_now_on:
+            past = [c for c in commits if c not in state["runs"]]
+            state["history"] = sorted(set(state["history"]) | set(past))
+            for commit in past:
+                state["handed_over"].pop(commit, None)
+        if state["since"] is None:
+            state["since"] = time.time()
         state["enabled"] = True
-        state["seen_commits"] = sorted(set(state["seen_commits"]) | set(seen))
         if training is not None:
             state["training"] = training.arguments()
     return ensure_running(settings) if start else None
 
 
 def switch_off(settings: Settings) -> None:
-    with _changing(settings) as state:
+    with changing_state(settings) as state:
         state["enabled"] = False
     job = running_job(settings)
     if job is not None:
         kill_job(job)
+
+
+def waiting_versions(settings: Settings) -> list[str]:
+    """The versions the loop would train on its next look, oldest first (made while it was
+    off, or not yet seen)."""
+    from jukebox.data.versions import list_versions
+
+    return versions_to_train(read_state(settings), [v.commit for v in list_versions(settings)])
 
 
 def running_job(settings: Settings) -> Job | None:
@@ -160,18 +183,24 @@ def ensure_running(settings: Settings) -> Job | None:
 
 def add_schedule(
     settings: Settings,
-    params: DataRunParams,
+    params: RunParams | DataRunParams,
     *,
     cron: str | None = None,
     interval_seconds: int | None = None,
 ) -> Schedule:
-    """Schedule the data pipeline. ``cron`` has six fields, seconds first, as kfp's."""
+    """Schedule the data pipeline (``DataRunParams``) or the training pipeline (``RunParams``).
+    ``cron`` has six fields, seconds first, as kfp's."""
     from jukebox.pipelines.remote import validate_cron
 
     if (cron is None) == (interval_seconds is None):
         raise ScheduleError("Give a cron or an interval for the schedule, one of the two.")
     if interval_seconds is not None and interval_seconds < 10:
         raise ScheduleError("A schedule's interval must be at least 10 seconds.")
+    if isinstance(params, RunParams) and params.version != "next":
+        raise ScheduleError(
+            f"A schedule registers a new version at every run, so version {params.version} "
+            'would be taken after the first: give the version "next".'
+        )
     if cron is not None:
         try:
             cron = validate_cron(cron)
@@ -179,14 +208,20 @@ def add_schedule(
             raise ScheduleError(str(error)) from None
         if cron.startswith("@every"):
             raise ScheduleError(f"{cron!r}: give an interval in seconds for a schedule here.")
-    schedule = Schedule(uuid.uuid4().hex[:8], params.arguments(), cron, interval_seconds)
-    with _changing(settings) as state:
+    schedule = Schedule(
+        uuid.uuid4().hex[:8],
+        params.arguments(),
+        cron,
+        interval_seconds,
+        pipeline=local.pipeline_of(params),
+    )
+    with changing_state(settings) as state:
         state["schedules"].append(asdict(schedule))
     return schedule
 
 
 def remove_schedule(settings: Settings, schedule_id: str) -> None:
-    with _changing(settings) as state:
+    with changing_state(settings) as state:
         kept = [s for s in state["schedules"] if s["id"] != schedule_id]
         if len(kept) == len(state["schedules"]):
             raise ScheduleError(f"There is no schedule {schedule_id!r}.")
@@ -196,6 +231,32 @@ def remove_schedule(settings: Settings, schedule_id: str) -> None:
 # --- the loop ------------------------------------------------------------------------------------
 
 
+def _job_dir(settings: Settings, run_id: str):
+    return settings.jobs_dir(local.JOB_KIND) / run_id
+
+
+def _start_claimed(
+    settings: Settings, run_id: str, params: RunParams | DataRunParams
+) -> PipelineRun | None:
+    """Start the claimed run ``run_id`` unless it was started before (a loop killed after the
+    start, before writing so down); None then. Called under the lock only, so no other loop is
+    starting it at the same moment."""
+    if _was_started(settings, run_id):
+        return None
+    # Recorded but never started (killed in between): nothing of it ran, so record it afresh.
+    shutil.rmtree(run_dir(settings, run_id), ignore_errors=True)
+    return local.start_in_background(settings, params, run_id=run_id)
+
+
+def _was_started(settings: Settings, run_id: str) -> bool:
+    """Whether the run ``run_id`` was started: its job is recorded (``start_job`` makes the
+    job's folder before the process), or its record shows it ran."""
+    if _job_dir(settings, run_id).exists():
+        return True
+    run = load_run(run_dir(settings, run_id))
+    return run is not None and (run.finished or bool(run.tasks))
+
+
 def _still_running(settings: Settings, run_id: str | None) -> bool:
     if not run_id:
         return False
@@ -203,45 +264,80 @@ def _still_running(settings: Settings, run_id: str | None) -> bool:
     return run is not None and not local.refresh(settings, run).finished
 
 
+def _unfinished_data_runs(settings: Settings) -> list[PipelineRun]:
+    return [
+        local.refresh(settings, run)
+        for run in list_runs(settings)
+        if run.pipeline == DATA_PIPELINE and not run.finished
+    ]
+
+
+def _train_new_versions(
+    settings: Settings, state: dict, commits: list[str], now: float
+) -> list[PipelineRun]:
+    """Claim each version to train (written down before its run starts), then start every claim
+    not started yet: those just made, and any a killed loop left. Under the lock."""
+    made, making = awaiting_handover(_unfinished_data_runs(settings), now)
+    for commit in versions_to_train(typed_state(state), commits):
+        if making or commit in made:
+            continue  # a data pipeline run here is about to hand its arguments over
+        arguments = _training_arguments(state, commit)
+        state["runs"][commit] = asdict(VersionRun(commit, new_job_id(), arguments, now))
+        state["handed_over"].pop(commit, None)
+        save_state(settings, state)
+    started = []
+    for claim in state["runs"].values():
+        if claim["started"] is not None:
+            continue
+        params = RunParams.from_arguments(claim["arguments"])
+        run = _start_claimed(settings, claim["run_id"], params)
+        if run is not None:
+            started.append(run)
+        claim["started"] = now
+        save_state(settings, state)
+    return started
+
+
+def _run_due_schedules(settings: Settings, state: dict, now: float) -> list[PipelineRun]:
+    """Start each schedule that is due (unless its last run still runs), claimed as versions
+    are: its run id written down first, then started. Under the lock."""
+    started = []
+    for record in state["schedules"]:
+        schedule = Schedule(**record)
+        claimed = schedule.last_run_id
+        if claimed and not _was_started(settings, claimed):
+            pass  # claimed by a loop killed before starting it: start it now
+        elif schedule.next_due() > now or _still_running(settings, claimed):
+            continue
+        else:
+            record["last_started"], record["last_run_id"] = now, new_job_id()
+            save_state(settings, state)
+        run = _start_claimed(settings, record["last_run_id"], schedule.params())
+        if run is not None:
+            started.append(run)
+    return started
+
+
 def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
-    """One look: start a training run for each new data version (when continuous training is
-    switched on), and every schedule that is due (unless its last run still runs). Returns the
-    runs it started."""
+    """One look: start a training run for each data version not trained yet (when continuous
+    training is switched on), and every schedule that is due (unless its last run still runs).
+    Returns the runs it started.
+
+    Deciding and starting happen under the state's lock, so loops ticking at the same moment
+    start each run once; the versions are listed before taking it (the data repository has a
+    lock of its own, which a data pipeline run holds while it versions)."""
     from jukebox.data.versions import list_versions, sync
 
     now = now or time.time()
     sync(settings)  # a data repository with a git remote: see the versions made elsewhere
+    commits = [v.commit for v in list_versions(settings)]
     started: list[PipelineRun] = []
-    state = read_state(settings)
-    seen = set(state.seen_commits)
-    new = [v for v in reversed(list_versions(settings)) if v.commit not in seen]  # oldest first
-    if not state.enabled:
-        new = []
-    training = RunParams.from_arguments(state.training) if state.training else RunParams()
-    for version in new:
-        params = RunParams(
-            model_name=training.model_name,
-            source="version",
-            source_options={"ref": version.commit},
-            training=training.training,
-            tolerance=training.tolerance,
-        )
-        run = local.start_in_background(settings, params)
-        started.append(run)
-        with _changing(settings) as changing:
-            changing["seen_commits"].append(version.commit)
-            changing["trained"][version.commit] = run.id
-    for schedule in state.schedules:
-        if schedule.next_due() > now or _still_running(settings, schedule.last_run_id):
-            continue
-        run = local.start_in_background(settings, DataRunParams.from_arguments(schedule.arguments))
-        started.append(run)
-        with _changing(settings) as changing:
-            for record in changing["schedules"]:
-                if record["id"] == schedule.id:
-                    record["last_started"], record["last_run_id"] = now, run.id
-    with _changing(settings) as changing:
-        changing["last_tick"] = now
+    with locked_state(settings) as state:
+        if state["enabled"]:
+            started += _train_new_versions(settings, state, commits, now)
+        started += _run_due_schedules(settings, state, now)
+        state["last_tick"] = now
+        save_state(settings, state)
     return started
 
 
@@ -261,7 +357,7 @@ def watch(
             error = None
         except JukeboxError as failure:
             error = str(failure)
-        with _changing(settings) as state:
+        with changing_state(settings) as state:
             state["last_error"] = error
         deadline = time.monotonic() + interval
         while time.monotonic() < deadline and not should_stop():

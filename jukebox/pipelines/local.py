@@ -11,12 +11,16 @@ the run's outcome. Each run has its own kfp pipeline root, so two runs never mix
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from jukebox.config import Settings
 from jukebox.jobs import kill_job, load_job, new_job_id, start_job
@@ -40,6 +44,10 @@ if TYPE_CHECKING:
 
 JOB_KIND = "pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KFP_LOG = "kfp.log"
+"""Everything kfp's local mode printed of a run, in the run's folder."""
+_TASK_LINE = re.compile(r"\s*(\[[\w-]+\] |error: )")
+"""What our tasks print about themselves ("[train] succeeded", "error: ..."), among kfp's lines."""
 
 
 Params = RunParams | DataRunParams
@@ -59,17 +67,22 @@ def _pipeline_function(name: str, settings: Settings):
     return training_pipeline(settings)
 
 
-def run_here(settings: Settings, params: Params, *, run_id: str | None = None) -> PipelineRun:
+def run_here(
+    settings: Settings, params: Params, *, run_id: str | None = None, verbose: bool = False
+) -> PipelineRun:
     """Record a new run and run it in this process until it ends; returns its record."""
     run_id = run_id or new_job_id()
     create_run(settings, run_id, params.arguments(run_id), pipeline=pipeline_of(params))
-    return execute(settings, run_id)
+    return execute(settings, run_id, verbose=verbose)
 
 
-def start_in_background(settings: Settings, params: Params) -> PipelineRun:
+def start_in_background(
+    settings: Settings, params: Params, *, run_id: str | None = None
+) -> PipelineRun:
     """Record a new run and start it as a background job (``python -m jukebox pipeline run
-    --record RUN``); returns at once."""
-    run_id = new_job_id()
+    --record RUN``); returns at once. ``run_id`` is one chosen beforehand (the continuous-training
+    loop writes it down before the start)."""
+    run_id = run_id or new_job_id()
     create_run(
         settings,
         run_id,
@@ -93,8 +106,47 @@ def stage_data(settings: Settings, data: SongData) -> Path:
     return folder
 
 
-def execute(settings: Settings, run_id: str) -> PipelineRun:
-    """Run the recorded run ``run_id`` with kfp's local mode, then record how it ended."""
+class _TaskLines:
+    """A stdout for kfp's local mode: every line goes to the run's kfp log, and only the lines
+    our tasks print about themselves go on to ``terminal`` (kfp's own lines, its executor's and
+    the tasks' progress are in the logs, not in the way)."""
+
+    def __init__(self, terminal: TextIO, log: TextIO) -> None:
+        self.terminal, self.log, self.pending = terminal, log, ""
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        # kfp prints a task's lines in pieces (an indent, then the line): judge whole lines.
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if _TASK_LINE.match(line):
+                self.terminal.write(line.strip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.terminal.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _kfp_output(path: Path, verbose: bool) -> Iterator[None]:
+    """kfp's own output on the terminal only when ``verbose``; always in the run's kfp log."""
+    if verbose:
+        yield
+        return
+    with (
+        open(path / KFP_LOG, "a", buffering=1) as log,
+        contextlib.redirect_stdout(_TaskLines(sys.stdout, log)),
+    ):
+        yield
+
+
+def execute(settings: Settings, run_id: str, *, verbose: bool = False) -> PipelineRun:
+    """Run the recorded run ``run_id`` with kfp's local mode, then record how it ended. kfp's
+    own output shows only when ``verbose``: the lines of our tasks always do."""
     from kfp import local
 
     path = run_dir(settings, run_id)
@@ -116,7 +168,8 @@ def execute(settings: Settings, run_id: str) -> PipelineRun:
         raise_on_error=False,
     )
     try:
-        _pipeline_function(run.pipeline, settings)(**run.arguments)
+        with _kfp_output(path, verbose):
+            _pipeline_function(run.pipeline, settings)(**run.arguments)
     finally:
         finish(settings, path)
     return load_run(path)  # type: ignore[return-value]

@@ -13,8 +13,40 @@ DATA_SOURCES = ("current", "version", "synthetic", "directory", "parquet", "s3")
 or what :func:`jukebox.data.store.fetch` reads."""
 
 
+SYNTHETIC_RANGES = {
+    "songs": (50, 1_000_000),
+    "days": (1, 1_000),
+    "countries": (1, 72),
+    "seed": (0, 2**31 - 1),
+}
+"""What the generator can make of a synthetic set: enough songs to fill a top-50 chart, at most
+every chart country. ``days`` and ``countries`` of 0 mean the full period and every country.
+Whether a model can learn from the set (two dates, two countries) is validation's to say."""
+
+
 class RunParamsError(JukeboxError, ValueError):
     """The run's parameters cannot be used; the message lists every problem."""
+
+
+def source_problems(source: str, options: dict[str, Any]) -> list[str]:
+    """What is wrong with a data source's options, one sentence each (checked before a run
+    starts, so a run never fails minutes later on an option it could have refused at once)."""
+    if source != "synthetic":
+        return []
+    problems = []
+    for name, (low, high) in SYNTHETIC_RANGES.items():
+        value = options.get(name)
+        if value is None or (value == 0 and name in ("days", "countries")):
+            continue
+        # JSON and KFP carry whole numbers as floats (300.0): those are whole too.
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        whole = number and float(value).is_integer()
+        if not whole or not low <= value <= high:
+            problems.append(
+                f"The synthetic set's {name} must be a whole number from {low:,} to {high:,} "
+                f"(now {value!r})."
+            )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,7 @@ class RunParams:
                 problems.append(f'{error} (or "next")')
         if self.source not in DATA_SOURCES:
             problems.append(f"Unknown data source {self.source!r}: use {', '.join(DATA_SOURCES)}.")
+        problems += source_problems(self.source, self.source_options)
         if not 0 <= self.tolerance <= 1:
             problems.append(
                 f"The tolerance must be between 0 and 1 accuracy (now {self.tolerance})."
@@ -101,6 +134,9 @@ class DataRunParams:
         if self.source not in DATA_SOURCES or self.source == "version":
             sources = ", ".join(s for s in DATA_SOURCES if s != "version")
             raise RunParamsError(f"Unknown data source {self.source!r}: use {sources}.")
+        problems = source_problems(self.source, self.source_options)
+        if problems:
+            raise RunParamsError(" ".join(problems))
 
     @classmethod
     def from_arguments(cls, arguments: dict[str, Any]) -> DataRunParams:
@@ -126,3 +162,21 @@ class DataRunParams:
             "tolerance": float(self.tolerance),
             "hyperparameters": self.training.to_dict(),
         }
+
+
+def check_version_free(params: RunParams, settings) -> None:
+    """Refuse an explicit version the registry already holds, before a run trains for minutes
+    to find it taken (``"next"`` is always free: it is chosen when the run registers)."""
+    if params.version == "next":
+        return
+    from jukebox.registry.errors import VersionNotFoundError
+    from jukebox.registry.versions import get_version
+
+    try:
+        get_version(params.model_name, params.version, settings)
+    except VersionNotFoundError:
+        return
+    raise RunParamsError(
+        f"{params.model_name!r} already has a version {params.version}: give another version, "
+        'or "next" for one more than the highest.'
+    )

@@ -32,7 +32,7 @@ def trigger_training(
 ) -> str:
     """Start the training pipeline for the data version ``commit`` on Kubeflow Pipelines;
     returns its run id. Here (no ``KFP_HOST``) the continuous-training watcher starts it
-    instead.
+    instead, with the model name, tolerance and hyperparameters this hands over to it.
 
     The training run gets this run's registry and data repository as its parameters: compiled
     in a pod, its defaults would name nothing.
@@ -41,7 +41,11 @@ def trigger_training(
         settings = task_settings(registry_url=registry_url, data_repo_url=data_repo_url)
         settings = replace(settings, kfp_host=kfp_host or settings.kfp_host)
         if not settings.pipelines_are_remote:
-            print("Local: the continuous-training watcher starts the training run.")
+            from jukebox.pipelines.automation_state import hand_over
+
+            said = hand_over(settings, commit, model_name, tolerance, hyperparameters)
+            print(f"[trigger-training] {said}")  # a task line: on the terminal, not only the log
+            outputs.update(handed_over=commit)
             return ""
         # The training run on the cluster reads both, and has no embedded default for either.
         for concern, address in (

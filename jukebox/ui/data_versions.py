@@ -125,16 +125,23 @@ def feature_overlay(diff: DataDiff, feature: str, bins: int = 30) -> go.Figure:
 
 
 def schedules_table(schedules: Sequence) -> pd.DataFrame:
-    """The data pipeline's schedules here: when, next, the last run."""
+    """The schedules here: which pipeline, when, next, the last run."""
     import time
 
     rows = [
         {
             "schedule": s.id,
+            "pipeline": s.pipeline.removeprefix("jukebox-"),
             "when": s.every,
             "next": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.next_due())),
             "last run": s.last_run_id or "",
         }
         for s in schedules
     ]
-    return pd.DataFrame(rows, columns=["schedule", "when", "next", "last run"])
+    return pd.DataFrame(rows, columns=["schedule", "pipeline", "when", "next", "last run"])
+
+
+def waiting_caption(count: int) -> str:
+    """What switching continuous training on does with the versions made while it was off."""
+    made = f"{count} data version{'s' if count != 1 else ''} made while it was off"
+    return f"{made}: each is trained once it is on, unless you tick *From now on*."

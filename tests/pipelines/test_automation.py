@@ -3,6 +3,8 @@ through kfp's local mode; the data pipeline from extract to a new DVC version.""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +31,11 @@ def songs(seed: int):
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
-    return load_settings()
+    settings = load_settings()
+    yield settings
+    for run in list_runs(settings):  # what a test started and did not wait for: no training
+        if not local.refresh(settings, run).finished:
+            local.stop(settings, run)
 
 
 def wait_for(settings, run_id: str, timeout: float = 400):
@@ -219,3 +225,208 @@ def test_data_that_fails_validation_makes_no_version(settings, tmp_path):
     assert "load-and-version" not in run.tasks
     assert [v.message for v in versions.list_versions(settings)] == ["good data"]
     assert len(load_current(settings).rankings) == len(songs(1).rankings)
+
+
+# --- exactly once per version ---------------------------------------------------------------------
+
+
+def new_version(settings, seed: int, message: str):
+    from jukebox.data import versions
+
+    save_current(songs(seed), settings)
+    return versions.version_current(settings, message)
+
+
+def training_runs(settings) -> dict[str, list[str]]:
+    """Data version -> the training runs recorded for it (each should have one)."""
+    runs: dict[str, list[str]] = {}
+    for run in list_runs(settings):
+        if run.pipeline == "jukebox-training":
+            runs.setdefault(run.arguments["source_options"]["ref"], []).append(run.id)
+    return runs
+
+
+def test_the_versions_to_train_are_neither_history_nor_claimed_oldest_first():
+    commits = ["c4", "c3", "c2", "c1"]  # newest first, as list_versions gives them
+    never_on = automation.AutomationState()
+    assert automation.versions_to_train(never_on, commits) == []  # all history until switched on
+    claim = automation.VersionRun("c2", "run-2", {}, claimed=1.0)
+    state = automation.AutomationState(enabled=True, since=1.0, history=["c1"], runs={"c2": claim})
+    assert automation.versions_to_train(state, commits) == ["c3", "c4"]
+
+
+def test_a_version_made_while_the_watcher_was_stopped_is_trained_once_it_starts(settings, capsys):
+    from jukebox.__main__ import main
+
+    first = new_version(settings, 1, "before continuous training")
+    automation.switch_on(settings, start=False)  # the very first switch-on: history
+    assert main(["watch", "--once"]) == 0
+    assert training_runs(settings) == {}
+
+    made_while_stopped = new_version(settings, 2, "made while the watcher was stopped")
+    capsys.readouterr()
+    assert main(["watch", "--once"]) == 0  # a start of the watcher, as after an app restart
+    (run_id,) = training_runs(settings)[made_while_stopped.commit]
+    assert f"started jukebox-training run {run_id}" in capsys.readouterr().out
+    assert main(["watch", "--once"]) == 0
+    assert training_runs(settings) == {made_while_stopped.commit: [run_id]}
+    assert first.commit not in training_runs(settings)
+
+    # For those who want it: a start "from now on" leaves what was made meanwhile alone.
+    skipped = new_version(settings, 3, "made while stopped, skipped")
+    assert main(["watch", "--once", "--from-now-on"]) == 0
+    assert skipped.commit not in training_runs(settings)
+    assert skipped.commit in automation.read_state(settings).history
+    following = new_version(settings, 4, "made afterwards")
+    assert [r.arguments["source_options"]["ref"] for r in automation.tick(settings)] == [
+        following.commit
+    ]
+
+
+def test_a_data_pipelines_model_name_and_flags_reach_the_run_of_its_version(settings):
+    """The data pipeline's last task hands them over; the loop waits for it before claiming a
+    version that a data pipeline run here made and has not handed over yet."""
+    from jukebox.pipelines import tasks, trigger
+    from jukebox.pipelines.records import create_run, record_task, run_dir
+
+    new_version(settings, 1, "history")
+    small = RunParams(training=TrainingParams(epochs=7, width=8))
+    automation.switch_on(settings, small, start=False)
+    made = new_version(settings, 2, "made by a data pipeline run")
+    params = DataRunParams(
+        source="synthetic",
+        model_name="from-data",
+        training=TrainingParams(epochs=1, width=8),
+        tolerance=0.2,
+    )
+    create_run(settings, "data-run", params.arguments("data-run"), pipeline="jukebox-data")
+    path = run_dir(settings, "data-run")
+    record_task(path, "load-and-version", state="running", started=time.time())
+    assert automation.tick(settings) == []  # it may be the one making the version
+    record_task(path, "load-and-version", state="succeeded", outputs={"data_commit": made.commit})
+    assert automation.tick(settings) == []  # it made this one: its hand-over comes next
+
+    # What the task trigger-training does here, in the run's environment.
+    os.environ[tasks.RUN_DIR_ENV] = str(path)
+    try:
+        trigger.trigger_training(made.commit, "from-data", 0.2, params.training.to_dict())
+    finally:
+        del os.environ[tasks.RUN_DIR_ENV]
+    assert load_run_task(path, "trigger-training").state == "succeeded"
+    (started,) = automation.tick(settings)
+    assert started.arguments["model_name"] == "from-data"
+    assert started.arguments["tolerance"] == 0.2
+    assert started.arguments["hyperparameters"]["epochs"] == 1
+    assert started.arguments["source_options"] == {"ref": made.commit}
+
+    # A version nobody handed anything over for takes the loop's own arguments.
+    by_hand = new_version(settings, 3, "versioned by hand")
+    (own,) = automation.tick(settings)
+    assert own.arguments["source_options"] == {"ref": by_hand.commit}
+    assert own.arguments["model_name"] == "jukebox"
+    assert own.arguments["hyperparameters"]["epochs"] == 7
+
+
+def load_run_task(path, name: str):
+    from jukebox.pipelines.records import load_run
+
+    return load_run(path).tasks[name]
+
+
+def _killed_at(settings, point: str) -> None:
+    """Tick in a child process killed (SIGKILL) at ``point``: as a watcher dies."""
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of it may run past its death
+        try:
+            die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
+            if point == "after the claim":
+                local.start_in_background = die
+            elif point == "after recording the run":
+                local.start_job = die
+            else:
+                real = local.start_in_background
+
+                def started_then_killed(*args, **kwargs):
+                    real(*args, **kwargs)
+                    die()
+
+                local.start_in_background = started_then_killed
+            automation.tick(settings)
+        finally:
+            os._exit(3)  # only if it was not killed: the parent says so
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+@pytest.mark.parametrize("point", ["after the claim", "after recording the run", "after the start"])
+def test_a_watcher_killed_between_version_and_run_neither_loses_nor_doubles_it(settings, point):
+    new_version(settings, 1, "history")
+    automation.switch_on(settings, start=False)
+    made = new_version(settings, 2, "new")
+    _killed_at(settings, point)
+    (claim,) = automation.read_state(settings).runs.values()
+    assert claim.commit == made.commit and claim.started is None  # decided, written down
+
+    restarted = automation.tick(settings)
+    if point == "after the start":
+        assert restarted == []  # it did start: not again
+    else:
+        assert [r.id for r in restarted] == [claim.run_id]
+    assert automation.tick(settings) == []
+    assert training_runs(settings) == {made.commit: [claim.run_id]}
+    assert automation.read_state(settings).runs[made.commit].started is not None
+    jobs = settings.jobs_dir(local.JOB_KIND)
+    assert [d.name for d in jobs.iterdir()] == [claim.run_id]
+
+
+def test_two_watchers_start_one_run_per_version(settings):
+    new_version(settings, 1, "history")
+    automation.switch_on(settings, start=False)
+    made = new_version(settings, 2, "new")
+    environment = {**os.environ, "JUKEBOX_HOME": str(settings.home)}
+    watchers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jukebox", "watch", "--once"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    said = [watcher.communicate(timeout=120)[0] for watcher in watchers]
+    assert [w.returncode for w in watchers] == [0, 0, 0]
+    (run_id,) = training_runs(settings)[made.commit]
+    assert sum(out.count("started jukebox-training run") for out in said) == 1
+    assert automation.read_state(settings).trained == {made.commit: run_id}
+
+
+@pytest.mark.slow
+def test_a_data_pipeline_run_hands_its_flags_to_the_training_run_and_kfp_stays_quiet(
+    settings, capsys
+):
+    """The whole way: ``pipeline run --pipeline data`` with a model name and training flags
+    makes a version, then the loop's run for it carries them; kfp's own lines stay in the
+    run's log, the task lines on the terminal."""
+    from jukebox.__main__ import main
+    from jukebox.pipelines.records import run_dir
+
+    new_version(settings, 1, "history")
+    automation.switch_on(settings, start=False)
+    flags = ["--songs", "300", "--days", "20", "--countries", "6", "--data-seed", "5"]
+    flags += ["--model-name", "from-data", "--epochs", "1", "--width", "8", "--tolerance", "0.3"]
+    assert main(["pipeline", "run", "--pipeline", "data", *flags]) == 0
+    out = capsys.readouterr().out
+    for task in ("extract-data", "load-and-version", "trigger-training"):
+        assert f"[{task}] succeeded" in out
+    assert "Executing task" not in out and "KFP Executor" not in out
+    assert "[trigger-training] The continuous-training loop starts the training run" in out
+    (data_run,) = list_runs(settings)
+    assert "Executing task" in (run_dir(settings, data_run.id) / local.KFP_LOG).read_text()
+
+    (started,) = automation.tick(settings)
+    assert started.arguments["source_options"] == {"ref": data_run.new_data_version}
+    assert started.arguments["model_name"] == "from-data"
+    assert started.arguments["tolerance"] == 0.3
+    assert started.arguments["hyperparameters"]["epochs"] == 1
+    assert started.arguments["hyperparameters"]["width"] == 8
