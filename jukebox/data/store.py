@@ -59,13 +59,19 @@ def write_data_dir(data: SongData, directory: Path) -> dict:
             },
         }
         (staging / INFO_FILE).write_text(json.dumps(info, indent=2, default=str))
-        # Same file system, so each move is an atomic rename; the JSON goes last and vouches for
-        # the two tables (read_data_dir checks their sizes against it).
-        for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
-            os.replace(staging / name, directory / name)
+        move_data_dir(staging, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return info
+
+
+def move_data_dir(source: Path, directory: Path) -> None:
+    """Make the data set written in ``source`` (on the same file system) the one in
+    ``directory``, as :func:`write_data_dir` finishes: each move an atomic rename, the JSON last,
+    since it vouches for the two tables (read_data_dir checks their sizes against it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
+        os.replace(source / name, directory / name)
 
 
 def save_current(data: SongData, settings: Settings) -> dict:
