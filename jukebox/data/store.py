@@ -172,8 +172,9 @@ def read_data_dir(directory: Path) -> SongData:
         expected = info.get("files", {}).get(name, {}).get("bytes")
         if expected is not None and path.stat().st_size != expected:
             raise NoDataError(
-                f"{path} does not match {INFO_FILE} (a save was interrupted?). "
-                "Create the data set again with `python -m jukebox data generate`."
+                f"{path} does not match {INFO_FILE} (a save was interrupted, or the table was "
+                f"replaced by hand): remove {INFO_FILE} if you put the tables there yourself, "
+                "or load or generate the data set again (`python -m jukebox data load|generate`)."
             )
     return song_data(
         _read_table(paths[PROPERTIES_FILE]),

@@ -17,9 +17,11 @@ commit) and ``workspace.repair``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -71,7 +73,7 @@ def version_current(settings: Settings, message: str | None = None) -> DataVersi
             "Create one with `python -m jukebox data generate` or load one in the app."
         )
     staging = settings.home / "data-repo.staging"
-    with rp.locked(settings):
+    with rp.locked(settings), _leaving_nothing(settings):
         data = _validated(settings)
         cleaned = _cleaned(data)
         shutil.rmtree(staging, ignore_errors=True)  # what a crash left
@@ -211,7 +213,7 @@ def revert_to(settings: Settings, ref: str, *, make_current: bool = True) -> Dat
     the current data set, the live tables and the newest version agree again. When ``ref``'s
     content is already the newest version's, that version is returned and nothing is committed.
     """
-    with rp.locked(settings):
+    with rp.locked(settings), _leaving_nothing(settings):
         _ready(settings)
         target = resolve(settings, ref)
         newest = list_versions(settings)[0]
@@ -248,7 +250,7 @@ def sync(settings: Settings) -> DataVersion | None:
 
     Like every command that takes the repository lock, it first repairs what a crashed update
     left: git, the DVC work tree and ``data-source`` all at the last commit's version."""
-    with rp.locked(settings):
+    with rp.locked(settings), _leaving_nothing(settings):
         _ready(settings)
     return current_version(settings)
 
@@ -268,20 +270,31 @@ def _ready(settings: Settings) -> None:
     ws.repair(settings)
 
 
+@contextlib.contextmanager
+def _leaving_nothing(settings: Settings) -> Iterator[None]:
+    """Remotes :func:`rp.ensure` wrote into ``.dvc/config`` and no update committed (it failed,
+    or there was none) go again: only a version whose data reached them commits them."""
+    try:
+        yield
+    finally:
+        if rp.exists(settings) and rp.head(settings) and rp.remotes_changed(settings):
+            rp.git(settings, "checkout", "--quiet", "HEAD", "--", ".dvc/config")
+
+
 def _validated(settings: Settings) -> SongData:
     """The current data set read through validation, or a DataVersionError saying what is wrong
     with which file and how to fix it."""
+    refused = "The current data set cannot be versioned, so the newest data version stays current"
     try:
         return read_data_dir(settings.data_dir)
     except ValidationError as error:
         problems = " ".join(f.message for f in error.report.errors)
-    except NoDataError as error:
-        problems = str(error)
-    raise DataVersionError(
-        f"The current data set cannot be versioned, so the newest data version stays current: "
-        f"{problems} Fix the tables in {settings.data_dir}, or load good ones with "
-        "`python -m jukebox data load`."
-    ) from None
+        raise DataVersionError(
+            f"{refused}: {problems} Fix the tables in {settings.data_dir}, or load good ones "
+            "with `python -m jukebox data load`."
+        ) from None
+    except NoDataError as error:  # its message says how to fix it
+        raise DataVersionError(f"{refused}: {error}") from None
 
 
 def _cleaned(data: SongData) -> SongData:
