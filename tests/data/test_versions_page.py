@@ -99,3 +99,18 @@ def test_a_simulated_change_goes_through_the_data_pipeline_to_a_new_version(
     newest = list_versions(settings)[0]
     assert "chart rows dropped" in newest.message
     assert len(load_current(settings).rankings) == newest.tables["song_rankings"].rows
+
+
+@pytest.mark.slow  # two DVC versions, then the page
+def test_a_link_may_name_the_version_by_any_printed_form(two_versions, monkeypatch):
+    home, settings, _ = two_versions
+    older = list_versions(settings)[1]
+    monkeypatch.setenv("JUKEBOX_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/data_versions.py")
+    at.query_params["version"] = older.md5[:12]  # as the page's own table prints it
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (after,) = [s for s in at.selectbox if s.label == "To"]
+    assert after.value == older.commit

@@ -123,11 +123,16 @@ def list_versions(settings: Settings) -> list[DataVersion]:
 
 
 def resolve(settings: Settings, ref: str) -> DataVersion:
-    """The version ``ref`` names: a git commit, a table's md5 or the combined md5 of both (the
-    newest version with that content), each whole or its first 4 characters or more; or
-    ``latest``/``HEAD``. Every form ``data versions`` and the pages print is one of these."""
+    """The version ``ref`` names among the repository's versions; see :func:`find_version`."""
+    return find_version(list_versions(settings), ref)
+
+
+def find_version(versions: list[DataVersion], ref: str) -> DataVersion:
+    """The version of ``versions`` (newest first) that ``ref`` names: a git commit, a table's
+    md5 or the combined md5 of both (the newest version with that content), each whole or its
+    first 4 characters or more; or ``latest``/``HEAD``. Every form ``data versions`` and the
+    pages print is one of these. Pure, so a page can match a link against what it listed."""
     wanted = (ref or "").strip().lower()
-    versions = list_versions(settings)
     if not versions:
         raise DataVersionError(
             "There are no data versions yet: make one with `python -m jukebox data version`."
