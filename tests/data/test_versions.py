@@ -512,6 +512,10 @@ def test_new_remotes_are_committed_once_they_hold_the_newest_version(first, monk
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
         )
+        # moto keeps its buckets per process: what earlier tests left goes first.
+        for bucket in ("data", "data-cache"):
+            for key in s3_keys(endpoint, bucket):
+                client.delete_object(Bucket=bucket, Key=key)
         client.delete_bucket(Bucket="data-cache")
         with pytest.raises(dv.DataVersionError, match="push the data to the DVC remote s3-version"):
             dv.version_current(moved)
