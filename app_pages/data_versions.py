@@ -14,7 +14,12 @@ from jukebox.data import changes
 from jukebox.data.schema import FEATURES
 from jukebox.data.sources import load_source
 from jukebox.data.store import load_current
-from jukebox.data.versions import diff_versions, list_versions, version_current
+from jukebox.data.versions import (
+    diff_versions,
+    find_version,
+    list_versions,
+    version_current,
+)
 from jukebox.errors import JukeboxError
 from jukebox.pipelines import automation, local
 from jukebox.pipelines.params import DataRunParams, RunParams
@@ -82,8 +87,12 @@ if len(versions) >= 2:
     st.subheader("2 · What changed")
     labels = {v.commit: f"{v.short} · {v.message}" for v in versions}
     commits = list(labels)
-    # A link from a model version ("trained on data version …") opens that version's changes.
-    linked = st.query_params.get("version")
+    # A link from a model version ("trained on data version …") opens that version's changes;
+    # it may name the version in any form the app prints (commit, short commit, md5).
+    try:
+        linked = find_version(versions, st.query_params.get("version") or "").commit
+    except JukeboxError:
+        linked = None
     newest = commits.index(linked) if linked in commits else 0
     left, right = st.columns(2)
     before = left.selectbox(

@@ -3,7 +3,8 @@
 - ``data generate [--songs N] [--seed S]``: the synthetic data set, saved under JUKEBOX_HOME;
 - ``data load --parquet P R | --kaggle CSV | --s3 P R``: another source made current;
 - ``data show``: rows, songs, countries, date range, source, Bayes ceiling, validation findings;
-- ``data version [-m MSG]``: version the current data set with DVC (or say it is unchanged);
+- ``data version [-m MSG]``: version the current data set with DVC, validated and cleaned as
+  ``data load`` does (or say it is unchanged; bad tables are refused with a sentence);
 - ``data versions``: the versions, newest first; ``data diff A B``: what changed from A to B;
 - ``data revert A``: a new version with A's content; ``data checkout A``: make A current.
 """
@@ -165,7 +166,8 @@ def _versions_step(step):
 
 
 def format_version(version) -> str:
-    """One line per version: commit, date, rows of each table, combined md5, message."""
+    """One line per version: commit, date, rows of each table, combined md5, message. The short
+    commit and the 12-character md5 are both accepted wherever a version is asked for."""
     rows = "/".join(f"{t.rows:,}" if t.rows is not None else "?" for t in version.tables.values())
     return (
         f"{version.short}  {version.date:%Y-%m-%d %H:%M}  {rows:>17} rows  "

@@ -27,6 +27,7 @@ from jukebox.config import Settings, refuse_embedded
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import LABEL, PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.songdata import SongData, song_data
+from jukebox.data.validation import Finding, ValidationError, ValidationReport
 from jukebox.errors import JukeboxError
 
 if TYPE_CHECKING:
@@ -58,13 +59,19 @@ def write_data_dir(data: SongData, directory: Path) -> dict:
             },
         }
         (staging / INFO_FILE).write_text(json.dumps(info, indent=2, default=str))
-        # Same file system, so each move is an atomic rename; the JSON goes last and vouches for
-        # the two tables (read_data_dir checks their sizes against it).
-        for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
-            os.replace(staging / name, directory / name)
+        move_data_dir(staging, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return info
+
+
+def move_data_dir(source: Path, directory: Path) -> None:
+    """Make the data set written in ``source`` (on the same file system) the one in
+    ``directory``, as :func:`write_data_dir` finishes: each move an atomic rename, the JSON last,
+    since it vouches for the two tables (read_data_dir checks their sizes against it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
+        os.replace(source / name, directory / name)
 
 
 def save_current(data: SongData, settings: Settings) -> dict:
@@ -73,18 +80,50 @@ def save_current(data: SongData, settings: Settings) -> dict:
 
 
 def clean_flagged(data: SongData) -> SongData:
-    """``data`` without the rows validation flagged as spoiling training (the source says how
-    many were dropped); ``data`` itself when there are none."""
+    """``data`` without the rows validation flagged as spoiling training; ``data`` itself when
+    there are none.
+
+    The source says how many rows were dropped, songs and chart rows apart. Cleaning that would
+    leave a table without rows raises ``ValidationError`` naming the columns that emptied it
+    (rather than the bare "the table has no rows" a later check would give).
+    """
     report = data.report
     dropped = sum(report.droppable.values())
     if not dropped:
         return data
+    properties = report.clean(data.properties, PROPERTIES_TABLE).frame
+    rankings = report.clean(data.rankings, RANKINGS_TABLE).frame
+    emptied = [
+        _emptied(report, table)
+        for table, frame in ((PROPERTIES_TABLE, properties), (RANKINGS_TABLE, rankings))
+        if frame.empty
+    ]
+    if emptied:
+        raise ValidationError(ValidationReport(tuple(emptied)))
+    songs = len(data.properties) - len(properties)
+    chart_rows = len(data.rankings) - len(rankings)
     return song_data(
-        report.clean(data.properties, PROPERTIES_TABLE).frame,
-        report.clean(data.rankings, RANKINGS_TABLE).frame,
-        f"{data.source}, {dropped:,} rows with problems dropped",
+        properties,
+        rankings,
+        f"{data.source}, {dropped:,} rows with problems dropped "
+        f"({songs:,} songs, {chart_rows:,} chart rows)",
         bayes_accuracy=data.bayes_accuracy,
         seed=data.seed,
+    )
+
+
+def _emptied(report: ValidationReport, table: str) -> Finding:
+    """The error for a table that cleaning leaves without a row: which findings did it."""
+    causes = [f for f in report.warnings if f.table == table and f.dropped_by_clean]
+    said = "; ".join(f"{f.kind.replace('_', ' ')} in {f.column} ({f.count:,})" for f in causes)
+    return Finding(
+        table,
+        "error",
+        "cleaned_empty",
+        ", ".join(sorted({str(f.column) for f in causes})),
+        report.rows.get(table, 0),
+        f"{table}: every row has a problem that cleaning drops ({said}); fix those values, "
+        "or use other tables.",
     )
 
 
@@ -133,18 +172,31 @@ def read_data_dir(directory: Path) -> SongData:
         expected = info.get("files", {}).get(name, {}).get("bytes")
         if expected is not None and path.stat().st_size != expected:
             raise NoDataError(
-                f"{path} does not match {INFO_FILE} (a save was interrupted?). "
-                "Create the data set again with `python -m jukebox data generate`."
+                f"{path} does not match {INFO_FILE} (a save was interrupted, or the table was "
+                f"replaced by hand): remove {INFO_FILE} if you put the tables there yourself, "
+                "or load or generate the data set again (`python -m jukebox data load|generate`)."
             )
     return song_data(
-        pd.read_parquet(paths[PROPERTIES_FILE]),
-        pd.read_parquet(paths[RANKINGS_FILE]),
+        _read_table(paths[PROPERTIES_FILE]),
+        _read_table(paths[RANKINGS_FILE]),
         info.get("source") or f"parquet files in {directory}",
         properties_where=str(paths[PROPERTIES_FILE]),
         rankings_where=str(paths[RANKINGS_FILE]),
         bayes_accuracy=info.get("bayes_accuracy"),
         seed=info.get("seed"),
     )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """One table of a data set directory, or a NoDataError saying the file is not parquet."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # noqa: BLE001 - pyarrow raises many kinds for a bad file
+        raise NoDataError(
+            f"{path} is not a readable parquet file ({type(error).__name__}: "
+            f"{str(error)[:120]}); replace it with the table as parquet, or load the data set "
+            "again with `python -m jukebox data load`."
+        ) from None
 
 
 def content_id(info: dict | None) -> str | None:

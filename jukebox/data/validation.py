@@ -1,11 +1,11 @@
 """Check the two song tables against the schema, reporting every problem at once.
 
 Validation never drops a row by itself. Problems that make a table unusable (it is empty, a column
-is missing, a column holds values that cannot be read as its type) are *errors*: the report says
-all of them and ``raise_for_errors`` stops with that message. Problems of single rows (missing
-values, values outside the plausible range of a feature, duplicated ids, unknown countries) are
-*warnings* with counts; ``report.clean(df)`` drops those rows when the user asks for it and says
-how many went.
+is missing or has no value at all, a column holds values that cannot be read as its type) are
+*errors*: the report says all of them and ``raise_for_errors`` stops with that message. Problems
+of single rows (missing values, values outside the plausible range of a feature, duplicated ids,
+unknown countries) are *warnings* with counts; ``report.clean(df)`` drops those rows when the
+user asks for it and says how many went.
 
 ``conform_properties`` / ``conform_rankings`` also return the table coerced to the schema's
 dtypes (numbers read from text, dates parsed, country codes upper-cased), which is what every
@@ -316,6 +316,19 @@ def _conform(
         if problem:
             findings.append(
                 Finding(table, "error", "wrong_type", column, 0, f"{label}: column {problem}")
+            )
+        elif len(df) and column not in TEXT_COLUMNS and series.isna().all():
+            # Cleaning would drop every row for it, and "no rows" would hide which column.
+            findings.append(
+                Finding(
+                    table,
+                    "error",
+                    "empty_column",
+                    column,
+                    len(df),
+                    f"{label}: column {column} has no values (all {len(df):,} are missing); "
+                    "fill it in, or use tables that have it.",
+                )
             )
         else:
             out[column] = series

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from jukebox.data import store
+from jukebox.data.songdata import song_data
 from jukebox.data.store import (
     NoDataError,
     current_info,
@@ -15,6 +16,7 @@ from jukebox.data.store import (
     load_current,
     save_current,
 )
+from jukebox.data.validation import ValidationError
 
 
 def test_round_trip(small, home):
@@ -102,3 +104,39 @@ def test_tables_without_dataset_json_are_described_and_kept(small, home, monkeyp
     monkeypatch.setattr(synthetic, "generate", lambda: pytest.fail("must not regenerate"))
     kept = ensure_current(home)
     pd.testing.assert_frame_equal(kept.rankings, small.rankings)
+
+
+def test_a_file_that_is_not_parquet_is_a_sentence(small, home):
+    save_current(small, home)
+    (home.data_dir / store.PROPERTIES_FILE).write_text("spotify_id,name\n1,a\n")
+    (home.data_dir / store.INFO_FILE).unlink()
+    with pytest.raises(NoDataError, match="song_properties.parquet is not a readable parquet"):
+        load_current(home)
+
+
+def test_cleaning_counts_songs_and_chart_rows_apart(small):
+    base = store.clean_flagged(small)  # the synthetic set has a few flagged rows of its own
+    properties = base.properties.copy()
+    properties.loc[properties.index[::2], "danceability"] = float("nan")
+    rankings = base.rankings.copy()
+    rankings.loc[rankings.index[:3], "popularity"] = float("nan")
+    data = song_data(properties, rankings, "half")
+    cleaned = store.clean_flagged(data)
+    songs = (len(properties) + 1) // 2
+    assert len(cleaned.properties) == len(properties) - songs
+    assert (
+        cleaned.source
+        == f"half, {songs + 3:,} rows with problems dropped ({songs} songs, 3 chart rows)"
+    )
+    assert store.clean_flagged(cleaned) is cleaned
+
+
+def test_cleaning_that_empties_a_table_names_the_columns(small):
+    properties = small.properties.copy()
+    properties.loc[properties.index[::2], "danceability"] = float("nan")
+    properties.loc[properties.index[1::2], "energy"] = float("nan")
+    with pytest.raises(ValidationError) as caught:
+        store.clean_flagged(song_data(properties, small.rankings, "two halves"))
+    message = str(caught.value)
+    assert "song_properties: every row has a problem" in message
+    assert "danceability" in message and "energy" in message and "no rows" not in message

@@ -90,6 +90,18 @@ def test_empty_table_is_an_error(small):
     assert "no rows" in report.error_message()
 
 
+def test_a_column_without_any_value_is_named(small):
+    properties = small.properties.assign(danceability=np.nan, name=None)
+    report = validate_properties(properties, "mine.parquet")
+    # An error naming the column (cleaning would drop every row for it), not "no rows"; a text
+    # column without values is only counted, since no model reads it.
+    assert [(f.kind, f.column) for f in report.errors] == [("empty_column", "danceability")]
+    message = report.error_message()
+    assert "mine.parquet" in message and "danceability has no values" in message
+    assert "no rows" not in message
+    assert report.missing_values() == {"name": len(properties)}
+
+
 def test_not_a_table_is_an_error():
     report = validate_properties([1, 2, 3])  # type: ignore[arg-type]
     assert not report.ok and "not a table" in report.error_message()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
+import boto3
 import pandas as pd
 import pytest
 
@@ -315,7 +316,12 @@ def test_s3_remotes_track_update_read_and_diff(s3_home):
     new, _, _ = changed(data)
     save_current(new, settings)
     v2 = dv.version_current(settings)
-    assert sorted(s3_keys(endpoint, "data")) == ["song_properties.parquet", "song_rankings.parquet"]
+    # The live tables, and the marker that says they are v2's, whole.
+    assert sorted(s3_keys(endpoint, "data")) == [
+        ".jukebox-published.json",
+        "song_properties.parquet",
+        "song_rankings.parquet",
+    ]
     md5 = v1.tables["song_properties"].md5
     assert f"files/md5/{md5[:2]}/{md5[2:]}" in s3_keys(endpoint, "data-cache")
     config = (settings.data_repo / ".dvc" / "config").read_text()
@@ -338,9 +344,196 @@ def test_s3_unreachable_leaves_no_commit(s3_home):
     server.stop()
     new, _, _ = changed(data)
     save_current(new, settings)
-    with pytest.raises(dv.DataVersionError, match="s3-version"):
+    with pytest.raises(dv.DataVersionError, match="DVC remote (s3-version|data-source)"):
         dv.version_current(settings)
     assert dv.list_versions(settings) == [v1]
     assert git(settings.data_repo, "status", "--porcelain") == ""
     head = pd.read_parquet(settings.data_repo / "song_properties.parquet")
     assert len(head) == len(data.properties)
+
+
+# --- what gets versioned is what `data load` would make current ------------------------------
+
+
+def write_by_hand(settings, properties, rankings) -> dict[str, str]:
+    """Tables put in the data folder as a user would: parquet files, no dataset.json."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "dataset.json").unlink(missing_ok=True)
+    paths = {
+        "properties": str(settings.data_dir / "song_properties.parquet"),
+        "rankings": str(settings.data_dir / "song_rankings.parquet"),
+    }
+    properties.to_parquet(paths["properties"], index=False)
+    rankings.to_parquet(paths["rankings"], index=False)
+    return paths
+
+
+def test_flagged_rows_are_dropped_as_data_load_drops_them(first, tmp_path):
+    from jukebox.config import load_settings
+    from jukebox.data.sources import load_source
+    from jukebox.data.store import adopt
+
+    settings, data, v1 = first
+    new, _, _ = changed(data)
+    properties = new.properties.copy()
+    properties.loc[properties.index[::2], "danceability"] = float("nan")  # half the songs
+    paths = write_by_hand(settings, properties, new.rankings)
+    elsewhere = load_settings({"JUKEBOX_HOME": str(tmp_path / "loaded")})
+    loaded = adopt(load_source("parquet", paths, elsewhere), elsewhere)
+    dropped = len(properties) - len(loaded.properties)
+    assert dropped >= len(properties) // 2
+
+    v2 = dv.version_current(settings, "half")
+    assert v2.message == f"half ({dropped} songs and 0 chart rows with problems dropped)"
+    assert v2.tables["song_properties"].rows == len(loaded.properties)
+    # The current data set is what was versioned, and what `data load` makes of the same files.
+    current = load_current(settings)
+    assert same_tables(current, loaded)
+    assert same_tables(dv.read_version(settings, v2.short), loaded)
+    assert dv.version_current(settings) is None
+
+
+BAD_TABLES = {
+    "a missing column": (
+        lambda p: p.drop(columns=["danceability"]),
+        "song_properties.parquet): missing column danceability",
+    ),
+    "an all-NaN column": (
+        lambda p: p.assign(danceability=float("nan")),
+        "song_properties.parquet): column danceability has no values",
+    ),
+}
+
+
+def snapshot(settings) -> dict:
+    """Everything a refused update must leave as it was."""
+
+    def files(folder):
+        return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    return {
+        "head": git(settings.data_repo, "rev-parse", "HEAD"),
+        "cache": files(settings.storage_dir / "data-cache"),
+        "live": files(settings.storage_dir / "data"),
+        "current": files(settings.data_dir),
+    }
+
+
+@pytest.mark.parametrize("problem", [*BAD_TABLES, "a file that is not parquet"])
+def test_bad_tables_are_refused_with_a_sentence_and_change_nothing(first, problem, capsys):
+    from jukebox.__main__ import main
+
+    settings, data, v1 = first
+    if problem in BAD_TABLES:
+        spoil, said = BAD_TABLES[problem]
+        write_by_hand(settings, spoil(data.properties), data.rankings)
+    else:
+        said = "song_properties.parquet is not a readable parquet file"
+        (settings.data_dir / "song_properties.parquet").write_text("spotify_id,name\n1,a\n")
+        (settings.data_dir / "dataset.json").unlink()  # replaced by hand
+    before = snapshot(settings)
+    with pytest.raises(dv.DataVersionError) as caught:
+        dv.version_current(settings)
+    message = str(caught.value)
+    assert said in message and "data load" in message and "no rows" not in message
+    assert "\n" not in message
+    assert main(["data", "version"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err and "Traceback" not in err
+    # Nothing committed, pushed or published; the current data set is as the user left it.
+    assert snapshot(settings) == before
+    assert dv.list_versions(settings) == [v1]
+    assert git(settings.data_repo, "status", "--porcelain") == ""
+
+
+def test_every_form_versions_prints_names_the_version(first, capsys):
+    from jukebox.__main__ import main
+
+    settings, data, v1 = first
+    save_current(changed(data)[0], settings)
+    v2 = dv.version_current(settings)
+    assert main(["data", "versions"]) == 0
+    listing = capsys.readouterr().out
+    for version in (v1, v2):
+        assert version.short in listing and version.md5[:12] in listing
+        for form in (version.short, version.md5[:12], version.commit, version.md5):
+            assert dv.resolve(settings, form) == version
+    assert dv.resolve(settings, v1.tables["song_properties"].md5[:12]) == v1
+    assert dv.resolve(settings, v1.md5[:12].upper()) == v1
+    # Wherever a version is asked for: diff, checkout and revert take the printed md5.
+    assert main(["data", "diff", v1.md5[:12], v2.md5[:12]]) == 0
+    assert "20 added" in capsys.readouterr().out
+    assert main(["data", "checkout", v1.md5[:12]]) == 0
+    assert same_tables(load_current(settings), data)
+    assert main(["data", "revert", v2.md5[:12], "--keep-current"]) == 0
+    assert dv.list_versions(settings)[0].md5 == v2.md5
+
+
+# --- remotes --------------------------------------------------------------------------------
+
+
+def test_an_unreachable_new_endpoint_commits_nothing(first, monkeypatch):
+    from jukebox.config import load_settings
+
+    settings, data, v1 = first
+    log = git(settings.data_repo, "log", "--format=%H %s")
+    monkeypatch.setenv("AWS_S3_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    moved = load_settings()
+    for content in (data, changed(data)[0]):  # unchanged, then a new version
+        save_current(content, moved)
+        with pytest.raises(dv.DataVersionError, match="DVC remote") as caught:
+            dv.version_current(moved)
+        assert SECRET_KEY not in str(caught.value)
+        assert git(moved.data_repo, "log", "--format=%H %s") == log
+        assert git(moved.data_repo, "status", "--porcelain") == ""
+    assert dv.list_versions(moved) == [v1]
+
+
+def test_new_remotes_are_committed_once_they_hold_the_newest_version(first, monkeypatch):
+    from jukebox.config import load_settings
+
+    settings, data, v1 = first
+    server, endpoint = start_moto()
+    try:
+        monkeypatch.setenv("AWS_S3_ENDPOINT", endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        moved = load_settings()
+        # The versions' bucket is missing: the push fails, and not even the remotes are committed.
+        log = git(moved.data_repo, "log", "--format=%H %s")
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+        )
+        # moto keeps its buckets per process: what earlier tests left goes first.
+        for bucket in ("data", "data-cache"):
+            for key in s3_keys(endpoint, bucket):
+                client.delete_object(Bucket=bucket, Key=key)
+        client.delete_bucket(Bucket="data-cache")
+        with pytest.raises(dv.DataVersionError, match="push the data to the DVC remote s3-version"):
+            dv.version_current(moved)
+        assert git(moved.data_repo, "log", "--format=%H %s") == log
+        assert git(moved.data_repo, "status", "--porcelain") == ""
+        client.create_bucket(Bucket="data-cache")
+        assert dv.version_current(moved) is None  # the same tables: no new data version
+        assert git(moved.data_repo, "log", "-1", "--format=%s").strip() == (
+            "Data repository: remotes changed"
+        )
+        assert dv.list_versions(moved) == [v1]
+        assert endpoint in git(moved.data_repo, "show", "HEAD:.dvc/config")
+        cache = s3_keys(endpoint, "data-cache")
+        for table in v1.tables.values():
+            assert f"files/md5/{table.md5[:2]}/{table.md5[2:]}" in cache
+        assert "song_rankings.parquet" in s3_keys(endpoint, "data")
+        assert git(moved.data_repo, "status", "--porcelain") == ""
+        assert dv.version_current(moved) is None
+        assert len(git(moved.data_repo, "log", "--format=%H").split()) == 3  # init, v1, remotes
+    finally:
+        server.stop()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from jukebox.config import load_settings
 from jukebox.data import changes
 from jukebox.data.schema import CHART_COUNTRIES
-from jukebox.data.store import load_current, save_current
+from jukebox.data.store import clean_flagged, load_current, save_current
 from jukebox.data.synthetic import generate
 from jukebox.data.versions import list_versions, version_current
 
@@ -43,12 +43,14 @@ def page(home: Path, monkeypatch) -> AppTest:
 @pytest.fixture
 def two_versions(tmp_path):
     settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
-    data = generate(300, 4, n_days=10, countries=CHART_COUNTRIES[:6])
+    # Cleaned as `data load` would (versioning would drop the flagged songs itself, and say so).
+    data = clean_flagged(generate(300, 4, n_days=10, countries=CHART_COUNTRIES[:6]))
     save_current(data, settings)
     version_current(settings, "first charts")
-    save_current(changes.shift_feature(data, "energy", 0.3, fraction=0.5), settings)
+    shifted = clean_flagged(changes.shift_feature(data, "energy", 0.3, fraction=0.5))
+    save_current(shifted, settings)
     version_current(settings, "energy up")
-    return tmp_path, settings
+    return tmp_path, settings, [len(shifted.properties), len(data.properties)]
 
 
 @pytest.mark.slow  # initialises a git + DVC repository, then the page
@@ -59,11 +61,11 @@ def test_a_new_home_says_how_to_make_a_version(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # two DVC versions, then the page
 def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatch):
-    home, settings = two_versions
+    home, settings, shifted_songs = two_versions
     at = page(home, monkeypatch)
     history = at.dataframe[0].value
     assert list(history["message"]) == ["energy up", "first charts"]
-    assert list(history["songs"]) == [300, 300]
+    assert list(history["songs"]) == shifted_songs
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Songs added"] == "0" and metrics["Chart rows added"] == "0"
     assert int(metrics["Songs changed"].replace(",", "")) > 100  # half the songs, energy moved
@@ -82,7 +84,7 @@ def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatc
 def test_a_simulated_change_goes_through_the_data_pipeline_to_a_new_version(
     two_versions, monkeypatch
 ):
-    home, settings = two_versions
+    home, settings, _ = two_versions
     at = page(home, monkeypatch)
     (change,) = [r for r in at.radio if r.label == "Change"]
     change.set_value("Drop chart rows").run()
@@ -97,3 +99,18 @@ def test_a_simulated_change_goes_through_the_data_pipeline_to_a_new_version(
     newest = list_versions(settings)[0]
     assert "chart rows dropped" in newest.message
     assert len(load_current(settings).rankings) == newest.tables["song_rankings"].rows
+
+
+@pytest.mark.slow  # two DVC versions, then the page
+def test_a_link_may_name_the_version_by_any_printed_form(two_versions, monkeypatch):
+    home, settings, _ = two_versions
+    older = list_versions(settings)[1]
+    monkeypatch.setenv("JUKEBOX_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/data_versions.py")
+    at.query_params["version"] = older.md5[:12]  # as the page's own table prints it
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (after,) = [s for s in at.selectbox if s.label == "To"]
+    assert after.value == older.commit

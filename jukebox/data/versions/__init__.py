@@ -9,6 +9,7 @@ from jukebox.data.versions.diff import DataDiff, diff_versions
 from jukebox.data.versions.operations import (
     checkout,
     current_version,
+    find_version,
     list_versions,
     read_version,
     remotes,
@@ -31,6 +32,7 @@ __all__ = [
     "checkout",
     "current_version",
     "diff_versions",
+    "find_version",
     "list_versions",
     "read_version",
     "remotes",

@@ -8,6 +8,10 @@ URL); with ``AWS_S3_ENDPOINT`` set they are ``s3://data`` and ``s3://data-cache`
 endpoint. Remote URLs are committed in ``.dvc/config`` so the repository describes itself; the
 credentials are handed to DVC in memory (``Repo(config=…)``) and never written anywhere.
 
+The remotes the settings name are written into ``.dvc/config`` by :func:`ensure` and committed
+only with the next version (after its data reached both remotes), never on their own: an
+unreachable endpoint leaves no commit behind.
+
 With ``JUKEBOX_DATA_GIT_URL`` set, the repository is a clone of that URL and every version is
 pushed back; the token (``JUKEBOX_DATA_GIT_TOKEN``) reaches git through the environment of one
 git process and a credential helper that reads it from there, never through a file or an argument.
@@ -37,8 +41,18 @@ SOURCE_BUCKET = "data"
 VERSION_BUCKET = "data-cache"
 IDENTITY = {"user.name": "Jukebox", "user.email": "jukebox@localhost", "commit.gpgsign": "false"}
 LOCK_TIMEOUT = 600.0
+CRASH_ENV = "JUKEBOX_TEST_CRASH_AT"
+CRASH_EXIT = 86
 # The token stays in the environment of the git process; the helper only names the variable.
 _HELPER = '!f() { test "$1" = get && echo "password=$JUKEBOX_DATA_GIT_TOKEN"; }; f'
+
+
+def crash_point(step: str) -> None:
+    """A point where an update may die. For the tests only: with ``JUKEBOX_TEST_CRASH_AT`` set
+    to ``step``, the process ends here at once (``os._exit``: no ``finally``, no rollback, as
+    after a kill), so a test can check that the next command repairs whatever was left."""
+    if os.environ.get(CRASH_ENV) == step:
+        os._exit(CRASH_EXIT)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -110,6 +124,16 @@ def remote_urls(settings: Settings) -> dict[str, str]:
     }
 
 
+def shown_remotes(settings: Settings) -> dict[str, str]:
+    """Where each DVC remote is, for people: a directory, or an ``s3://`` URL with its endpoint
+    (no credentials)."""
+    urls = remote_urls(settings)
+    if settings.storage_is_remote:
+        endpoint = public_url(settings.s3_endpoint)
+        return {name: f"{url}?endpoint={endpoint}" for name, url in urls.items()}
+    return urls
+
+
 def remote_settings(settings: Settings, *, secrets: bool) -> dict[str, dict[str, str]]:
     """Each remote's DVC settings; with ``secrets`` the credentials too (for memory only)."""
     remotes = {}
@@ -179,8 +203,10 @@ def head(settings: Settings) -> str | None:
 def ensure(settings: Settings) -> None:
     """Make the repository if it is not there, and bring a clone up to date with its remote.
 
-    Also undoes whatever a crashed update left in the work tree, so each update starts from
-    HEAD. Call it holding :func:`locked`.
+    Also resets git to HEAD, undoing what a crashed update left in git's files, and writes the
+    remotes the settings name into ``.dvc/config`` (committed by the next update). The DVC work
+    tree and ``data-source`` are brought back to HEAD by ``workspace.repair``. Call it holding
+    :func:`locked`.
     """
     if not settings.data_git_url:
         refuse_embedded(settings, "data repository")
@@ -204,7 +230,7 @@ def ensure(settings: Settings) -> None:
         git(settings, "reset", "--quiet", "--hard", "HEAD")
     if not (root / ".dvc" / "config").is_file():
         _init_dvc(settings)
-    _update_remotes(settings)
+    write_remotes(settings)
 
 
 def branch(settings: Settings) -> str:
@@ -243,15 +269,15 @@ def _init_dvc(settings: Settings) -> None:
         Repo.init(str(settings.data_repo)).close()
     with dvc_repo(settings) as repo, repo.config.edit("repo") as conf:
         conf["core"]["analytics"] = False
-    _update_remotes(settings, commit=False)
+    write_remotes(settings)
     git(settings, "add", ".dvc/config", ".dvc/.gitignore", ".dvcignore")
     git(settings, "commit", "--quiet", "-m", "Data repository: DVC with remotes")
     push_commits(settings)
 
 
-def _update_remotes(settings: Settings, *, commit: bool = True) -> None:
+def write_remotes(settings: Settings) -> None:
     """Write the remotes the settings name into ``.dvc/config`` (no credentials) when they
-    differ from what is there, and commit that: the repository always says where its data is."""
+    differ from what is there; the next update commits them with its version."""
     from dvc.config import Config
 
     config = Config(str(settings.data_repo / ".dvc"), validate=False)
@@ -262,7 +288,9 @@ def _update_remotes(settings: Settings, *, commit: bool = True) -> None:
     with config.edit("repo") as conf:
         conf["remote"] = wanted
         conf["core"]["remote"] = VERSION_REMOTE
-    if commit:
-        git(settings, "add", ".dvc/config")
-        git(settings, "commit", "--quiet", "-m", "Data repository: remotes changed")
-        push_commits(settings)
+
+
+def remotes_changed(settings: Settings) -> bool:
+    """Whether ``.dvc/config`` names other remotes than HEAD's (written, not yet committed)."""
+    out = git(settings, "status", "--porcelain", "--", ".dvc/config")
+    return bool(out.strip())
