@@ -192,7 +192,14 @@ def _compiler(pipeline: str):
 
 
 def run_compile(args: argparse.Namespace) -> int:
-    print(f"Wrote {_compiler(args.pipeline)(args.output)}")
+    from jukebox.config import load_settings
+    from jukebox.pipelines.components import service_addresses
+
+    settings = load_settings()
+    print(f"Wrote {_compiler(args.pipeline)(args.output)} (image {settings.pipeline_image}).")
+    for parameter, default in service_addresses(settings).items():
+        said = default or "none: give it when you start a run, or its tasks fail on the cluster"
+        print(f"  {parameter}: {said}")
     return 0
 
 

@@ -82,12 +82,20 @@ def test_the_parameters_and_their_defaults(compiled):
     assert parameters["hyperparameters"]["parameterType"] == "STRUCT"
 
 
-def test_the_cli_writes_the_yaml(tmp_path):
+def test_the_cli_writes_the_yaml_and_says_what_a_pod_will_reach(tmp_path, monkeypatch, capsys):
     from jukebox.__main__ import main
 
+    monkeypatch.setenv("MODEL_REGISTRY_URL", "https://registry.example")
+    monkeypatch.delenv("JUKEBOX_DATA_GIT_URL", raising=False)
     assert main(["pipeline", "compile", "--output", str(tmp_path / "p.yaml")]) == 0
     ir = next(yaml.safe_load_all((tmp_path / "p.yaml").read_text()))
     assert ir["pipelineInfo"]["name"] == "jukebox-training"
+    assert ir["root"]["inputDefinitions"]["parameters"]["registry_url"]["defaultValue"] == (
+        "https://registry.example"
+    )
+    said = capsys.readouterr().out
+    assert "registry_url: https://registry.example" in said
+    assert "data_repo_url: none: give it when you start a run" in said
 
 
 @pytest.mark.parametrize(
