@@ -16,6 +16,7 @@ from jukebox.ui.deploy import (
     deployments_table,
     first_not_deployed,
     grpc_example,
+    served_by,
     version_label,
 )
 
@@ -68,13 +69,25 @@ if source == "Model registry":
         if not options:
             st.info(f"Every version of {model} is archived: restore one on the Registry page.")
         else:
-            # After a first deployment, the next version not yet served is the one proposed.
-            version = st.selectbox(
-                "Version (production first)",
-                options,
-                index=first_not_deployed(options, deployments),
-                format_func=version_label,
-            )
+            # On arriving, the first version not served yet is proposed; after that the pick
+            # stays as chosen (switching to another version after a deployment offered to
+            # replace what was just deployed).
+            by_id = {v.id: v for v in options}
+            kept = st.session_state.get(f"deploy_version_{model}")
+            version = by_id[
+                st.selectbox(
+                    "Version (production first)",
+                    list(by_id),
+                    index=list(by_id).index(kept)
+                    if kept in by_id
+                    else first_not_deployed(options, deployments),
+                    format_func=lambda i: version_label(by_id[i]),
+                    key=f"deploy_version_{model}",
+                )
+            ]
+            serving = served_by(version, deployments)
+            if serving:
+                st.caption(f"Version {version.version} is served by **{', '.join(serving)}**.")
             choice = {
                 "model": model,
                 "version": version.version,

@@ -45,7 +45,7 @@ params = report.params
 st.markdown(
     f"**Data:** {report.data.source or '?'}  \n"
     f"**Network:** width {params.get('width')}, depth {params.get('depth')}, "
-    f"dropout {params.get('dropout')} · trained {params.get('epochs')} epoch(s), "
+    f"dropout {params.get('dropout')} · {figures.epochs_trained(report.fit, params)}, "
     f"batch {params.get('batch_size')}, learning rate {params.get('learning_rate')}  \n"
     f"**Test accuracy:** {report.evaluation.accuracy:.3f}"
 )

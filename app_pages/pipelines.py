@@ -18,9 +18,9 @@ from jukebox.errors import JukeboxError
 from jukebox.model.network import TrainingParams, validation_problems
 from jukebox.model.runs import read_evaluation
 from jukebox.pipelines import local
-from jukebox.pipelines.params import RunParams, check_version_free
+from jukebox.pipelines.params import RunParams, check_version_free, fresh_seed
 from jukebox.pipelines.records import list_runs, task_log
-from jukebox.pipelines.training import TASKS, compile_pipeline
+from jukebox.pipelines.training import compile_pipeline
 from jukebox.ui import model as model_figures
 from jukebox.ui import pipelines as ui
 
@@ -50,7 +50,9 @@ where = (
 )
 st.caption(f"Runs go {where}.")
 defaults = TrainingParams()
-with st.form("pipeline_run"):
+# Outside the form, so the synthetic set's fields show only when it is chosen.
+source = st.radio("Data", list(SOURCES), format_func=SOURCES.get, horizontal=True)
+with st.form("pipeline_run", enter_to_submit=False):  # only the button starts work
     cols = st.columns(3)
     model_name = cols[0].text_input("Model name", "jukebox")
     version = cols[1].text_input("Version", "next", help='a whole number, or "next"')
@@ -58,15 +60,16 @@ with st.form("pipeline_run"):
         "Tolerance", 0.0, 1.0, 0.01, step=0.005, format="%.3f",
         help="how much lower than production the test accuracy may be and still register",
     )  # fmt: skip
-    source = st.radio("Data", list(SOURCES), format_func=SOURCES.get, horizontal=True)
-    cols = st.columns(4)
-    synthetic = {
-        "songs": cols[0].number_input("Songs (synthetic)", 50, 100_000, 2_000, step=500),
-        "days": cols[1].number_input("Chart days (synthetic)", 2, 314, 60),
-        "countries": cols[2].number_input("Countries (synthetic)", 2, 72, 20),
-        "seed": cols[3].number_input("Data seed (synthetic)", 0, 2**31 - 1, 0),
-    }
-    cols = st.columns(4)
+    synthetic = {}
+    if source == "synthetic":
+        cols = st.columns(4)
+        synthetic = {
+            "songs": cols[0].number_input("Songs", 50, 100_000, 2_000, step=500),
+            "days": cols[1].number_input("Chart days", 2, 314, 60),
+            "countries": cols[2].number_input("Countries", 2, 72, 20),
+            "seed": cols[3].number_input("Data seed", 0, 2**31 - 1, 0),
+        }
+    cols = st.columns(5)
     hyper = {
         "epochs": cols[0].number_input("Epochs", 1, 1000, defaults.epochs),
         "batch_size": cols[1].number_input("Batch size", 1, 65536, defaults.batch_size),
@@ -75,9 +78,15 @@ with st.form("pipeline_run"):
         ),
         "width": cols[3].number_input("Width", 1, 4096, defaults.width),
     }
+    seed = cols[4].number_input(
+        "Seed", 0, 2**31 - 1, None, placeholder="new each run",
+        help="Empty: each run draws its own, so it never trains a copy of a model already "
+        "registered. Give one to repeat a run exactly.",
+    )  # fmt: skip
     submitted = st.form_submit_button("Run the pipeline", type="primary")
 
 if submitted:
+    hyper["seed"] = fresh_seed() if seed is None else int(seed)
     problems = validation_problems({**defaults.to_dict(), **hyper})
     if problems:
         for problem in problems:
@@ -153,7 +162,8 @@ run_id = st.selectbox(
     "Run",
     list(by_id),
     index=list(by_id).index(wanted) if wanted in by_id else 0,
-    format_func=lambda i: f"{i} · {by_id[i].state}",
+    # A label that never changes: one that showed the state went stale as the run moved on.
+    format_func=lambda i: f"{i} · {ui.kind_of(by_id[i])} pipeline",
 )
 st.session_state[SELECTED] = run_id
 
@@ -178,7 +188,7 @@ def run_panel() -> None:
     elif run.error:
         st.error(run.error)
 
-    names = [n for n in TASKS if n in run.tasks] or list(TASKS)
+    names = [n for n in ui.tasks_of(run) if n in run.tasks] or list(ui.tasks_of(run))
     task_name = st.radio("Task", names, horizontal=True, key="pipelines_task")
     task = ui.task_of(run, task_name)
     left, right = st.columns(2)
@@ -187,9 +197,7 @@ def run_panel() -> None:
         if task.error:
             st.error(task.error)
         if task.metrics:
-            st.dataframe(
-                [{"metric": k, "value": v} for k, v in task.metrics.items()], hide_index=True
-            )
+            st.dataframe(ui.metrics_table(task), hide_index=True)
         artifacts = task.outputs.get("artifacts") or {}
         for name, path in artifacts.items():
             st.caption(f"{name}: `{path}`")
@@ -206,9 +214,10 @@ selected = by_id[run_id]
 st.fragment(run_panel, run_every=2 if selected.state == "running" else None)()
 
 # --- 3. Compare ---------------------------------------------------------------------------------
-finished = [run for run in runs if run.finished]
+# Runs of one pipeline only: a data run and a training run have no parameters in common.
+finished = [run for run in runs if run.finished and run.pipeline == selected.pipeline]
 if len(finished) >= 2:
-    st.subheader("3 · Compare runs")
+    st.subheader(f"3 · Compare {ui.kind_of(selected)} runs")
     picked = st.multiselect("Runs", [r.id for r in finished], default=[r.id for r in finished[:2]])
     compared = [by_id[i] for i in picked]
     if compared:

@@ -141,20 +141,23 @@ if versions:
         index=names.index(linked_model) if linked_model in names else 0,
         key="detail_model",
     )
-    of_model = {v.version: v for v in versions if v.model == model_name}
-    default = of_model.get(linked_version) or next(
-        (v for v in of_model.values() if v.production), list(of_model.values())[-1]
+    of_model = {v.id: v for v in versions if v.model == model_name}
+    default = next(
+        (v for v in of_model.values() if v.version == linked_version),
+        next((v for v in of_model.values() if v.production), list(of_model.values())[-1]),
     )
-    # Options are version names, not records, so a pick survives a change of state.
+    # Options are registry ids and labels never change: a label that showed the state went
+    # stale after an action, and the next action on that pick was lost.
     picked = of_model[
         right.selectbox(
             "Version",
             list(of_model),
-            index=list(of_model).index(default.version),
-            format_func=lambda v: f"v{v} · {of_model[v].status}",
+            index=list(of_model).index(default.id),
+            format_func=lambda i: f"v{of_model[i].version}",
             key=f"detail_version_{model_name}",
         )
     ]
+    right.caption(f"State: **{picked.status}**")
     try:
         detail = get_version(picked.model, picked.version, settings)
         card = read_model_card(detail, settings)

@@ -80,7 +80,7 @@ else:
 # --- 2. Network and training --------------------------------------------------------------------
 st.subheader("2 · Network and training")
 defaults = TrainingParams()
-with st.form("train_params"):
+with st.form("train_params", enter_to_submit=False):  # only the button starts work
     cols = st.columns(4)
     values = {
         "epochs": cols[0].number_input("Epochs", 1, 1000, defaults.epochs),

@@ -102,6 +102,11 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-version", metavar="REF", help="train on this DVC data version (commit or md5)"
     )
     add_training_arguments(parser)
+    # A run draws its own seed unless given one: with the Train page's seed on the same data it
+    # would train that very model again, which the registry refuses to register twice.
+    seed = next(action for action in parser._actions if action.dest == "seed")
+    # ("%(default).0s" tells the help formatter the default is already said.)
+    seed.default, seed.help = None, "training seed (default: a new one each run)%(default).0s"
     model = parser.add_argument_group("registration")
     model.add_argument("--model-name", default="jukebox", help="registered model name")
     model.add_argument("--version", default="next", help='a whole number, or "next"')
@@ -116,8 +121,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def params_of(args: argparse.Namespace):
     """The run's parameters from the flags (``RunParamsError`` / ``ParamsError`` say what is
     wrong), the data source as ``train`` reads it."""
-    from jukebox.pipelines.params import DataRunParams, RunParams
+    from jukebox.pipelines.params import DataRunParams, RunParams, fresh_seed
 
+    if args.seed is None:
+        args.seed = fresh_seed()
     if getattr(args, "data_version", None):
         source, options = "version", {"ref": args.data_version}
     else:

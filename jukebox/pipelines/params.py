@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,13 @@ SYNTHETIC_RANGES = {
 """What the generator can make of a synthetic set: enough songs to fill a top-50 chart, at most
 every chart country. ``days`` and ``countries`` of 0 mean the full period and every country.
 Whether a model can learn from the set (two dates, two countries) is validation's to say."""
+
+
+def fresh_seed() -> int:
+    """A seed for a pipeline run that names none: the same seed on the same data trains the very
+    same model, which the registry refuses to register twice (a demo's first pipeline run would
+    otherwise copy the model the Train page made)."""
+    return secrets.randbelow(2**31)
 
 
 class RunParamsError(JukeboxError, ValueError):

@@ -72,6 +72,8 @@ class RegisterOutcome:
     model_name: str | None = None
     version: str | None = None
     note: str | None = None
+    duplicate_of: str | None = None
+    """The version that already holds the very same model, when that is why none was."""
 
 
 @dataclass(frozen=True)

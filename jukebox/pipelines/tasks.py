@@ -400,7 +400,10 @@ def register(
                     raise
             except DuplicateBundleError as error:
                 print(f"Not registered: {error}")
-                outputs.update(asdict(RegisterOutcome(model_name, note=f"Not registered: {error}")))
+                said = RegisterOutcome(
+                    model_name, note=f"Not registered: {error}", duplicate_of=error.registered_as
+                )
+                outputs.update(asdict(said))
                 return ""
         print(f"Registered {model_name} version {registered.version}")
         outputs.update(asdict(RegisterOutcome(model_name, registered.version)))

@@ -25,7 +25,12 @@ class DuplicateVersionError(RegistryError):
 
 
 class DuplicateBundleError(RegistryError):
-    """The same model (the same ``model.onnx``) is already registered under another version."""
+    """The same model (the same ``model.onnx``) is already registered under another version:
+    ``registered_as``."""
+
+    def __init__(self, message: str, registered_as: str | None = None) -> None:
+        super().__init__(message)
+        self.registered_as = registered_as
 
 
 class VersionNotFoundError(RegistryError):

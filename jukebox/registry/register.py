@@ -206,7 +206,8 @@ def _refuse_registered_twin(client, model_id: str, name: str, version: str, sha:
             )
             raise DuplicateBundleError(
                 f"This bundle is already registered as version {twin.version} of {name!r} "
-                f"(same model.onnx, sha256 {sha[:12]}…){hint}."
+                f"(same model.onnx, sha256 {sha[:12]}…){hint}.",
+                registered_as=twin.version,
             )
 
 

@@ -68,6 +68,16 @@ def first_not_deployed(versions: Sequence, deployments: Iterable[Deployment]) ->
     return next((i for i, v in enumerate(versions) if (v.model, str(v.version)) not in served), 0)
 
 
+def served_by(version, deployments: Iterable[Deployment]) -> list[str]:
+    """The names of the running deployments that serve ``version``."""
+    return [
+        d.name
+        for d in deployments
+        if d.state != "stopped"
+        and (d.model, str(d.version)) == (version.model, str(version.version))
+    ]
+
+
 def _number(version: str) -> float:
     try:
         return float(version)

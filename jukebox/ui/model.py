@@ -27,6 +27,7 @@ METRIC_LABELS = {
     "f1_macro": "F1 (macro)",
     "log_loss": "Log loss",
     "accuracy_to_bayes": "Accuracy / Bayes ceiling",
+    "bayes_accuracy": "Best possible accuracy (Bayes ceiling)",
 }
 
 
@@ -278,3 +279,14 @@ def graph_table(tensors: Sequence[Mapping]) -> pd.DataFrame:
             for t in tensors
         ]
     )
+
+
+def epochs_trained(fit, params: Mapping) -> str:
+    """How long a model trained, in words: the epochs it ran, and why it stopped before the
+    most it was given (early stopping keeps the best epoch, not the last)."""
+    ran, given = fit.epochs_run, params.get("epochs")
+    if not ran:
+        return f"trained up to {given} epoch(s)"
+    if fit.stopped or (given and ran < int(given)):
+        return f"trained {ran} of {given} epochs (stopped early: no better for a while)"
+    return f"trained {ran} epoch(s)"

@@ -66,8 +66,17 @@ def metadata_table(version: VersionInfo) -> pd.DataFrame:
         ("description", version.description or ""),
         ("stored at", version.uri or ""),
     ]
-    rows += [(key, _text(value)) for key, value in sorted(version.properties.items())]
+    rows += [
+        (_property_label(key), _text(value)) for key, value in sorted(version.properties.items())
+    ]
     return pd.DataFrame(rows, columns=["what", "value"])
+
+
+def _property_label(key: str) -> str:
+    """A metric's plain name beside the property's own (which the Kubeflow dashboard shows)."""
+    if key.startswith("metric.") and key.removeprefix("metric.") in METRIC_LABELS:
+        return f"{METRIC_LABELS[key.removeprefix('metric.')]} ({key})"
+    return key
 
 
 def _text(value) -> str:

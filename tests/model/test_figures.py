@@ -122,3 +122,15 @@ def test_the_split_is_said_in_words():
     assert "2024-01-01 to 2024-01-10" in words and "40 songs" in words
     by_row = SplitFacts.from_dict({"train": 800, "validation": 200, "validation_by": "row"})
     assert "same songs appear in training" in by_row.describe()
+
+
+def test_the_epochs_trained_are_those_run_not_those_given():
+    from jukebox.model.report import FitFacts
+    from jukebox.ui.model import epochs_trained
+
+    stopped = FitFacts(epochs_run=21, stopped=True, seconds=3.0, history={})
+    assert epochs_trained(stopped, {"epochs": 50}) == (
+        "trained 21 of 50 epochs (stopped early: no better for a while)"
+    )
+    full = FitFacts(epochs_run=5, stopped=False, seconds=3.0, history={})
+    assert epochs_trained(full, {"epochs": 5}) == "trained 5 epoch(s)"

@@ -147,6 +147,7 @@ def test_an_unverified_export_cannot_be_registered(page_env, exported):
 def test_archive_restore_and_production_buttons(page_env, exported, tmp_path):
     register_bundle(exported.path, "tinylife", 1)
     register_bundle(make_tiny_bundle(tmp_path / "v2", seed=2).path, "tinylife", 2)
+    ids = {v.version: v.id for v in list_versions("tinylife")}
     at = run_page()
     at.selectbox(key="detail_model").set_value("tinylife").run()
     # The latest version is selected by default.
@@ -154,13 +155,19 @@ def test_archive_restore_and_production_buttons(page_env, exported, tmp_path):
     assert "version 2 is now the production version" in texts(at.success)
     assert production_versions("tinylife") == ["2"]
     assert button(at, "Archive").disabled  # production cannot be archived
+    assert "State: **production**" in texts(at.caption)
 
-    at.selectbox(key="detail_version_tinylife").set_value("1").run()
+    at.selectbox(key="detail_version_tinylife").set_value(ids["1"]).run()
     button(at, "Archive").click().run()
     assert "version 1 is archived" in texts(at.success)
     assert list_versions("tinylife")[0].status == "archived"
+    # The same pick, its label unchanged and its state shown anew: the next action applies to it.
+    picker = at.selectbox(key="detail_version_tinylife")
+    assert picker.value == ids["1"] and picker.options == ["v1", "v2"]
+    assert "State: **archived**" in texts(at.caption)
     button(at, "Restore").click().run()
     assert "version 1 is live again" in texts(at.success)
+    assert list_versions("tinylife")[0].status == "live"
     assert not at.error and not at.exception
 
 

@@ -61,6 +61,9 @@ def test_deploy_a_registered_version_see_it_replace_it_and_stop_it(registered):
     table = at.dataframe[0].value
     assert list(table["Deployment"]) == ["songs"]
     assert "ready" in table["State"].iloc[0] and table["Serves"].iloc[0] == "songs v1"
+    # The pick stays on what was just deployed, and says who serves it.
+    assert at.selectbox[1].index == 0
+    assert "Version 1 is served by **songs**" in texts(at.caption)
     endpoint = table["Endpoint"].iloc[0]
     assert requests.get(endpoint + "/v2/models/songs/ready", timeout=5).status_code == 200
     # "Call it from code": REST with curl, and gRPC (served beside it) with tritonclient.
