@@ -120,3 +120,16 @@ def test_pipeline_show_shows_a_run_on_the_cluster(settings, monkeypatch, capsys)
         assert "There is no run 'no-such-run'" in capsys.readouterr().err
     finally:
         server.stop()
+
+
+def test_a_pipeline_run_draws_its_own_seed_unless_given_one():
+    """With the Train page's seed on the same data a run would train that very model again,
+    which the registry refuses to register twice: so a run names a seed of its own."""
+    from jukebox.__main__ import build_parser
+    from jukebox.cli.pipeline import params_of
+
+    parser = build_parser()
+    drawn = {params_of(parser.parse_args(["pipeline", "run"])).training.seed for _ in range(5)}
+    assert len(drawn) > 1
+    given = params_of(parser.parse_args(["pipeline", "run", "--seed", "7"]))
+    assert given.training.seed == 7
