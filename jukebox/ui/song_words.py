@@ -297,6 +297,23 @@ def feature_table(songs: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def no_match_sentence(query: str, examples: list[str], invented: bool = False) -> str:
+    """What a search that found nothing says: why, and songs of the list that are there.
+
+    On a synthetic data set a person searches for songs they know, which cannot be there, so
+    the sentence says the titles are invented rather than asking for fewer words.
+    """
+    some = " or ".join(f"“{e}”" for e in examples[:2])
+    if invented:
+        tail = f" such as {some}" if some else ""
+        return (
+            f"No song here matches “{query}”: this data set's titles are invented, so search "
+            f"for one of its own{tail}, or get the workshop's real songs above."
+        )
+    tail = f", or search for {some}" if some else ""
+    return f"No song's title or artists hold “{query}”: try fewer words{tail}."
+
+
 # --------------------------------------------------------------------------------------------
 # What training saw
 # --------------------------------------------------------------------------------------------
