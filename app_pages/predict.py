@@ -26,9 +26,11 @@ from jukebox.serving.prediction import (
     predict,
 )
 from jukebox.ui import song_words
+from jukebox.ui.data import data_set_facts
 from jukebox.ui.deploy import offer_title, version_to_offer
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import (
+    chance_sentence,
     comparison_bar_chart,
     comparison_table,
     headline,
@@ -250,8 +252,9 @@ def offer_deployment() -> None:
         return
     if offer is None:
         st.info(
-            "No model is deployed yet, and no registered version passed its export check: "
-            "register a verified export on the Registry page, or deploy one on the Deploy page."
+            "No model is deployed yet, and no registered version passed the check that its "
+            "packaged form answers as trained: register a checked one on the Registry page, or "
+            "deploy one on the Deploy page."
         )
         st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
         return
@@ -282,14 +285,21 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     options = [t.title for t in deployed] + [PASTE]
     # Comparing two deployments: the second column starts on the second one.
     index = 1 if slot == "b" and len(deployed) > 1 else 0
-    choice = st.selectbox("Model endpoint", options, index=index, key=f"{slot}_target")
+    choice = st.selectbox(
+        "Model endpoint",
+        options,
+        index=index,
+        help="Which running model answers: its name, version and the web address it answers "
+        "at (an address starting http://127.0.0.1 is this computer).",
+        key=f"{slot}_target",
+    )
     if choice != PASTE:
         target = deployed[options.index(choice)]
         if target.auth and not target.token:
             token = st.text_input(
-                "Token",
+                "Access key (bearer token)",
                 type="password",
-                help="This deployment wants a bearer token: the one it was deployed with.",
+                help="This deployment wants the access key it was deployed with.",
                 key=f"{slot}_deployment_token",
             )
             target = replace(target, token=token or None)
@@ -312,7 +322,7 @@ def paste_address(slot: str, deployed: list[Target]) -> Target | None:
     )
     version = version_column.text_input("Version (optional)", key=f"{slot}_version")
     token = st.text_input(
-        "Token (optional)",
+        "Access key, a bearer token (optional)",
         type="password",
         help="Sent as 'Authorization: Bearer …' to servers that need one; never shown again.",
         key=f"{slot}_token",
@@ -396,20 +406,29 @@ def show_flags(target: Target, songs: list[tuple[str, dict]]) -> None:
             )
 
 
+def show_context(probabilities: dict) -> None:
+    """The sentence that makes a 10-20 % top probability make sense (issue 17)."""
+    facts = data_set_facts(settings) if catalogue.data_set_is_synthetic(settings) else None
+    st.caption(chance_sentence(probabilities, facts.bayes_accuracy if facts else None))
+
+
 def show_answer(
     probabilities: dict, key: str, *, compact: bool = False, top: float | None = None
 ) -> None:
     """Headline, top countries, map, and (unless ``compact``) a bar over every country."""
     best = top_countries(probabilities, 5 if compact else TOP_N)
     st.markdown(f"#### {headline(probabilities)}")
+    if not compact:
+        show_context(probabilities)
     table, world = (st.container(), st.container()) if compact else st.columns([2, 3])
     table.dataframe(
         best.assign(chance=best["probability"] * 100)[["rank", "country", "chance"]],
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
-            "country": "Country",
+            # Wide enough for "Dominican Republic (DO)" in half the page (two answers).
+            "country": st.column_config.TextColumn("Country", width="medium"),
             "chance": st.column_config.ProgressColumn(
-                "Probability", format="%.1f %%", min_value=0, max_value=100
+                "Probability", format="%.1f %%", min_value=0, max_value=100, width="small"
             ),
         },
         hide_index=True,
@@ -448,7 +467,9 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
 
 
 def show_wire(answer: Prediction, key: str) -> None:
-    with st.expander(f"🧾 Request and response JSON of {answer.target.title} (for developers)"):
+    with st.expander(
+        f"🧾 For developers: what was sent to {answer.target.title} and what came back (JSON)"
+    ):
         st.caption(f"POST {answer.infer_url} · answered in {answer.elapsed_ms:.0f} ms")
         st.code(json.dumps(answer.request, indent=2), language="json")
         st.code(json.dumps(answer.response, indent=2), language="json")
@@ -537,6 +558,7 @@ elif st.session_state.get("predict_live"):
                 with column:
                     st.markdown(f"**{label}**")
                     show_answer(probabilities, f"song_{key}", compact=True, top=top)
+            show_context(answer.probabilities[0])
             show_comparison(*answer.probabilities, labels, "songs")
             with st.expander("The two songs in plain words"):
                 st.dataframe(song_words.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
@@ -556,6 +578,7 @@ elif st.session_state.get("predict_live"):
                     st.markdown(f"**{label}**")
                     show_flags(target, [song_a])
                     show_answer(answer.probabilities[0], f"model_{key}", compact=True, top=top)
+            show_context(answers[0].probabilities[0])
             show_comparison(
                 answers[0].probabilities[0], answers[1].probabilities[0], labels, "models"
             )
