@@ -224,7 +224,7 @@ def draw_dial(dial: song_words.Dial, key: str) -> None:
                   step=1, format="%d s", help=dial.help, key=key)  # fmt: skip
     elif dial.kind == "number":
         fmt = f"%.0f {dial.unit}" if dial.step >= 1 else f"%.1f {dial.unit}"
-        st.slider(f"{dial.question} ({dial.unit})", dial.low, dial.high, step=dial.step,
+        st.slider(f"{dial.question} ({dial.unit_label})", dial.low, dial.high, step=dial.step,
                   format=fmt, help=dial.help, key=key)  # fmt: skip
     elif dial.kind == "key":
         st.select_slider(dial.question, options=list(KEY_NAMES.values()), help=dial.help, key=key)
