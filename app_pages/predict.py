@@ -42,8 +42,8 @@ from jukebox.ui.song_words import DIALS, KEY_NAMES, PRESETS
 
 settings = load_settings()
 
-REAL_LIST, DATA_LIST = "🎵 Real songs (the workshop's list)", "✨ This data set's invented songs"
-DATA_SET_LIST = "📊 This data set's songs"
+REAL_LIST, DATA_LIST = "Real songs (the workshop's list)", "This data set's invented songs"
+DATA_SET_LIST = "This data set's songs"
 REAL, PRESET, DESCRIBE = "🔎 Search for a song", "✨ A preset", "🎛️ Describe your own"
 ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
 PASTE = "📋 Paste an address…"
@@ -101,7 +101,7 @@ def load_songs() -> SongList | None:
     elif found and found.invented:
         examples = " or ".join(f"“{e}”" for e in found.examples[:2])
         st.caption(
-            f"ℹ️ This data set is synthetic, so its song titles are invented and songs you know "
+            f"This data set is synthetic, so its song titles are invented and songs you know "
             f"are not among them: search for {examples}, or get the workshop's real songs."
         )
     if REAL_LIST not in lists and (name is None or found is None or found.invented):
@@ -125,7 +125,7 @@ def read_songs(name: str, path: Path) -> SongList | None:
 
 def offer_real_songs() -> None:
     """One click fetches the workshop's real song list; offline, one sentence and no loss."""
-    if st.button("🎵 Get the workshop's real songs (about 14,000, a 1.3 MB download from "
+    if st.button("Get the workshop's real songs (about 14,000, a 1.3 MB download from "
                  "github.com)", key="get_real_songs"):  # fmt: skip
         with st.spinner("Downloading the workshop's real song list…"):
             try:

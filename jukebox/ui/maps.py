@@ -204,9 +204,12 @@ def world_map(
                 text=[mark_label or country_name(mark)],
                 mode="markers+text",
                 textposition=f"top {side}",
-                textfont=dict(size=14, color="#1f1f1f"),
+                # No colour of its own: the theme's text colour, with a shadow that sets it off
+                # from the map beneath in light and dark themes alike.
+                textfont=dict(size=14, weight="bold", shadow="auto"),
+                # Blue stands out on every colour scale used here (yellow to red, viridis).
                 marker=dict(
-                    symbol="star", size=18, color="#FFD23F", line=dict(width=1.5, color="#1f1f1f")
+                    symbol="star", size=20, color="#1565C0", line=dict(width=1.5, color="white")
                 ),
                 hoverinfo="text",
                 name="",

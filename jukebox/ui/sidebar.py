@@ -7,21 +7,21 @@ from jukebox.config import ServiceStatus, load_settings, service_statuses
 
 
 def where_it_runs(statuses: list[ServiceStatus]) -> str:
-    """One line for everyone: ``"💻 Everything runs on this computer."`` or which services
-    are elsewhere."""
+    """One line for everyone: ``"Everything runs on this computer."`` or which services
+    are elsewhere. Words only: where the system has no emoji font an emoji shows as a box."""
     remote = [s.concern.lower() for s in statuses if s.remote]
     if not remote:
-        return "💻 Everything runs on this computer."
+        return "Everything runs on this computer."
     if len(remote) == len(statuses):
-        return "🌐 Every service runs elsewhere."
-    return f"🌐 Elsewhere: {', '.join(remote)}; the rest runs on this computer."
+        return "Every service runs elsewhere."
+    return f"Elsewhere: {', '.join(remote)}; the rest runs on this computer."
 
 
 @st.dialog("Connections", width="large")
 def show_connections(statuses: list[ServiceStatus]) -> None:
     """Each concern with where it lives: hosts and paths only, never a credential."""
     for status in statuses:
-        badge = "🌐 remote" if status.remote else "💻 embedded"
+        badge = "remote" if status.remote else "embedded, on this computer"
         st.markdown(f"**{status.concern}** · {badge}  \n`{status.location}`")
 
 
@@ -39,5 +39,5 @@ def draw_connections() -> None:
     with st.sidebar:
         st.caption(where_it_runs(statuses))
         details = "Where data, models and services live: paths and addresses."
-        if st.button("🔌 Connections", key="connections", type="tertiary", help=details):
+        if st.button("Connections", key="connections", type="tertiary", help=details):
             show_connections(statuses)

@@ -32,11 +32,11 @@ def test_the_sidebar_says_where_things_run_and_keeps_paths_one_click_away(tmp_pa
 
 def test_where_it_runs_names_the_remote_services():
     local, remote = ServiceStatus("Registry", False, "x"), ServiceStatus("Serving", True, "y")
-    assert where_it_runs([local]) == "💻 Everything runs on this computer."
+    assert where_it_runs([local]) == "Everything runs on this computer."
     assert "serving" in where_it_runs([local, remote]) and "this computer" in where_it_runs(
         [local, remote]
     )
-    assert where_it_runs([remote]) == "🌐 Every service runs elsewhere."
+    assert where_it_runs([remote]) == "Every service runs elsewhere."
 
 
 def test_accuracy_gets_chance_and_the_best_possible_beside_it():
