@@ -38,6 +38,6 @@ def draw_connections() -> None:
     statuses = service_statuses(settings)
     with st.sidebar:
         st.caption(where_it_runs(statuses))
-        details = "Where data, models and services live: paths and addresses."
-        if st.button("Connections", key="connections", type="tertiary", help=details):
+        # No help tooltip: with one, Streamlit 1.67 puts the label in the page twice.
+        if st.button("Connections", key="connections", type="tertiary"):
             show_connections(statuses)
