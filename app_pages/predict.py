@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
+import pandas as pd
 import streamlit as st
 
 from jukebox.config import load_settings
 from jukebox.data import catalogue
 from jukebox.data.preprocessing import read_scaling_file
-from jukebox.data.store import current_info
+from jukebox.data.sources import SourceError
 from jukebox.errors import JukeboxError
 from jukebox.registry.versions import list_all_versions
 from jukebox.serving.client import split_model_url
@@ -24,9 +26,11 @@ from jukebox.serving.prediction import (
     predict,
 )
 from jukebox.ui import song_words
+from jukebox.ui.data import data_set_facts
 from jukebox.ui.deploy import offer_title, version_to_offer
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import (
+    chance_sentence,
     comparison_bar_chart,
     comparison_table,
     headline,
@@ -38,7 +42,9 @@ from jukebox.ui.song_words import DIALS, KEY_NAMES, PRESETS
 
 settings = load_settings()
 
-REAL, PRESET, DESCRIBE = "🔎 A real song", "✨ A preset", "🎛️ Describe your own"
+REAL_LIST, DATA_LIST = "Real songs (the workshop's list)", "This data set's invented songs"
+DATA_SET_LIST = "This data set's songs"
+REAL, PRESET, DESCRIBE = "🔎 Search for a song", "✨ A preset", "🎛️ Describe your own"
 ONE, TWO_SONGS, TWO_MODELS = "One song", "Two songs", "One song on two models"
 PASTE = "📋 Paste an address…"
 DEPLOY_PROGRESS = {
@@ -47,7 +53,19 @@ DEPLOY_PROGRESS = {
 }
 TOP_N = 10
 SEARCH_RESULTS = 50
+SEARCH_PAUSE = "400ms"  # a typing pause this long searches: each search reruns the page
 ANSWERS_KEPT = 8
+
+
+class SongList(NamedTuple):
+    """The songs one can pick: which list, its catalogue, labels, label positions, examples."""
+
+    name: str
+    songs: pd.DataFrame
+    labels: list[str]
+    positions: dict[str, int]
+    examples: list[str]
+    invented: bool
 
 
 @st.cache_resource(show_spinner="Loading the song catalogue…")
@@ -58,55 +76,111 @@ def song_catalogue(path: str, modified: float) -> tuple:
     return songs, labels, {label: i for i, label in enumerate(labels)}
 
 
-def load_songs() -> tuple | None:
-    """The current data set's songs, or None (with a sentence) when there are none to pick."""
-    path = catalogue.catalogue_path(settings)
-    if not path.is_file():
+def load_songs() -> SongList | None:
+    """The song list to pick from, or None (with a sentence) when there is none.
+
+    A synthetic data set's songs are invented, so nobody finds a song they know among them:
+    the page says so and offers the workshop's real song list in one click.
+    """
+    invented = catalogue.data_set_is_synthetic(settings)
+    lists = {}
+    if (real := catalogue.real_songs_path(settings)).is_file():
+        lists[REAL_LIST] = real
+    if (data := catalogue.catalogue_path(settings)).is_file():
+        lists[DATA_LIST if invented else DATA_SET_LIST] = data
+    name = next(iter(lists), None)
+    if len(lists) > 1:
+        name = st.segmented_control("Songs to search", list(lists), default=name, required=True,
+                                    key="song_list")  # fmt: skip
+    found = read_songs(name, lists[name]) if name else None
+    if name is None:
         st.caption(
-            "No song data yet, so start from a preset or describe a song. Real songs appear "
-            "here once a data set is loaded on the Explore page."
+            "No songs to search yet: get the workshop's real songs here, load a data set on "
+            "the Explore page, or start from a preset."
         )
-        return None
+    elif found and found.invented:
+        examples = " or ".join(f"“{e}”" for e in found.examples[:2])
+        st.caption(
+            f"This data set is synthetic, so its song titles are invented and songs you know "
+            f"are not among them: search for {examples}, or get the workshop's real songs."
+        )
+    if REAL_LIST not in lists and (name is None or found is None or found.invented):
+        offer_real_songs()
+    return found
+
+
+def read_songs(name: str, path: Path) -> SongList | None:
     try:
-        return song_catalogue(str(path), path.stat().st_mtime)
+        songs, labels, positions = song_catalogue(str(path), path.stat().st_mtime)
     except (OSError, ValueError) as error:
         st.warning(
-            f"The song catalogue cannot be read ({error}), so start from a preset or describe "
+            f"The song list cannot be read ({error}), so start from a preset or describe "
             "a song; loading the data again on the Explore page fixes it."
         )
         return None
+    invented = name == DATA_LIST  # well-known titles found there would be invented namesakes
+    examples = catalogue.search_examples(songs, prefer=() if invented else catalogue.WELL_KNOWN)
+    return SongList(name, songs, labels, positions, examples, invented)
 
 
-def choose_song(slot: str, songs_found: tuple | None) -> tuple[str, dict] | None:
+def offer_real_songs() -> None:
+    """One click fetches the workshop's real song list; offline, one sentence and no loss."""
+    if st.button("Get the workshop's real songs (about 14,000, a 1.3 MB download from "
+                 "github.com)", key="get_real_songs"):  # fmt: skip
+        with st.spinner("Downloading the workshop's real song list…"):
+            try:
+                catalogue.fetch_real_songs(settings)
+            except SourceError as error:
+                st.session_state["real_songs_error"] = str(error)
+            else:
+                st.session_state.pop("real_songs_error", None)
+                st.rerun()
+    if error := st.session_state.get("real_songs_error"):
+        st.warning(error)
+
+
+def choose_song(slot: str, songs_found: SongList | None) -> tuple[str, dict] | None:
     """A song from the catalogue, a preset or the dials; returns its title and raw features."""
     sources = [REAL, PRESET, DESCRIBE] if songs_found else [PRESET, DESCRIBE]
     source = st.segmented_control(
         "Start from", sources, default=sources[0], required=True, key=f"{slot}_source"
     )
     if source == REAL:
-        songs, labels, positions = songs_found
+        songs, labels, positions = songs_found.songs, songs_found.labels, songs_found.positions
         wanted = st.query_params.get("song") if slot == "a" else None
         if wanted and f"{slot}_query" not in st.session_state:
             st.session_state[f"{slot}_query"] = wanted
+        examples = songs_found.examples
         query = st.text_input(
             "Search by title or artist",
-            placeholder="e.g. Echo, or drake yeat",
-            help="Best matches first: the exact title, then titles that start with it, then "
-            "the rest.",
+            placeholder="e.g. " + ", or ".join(examples[:2]) if examples else None,
+            help="The best match is picked as you type; open the list below for the others.",
+            live=SEARCH_PAUSE,
             key=f"{slot}_query",
         ).strip()
         placeholder = f"Type to search {len(labels):,} songs by name or artist…"
+        key = f"{slot}_song"
         if query:
             # The library's ranking, kept: the list offers the best matches first.
             found = catalogue.search_songs(songs, query, limit=SEARCH_RESULTS)["label"].tolist()
             if not found:
-                st.caption(f"No song's title or artists hold “{query}”: try fewer words.")
+                st.caption(song_words.no_match_sentence(query, examples, songs_found.invented))
                 return None
-            label = st.selectbox("Song or artist", found, index=0, placeholder=placeholder,
-                                 key=f"{slot}_song")  # fmt: skip
+            # The best match is chosen as the query changes (a new search, or another list),
+            # so typing alone makes a song ready to ask about; a song picked from the list
+            # afterwards stays picked.
+            searched = (songs_found.name, query)
+            if st.session_state.get(f"{slot}_searched") != searched or (
+                st.session_state.get(key) not in found
+            ):
+                st.session_state[key] = found[0]
+                st.session_state[f"{slot}_searched"] = searched
+            label = st.selectbox("Song or artist", found, placeholder=placeholder, key=key)
         else:
-            label = st.selectbox("Song or artist", labels, index=None, placeholder=placeholder,
-                                 filter_mode="contains", key=f"{slot}_song")  # fmt: skip
+            if st.session_state.get(key) not in positions:  # e.g. a song of the other list
+                st.session_state[key] = None
+            label = st.selectbox("Song or artist", labels, placeholder=placeholder,
+                                 filter_mode="contains", key=key)  # fmt: skip
         st.caption(catalogue.catalogue_sentence(songs))
         if label is None:
             st.caption("Search above, or open the list and type, then pick a song.")
@@ -150,7 +224,7 @@ def draw_dial(dial: song_words.Dial, key: str) -> None:
                   step=1, format="%d s", help=dial.help, key=key)  # fmt: skip
     elif dial.kind == "number":
         fmt = f"%.0f {dial.unit}" if dial.step >= 1 else f"%.1f {dial.unit}"
-        st.slider(f"{dial.question} ({dial.unit})", dial.low, dial.high, step=dial.step,
+        st.slider(f"{dial.question} ({dial.unit_label})", dial.low, dial.high, step=dial.step,
                   format=fmt, help=dial.help, key=key)  # fmt: skip
     elif dial.kind == "key":
         st.select_slider(dial.question, options=list(KEY_NAMES.values()), help=dial.help, key=key)
@@ -178,8 +252,9 @@ def offer_deployment() -> None:
         return
     if offer is None:
         st.info(
-            "No model is deployed yet, and no registered version passed its export check: "
-            "register a verified export on the Registry page, or deploy one on the Deploy page."
+            "No model is deployed yet, and no registered version passed the check that its "
+            "packaged form answers as trained: register a checked one on the Registry page, or "
+            "deploy one on the Deploy page."
         )
         st.page_link("app_pages/deploy.py", label="Deploy a model", icon="🚀")
         return
@@ -210,14 +285,21 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
     options = [t.title for t in deployed] + [PASTE]
     # Comparing two deployments: the second column starts on the second one.
     index = 1 if slot == "b" and len(deployed) > 1 else 0
-    choice = st.selectbox("Model endpoint", options, index=index, key=f"{slot}_target")
+    choice = st.selectbox(
+        "Model endpoint",
+        options,
+        index=index,
+        help="Which running model answers: its name, version and the web address it answers "
+        "at (an address starting http://127.0.0.1 is this computer).",
+        key=f"{slot}_target",
+    )
     if choice != PASTE:
         target = deployed[options.index(choice)]
         if target.auth and not target.token:
             token = st.text_input(
-                "Token",
+                "Access key (bearer token)",
                 type="password",
-                help="This deployment wants a bearer token: the one it was deployed with.",
+                help="This deployment wants the access key it was deployed with.",
                 key=f"{slot}_deployment_token",
             )
             target = replace(target, token=token or None)
@@ -240,7 +322,7 @@ def paste_address(slot: str, deployed: list[Target]) -> Target | None:
     )
     version = version_column.text_input("Version (optional)", key=f"{slot}_version")
     token = st.text_input(
-        "Token (optional)",
+        "Access key, a bearer token (optional)",
         type="password",
         help="Sent as 'Authorization: Bearer …' to servers that need one; never shown again.",
         key=f"{slot}_token",
@@ -324,20 +406,29 @@ def show_flags(target: Target, songs: list[tuple[str, dict]]) -> None:
             )
 
 
+def show_context(probabilities: dict) -> None:
+    """The sentence that makes a 10-20 % top probability make sense (issue 17)."""
+    facts = data_set_facts(settings) if catalogue.data_set_is_synthetic(settings) else None
+    st.caption(chance_sentence(probabilities, facts.bayes_accuracy if facts else None))
+
+
 def show_answer(
     probabilities: dict, key: str, *, compact: bool = False, top: float | None = None
 ) -> None:
     """Headline, top countries, map, and (unless ``compact``) a bar over every country."""
     best = top_countries(probabilities, 5 if compact else TOP_N)
     st.markdown(f"#### {headline(probabilities)}")
+    if not compact:
+        show_context(probabilities)
     table, world = (st.container(), st.container()) if compact else st.columns([2, 3])
     table.dataframe(
         best.assign(chance=best["probability"] * 100)[["rank", "country", "chance"]],
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
-            "country": "Country",
+            # Wide enough for "Dominican Republic (DO)" in half the page (two answers).
+            "country": st.column_config.TextColumn("Country", width="medium"),
             "chance": st.column_config.ProgressColumn(
-                "Probability", format="%.1f %%", min_value=0, max_value=100
+                "Probability", format="%.1f %%", min_value=0, max_value=100, width="small"
             ),
         },
         hide_index=True,
@@ -376,7 +467,9 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
 
 
 def show_wire(answer: Prediction, key: str) -> None:
-    with st.expander(f"🧾 Request and response JSON of {answer.target.title} (for developers)"):
+    with st.expander(
+        f"🧾 For developers: what was sent to {answer.target.title} and what came back (JSON)"
+    ):
         st.caption(f"POST {answer.infer_url} · answered in {answer.elapsed_ms:.0f} ms")
         st.code(json.dumps(answer.request, indent=2), language="json")
         st.code(json.dumps(answer.response, indent=2), language="json")
@@ -396,7 +489,7 @@ st.markdown(
     "how fast…), never its artist or its lyrics."
 )
 
-if str((current_info(settings) or {}).get("source", "")).startswith("synthetic"):
+if catalogue.data_set_is_synthetic(settings):
     st.caption(
         "ℹ️ The current data set is synthetic: its countries' tastes are invented, so a preset's "
         "name (say, *K-pop banger*) says nothing about where this data's charts would place it."
@@ -465,6 +558,7 @@ elif st.session_state.get("predict_live"):
                 with column:
                     st.markdown(f"**{label}**")
                     show_answer(probabilities, f"song_{key}", compact=True, top=top)
+            show_context(answer.probabilities[0])
             show_comparison(*answer.probabilities, labels, "songs")
             with st.expander("The two songs in plain words"):
                 st.dataframe(song_words.feature_table({labels[0]: song_a[1], labels[1]: song_b[1]}))
@@ -484,6 +578,7 @@ elif st.session_state.get("predict_live"):
                     st.markdown(f"**{label}**")
                     show_flags(target, [song_a])
                     show_answer(answer.probabilities[0], f"model_{key}", compact=True, top=top)
+            show_context(answers[0].probabilities[0])
             show_comparison(
                 answers[0].probabilities[0], answers[1].probabilities[0], labels, "models"
             )

@@ -1,5 +1,9 @@
 """The song catalogue: the songs of the current data set a person can pick, and finding them.
 
+Two lists can be offered: the current data set's songs, and the workshop's real song list
+(:func:`fetch_real_songs`, fetched only when a person asks for it), kept beside the data set so
+that a synthetic data set's invented titles are not the only songs one can ask about.
+
 A song is a mapping of the model's features (:data:`jukebox.data.schema.FEATURES`) to raw
 values, the same values a model of this project receives. The catalogue is read from the data
 set's ``song_properties`` only (never the million ranking rows beside it), keeps the songs that
@@ -9,6 +13,7 @@ can be sent to a model, and names each one ``"Water — Tyla"`` for lists and se
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +22,14 @@ import pandas as pd
 
 from jukebox.config import Settings
 from jukebox.data.schema import FEATURES
-from jukebox.data.store import PROPERTIES_FILE
+from jukebox.data.sources import (
+    WORKSHOP_PROPERTIES_URL,
+    SourceError,
+    Unreachable,
+    _shown,
+    load_song_list,
+)
+from jukebox.data.store import PROPERTIES_FILE, current_info
 from jukebox.data.validation import PROPERTIES_TABLE, clean
 from jukebox.errors import JukeboxError
 
@@ -85,6 +97,82 @@ def catalogue_path(settings: Settings) -> Path:
     """Where the current data set's ``song_properties`` lives (see :mod:`jukebox.data.store`);
     only this table is read, never the million ranking rows beside it."""
     return settings.data_dir / PROPERTIES_FILE
+
+
+def real_songs_path(settings: Settings) -> Path:
+    """Where the workshop's real song list is kept once fetched (beside, not in, the data set:
+    fetching it never changes what models are trained on)."""
+    return settings.home / "song-lists" / "workshop_song_properties.parquet"
+
+
+def data_set_is_synthetic(settings: Settings) -> bool:
+    """True when the current data set is the generated one, whose song titles are invented."""
+    return str((current_info(settings) or {}).get("source", "")).startswith("synthetic")
+
+
+REAL_SONGS_TIMEOUT = 20.0
+"""Seconds to wait for the real song list: a demo without internet must not hang for long."""
+
+
+def fetch_real_songs(
+    settings: Settings, url: str | None = None, timeout: float = REAL_SONGS_TIMEOUT
+) -> pd.DataFrame:
+    """Download the workshop's real song list (``song_properties`` only, about 1.3 MB), keep it
+    under ``JUKEBOX_HOME`` and return its catalogue.
+
+    Nothing is written unless the list could be read and holds songs a model can be asked
+    about, so a failed fetch loses nothing. Raises ``SourceError`` with one sentence: offline
+    (the host cannot be reached) or the file is not a usable song list.
+    """
+    url = url or WORKSHOP_PROPERTIES_URL
+    shown = _shown(url)
+    host = shown.split("/")[2] if "://" in shown else shown
+    try:
+        properties = load_song_list(url, timeout=timeout)
+        songs = build_catalogue(properties)
+    except Unreachable:
+        raise SourceError(
+            f"The real song list could not be downloaded: {host} cannot be reached from this "
+            "computer (no internet?), so nothing changed here; try again once it is online."
+        ) from None
+    except (SourceError, ValueError) as error:
+        raise SourceError(
+            f"The real song list at {shown} cannot be used ({error}), so nothing changed here."
+        ) from None
+    if songs.empty:
+        raise SourceError(
+            f"The real song list at {shown} holds no song with every feature, so nothing "
+            "changed here."
+        )
+    path = real_songs_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    properties.to_parquet(partial, index=False)
+    os.replace(partial, path)  # a list is either whole or absent, never half written
+    return songs
+
+
+WELL_KNOWN = ("Flowers", "Espresso", "Blinding Lights")
+"""Hits of the workshop's real list that people know; offered first when a list holds them."""
+
+
+def search_examples(catalogue: pd.DataFrame, n: int = 3, prefer: tuple[str, ...] = ()) -> list[str]:
+    """A few searches that find songs of ``catalogue``: the titles of ``prefer`` the list holds,
+    then short titles spread over the list.
+
+    Deterministic (the same list gives the same examples), so the placeholder and the
+    suggestions after a failed search always name songs that are there.
+    """
+    names = catalogue["name"].astype("string").dropna().str.strip()
+    held = set(names.str.lower())
+    chosen = [title for title in prefer if title.lower() in held][:n]
+    names = names[(names.str.len() >= 3) & (names.str.len() <= 18) & names.str.isascii()]
+    names = names.drop_duplicates().reset_index(drop=True)
+    if names.empty or len(chosen) == n:
+        return chosen
+    wanted = n - len(chosen)
+    positions = sorted({int(len(names) * (i + 0.5) / wanted) for i in range(wanted)})
+    return chosen + [str(names[i]) for i in positions]
 
 
 def load_catalogue(path: Path) -> pd.DataFrame:

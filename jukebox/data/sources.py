@@ -43,9 +43,11 @@ __all__ = [
     "SourceError",
     "ValidationError",
     "SOURCE_KINDS",
+    "Unreachable",
     "load_kaggle_csv",
     "load_parquet",
     "load_s3",
+    "load_song_list",
     "load_source",
     "load_synthetic",
     "load_upload",
@@ -60,6 +62,11 @@ KAGGLE_COLUMNS = (
 """Columns of the Kaggle "Top Spotify Songs in 73 Countries (Daily Updated)" CSV."""
 
 HTTP_TIMEOUT = 60
+
+WORKSHOP_DATA_URL = "https://github.com/rhoai-mlops/jukebox/raw/main/99-data_prep"
+WORKSHOP_PROPERTIES_URL = f"{WORKSHOP_DATA_URL}/song_properties.parquet"
+WORKSHOP_RANKINGS_URL = f"{WORKSHOP_DATA_URL}/song_rankings.parquet"
+"""The workshop's public data: about 14,000 real songs and their charts (the Kaggle set)."""
 
 SOURCE_KINDS: dict[str, str] = {
     "synthetic": "Synthetic",
@@ -268,16 +275,32 @@ def _name_of(source: object) -> str | None:
     return str(name) if isinstance(name, str) else None
 
 
-def _fetch(location: str | Path, table: str) -> bytes:
+def load_song_list(location: str | Path, timeout: float = HTTP_TIMEOUT) -> pd.DataFrame:
+    """A ``song_properties`` table (path or http(s) URL) read as a list of songs to pick from,
+    not as a data set: nothing is validated beyond being a readable table.
+
+    Raises ``SourceError`` saying why it could not be read; a connection that fails (no
+    internet) is told apart from a server that answers with an error.
+    """
+    return _read_bytes_table(
+        _fetch(location, PROPERTIES_TABLE, timeout), _shown(location), PROPERTIES_TABLE, "parquet"
+    )
+
+
+class Unreachable(SourceError):
+    """An http(s) source that could not be reached at all: no connection, DNS or timeout."""
+
+
+def _fetch(location: str | Path, table: str, timeout: float = HTTP_TIMEOUT) -> bytes:
     """The bytes of a local file or an http(s) URL, or a SourceError saying why not."""
     text = str(location).strip()
     if text.startswith(("http://", "https://")):
         import requests
 
         try:
-            response = requests.get(text, timeout=HTTP_TIMEOUT)
+            response = requests.get(text, timeout=timeout)
         except requests.RequestException as error:
-            raise SourceError(
+            raise Unreachable(
                 f"{table}: cannot download {_shown(text)} ({type(error).__name__}); check the "
                 "URL and that the server is reachable."
             ) from None

@@ -29,6 +29,10 @@ Relative on purpose: the browser resolves it against the page address (``/explor
 ``/app/static/``), so it keeps working when the app is served under a base path by a proxy.
 """
 
+SMALL_AREA = 3.0
+"""Outlines smaller than this (square degrees, at their latitude) also get a dot: Luxembourg is
+0.2, Taiwan 2.8, Belgium 2.4, which a world map 700 pixels wide draws a few pixels across."""
+
 # Countries too small for the 110 m outlines, drawn as dots so their data is not lost.
 # Approximate centres (latitude, longitude), for the places that have Spotify charts.
 _DOT_POSITIONS: dict[str, tuple[float, float]] = {
@@ -60,6 +64,59 @@ def drawn_countries() -> frozenset[str]:
     return frozenset(g["id"] for g in topology["objects"]["countries"]["geometries"] if "id" in g)
 
 
+@cache
+def outline_facts() -> dict[str, tuple[float, tuple[float, float]]]:
+    """For each outlined country (ISO alpha-3): its area in square degrees (shrunk by the cosine
+    of its latitude, as on the map) and its centre (latitude, longitude) from the outlines."""
+    topology = json.loads((STATIC_DIR / OUTLINES_FILE).read_text())
+    (scale_x, scale_y), (shift_x, shift_y) = (
+        topology["transform"]["scale"],
+        topology["transform"]["translate"],
+    )
+    arcs = []
+    for arc in topology["arcs"]:  # delta-encoded, quantized positions
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x, y = x + dx, y + dy
+            points.append((x * scale_x + shift_x, y * scale_y + shift_y))
+        arcs.append(points)
+    facts = {}
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        if "id" not in geometry or "ct" not in geometry.get("properties", {}):
+            continue
+        polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
+        area = sum(_ring_area(_ring(arcs, polygon[0])) for polygon in polygons if polygon)
+        lon, lat = geometry["properties"]["ct"]
+        facts[geometry["id"]] = (area, (float(lat), float(lon)))
+    return facts
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    for index in indices:
+        arc = arcs[index] if index >= 0 else arcs[~index][::-1]  # ~i: the arc reversed
+        points.extend(arc if not points else arc[1:])
+    return points
+
+
+def _ring_area(points: list[tuple[float, float]]) -> float:
+    if len(points) < 3:
+        return 0.0
+    following = points[1:] + points[:1]
+    twice = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, following, strict=True))
+    latitude = sum(y for _, y in points) / len(points)
+    return abs(twice) / 2 * math.cos(math.radians(latitude))
+
+
+def position(code: str) -> tuple[float, float] | None:
+    """Where a country (alpha-2) sits on the map, (latitude, longitude); None if unknown."""
+    iso3 = alpha3(code)
+    if iso3 is not None and iso3 in outline_facts():
+        return outline_facts()[iso3][1]
+    return _DOT_POSITIONS.get(code.upper())
+
+
 def world_map(
     values: Mapping[str, float],
     title: str,
@@ -69,12 +126,16 @@ def world_map(
     colorscale: str = "Viridis",
     hover_label: str | None = None,
     height: int = 480,
+    mark: str | None = None,
+    mark_label: str = "",
 ) -> go.Figure:
     """A choropleth of ``values`` (ISO alpha-2 code -> number) over the world.
 
-    Codes with no outline at this scale but a known position (Singapore, Hong Kong, ...) are
-    drawn as dots on the same colour scale; any other code that cannot be placed is named in a
-    note under the map, so no country's value silently disappears.
+    Every country stays visible at any zoom: codes with no outline at this scale but a known
+    position (Singapore, Hong Kong, ...) and outlines smaller than :data:`SMALL_AREA`
+    (Luxembourg, Taiwan, ...) are drawn as dots on the same colour scale, and any other code
+    that cannot be placed is named in a note under the map, so no value silently disappears.
+    ``mark`` (a code) gets a star and ``mark_label`` beside it, e.g. the most likely country.
     """
     hover_label = hover_label or colorbar_title
     shapes: dict[str, list] = {"locations": [], "z": [], "text": []}
@@ -85,17 +146,19 @@ def world_map(
             continue
         iso3 = alpha3(code)
         name = country_name(code)
-        if iso3 is not None and iso3 in drawn_countries():
+        drawn = iso3 is not None and iso3 in drawn_countries()
+        if drawn:
             shapes["locations"].append(iso3)
             shapes["z"].append(float(value))
             shapes["text"].append(name)
-        elif code.upper() in _DOT_POSITIONS:
-            lat, lon = _DOT_POSITIONS[code.upper()]
+        small = drawn and outline_facts().get(iso3, (0.0, None))[0] < SMALL_AREA
+        if (small or not drawn) and position(code) is not None:
+            lat, lon = position(code)
             dots["lat"].append(lat)
             dots["lon"].append(lon)
             dots["z"].append(float(value))
             dots["text"].append(name)
-        else:
+        elif not drawn:
             unplaced.append(name)
 
     hover = f"<b>%{{text}}</b><br>{hover_label}: %{{z:{value_format}}}<extra></extra>"
@@ -126,6 +189,29 @@ def world_map(
                     line=dict(width=1, color="white"),
                 ),
                 hovertemplate=hover.replace("%{z", "%{marker.color"),
+                name="",
+                showlegend=False,
+            )
+        )
+    if mark is not None and mark in values and position(mark) is not None:
+        lat, lon = position(mark)
+        # Near the map's left or right edge the label goes inwards, so it is never cut off.
+        side = "left" if lon > 100 else "right" if lon < -100 else "center"
+        figure.add_trace(
+            go.Scattergeo(
+                lat=[lat],
+                lon=[lon],
+                text=[mark_label or country_name(mark)],
+                mode="markers+text",
+                textposition=f"top {side}",
+                # No colour of its own: the theme's text colour, with a shadow that sets it off
+                # from the map beneath in light and dark themes alike.
+                textfont=dict(size=14, weight="bold", shadow="auto"),
+                # Blue stands out on every colour scale used here (yellow to red, viridis).
+                marker=dict(
+                    symbol="star", size=20, color="#1565C0", line=dict(width=1.5, color="white")
+                ),
+                hoverinfo="text",
                 name="",
                 showlegend=False,
             )

@@ -13,12 +13,18 @@ from collections.abc import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
-from jukebox.data.countries import country_label
+from jukebox.data.countries import country_name, is_country_code
 from jukebox.ui.maps import world_map
 
 HIGHLIGHT = "#E4572E"
 REST = "#8DA0CB"
 PAIR = ("#4C72B0", "#E4572E")
+
+
+def country_text(code: str) -> str:
+    """``"Germany (DE)"``: the name, and the code beside it rather than a flag emoji, which
+    shows as a box or a letter pair where the system has no emoji font."""
+    return f"{country_name(code)} ({code.upper()})" if is_country_code(code) else str(code)
 
 
 def _sorted(probabilities: Mapping[str, float]) -> list[tuple[str, float]]:
@@ -27,13 +33,13 @@ def _sorted(probabilities: Mapping[str, float]) -> list[tuple[str, float]]:
 
 
 def top_countries(probabilities: Mapping[str, float], n: int | None = 10) -> pd.DataFrame:
-    """The ``n`` most likely countries, best first: rank, code, country (flag and name), chance."""
+    """The ``n`` most likely countries, best first: rank, code, country (name and code), chance."""
     ranked = _sorted(probabilities)[:n] if n else _sorted(probabilities)
     return pd.DataFrame(
         {
             "rank": range(1, len(ranked) + 1),
             "code": [c for c, _ in ranked],
-            "country": [country_label(c) for c, _ in ranked],
+            "country": [country_text(c) for c, _ in ranked],
             "probability": [p for _, p in ranked],
         }
     )
@@ -54,7 +60,7 @@ def comparison_table(
     table = pd.DataFrame(
         {
             "code": codes,
-            "country": [country_label(c) for c in codes],
+            "country": [country_text(c) for c in codes],
             labels[0]: [float(left.get(c, 0.0)) for c in codes],
             labels[1]: [float(right.get(c, 0.0)) for c in codes],
         }
@@ -73,9 +79,31 @@ def headline(probabilities: Mapping[str, float]) -> str:
         return "The model returned no countries."
     code, best = ranked[0]
     even = 1 / len(ranked)
-    sentence = f"Most likely to chart in {country_label(code)} ({best:.1%})"
+    sentence = f"Most likely to chart in {country_name(code)} ({best:.1%})"
     if best < 1.5 * even:
         return sentence + ", but the model sees no clear favourite."
+    return sentence + "."
+
+
+def chance_sentence(probabilities: Mapping[str, float], best_possible: float | None = None) -> str:
+    """Why a top probability of 10-20 % is a strong answer, in one sentence: how many countries
+    share the answer, what a blind guess would give each, and (when known, as on synthetic data)
+    how often even the best possible model names a song's country right."""
+    ranked = _sorted(probabilities)
+    if len(ranked) < 2:
+        return ""
+    code, best = ranked[0]
+    even = 1 / len(ranked)
+    sentence = (
+        f"A song charts in many countries at once, so the model shares its answer among all "
+        f"{len(ranked)} countries it knows: a blind guess would give each {even:.1%}, so "
+        f"{best:.1%} for {country_name(code)} is {best / even:.0f} times that"
+    )
+    if best_possible is not None:
+        sentence += (
+            f", and even the best possible model picks a chart's country right only "
+            f"{best_possible:.0%} of the time on this data"
+        )
     return sentence + "."
 
 
@@ -112,11 +140,14 @@ def probability_bar_chart(
 def probability_map(
     probabilities: Mapping[str, float], *, title: str = "", top: float | None = None
 ) -> go.Figure:
-    """The world coloured by each country's probability (maps.world_map, as percentages).
+    """The world coloured by each country's probability (maps.world_map, as percentages), with
+    the most likely country starred and named, however small it is on the map.
 
     ``top`` fixes the top of the colour scale, so two maps compared side by side share one
     scale and the same colour means the same probability on both.
     """
+    ranked = _sorted(probabilities)
+    best = ranked[0] if ranked else None
     figure = world_map(
         dict(probabilities),
         title,
@@ -124,6 +155,8 @@ def probability_map(
         value_format=".1%",
         colorscale="YlOrRd",
         height=420,
+        mark=best[0] if best else None,
+        mark_label=f"Most likely: {country_name(best[0])} ({best[1]:.1%})" if best else "",
     )
     if top is not None:
         figure.update_layout(coloraxis=dict(cmin=0.0, cmax=float(top)))

@@ -48,7 +48,7 @@ PRESETS: dict[str, Preset] = {
         ),
         _preset(
             "Latin dance hit",
-            "Reggaeton groove at 96 BPM, loud, sunny and made for dancing.",
+            "Reggaeton groove at 96 beats per minute, loud, sunny and made for dancing.",
             is_explicit=0, duration_ms=200_000, danceability=0.82, energy=0.78, key=7,
             loudness=-4.5, mode=1, speechiness=0.09, acousticness=0.14, instrumentalness=0.0,
             liveness=0.11, valence=0.80, tempo=96,
@@ -136,6 +136,14 @@ class Dial:
     step: float = 1
     unit: str = ""
     ends: tuple[str, str] = ("", "")
+    unit_words: str = ""
+    """The unit in plain words, said beside its abbreviation ("beats per minute", "BPM")."""
+
+    @property
+    def unit_label(self) -> str:
+        """``"beats per minute, BPM"``: the abbreviation never alone, for people who do not
+        know it."""
+        return f"{self.unit_words}, {self.unit}" if self.unit_words else self.unit
 
 
 DIALS: dict[str, Dial] = {
@@ -159,10 +167,10 @@ DIALS: dict[str, Dial] = {
         Dial("liveness", "How live does it sound?", "Presence of an audience: a live "
              "recording scores high.", "percent", unit="%", ends=("studio", "on stage")),
         Dial("tempo", "How fast?", "Beats per minute.", "number", low=40.0, high=220.0, step=1.0,
-             unit="BPM"),
+             unit="BPM", unit_words="beats per minute"),
         Dial("loudness", "How loud?", "Average loudness in decibels; 0 dB is the loudest a "
              "track can be mastered, most chart songs sit between -12 and -3 dB.", "number",
-             low=-40.0, high=5.0, step=0.1, unit="dB"),
+             low=-40.0, high=5.0, step=0.1, unit="dB", unit_words="decibels"),
         Dial("duration_ms", "How long?", "Length of the song in minutes and seconds.",
              "seconds", low=30, high=600, step=1, unit="s"),
         Dial("key", "In which key?", "The key the song is in.", "key", low=-1, high=11),
@@ -273,12 +281,13 @@ def format_value(feature: str, raw: float) -> str:
 
 
 def song_summary(song: Mapping[str, float]) -> str:
-    """One line about a song: ``"3:20 · 96 BPM · G major · -4.5 dB · 82 % danceable"``."""
+    """One line about a song in plain words: ``"3:20 long · tempo 96 BPM · G major · loudness
+    -4.5 dB · 82 % danceable · …"`` (each unit beside the word it measures)."""
     parts = [
-        format_value("duration_ms", song["duration_ms"]),
-        format_value("tempo", song["tempo"]),
+        f"{format_value('duration_ms', song['duration_ms'])} long",
+        f"tempo {format_value('tempo', song['tempo'])}",
         f"{format_value('key', song['key'])} {format_value('mode', song['mode'])}",
-        format_value("loudness", song["loudness"]),
+        f"loudness {format_value('loudness', song['loudness'])}",
         f"{format_value('danceability', song['danceability'])} danceable",
         f"{format_value('energy', song['energy'])} energy",
         f"{format_value('valence', song['valence'])} happy",
@@ -295,6 +304,23 @@ def feature_table(songs: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
         for f in DIALS
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def no_match_sentence(query: str, examples: list[str], invented: bool = False) -> str:
+    """What a search that found nothing says: why, and songs of the list that are there.
+
+    On a synthetic data set a person searches for songs they know, which cannot be there, so
+    the sentence says the titles are invented rather than asking for fewer words.
+    """
+    some = " or ".join(f"“{e}”" for e in examples[:2])
+    if invented:
+        tail = f" such as {some}" if some else ""
+        return (
+            f"No song here matches “{query}”: this data set's titles are invented, so search "
+            f"for one of its own{tail}, or get the workshop's real songs above."
+        )
+    tail = f", or search for {some}" if some else ""
+    return f"No song's title or artists hold “{query}”: try fewer words{tail}."
 
 
 # --------------------------------------------------------------------------------------------

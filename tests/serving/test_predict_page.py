@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from jukebox.config import load_settings
 from jukebox.data import catalogue
-from jukebox.data.countries import country_label
 from jukebox.data.schema import FEATURES
 from jukebox.serving import deploy
+from jukebox.ui.predict import country_text
 from jukebox.ui.song_words import PRESETS
 from tests.bundles import make_tiny_bundle
 from tests.ports import free_port
@@ -101,7 +101,7 @@ def server_ranking(url: str, song: dict, name: str = "tiny") -> list[str]:
     answer = requests.post(url + model + "/infer", json=body, timeout=5).json()
     labels = requests.get(url + model, timeout=5).json()["parameters"]["labels"]
     pairs = sorted(zip(answer["outputs"][0]["data"], labels, strict=True), reverse=True)
-    return [country_label(code) for _, code in pairs]
+    return [country_text(code) for _, code in pairs]
 
 
 def paste(at: AppTest, url: str, slot: str = "a", token: str = "") -> None:
@@ -178,9 +178,8 @@ def test_a_preset_on_a_pasted_address_shows_the_servers_top_countries(home, serv
 
     expected = server_ranking(servers["v1"], PRESETS["K-pop banger"].features)
     assert shown_countries(at) == expected
-    assert any(m.value == f"#### Most likely to chart in {expected[0]}" or
-               m.value.startswith(f"#### Most likely to chart in {expected[0]} (")
-               for m in at.markdown)  # fmt: skip
+    name = expected[0].rsplit(" (", 1)[0]  # "Germany (DE)": the headline names the country
+    assert any(m.value.startswith(f"#### Most likely to chart in {name} (") for m in at.markdown)
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # the map and the bar over every country
     # The exact JSON, ready to copy: the request holds the preset's raw features.
@@ -407,3 +406,86 @@ def test_on_synthetic_data_the_page_says_the_tastes_are_invented(home):
     at = open_page()
     no_failure(at)
     assert any("tastes are invented" in c.value for c in at.caption)
+
+
+# --- Issue 17: a stakeholder finds a song they know --------------------------------------------
+
+
+def real_songs(home: Path, n: int = 400) -> pd.DataFrame:
+    """The first ``n`` real songs (with the well-known hits among them) as the data set's songs."""
+    if not SHARED_SONGS.is_file():
+        pytest.skip(f"{SHARED_SONGS} is absent")
+    songs = pd.read_parquet(SHARED_SONGS)
+    known = songs["name"].isin(catalogue.WELL_KNOWN)
+    return pd.concat([songs[known], songs[~known].head(n)])
+
+
+@pytest.mark.slow  # drives the app through several reruns
+def test_typing_picks_the_best_match_in_both_songs(home):
+    """Issue 17: the search selected nothing, so Predict stayed disabled; typing is enough."""
+    (home / "data").mkdir(parents=True)
+    real_songs(home).to_parquet(home / "data" / "song_properties.parquet")
+    at = open_page()
+    at.segmented_control(key="compare").set_value("Two songs").run()
+    paste(at, f"http://127.0.0.1:{free_port()}")  # a model to ask; nothing is asked yet
+    assert at.button(key="predict").disabled
+    at.text_input(key="a_query").input("espresso").run()
+    at.text_input(key="b_query").input("blinding lights").run()
+    no_failure(at)
+    assert at.selectbox(key="a_song").value == "Espresso — Sabrina Carpenter"
+    assert at.selectbox(key="b_song").value == "Blinding Lights — The Weeknd"
+    assert not at.button(key="predict").disabled
+    # Another pick from the list stays picked; a new search picks its own best match.
+    other = at.selectbox(key="a_song").options[-1]
+    at.selectbox(key="a_song").select(other).run()
+    assert at.selectbox(key="a_song").value == other
+    at.text_input(key="a_query").input("flowers").run()
+    assert at.selectbox(key="a_song").value == "Flowers — Miley Cyrus"
+    # The placeholder names songs that are there.
+    assert "Flowers" in at.text_input(key="a_query").placeholder
+
+
+@pytest.mark.slow  # generates a data set and drives the app through several reruns
+def test_invented_songs_are_said_and_the_real_list_is_one_click_away(home, monkeypatch):
+    """Issue 17: on synthetic data "Blinding Lights" finds nothing; the page says why, suggests
+    songs that are there, and fetches the real list in one click (offline: one sentence, and
+    nothing is lost)."""
+    from jukebox.data.store import save_current
+    from tests.model.conftest import tiny_data
+
+    real = real_songs(home)
+    save_current(tiny_data(n_songs=60, n_days=3), load_settings())
+    at = open_page()
+    at.text_input(key="a_query").input("Blinding Lights").run()
+    no_failure(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "titles are invented" in said
+    examples = catalogue.search_examples(
+        catalogue.load_catalogue(home / "data" / "song_properties.parquet")
+    )
+    assert f"“{examples[0]}”" in said  # a song of this data set, to search for instead
+
+    # Offline: one sentence, and the search, the song list and the choices stay as they were.
+    monkeypatch.setattr(catalogue, "WORKSHOP_PROPERTIES_URL", f"http://127.0.0.1:{free_port()}/x")
+    at.text_input(key="a_query").input(examples[0]).run()
+    picked = at.selectbox(key="a_song").value
+    at.button(key="get_real_songs").click().run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning]
+    assert "cannot be reached" in warning and "nothing changed" in warning
+    assert warning.count(". ") == 0  # one sentence
+    assert at.selectbox(key="a_song").value == picked
+    assert not catalogue.real_songs_path(load_settings()).exists()
+
+    # Online (here a local copy of the workshop's file): the real songs, chosen by typing.
+    workshop = home.parent / "song_properties.parquet"
+    real.to_parquet(workshop)
+    monkeypatch.setattr(catalogue, "WORKSHOP_PROPERTIES_URL", str(workshop))
+    at.button(key="get_real_songs").click().run()
+    no_failure(at)
+    assert not at.warning
+    assert at.segmented_control(key="song_list").value.startswith("Real songs")
+    at.text_input(key="a_query").input("Blinding Lights").run()
+    assert at.selectbox(key="a_song").value == "Blinding Lights — The Weeknd"
+    # The data set models learn from is untouched.
+    assert catalogue.data_set_is_synthetic(load_settings())

@@ -70,3 +70,24 @@ def test_one_value_everywhere_gets_one_colour_bar_tick():
     assert list(figure.layout.coloraxis.colorbar.tickvals) == [15_700]
     varied = maps.world_map({"DE": 1, "FR": 2}, "", "entries")
     assert varied.layout.coloraxis.colorbar.tickvals is None
+
+
+def test_tiny_outlines_get_a_dot_too_so_every_country_stays_visible():
+    """Issue 17: Luxembourg (17.5 %) and Taiwan were invisible on the Predict map."""
+    figure = maps.world_map({"DE": 1, "LU": 5, "TW": 4, "SG": 3}, "", "entries")
+    choropleth, dots = figure.data
+    assert set(choropleth.locations) == {"DEU", "LUX", "TWN"}  # still coloured where drawn
+    assert list(dots.text) == ["Luxembourg", "Taiwan", "Singapore"]
+    assert list(dots.marker.color) == [5, 4, 3]
+    lat, lon = dots.lat[0], dots.lon[0]
+    assert 49 < lat < 51 and 5 < lon < 7  # at Luxembourg
+    assert maps.outline_facts()["DEU"][0] > 5 * maps.SMALL_AREA  # Germany needs no dot
+
+
+def test_the_marked_country_gets_a_star_and_its_label():
+    figure = maps.world_map({"DE": 1, "NZ": 9}, "", "entries", mark="NZ", mark_label="Top: NZ")
+    star = figure.data[-1]
+    assert star.marker.symbol == "star" and list(star.text) == ["Top: NZ"]
+    assert star.mode == "markers+text"
+    assert star.textposition == "top left"  # New Zealand is at the right edge: label inwards
+    assert maps.world_map({"DE": 1}, "", "x", mark="FR").data[-1].type == "choropleth"

@@ -92,7 +92,9 @@ def test_display_values_that_mean_nothing_are_refused():
 
 def test_song_summary_and_feature_table_speak_plainly():
     song = song_words.PRESETS["Latin dance hit"].features
-    assert song_words.song_summary(song).startswith("3:20 · 96 BPM · G major · -4.5 dB")
+    assert song_words.song_summary(song).startswith(
+        "3:20 long · tempo 96 BPM · G major · loudness -4.5 dB"
+    )
     table = song_words.feature_table({"A": song, "B": song_words.PRESETS["Rap track"].features})
     assert list(table.columns) == ["A", "B"]
     assert table.loc["How fast?", "A"] == "96 BPM"
