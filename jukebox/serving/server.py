@@ -261,7 +261,8 @@ class _Connection(asyncio.Protocol):
         self.lingering = False  # refused mid-body: drop what still arrives, then close
         self.dropped = 0
         self.last_active = 0.0
-        self.messages = 0  # requests begun on this connection, to time each one
+        self.message_started = 0.0
+        self.deadline_armed = False  # one timer at a time, not one per request
         self._new_message()
 
     # -- asyncio ---------------------------------------------------------------------------------
@@ -310,10 +311,10 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.in_message = True
         self.headers_done = False
-        self.messages += 1
-        loop, server = self.server.loop, self.server
-        loop.call_later(server.header_timeout, self._check_deadline, self.messages, "headers")
-        loop.call_later(server.body_timeout, self._check_deadline, self.messages, "body")
+        self.message_started = self.server.loop.time()
+        if not self.deadline_armed:
+            self.deadline_armed = True
+            self.server.loop.call_later(self.server.header_timeout, self._check_deadline)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -424,14 +425,24 @@ class _Connection(asyncio.Protocol):
         self.queue.append(_Answer(status, error_body(message), close=True, linger=self.in_message))
         self._answer_queue()
 
-    def _check_deadline(self, message: int, part: str) -> None:
-        """Refuse request number ``message`` if it is still arriving (its headers, or at all)."""
-        if message != self.messages or not self.in_message or self.ignore_input:
+    def _check_deadline(self) -> None:
+        """Refuse the request being received if its headers, or all of it, took too long; else
+        look again at its next deadline (none while no request is arriving)."""
+        self.deadline_armed = False
+        if not self.in_message or self.ignore_input:
             return
-        if part == "headers" and self.headers_done:
+        server = self.server
+        elapsed = server.loop.time() - self.message_started
+        part, timeout = (
+            ("body", server.body_timeout)
+            if self.headers_done
+            else ("headers", server.header_timeout)
+        )
+        if elapsed >= timeout:
+            self._refuse(408, f"the request's {part} took more than {timeout:g} s to arrive")
             return
-        timeout = self.server.header_timeout if part == "headers" else self.server.body_timeout
-        self._refuse(408, f"the request's {part} took more than {timeout:g} s to arrive")
+        self.deadline_armed = True
+        server.loop.call_later(timeout - elapsed, self._check_deadline)
 
     def _linger(self) -> None:
         """Half-close (the answer is sent, nothing more will be), then read and drop what the
