@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             grpc_server, grpc_port = make_grpc_server(
-                model, host=args.host, port=args.grpc_port, token=token
+                model, host=args.host, port=args.grpc_port, token=token, max_body=server.max_body
             )
         except (OSError, RuntimeError) as error:
             server.server_close()

@@ -30,6 +30,7 @@ from jukebox.serving.protocol import (
     check_shape,
 )
 from jukebox.serving.runtime import V2_TO_NUMPY, ServedModel
+from jukebox.serving.server import DEFAULT_MAX_BODY
 
 SERVER_NAME = "jukebox-oip"
 SERVER_VERSION = "0.1.0"
@@ -71,10 +72,11 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return service_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
 
     def ModelReady(self, request, context):  # noqa: N802
+        # As Triton answers: a model it does not serve is not ready, which is no error.
         try:
             check_served(self.model, request.name, request.version)
-        except ProtocolError as error:
-            _abort(context, error)
+        except ProtocolError:
+            return service_pb2.ModelReadyResponse(ready=False)
         return service_pb2.ModelReadyResponse(ready=True)
 
     def ModelMetadata(self, request, context):  # noqa: N802
@@ -215,11 +217,22 @@ def make_grpc_server(
     port: int = 0,
     token: str | None = None,
     workers: int = 8,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> tuple[grpc.Server, int]:
     """A started gRPC server for ``model`` and the port it bound (port 0 picks a free one).
-    With a ``token``, calls other than the health checks must carry it, as on REST."""
+    With a ``token``, calls other than the health checks must carry it, as on REST; a message
+    may be as large as a REST body (``max_body``; gRPC's own default is 4 MiB)."""
     interceptors = [BearerToken(token)] if token else []
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), interceptors=interceptors)
+    options = [
+        ("grpc.max_receive_message_length", max_body),
+        # An answer is some bytes per row of the request: allow it the same room.
+        ("grpc.max_send_message_length", max_body),
+    ]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers),
+        interceptors=interceptors,
+        options=options,
+    )
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(model), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:

@@ -261,7 +261,7 @@ def _entry_problem(entry: object, model: ServedModel) -> ProtocolError | None:
             return ProtocolError(
                 f'input "{name}": "binary_data_size" must be a non-negative integer'
             )
-        if "data" in entry:
+        if entry.get("data") is not None:  # "data": null is no data, as Triton reads it
             return ProtocolError(
                 f'input "{name}": send either "data" or "binary_data_size", not both'
             )

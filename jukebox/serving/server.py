@@ -98,6 +98,17 @@ INLINE_BODY = 16 * 1024
 """Bodies up to this size (about fifteen rows of JSON) are answered on the event loop."""
 IDLE_TIMEOUT = 120.0
 """Seconds a connection may stay silent before it is closed."""
+HEADER_TIMEOUT = 30.0
+"""Seconds from a request's first byte to the end of its headers: a client trickling them a
+byte at a time would otherwise hold a connection for as long as it likes."""
+BODY_TIMEOUT = 300.0
+"""Seconds from a request's first byte to the end of its body (the largest body allowed, sent
+at a few hundred kilobytes a second)."""
+LINGER_SECONDS = 5.0
+LINGER_BYTES = 256 * 1024 * 1024
+"""After refusing a request whose body is still arriving (a 413), how long, and how much of it,
+is read and dropped before the connection closes: closing at once resets a connection with
+unread data, and the client sees the reset instead of the answer, as real servers avoid."""
 
 
 class OIPApplication:
@@ -151,21 +162,26 @@ class OIPApplication:
             return 200, _READY
         if parts[1:] == ["openapi.json"]:
             _method(method, "GET")
-            return 200, dumps(openapi_document(self.model))
+            return 200, dumps(openapi_document(self.model, token_required=bool(self.token)))
         self._authorize(authorization)
         if len(parts) == 1:
             _method(method, "GET")
             return 200, dumps({"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": []})
         if parts[1] != "models" or len(parts) < 3:
             raise ProtocolError(f"no such endpoint: {path}", 404)
-        model = self._model(parts[2], parts[3:])
         tail = parts[5:] if len(parts) > 3 and parts[3] == "versions" else parts[3:]
+        if tail == ["ready"]:
+            # As Triton answers: 200 when ready, else 400 (a model not served is not ready).
+            _method(method, "GET")
+            try:
+                model = self._model(parts[2], parts[3:])
+            except ProtocolError as error:
+                raise ProtocolError(f"not ready: {error.message}", 400) from None
+            return 200, dumps({"name": model.name, "ready": True})
+        model = self._model(parts[2], parts[3:])
         if not tail:
             _method(method, "GET")
             return 200, dumps(model.metadata())
-        if tail == ["ready"]:
-            _method(method, "GET")
-            return 200, dumps({"name": model.name, "ready": True})
         if tail == ["infer"]:
             _method(method, "POST")
             return self._infer(model, body, header_length)
@@ -227,6 +243,8 @@ class _Answer:
     status: int
     payload: bytes
     close: bool = False
+    linger: bool = False
+    """Close only after the rest of the request has been read and dropped."""
 
 
 class _Connection(asyncio.Protocol):
@@ -240,7 +258,11 @@ class _Connection(asyncio.Protocol):
         self.queue: deque[_Request | _Answer] = deque()
         self.busy = False  # a worker thread is answering queue[0]
         self.ignore_input = False  # set once the connection is to close
+        self.lingering = False  # refused mid-body: drop what still arrives, then close
+        self.dropped = 0
         self.last_active = 0.0
+        self.message_started = 0.0
+        self.deadline_armed = False  # one timer at a time, not one per request
         self._new_message()
 
     # -- asyncio ---------------------------------------------------------------------------------
@@ -257,6 +279,11 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.server.loop.time()
+        if self.lingering:
+            self.dropped += len(data)
+            if self.dropped > LINGER_BYTES:
+                self._close(at_once=True)
+            return
         if self.ignore_input:
             return
         try:
@@ -283,6 +310,11 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.in_message = True
+        self.headers_done = False
+        self.message_started = self.server.loop.time()
+        if not self.deadline_armed:
+            self.deadline_armed = True
+            self.server.loop.call_later(self.server.header_timeout, self._check_deadline)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -296,12 +328,13 @@ class _Connection(asyncio.Protocol):
         self.headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
+        self.headers_done = True
         length = self.headers.get(b"content-length")
         limit = self.server.max_body
         if length is not None and int(length) > limit:  # httptools has checked it is a number
             raise _Refused(
                 413,
-                f"the request body is {length} bytes, over the limit of {limit} bytes: "
+                f"the request body is {int(length)} bytes, over the limit of {limit} bytes: "
                 "send fewer rows per request",
             )
         if self.headers.get(b"expect", b"").strip().lower() == b"100-continue":
@@ -379,14 +412,57 @@ class _Connection(asyncio.Protocol):
         transport.write(b"".join(head) + payload)
         if close:
             self.queue.clear()
-            self._close()
+            if answer.linger:
+                self._linger()
+            else:
+                self._close()
         return not close
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer what came before, then this error, then close."""
+        """Answer what came before, then this error, then close: at once when the request is
+        over, else after dropping what the client still sends (see ``LINGER_SECONDS``)."""
         self.ignore_input = True
-        self.queue.append(_Answer(status, error_body(message), close=True))
+        self.queue.append(_Answer(status, error_body(message), close=True, linger=self.in_message))
         self._answer_queue()
+
+    def _check_deadline(self) -> None:
+        """Refuse the request being received if its headers, or all of it, took too long; else
+        look again at its next deadline (none while no request is arriving)."""
+        self.deadline_armed = False
+        if not self.in_message or self.ignore_input:
+            return
+        server = self.server
+        elapsed = server.loop.time() - self.message_started
+        part, timeout = (
+            ("body", server.body_timeout)
+            if self.headers_done
+            else ("headers", server.header_timeout)
+        )
+        if elapsed >= timeout:
+            self._refuse(408, f"the request's {part} took more than {timeout:g} s to arrive")
+            return
+        self.deadline_armed = True
+        server.loop.call_later(timeout - elapsed, self._check_deadline)
+
+    def _linger(self) -> None:
+        """Half-close (the answer is sent, nothing more will be), then read and drop what the
+        client still sends until it stops, closes, or the bounds are reached."""
+        transport = self.transport
+        self.lingering = True
+        if transport.can_write_eof():
+            transport.write_eof()
+        loop, started = self.server.loop, self.server.loop.time()
+
+        def check() -> None:
+            if transport.is_closing():
+                return
+            now = loop.time()
+            if now - self.last_active >= 0.5 or now - started >= LINGER_SECONDS:
+                self._close(at_once=True)
+            else:
+                loop.call_later(0.25, check)
+
+        loop.call_later(0.25, check)
 
     def _close(self, at_once: bool = False) -> None:
         self.ignore_input = True
@@ -446,10 +522,14 @@ class OIPServer:
         *,
         max_body: int = DEFAULT_MAX_BODY,
         idle_timeout: float = IDLE_TIMEOUT,
+        header_timeout: float = HEADER_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         self.application = application
         self.max_body = max_body
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.socket = _listen(*address)
         self.server_address = self.socket.getsockname()[:2]
         self.connections: set[_Connection] = set()
@@ -478,7 +558,11 @@ class OIPServer:
         headers = request.headers
         body = request.body
         framed = b"content-length" in headers or b"transfer-encoding" in headers
-        if not framed and request.method == "POST":
+        if (
+            not framed
+            and request.method == "POST"
+            and request.path.split("?")[0].endswith("/infer")
+        ):  # elsewhere the route answers first: an unknown path is 404, a GET-only one 405
             return _Answer(400, error_body("the request has no Content-Length header"))
         encoding = headers.get(b"content-encoding", b"").decode("latin-1").strip().lower()
         if encoding and encoding != "identity":
@@ -585,10 +669,17 @@ def make_server(
     token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     idle_timeout: float = IDLE_TIMEOUT,
+    header_timeout: float = HEADER_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> OIPServer:
     """Bind a server for ``model`` (port 0 picks a free port: read it from ``server.port``)."""
     return OIPServer(
-        (host, port), OIPApplication(model, token), max_body=max_body, idle_timeout=idle_timeout
+        (host, port),
+        OIPApplication(model, token),
+        max_body=max_body,
+        idle_timeout=idle_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
     )
 
 

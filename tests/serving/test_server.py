@@ -69,7 +69,6 @@ def test_model_ready(url, path):
     "method, path",
     [
         ("GET", "/v2/models/nosuchmodel"),
-        ("GET", "/v2/models/nosuchmodel/ready"),
         ("POST", "/v2/models/nosuchmodel/infer"),
         ("GET", f"/v2/models/{MODEL}/versions/7"),
         ("POST", f"/v2/models/{MODEL}/versions/7/infer"),
