@@ -289,8 +289,8 @@ def choose_target(slot: str, deployed: list[Target]) -> Target | None:
         "Model endpoint",
         options,
         index=index,
-        help="Which running model answers: its name, version and the web address it answers "
-        "at (an address starting http://127.0.0.1 is this computer).",
+        help="Which running model answers: its version, and the name it was deployed under "
+        "(the Deploy page shows its web address).",
         key=f"{slot}_target",
     )
     if choice != PASTE:

@@ -22,6 +22,7 @@ Every failure becomes a :class:`ServingError` whose message is one sentence a pe
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,18 @@ class InferenceResult:
 # --- endpoints ----------------------------------------------------------------------------------
 
 
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
+"""A host name or an IP address: what "not a url at all" is not (spaces, punctuation)."""
+
+
+def _port_ok(parts) -> bool:
+    try:
+        parts.port  # noqa: B018 - reading it checks it: urllib raises on a port that is no number
+    except ValueError:
+        return False
+    return True
+
+
 def base_url(endpoint: str) -> str:
     """``http://host:port`` from what a person pastes (also accepts a trailing ``/v2/...``)."""
     endpoint = (endpoint or "").strip()
@@ -72,7 +85,12 @@ def base_url(endpoint: str) -> str:
     if "://" not in endpoint:
         endpoint = "http://" + endpoint
     parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not _HOST.fullmatch(parts.hostname)
+        or not _port_ok(parts)
+    ):
         raise ServingError(
             f"{endpoint!r} is not a server URL: write it like http://127.0.0.1:8080 or "
             "https://my-model.apps.example.com."

@@ -147,13 +147,13 @@ def deployment_targets(
 
 
 def deployment_title(deployment: Deployment, production: bool = False) -> str:
-    """How a person tells deployments apart: which version answers, in words."""
-    where = f"{deployment.name} at {deployment.endpoint}"
+    """How a person tells deployments apart: which version answers, in words (its web address
+    is for those who need it, on the Deploy page; the deployment's name keeps titles apart)."""
     if deployment.model and production:
-        return f"The production model, version {deployment.version} ({where})"
+        return f"The production model, version {deployment.version} ({deployment.name})"
     if deployment.model:
-        return f"{deployment.model} version {deployment.version} ({where})"
-    return f"{deployment.name} · {deployment.source} · {deployment.endpoint}"
+        return f"{deployment.model} version {deployment.version} ({deployment.name})"
+    return f"{deployment.name} · {deployment.source}"
 
 
 def production_versions(settings: Settings, models: Iterable[str]) -> dict[str, str]:

@@ -149,6 +149,8 @@ def test_bad_rows_are_refused_before_sending(rows, words):
         ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
         ("https://m.apps.example.com/v2/models/x/infer", "https://m.apps.example.com"),
         ("https://host/prefix/v2", "https://host/prefix"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+        ("my-model.team-a.svc:8080", "http://my-model.team-a.svc:8080"),
     ],
 )
 def test_base_url(endpoint, expected):
@@ -156,7 +158,7 @@ def test_base_url(endpoint, expected):
 
 
 def test_base_url_refuses_what_is_not_a_url():
-    for bad in ("", "ftp://x", "http://"):
+    for bad in ("", "ftp://x", "http://", "not a url at all", "http://host:port", "a,b"):
         with pytest.raises(ServingError):
             base_url(bad)
 
