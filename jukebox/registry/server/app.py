@@ -48,22 +48,37 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class Collection:
-    """A top-level collection: ``/{path}``, ``/{path}/{id}`` and the search ``/{find}``."""
+    """A top-level collection: ``/{path}``, ``/{path}/{id}`` and the search ``/{find}``.
+
+    Its POST and PATCH bodies are upstream's ``*Create`` and ``*Update`` schemas, which refuse
+    output-only fields, except for ``/artifacts``: upstream reads that body as a union of the
+    artifact types (``ArtifactCreate.UnmarshalJSON`` in ``pkg/openapi``), which ignores them.
+    """
 
     path: str
     find: str
     kind: str
     artifact_type: str | None = None  # fixed by the route: /model_artifacts holds one type
 
+    @property
+    def strict(self) -> bool:
+        return not (self.kind == "artifact" and self.artifact_type is None)
+
 
 @dataclass(frozen=True)
 class Nested:
-    """Children under a parent: ``/{parent_path}/{id}/{child}`` (list and create)."""
+    """Children under a parent: ``/{parent_path}/{id}/{child}`` (list and create).
+
+    ``strict``: the POST body is the child's ``*Create`` schema; otherwise it is the child's
+    whole schema (``ModelVersion``, ``ExperimentRun``, as upstream's controller decodes it),
+    whose output-only fields are ignored.
+    """
 
     parent_path: str
     parent_kind: str
     child: str
     kind: str
+    strict: bool
 
 
 COLLECTIONS = (
@@ -77,12 +92,16 @@ COLLECTIONS = (
     Collection("experiment_runs", "experiment_run", "experiment_run"),
 )
 NESTED = (
-    Nested("registered_models", "registered_model", "versions", "model_version"),
+    Nested("registered_models", "registered_model", "versions", "model_version", strict=False),
     Nested(
-        "serving_environments", "serving_environment", "inference_services", "inference_service"
+        "serving_environments",
+        "serving_environment",
+        "inference_services",
+        "inference_service",
+        strict=True,
     ),
-    Nested("inference_services", "inference_service", "serves", "serve_model"),
-    Nested("experiments", "experiment", "experiment_runs", "experiment_run"),
+    Nested("inference_services", "inference_service", "serves", "serve_model", strict=True),
+    Nested("experiments", "experiment", "experiment_runs", "experiment_run", strict=False),
 )
 # Artifacts under versions and runs: listed by type, and upserted rather than only created.
 ARTIFACT_PARENTS = (("model_versions", "model_version"), ("experiment_runs", "experiment_run"))
@@ -181,7 +200,8 @@ def _collection_routes(registry: Registry, c: Collection) -> list[Route]:
 
     async def create(request: Request) -> Response:
         body = parse_body(await request.body())
-        return json_response(registry.create(kind, body, artifact_type=fixed), 201)
+        created = registry.create(kind, body, artifact_type=fixed, strict=c.strict)
+        return json_response(created, 201)
 
     async def get(request: Request) -> Response:
         return json_response(registry.get(kind, request.path_params["id"], fixed))
@@ -189,7 +209,9 @@ def _collection_routes(registry: Registry, c: Collection) -> list[Route]:
     async def update(request: Request) -> Response:
         body = parse_body(await request.body())
         return json_response(
-            registry.update(kind, request.path_params["id"], body, artifact_type=fixed)
+            registry.update(
+                kind, request.path_params["id"], body, artifact_type=fixed, strict=c.strict
+            )
         )
 
     async def find(request: Request) -> Response:
@@ -220,7 +242,7 @@ def _nested_routes(registry: Registry, n: Nested) -> list[Route]:
     async def create_child(request: Request) -> Response:
         body = parse_body(await request.body())
         parent = (n.parent_kind, request.path_params["id"])
-        return json_response(registry.create(n.kind, body, parent=parent), 201)
+        return json_response(registry.create(n.kind, body, parent=parent, strict=n.strict), 201)
 
     path = f"/{n.parent_path}/{{id}}/{n.child}"
     return [

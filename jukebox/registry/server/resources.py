@@ -150,7 +150,9 @@ class Kind:
     ``parent`` names the body field holding the id of the resource this one belongs to; names are
     unique among the children of one parent (or among all resources of the kind without one).
     ``references`` are other body fields holding ids of resources that must exist. ``immutable``
-    fields are set on creation and never changed by an update.
+    fields are set on creation and never changed by an update: upstream's ``*Update`` schemas
+    lack them. ``not_in_create`` fields are not in upstream's ``*Create`` schema either (the
+    route's path gives them).
     """
 
     name: str
@@ -161,6 +163,7 @@ class Kind:
     parent: tuple[str, str] | None = None  # (body field, parent kind)
     references: dict[str, str] = field(default_factory=dict)  # body field -> kind
     immutable: tuple[str, ...] = ("name",)
+    not_in_create: tuple[str, ...] = ()
 
 
 KINDS: dict[str, Kind] = {
@@ -223,6 +226,7 @@ KINDS: dict[str, Kind] = {
             parent=("inferenceServiceId", "inference_service"),
             references={"modelVersionId": "model_version"},
             immutable=("name", "modelVersionId", "inferenceServiceId"),
+            not_in_create=("inferenceServiceId",),
         ),
         Kind(
             "experiment",
@@ -245,12 +249,14 @@ KINDS: dict[str, Kind] = {
             defaults={"state": "LIVE", "status": "RUNNING"},
             required=("experimentId",),
             parent=("experimentId", "experiment"),
-            immutable=("name", "experimentId"),
+            # ExperimentRunUpdate has no startTimeSinceEpoch: a run's start is given once.
+            immutable=("name", "experimentId", "startTimeSinceEpoch"),
         ),
     )
 }
 
-#: Output-only fields: ignored in request bodies, set by the server.
+#: Output-only fields, set by the server: refused in a ``*Create`` or ``*Update`` body (unknown
+#: there), ignored in a body of a resource's whole schema (an upsert of an artifact).
 OUTPUT_FIELDS = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
 #: Output-only fields of artifacts: the experiment and run an artifact was logged under.
 ARTIFACT_OUTPUT_FIELDS = ("experimentId", "experimentRunId")
@@ -271,8 +277,9 @@ def kind_fields(kind: Kind, artifact_type: str | None = None) -> dict[str, Any]:
 def body_model(kind_name: str, creating: bool, artifact_type: str | None = None) -> type[BaseModel]:
     """The pydantic model of a create (POST) or update (PATCH) body of one kind.
 
-    Unknown fields and output-only fields are ignored, as a lenient server should; a field of a
-    wrong type, a bad enum value or a missing required field is an error.
+    Fields outside the model are ignored here: the service has refused those the route's schema
+    does not know before (``service._refuse_unknown``), and drops the output-only ones it does.
+    A field of a wrong type, a bad enum value or a missing required field is an error.
     """
     kind = KINDS[kind_name]
     fields = kind_fields(kind, artifact_type)

@@ -23,6 +23,7 @@ from jukebox.registry.server.resources import (
     MAX_NAME_LENGTH,
     OUTPUT_FIELDS,
     URI_FIELDS,
+    Kind,
     body_model,
     kind_fields,
 )
@@ -116,16 +117,24 @@ class Registry:
         *,
         parent: tuple[str, str] | None = None,
         artifact_type: str | None = None,
+        strict: bool = False,
     ) -> dict:
         """Create a resource from a request body.
 
         ``parent`` (kind, id) comes from the path of a nested route (``/registered_models/1/
         versions``); otherwise a kind with a parent takes its id from the body.
         ``artifact_type`` is fixed by the route (``/model_artifacts``) or read from the body.
+        ``strict``: the body is a ``*Create`` schema, which has no output-only field (see
+        ``_refuse_unknown``); otherwise the resource's whole schema, whose output-only fields
+        are ignored.
         """
         spec = KINDS[kind]
+        if strict:
+            _refuse_unknown(body, _create_fields(spec, artifact_type))
         if kind == "artifact":
             artifact_type = _artifact_type(body, artifact_type)
+        if not strict:
+            _refuse_unknown(body, _whole_fields(spec, artifact_type))
         if spec.parent is not None and parent is not None:
             parent_field = spec.parent[0]
             given = body.get(parent_field)
@@ -134,6 +143,7 @@ class Registry:
                     f"{parent_field} {given} in the body differs from {parent[1]} in the path"
                 )
             body = {**body, parent_field: parent[1]}
+        _check_required(kind, body, artifact_type)
         document = {**spec.defaults, **_validate(kind, body, True, artifact_type)}
         if artifact_type:
             document["artifactType"] = artifact_type
@@ -164,10 +174,25 @@ class Registry:
             return created
 
     def update(
-        self, kind: str, resource_id: str, body: dict, *, artifact_type: str | None = None
+        self,
+        kind: str,
+        resource_id: str,
+        body: dict,
+        *,
+        artifact_type: str | None = None,
+        strict: bool = False,
     ) -> dict:
-        """Apply a partial update (PATCH): given fields replace stored ones; null removes one."""
+        """Apply a partial update (PATCH): given fields replace stored ones; null removes one.
+
+        ``strict``: the body is an ``*Update`` schema, which has neither output-only fields nor
+        those fixed at creation (``name``, the parent's id); otherwise (``/artifacts/{id}``, an
+        upsert) such fields are ignored.
+        """
         label = _label(kind, artifact_type)
+        spec = KINDS[kind]
+        if strict:
+            # Before looking the resource up: upstream decodes the body first.
+            _refuse_unknown(body, _update_fields(spec, artifact_type))
         with self.store.write() as connection:
             document, parent_id = self.store.load(connection, kind, resource_id, label)
             stored_type = document.get("artifactType")
@@ -183,6 +208,9 @@ class Registry:
                     f"artifact {resource_id} is a {stored_type}; its type cannot become"
                     f" {given_type}"
                 )
+            if not strict:
+                _refuse_unknown(body, _whole_fields(spec, stored_type))
+            _check_nulls(kind, body, stored_type)
             changes = _validate(kind, body, False, stored_type)
             for key, value in changes.items():
                 if value is None:
@@ -267,13 +295,17 @@ class Registry:
         step_ids: str | None,
         **options: Any,
     ) -> Page:
-        """The history of metrics logged under one run (or under every run)."""
+        """The history of metrics logged under one run (or under every run), optionally only of
+        metrics whose name contains ``name`` and of the steps ``step_ids``."""
         if run_id is not None and not self.store.exists("experiment_run", run_id):
             raise NotFound(f"experiment run with id {run_id} not found")
         clauses: list[str] = []
         params: list = []
         if name:
-            clauses.append("json_extract(body, '$.name') = ?")
+            # A part of the name, as upstream: applyMetricHistoryListFilters
+            # (internal/db/service/metric_history.go) filters with `name LIKE '%<name>%'`, the
+            # value's own % and _ left as wildcards.
+            clauses.append("json_extract(body, '$.name') LIKE '%' || ? || '%'")
             params.append(name)
         if step_ids:
             steps = _step_ids(step_ids)
@@ -348,27 +380,50 @@ def _check_name_length(name: object, parent_id: str | None, label: str) -> None:
         )
 
 
-def _check_fields(kind: str, body: dict, creating: bool, artifact_type: str | None) -> None:
-    """Refuse what upstream's server refuses before storing anything: fields the resource does
-    not have (with upstream's words), a missing required field (422), and a null that would
-    leave the stored record invalid."""
-    spec = KINDS[kind]
-    known = set(kind_fields(spec, artifact_type)) | set(OUTPUT_FIELDS) | set(spec.immutable)
-    if kind == "artifact":
-        known |= set(ARTIFACT_OUTPUT_FIELDS)
+def _refuse_unknown(body: dict, allowed: set[str]) -> None:
+    """Refuse a field the body's schema does not have, in upstream's words exactly.
+
+    Upstream decodes each body with ``json.Decoder.DisallowUnknownFields``
+    (``internal/server/openapi/api_model_registry_service.go``), so its answer is the
+    decoder's error text, ``json: unknown field "<name>"``, for the first such field in the
+    body; its client's e2e suite (``clients/python/tests/regression_test.py``) compares the
+    whole Error body with it."""
     for key in body:
-        if key not in known:
-            raise BadRequest(
-                f'json: unknown field "{key}" (a {_label(kind, artifact_type)} has no such field)'
-            )
-    if creating:
-        for key in spec.required:
-            if body.get(key) in (None, ""):
-                raise RequiredMissing(
-                    f"required field '{key}' is zero value: give the "
-                    f"{_label(kind, artifact_type)} its {key}"
-                )
-        return
+        if key not in allowed:
+            raise BadRequest(f'json: unknown field "{key}"')
+
+
+def _create_fields(spec: Kind, artifact_type: str | None) -> set[str]:
+    """The fields of the kind's ``*Create`` schema (``RegisteredModelCreate``...)."""
+    return set(kind_fields(spec, artifact_type)) - set(spec.not_in_create)
+
+
+def _update_fields(spec: Kind, artifact_type: str | None) -> set[str]:
+    """The fields of the kind's ``*Update`` schema: no name, no parent, nothing set once."""
+    return set(kind_fields(spec, artifact_type)) - set(spec.immutable)
+
+
+def _whole_fields(spec: Kind, artifact_type: str | None) -> set[str]:
+    """The fields of the kind's whole schema (``ModelVersion``, ``Artifact``), which some routes
+    take as a body: output-only fields are known there, and ignored."""
+    known = set(kind_fields(spec, artifact_type)) | set(OUTPUT_FIELDS) | set(spec.immutable)
+    if spec.name == "artifact":
+        known |= set(ARTIFACT_OUTPUT_FIELDS)
+    return known
+
+
+def _check_required(kind: str, body: dict, artifact_type: str | None) -> None:
+    """A missing or empty required field is 422, in upstream's words exactly: its
+    ``RequiredError`` (``internal/server/openapi/error.go``) says ``required field 'name' is
+    zero value.``, and its client's e2e suite compares the whole Error body with it."""
+    for key in KINDS[kind].required:
+        if body.get(key) in (None, ""):
+            raise RequiredMissing(f"required field '{key}' is zero value.")
+
+
+def _check_nulls(kind: str, body: dict, artifact_type: str | None) -> None:
+    """Refuse a null that would leave the stored record invalid."""
+    spec = KINDS[kind]
     for key in (*spec.required, *spec.defaults):
         if key in body and body[key] is None and key not in spec.immutable:
             raise BadRequest(
@@ -378,7 +433,7 @@ def _check_fields(kind: str, body: dict, creating: bool, artifact_type: str | No
 
 
 def _validate(kind: str, body: dict, creating: bool, artifact_type: str | None) -> dict:
-    _check_fields(kind, body, creating, artifact_type)
+    """The body's changes as the kind's pydantic model reads them (fields checked already)."""
     output = (*OUTPUT_FIELDS, *ARTIFACT_OUTPUT_FIELDS) if kind == "artifact" else OUTPUT_FIELDS
     body = {key: value for key, value in body.items() if key not in output}
     # An empty string is no URI, and no artifact name: neither is stored (as upstream).

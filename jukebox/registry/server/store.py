@@ -3,9 +3,11 @@
 Each resource is stored whole, as the JSON document the API returns, so a listing is a
 concatenation of stored strings. The columns beside it (kind, parent, name, external id,
 artifact type, times) exist to look resources up, order them and enforce uniqueness: names are
-unique among the children of one parent, external ids among the resources of a kind. Those rules
-are UNIQUE constraints, so concurrent writers (threads, or several server processes on one file)
-can never create a duplicate: the loser of a race gets ``Conflict``.
+unique among the children of one parent (and, for artifacts, of one artifact type), external ids
+among the resources of a kind. Those rules are UNIQUE constraints, so concurrent writers (threads,
+or several server processes on one file) can never create a duplicate: the loser of a race gets
+``Conflict``. The schema has a version (``PRAGMA user_version``); opening an older database
+upgrades it in place, keeping every row.
 
 The database runs in WAL mode with a busy timeout and full synchronisation, and every write is
 one ``BEGIN IMMEDIATE`` transaction, so readers never block, writers queue instead of failing,
@@ -26,8 +28,11 @@ from pathlib import Path
 
 from jukebox.registry.server.errors import BadRequest, Conflict, NotFound
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS resource (
+# The version of the schema below, kept in the database's ``user_version``: 0 is a database
+# made before versions were kept, whose name rule treated every artifact type as one.
+SCHEMA_VERSION = 1
+TABLE = """
+CREATE TABLE {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
     parent_id INTEGER NOT NULL DEFAULT 0,
@@ -37,20 +42,33 @@ CREATE TABLE IF NOT EXISTS resource (
     create_time INTEGER NOT NULL,
     update_time INTEGER NOT NULL,
     body TEXT NOT NULL,
-    UNIQUE (kind, parent_id, name),
     UNIQUE (kind, external_id)
-);
-CREATE INDEX IF NOT EXISTS resource_by_parent_id ON resource (kind, parent_id, id);
-CREATE INDEX IF NOT EXISTS resource_by_create ON resource (kind, parent_id, create_time, id);
-CREATE INDEX IF NOT EXISTS resource_by_update ON resource (kind, parent_id, update_time, id);
+)
 """
+INDEXES = (
+    # Names are unique among the children of one parent, per artifact type: upstream keeps
+    # each artifact type apart (its Artifact table is UNIQUE (type_id, name)), so a run may log a
+    # metric and a parameter of one name. COALESCE, because NULLs never collide in a UNIQUE index,
+    # and resources other than artifacts have no type.
+    "CREATE UNIQUE INDEX IF NOT EXISTS resource_name"
+    " ON resource (kind, parent_id, COALESCE(artifact_type, ''), name)",
+    "CREATE INDEX IF NOT EXISTS resource_by_parent_id ON resource (kind, parent_id, id)",
+    "CREATE INDEX IF NOT EXISTS resource_by_create ON resource (kind, parent_id, create_time, id)",
+    "CREATE INDEX IF NOT EXISTS resource_by_update ON resource (kind, parent_id, update_time, id)",
+)
+COLUMNS = "id, kind, parent_id, name, external_id, artifact_type, create_time, update_time, body"
 
-ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}
-# Generous, because each call of the official client opens a new HTTP session (and, with
-# SSL_CERT_FILE set, parses the CA bundle again): listing up to this many resources takes one
-# call for the items and one for the empty page that ends the listing.
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 10_000
+# orderBy values, as upstream's internal/platform/db/scopes/paginate.go (AllowedOrderByColumns)
+# accepts them, lower-case "id" included. Any other orderBy, and a sortOrder other than ASC or
+# DESC, falls back to the default (ID, ASC), as there (PaginateWithOptions): no error.
+ORDER_COLUMNS = {
+    "ID": "id",
+    "CREATE_TIME": "create_time",
+    "LAST_UPDATE_TIME": "update_time",
+    "id": "id",
+}
+SORT_ORDERS = ("ASC", "DESC")
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -72,8 +90,61 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = FULL")
     # filterQuery's LIKE is case-sensitive, as in SQL; ILIKE is the case-insensitive one.
     connection.execute("PRAGMA case_sensitive_like = ON")
-    connection.executescript(SCHEMA)
+    _upgrade(connection)
     return connection
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Create the schema in a new database, or bring an older one up to ``SCHEMA_VERSION``.
+
+    One ``BEGIN IMMEDIATE`` transaction, which checks the version again once it holds the write
+    lock: of several servers opening one file at once, one upgrades and the others see it done.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            exists = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resource'"
+            ).fetchone()
+            if exists:
+                _rebuild_without_kind_wide_names(connection)
+            else:
+                connection.execute(TABLE.format(name="resource"))
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for index in INDEXES:
+            connection.execute(index)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _rebuild_without_kind_wide_names(connection: sqlite3.Connection) -> None:
+    """Version 0 to 1: drop the table constraint ``UNIQUE (kind, parent_id, name)``, which made
+    a metric and a parameter of one name under one run collide.
+
+    SQLite cannot drop a table constraint, so the table is copied into one of the new shape, the
+    old one dropped and the copy renamed (SQLite's own recipe for schema changes), every row and
+    id kept. Ids are never reused (AUTOINCREMENT): the sequence is carried over as well, so an id
+    given out before the upgrade is not given out again even if its row is gone.
+    """
+    sequence = connection.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'resource'"
+    ).fetchone()
+    connection.execute("DROP TABLE IF EXISTS resource_upgrade")
+    connection.execute(TABLE.format(name="resource_upgrade"))
+    connection.execute(
+        f"INSERT INTO resource_upgrade ({COLUMNS}) SELECT {COLUMNS} FROM resource"  # noqa: S608
+    )
+    connection.execute("DROP TABLE resource")  # and its indexes, made again by the caller
+    connection.execute("ALTER TABLE resource_upgrade RENAME TO resource")
+    if sequence is not None:
+        # The copy's sequence is the largest id copied, which is less if the newest rows are gone.
+        connection.execute("DELETE FROM sqlite_sequence WHERE name = 'resource'")
+        connection.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('resource', ?)", (sequence[0],)
+        )
 
 
 def now_ms() -> int:
@@ -234,18 +305,14 @@ class Store:
         """One page of the resources of ``kind``, ordered and continued by keyset paging.
 
         The token carries the order value and id of the last item returned, so pages stay
-        consistent while resources are added. The listing ends with an empty page, whose token
-        is empty.
+        consistent while resources are added. As upstream's server (``GenericRepository.List``
+        in ``internal/platform/db/repository/generic_repository.go``): without ``pageSize``, or
+        with 0, the page holds everything; the page holding the last item has an empty token
+        (one more row than the page is read to know whether there is a next page).
         """
         size = _page_size(page_size)
-        column = ORDER_COLUMNS.get(order_by or "ID")
-        if column is None:
-            raise BadRequest(
-                f"orderBy {order_by!r} is not supported; use one of {', '.join(ORDER_COLUMNS)}"
-            )
-        direction = (sort_order or "ASC").upper()
-        if direction not in ("ASC", "DESC"):
-            raise BadRequest(f"sortOrder {sort_order!r} is not supported; use ASC or DESC")
+        column = ORDER_COLUMNS.get(order_by or "ID", "id")
+        direction = sort_order if sort_order in SORT_ORDERS else "ASC"
         where, params = _filters(kind, name, external_id, parent_id, artifact_type)
         if condition is not None:
             # A filterQuery, already translated to SQL with placeholders (see filters.py).
@@ -264,19 +331,16 @@ class Store:
             rows = self._read(
                 f"SELECT body, {column}, id FROM resource WHERE {where}"  # noqa: S608
                 f" ORDER BY {column} {direction}, id {direction} LIMIT ?",
-                (*params, size),
+                (*params, size + 1 if size > 0 else -1),  # LIMIT -1: no limit
             )
         except sqlite3.OperationalError as error:
             if condition is None:
                 raise
             # e.g. a property name that is not a valid JSON path
             raise BadRequest(f"filterQuery cannot be applied: {error}") from None
-        rows = rows[:size]
-        # Every page with items points past its last item, and only an empty page ends the
-        # listing. An empty token on a last full page would make the official client's pager
-        # fetch the first page again to notice the end (it checks for a token it has seen), so
-        # ending on a cheap empty page is faster for it, and equally clear to any other client.
-        token = _encode_token(column, rows[-1][1], rows[-1][2]) if rows else ""
+        more = 0 < size < len(rows)
+        rows = rows[:size] if more else rows
+        token = _encode_token(column, rows[-1][1], rows[-1][2]) if more else ""
         return Page([row[0] for row in rows], token, size)
 
 
@@ -310,14 +374,16 @@ def _int_id(resource_id: str) -> int:
 
 
 def _page_size(page_size: str | None) -> int:
+    """The page size asked for; 0 (or less) is no limit, as upstream's ``pageSize > 0`` check
+    has it. Upstream reads it as an int32 (``converter.StringToInt32``); anything else is 400."""
     if page_size in (None, ""):
-        return DEFAULT_PAGE_SIZE
+        return 0
     try:
         size = int(page_size)
     except ValueError:
         raise BadRequest(f"pageSize must be a whole number, not {page_size!r}") from None
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise BadRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}, not {size}")
+    if not -INT32_MAX - 1 <= size <= INT32_MAX:
+        raise BadRequest(f"pageSize must fit in 32 bits (at most {INT32_MAX}), not {size}")
     return size
 
 

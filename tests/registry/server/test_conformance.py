@@ -27,7 +27,13 @@ bd07139a60e2e019654467997082a6c3cf70b8f5 (2026-04-29, the commit whose OpenAPI d
   ``internal/server/openapi/api_model_registry_service_service.go`` and ``internal/core/``
   (``artifact.go``, ``experiment_run.go``): 201 for a new model or doc artifact but 200 for a
   logged parameter, metric or dataset; a metric or parameter logged again by name updates the
-  existing one; a metric needs a value; a run cannot end before it starts.
+  existing one; a metric needs a value; a run cannot end before it starts;
+- upstream's client e2e suite, ``clients/python/tests/regression_test.py``: the Error bodies it
+  compares word for word (an unknown field, a missing name);
+- where upstream's server differs from what a reader of the OpenAPI document might expect, its
+  Go code, quoted in each test: names unique per artifact type, paging
+  (``internal/platform/db/``), update bodies without output-only fields, the metric history's
+  name filter matching a part of the name.
 
 The client itself is not used: it is not on PyPI (the newest release there, ``model-registry``
 0.3.18, exercised in ``test_official_client.py``, has no experiment or run API and uses the paths
@@ -527,3 +533,128 @@ def test_what_upstream_refuses_the_client_sees_refused(api, name):
     twice = {"name": run["name"], "status": "RUNNING", "experimentId": experiment["id"]}
     assert_error(api.post("/experiment_runs", twice), 409)
     assert_error(api.post(path, {**param("lr", "1", "number"), "parameterType": "int"}), 400)
+
+
+def test_a_metric_and_a_parameter_of_one_name_are_both_logged(api, name):
+    """``run.log_param("lr", 0.1)`` and ``run.log_metric("lr", 0.5)`` in one run: upstream
+    stores both, since it keeps names unique per artifact type (its Artifact table is
+    ``UNIQUE (type_id, name)``, ``internal/platform/db/mysql/migrations/
+    000001_create_artifact_table.up.sql``), and logging one again by name updates that one."""
+    _, run = start_experiment_run(api, name)
+    parameter = log(api, run, param("lr", "0.1", "number"))
+    loss = log(api, run, metric("lr", 0.5, 0))
+    dataset = log(api, run, {"name": "lr", "artifactType": "dataset-artifact", "uri": "s3://d"})
+    assert len({parameter["id"], loss["id"], dataset["id"]}) == 3
+    again = log(api, run, param("lr", "0.2", "number"))
+    assert again["id"] == parameter["id"] and again["value"] == "0.2"
+    later = log(api, run, metric("lr", 0.25, 1))
+    assert later["id"] == loss["id"] and later["value"] == 0.25
+
+    items, _ = client_pager(api, f"/experiment_runs/{run['id']}/artifacts")
+    assert [(item["name"], item["artifactType"], item.get("value")) for item in items] == [
+        ("lr", "parameter", "0.2"),
+        ("lr", "metric", 0.25),
+        ("lr", "dataset-artifact", None),
+    ]
+    history, _ = client_pager(api, f"/experiment_runs/{run['id']}/metric_history", name="lr")
+    assert [(m["step"], m["value"]) for m in history] == [(0, 0.5), (1, 0.25)]
+
+    # A model artifact and a doc artifact of one name under one version, likewise.
+    _, version, artifact = register_model(api, name, "1")
+    doc = {"name": artifact["name"], "artifactType": "doc-artifact", "uri": "https://d/readme"}
+    answer(api.post(f"/model_versions/{version['id']}/artifacts", doc), 201)
+    items, _ = client_pager(api, f"/model_versions/{version['id']}/artifacts")
+    assert [(item["name"], item["artifactType"]) for item in items] == [
+        (name, "model-artifact"),
+        (name, "doc-artifact"),
+    ]
+
+
+def test_metric_history_is_chosen_by_a_part_of_the_name(api, name):
+    """``get_experiment_run_metric_history(name=...)``: upstream's
+    ``applyMetricHistoryListFilters`` (``internal/db/service/metric_history.go``) filters with
+    ``name LIKE '%<name>%'``."""
+    _, run = start_experiment_run(api, name)
+    for metric_name in ("loss", "val_loss", "accuracy"):
+        log(api, run, metric(metric_name, 0.5, 0))
+    path = f"/experiment_runs/{run['id']}/metric_history"
+    for part, expected in (
+        ("loss", ["loss", "val_loss"]),
+        ("val_", ["val_loss"]),
+        ("acc", ["accuracy"]),
+        ("los", ["loss", "val_loss"]),
+        ("precision", []),
+    ):
+        items, _ = client_pager(api, path, name=part)
+        assert [item["name"] for item in items] == expected, part
+    query = f"experimentRunId IN ({run['id']})"
+    across, _ = client_pager(api, "/experiment_runs/metric_history", filterQuery=query, name="ss")
+    assert [item["name"] for item in across] == ["loss", "val_loss"]
+
+
+def test_listings_end_on_the_page_of_their_last_item(api, name):
+    """What upstream's ``GenericRepository.List`` (``internal/platform/db/repository/
+    generic_repository.go``) answers and its client's pager does with it: the page holding the
+    last item has an empty token, and the pager notices the end by reading the first page once
+    more (its token is the one it started with). Without ``pageSize`` (``get_registered_models()``
+    sends none, ``types/options.py``) one page holds everything (``DefaultPageSize = 0``)."""
+    model = None
+    for number in range(5):
+        model, _, _ = register_model(api, name, f"v{number}")
+    path = f"/registered_models/{model['id']}/versions"
+    items, pages = client_pager(api, path, pageSize="2")
+    assert [item["name"] for item in items] == [f"v{number}" for number in range(5)]
+    assert [page["size"] for page in pages] == [2, 2, 1, 2]
+    assert [bool(page["nextPageToken"]) for page in pages] == [True, True, False, True]
+
+    items, pages = client_pager(api, path)
+    assert len(items) == 5 and len(pages) == 2
+    assert pages[0]["pageSize"] == 0 and pages[0]["nextPageToken"] == ""
+    # An order upstream does not know falls back to ID, ascending, rather than failing.
+    items, _ = client_pager(api, path, orderBy="NAME", sortOrder="DOWN")
+    assert [item["id"] for item in items] == sorted((item["id"] for item in items), key=int)
+
+
+# -- upstream's client e2e suite: clients/python/tests/regression_test.py ---------------------
+
+
+def test_malformed_registered_model_gets_upstreams_error_word_for_word(api):
+    """``test_as_mlops_engineer_i_would_like_to_store_a_malformed_registered_model_i_get_a_
+    structured_error_message``: the whole body is compared. Upstream's controller decodes with
+    ``DisallowUnknownFields`` (``CreateRegisteredModel`` in ``internal/server/openapi/
+    api_model_registry_service.go``), so the message is Go's decoder error."""
+    response = api.post("/registered_models", {"name": "test_model", "ext_id": 123})
+    assert response.status_code == 400
+    assert response.json() == {"code": "Bad Request", "message": 'json: unknown field "ext_id"'}
+
+
+def test_malformed_model_version_gets_upstreams_error_word_for_word(api, name):
+    """``test_as_mlops_engineer_i_would_like_to_store_a_malformed_model_version_i_get_a_
+    structured_error_message``: upstream's ``RequiredError`` (``internal/server/openapi/
+    error.go``) is sent with status 422 and the 400 body (``DefaultErrorHandler``)."""
+    model, _, _ = register_model(api, name, "1.0.0")
+    response = api.post("/model_versions", {"registeredModelId": model["id"]})
+    assert response.status_code == 422
+    assert response.json() == {
+        "code": "Bad Request",
+        "message": "required field 'name' is zero value.",
+    }
+
+
+def test_update_bodies_have_no_output_fields(api, name):
+    """``update(model)`` sends a ``RegisteredModelUpdate``, which has no id, times or name;
+    upstream refuses a PATCH body holding one (``UpdateRegisteredModel``, ``DisallowUnknownFields``)
+    and changes nothing."""
+    model, version, _ = register_model(api, name, "1.0.0")
+    for path, resource_, field in (
+        (f"/registered_models/{model['id']}", model, "id"),
+        (f"/registered_models/{model['id']}", model, "name"),
+        (f"/model_versions/{version['id']}", version, "createTimeSinceEpoch"),
+    ):
+        response = api.patch(path, {field: resource_[field], "description": "changed"})
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "code": "Bad Request",
+            "message": f'json: unknown field "{field}"',
+        }
+        assert answer(api.get(path), 200) == resource_

@@ -152,3 +152,115 @@ def test_token_protects_the_api_but_not_the_health_check(tmp_path):
         assert "s3cret-token" not in log + job
     finally:
         stop_server(settings)
+
+
+@pytest.fixture
+def resources(rest, name) -> dict[str, dict]:
+    """One resource of each kind with a PATCH route, linked as a client links them."""
+    model = rest.post("/registered_models", {"name": name}).json()
+    version = rest.post("/model_versions", {"name": "1", "registeredModelId": model["id"]}).json()
+    artifact = rest.post(
+        f"/model_versions/{version['id']}/artifacts",
+        {"name": name, "artifactType": "model-artifact", "uri": "s3://b/k"},
+    ).json()
+    experiment = rest.post("/experiments", {"name": name}).json()
+    run = rest.post(
+        "/experiment_runs",
+        {"name": "r", "experimentId": experiment["id"], "startTimeSinceEpoch": "1000"},
+    ).json()
+    environment = rest.post("/serving_environments", {"name": name}).json()
+    service = rest.post(
+        "/inference_services",
+        {
+            "registeredModelId": model["id"],
+            "servingEnvironmentId": environment["id"],
+            "modelVersionId": version["id"],
+        },
+    ).json()
+    return {
+        "registered_models": model,
+        "model_versions": version,
+        "model_artifacts": artifact,
+        "experiments": experiment,
+        "experiment_runs": run,
+        "serving_environments": environment,
+        "inference_services": service,
+    }
+
+
+def exact_error(response, status: int, message: str) -> None:
+    """The whole Error body, word for word, as upstream's client e2e suite compares it."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"code": "Bad Request", "message": message}
+
+
+@pytest.mark.parametrize(
+    ("collection", "field"),
+    [
+        ("registered_models", "id"),
+        ("registered_models", "createTimeSinceEpoch"),
+        ("registered_models", "lastUpdateTimeSinceEpoch"),
+        ("registered_models", "name"),
+        ("model_versions", "name"),
+        ("model_versions", "registeredModelId"),
+        ("model_artifacts", "id"),
+        ("model_artifacts", "name"),
+        ("experiments", "name"),
+        ("experiment_runs", "experimentId"),
+        ("experiment_runs", "startTimeSinceEpoch"),
+        ("serving_environments", "id"),
+        ("inference_services", "servingEnvironmentId"),
+        ("inference_services", "registeredModelId"),
+    ],
+)
+def test_patch_with_a_field_its_update_schema_lacks_is_400_and_changes_nothing(
+    rest, resources, collection, field
+):
+    """Upstream decodes a PATCH body into the resource's ``*Update`` schema (``pkg/openapi/
+    model_*_update.go``) with ``DisallowUnknownFields`` (``internal/server/openapi/
+    api_model_registry_service.go``, e.g. ``UpdateRegisteredModel``): output-only fields and
+    those fixed at creation are unknown there, even sent back with the value they have."""
+    stored = resources[collection]
+    path = f"/{collection}/{stored['id']}"
+    body = {"description": "changed", field: stored[field]}
+    exact_error(rest.patch(path, body), 400, f'json: unknown field "{field}"')
+    assert rest.get(path).json() == stored
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/registered_models", {"name": "x", "id": "5"}, "id"),
+        ("/experiments", {"name": "x", "createTimeSinceEpoch": "5"}, "createTimeSinceEpoch"),
+        ("/model_artifacts", {"uri": "s3://b/k", "experimentRunId": "5"}, "experimentRunId"),
+    ],
+)
+def test_create_with_an_output_field_is_400(rest, name, path, body, field):
+    """A POST body of a ``*Create`` schema has no output-only field either."""
+    body = {**body, "name": name} if "name" in body else body
+    exact_error(rest.post(path, body), 400, f'json: unknown field "{field}"')
+
+
+def test_serve_create_takes_its_service_from_the_path_only(rest, resources):
+    """``ServeModelCreate`` has no inferenceServiceId: the path gives it."""
+    service, version = resources["inference_services"], resources["model_versions"]
+    path = f"/inference_services/{service['id']}/serves"
+    body = {"modelVersionId": version["id"], "inferenceServiceId": service["id"]}
+    exact_error(rest.post(path, body), 400, 'json: unknown field "inferenceServiceId"')
+    made = rest.post(path, {"modelVersionId": version["id"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["inferenceServiceId"] == service["id"]
+
+
+def test_nested_create_of_a_whole_version_or_run_ignores_output_fields(rest, resources):
+    """Upstream's ``CreateRegisteredModelVersion`` and ``CreateExperimentExperimentRun`` decode
+    the whole ``ModelVersion`` and ``ExperimentRun`` schemas, which have id and times."""
+    model, experiment = resources["registered_models"], resources["experiments"]
+    version = rest.post(
+        f"/registered_models/{model['id']}/versions",
+        {"name": "2", "id": "1", "createTimeSinceEpoch": "1"},
+    )
+    assert version.status_code == 201, version.text
+    assert version.json()["id"] != "1" and version.json()["createTimeSinceEpoch"] != "1"
+    run = rest.post(f"/experiments/{experiment['id']}/experiment_runs", {"name": "r2", "id": "1"})
+    assert run.status_code == 201, run.text
