@@ -35,9 +35,7 @@ _JITTER = 0.05  # a new song's features stray from its model song's by 5 % of ea
 CHANGES = ("Append new songs", "Drop chart rows", "Shift a feature")
 
 
-def _again(
-    data: SongData, properties: pd.DataFrame, rankings: pd.DataFrame, what: str
-) -> SongData:
+def _again(data: SongData, properties: pd.DataFrame, rankings: pd.DataFrame, what: str) -> SongData:
     return song_data(
         properties.reset_index(drop=True),
         rankings.reset_index(drop=True),
