@@ -4,7 +4,7 @@ import streamlit as st
 
 from jukebox.config import load_settings
 from jukebox.lifecycle import life_stages
-from jukebox.ui.data import data_set_facts
+from jukebox.ui.data import counts_metrics, data_set_facts
 
 st.title("🎵 Jukebox")
 st.markdown(
@@ -29,14 +29,16 @@ if facts is None:
 else:
     st.markdown(f"**{facts.source}**")
     cols = st.columns(4)
-    cols[0].metric("Chart entries", f"{facts.rows:,}" if facts.rows is not None else "—")
-    cols[1].metric("Songs", f"{facts.songs:,}" if facts.songs is not None else "—")
+    if facts.counts is not None:
+        counts_metrics(cols, facts.counts)
     cols[2].metric("Countries", facts.countries if facts.countries is not None else "—")
     cols[3].metric(
         "Bayes ceiling",
         f"{facts.bayes_accuracy:.1%}" if facts.bayes_accuracy is not None else "unknown",
         help="The best accuracy any classifier could reach on this data set (synthetic data only).",
     )
+    if facts.counts is not None:
+        st.caption(facts.counts.sentence())
     if facts.first_date and facts.last_date:
         st.caption(f"Charts from {facts.first_date} to {facts.last_date}.")
 st.page_link("app_pages/explore.py", label="Explore the data", icon="🔎")
