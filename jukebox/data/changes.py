@@ -135,13 +135,17 @@ def append_songs(data: SongData, n_songs: int, seed: int = 1) -> SongData:
 
 
 def _jittered(songs: pd.DataFrame, everyone: pd.DataFrame, rng: np.random.Generator):
-    """``songs`` with each measured feature moved a little (within its range)."""
+    """``songs`` with each measured feature moved a little (within its range, and values on an
+    edge of it left there)."""
     songs = songs.copy()
     for feature in SHIFTABLE:
         spec = FEATURE_SPECS[feature]
         spread = float(pd.to_numeric(everyone[feature], errors="coerce").std() or 0.0)
-        moved = songs[feature].astype(float) + rng.normal(0, _JITTER * spread, len(songs))
-        moved = moved.clip(spec.low, spec.high)
+        values = songs[feature].astype(float)
+        moved = (values + rng.normal(0, _JITTER * spread, len(songs))).clip(spec.low, spec.high)
+        # A value on the edge of its range stays there: half the songs have instrumentalness 0,
+        # and a new song of 0.003 would be a shift of that feature, not more of the same songs.
+        moved = moved.where((values > spec.low) & (values < spec.high), values)
         songs[feature] = moved.round() if spec.dtype == "int64" else moved
         songs[feature] = songs[feature].astype(spec.dtype)
     return songs
