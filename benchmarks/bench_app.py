@@ -183,14 +183,6 @@ def data_versions_page(page, server: AppServer, versions: list) -> list[tuple[st
         ("feature: tempo -> danceability", "Feature", "danceability"),
     ]:
         measure(page, label, lambda w=widget, o=option: prepare_choice(page, w, o), enter, results)
-    for label in ("Simulate a change", "Version the current data set", "Upload"):
-        measure(
-            page,
-            f"open the {label} tab",
-            lambda: None,
-            lambda name=label: page.get_by_role("tab", name=name).click(),
-            results,
-        )
     measure(
         page,
         "revert picker: open and pick the oldest version",

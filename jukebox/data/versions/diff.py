@@ -148,8 +148,8 @@ def diff_data(
     before, after = contents(before), contents(after)
     old = before.properties.set_index(KEY, drop=False)
     new = after.properties.set_index(KEY, drop=False)
-    added = new.loc[~new.index.isin(old.index)].reset_index(drop=True)
-    removed = old.loc[~old.index.isin(new.index)].reset_index(drop=True)
+    added = new.loc[~_is_in(new.index, old.index)].reset_index(drop=True)
+    removed = old.loc[~_is_in(old.index, new.index)].reset_index(drop=True)
     added_rows = _surplus(after.row_hashes, after.row_counts, before.row_hashes, before.row_counts)
     removed_rows = _surplus(
         before.row_hashes, before.row_counts, after.row_hashes, after.row_counts
@@ -169,25 +169,44 @@ def diff_data(
 
 
 def _changed_values(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    common = old.index.intersection(new.index)
+    """One row per value that differs between the songs in both, column by column (vectorised:
+    a shift touches thousands of songs)."""
+    common = old.index[_is_in(old.index, new.index)]
+    old, new = old.loc[common], new.loc[common]
     columns = [c for c in old.columns if c in new.columns and c != KEY]
-    records = []
+    names = new["name"].to_numpy(dtype=object) if "name" in new.columns else None
+    frames = []
     for column in columns:
-        before, after = old.loc[common, column], new.loc[common, column]
-        both_missing = before.isna() & after.isna()
-        differs = ~((before == after).fillna(False).astype(bool) | both_missing)
-        for song in common[differs.to_numpy()]:
-            records.append(
-                {
-                    KEY: song,
-                    "name": new.at[song, "name"] if "name" in new.columns else None,
-                    "column": column,
-                    "before": before.at[song],
-                    "after": after.at[song],
-                }
+        before, after = old[column], new[column]
+        both_missing = before.isna().to_numpy() & after.isna().to_numpy()
+        same = (before.to_numpy() == after.to_numpy()) | both_missing
+        at = np.flatnonzero(~same)
+        if len(at):
+            frames.append(
+                pd.DataFrame(
+                    {
+                        KEY: common[at].to_numpy(dtype=object),
+                        "name": names[at] if names is not None else None,
+                        "column": column,
+                        "before": before.to_numpy(dtype=object)[at],
+                        "after": after.to_numpy(dtype=object)[at],
+                    }
+                )
             )
-    frame = pd.DataFrame.from_records(records, columns=[KEY, "name", "column", "before", "after"])
+    if not frames:
+        frames = [pd.DataFrame(columns=[KEY, "name", "column", "before", "after"])]
+    frame = pd.concat(frames, ignore_index=True)
     return frame.astype({"before": object, "after": object})
+
+
+def _is_in(ids: pd.Index, others: pd.Index) -> np.ndarray:
+    """Which of ``ids`` are among ``others``, through Arrow (pandas walks Arrow strings in
+    Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.is_in(pa.array(ids.astype("str")), value_set=pa.array(others.astype("str")))
+    return found.to_numpy(zero_copy_only=False)
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
