@@ -74,7 +74,7 @@ def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatc
     (feature,) = [s for s in at.selectbox if s.label == "Feature"]
     assert feature.value == "energy"
     overlay = json.loads(at.get("plotly_chart")[1].proto.spec)
-    assert [trace["type"] for trace in overlay["data"]] == ["histogram", "histogram"]
+    assert [trace["type"] for trace in overlay["data"]] == ["bar", "bar"]
     # Versioning the current data set again makes nothing: it is the newest version.
     (button,) = [b for b in at.button if b.label == "Version the current data set"]
     button.click().run()
