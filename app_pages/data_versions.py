@@ -15,9 +15,9 @@ from jukebox.data.schema import FEATURES
 from jukebox.data.sources import load_source
 from jukebox.data.store import load_current
 from jukebox.data.versions import (
-    diff_versions,
     find_version,
     list_versions,
+    revert_to,
     version_current,
 )
 from jukebox.errors import JukeboxError
@@ -25,6 +25,8 @@ from jukebox.pipelines import automation, local
 from jukebox.pipelines.params import DataRunParams, RunParams
 from jukebox.ui import data_versions as ui
 from jukebox.ui.data import file_pickers
+
+REVERTED = "data_versions_reverted"  # what the last revert did, said once after its rerun
 
 settings = load_settings()
 st.title("Data versions")
@@ -72,6 +74,8 @@ except JukeboxError as error:
 
 # --- 1. History ---------------------------------------------------------------------------------
 st.subheader("1 · History")
+if done := st.session_state.pop(REVERTED, None):
+    st.success(done)
 if not versions:
     st.info(
         "No data version yet: version the current data set below (or `python -m jukebox data "
@@ -81,12 +85,33 @@ else:
     trained = trained_on(settings, versions[0].commit)
     st.plotly_chart(ui.timeline_figure(versions, trained), key="timeline")
     st.dataframe(ui.versions_table(versions, trained), hide_index=True)
+    # Older versions whose content differs from the newest's: reverting to the others is moot.
+    older = {v.commit: v for v in versions[1:] if v.md5 != versions[0].md5}
+    if older:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        target = older[
+            left.selectbox(
+                "Make an older version current again",
+                list(older),
+                format_func=lambda commit: ui.version_label(older[commit]),
+                help="A new version with its content; the history keeps every version.",
+            )
+        ]
+        if right.button("Revert to it", key="revert"):
+            try:
+                with st.spinner(f"Reverting to {target.short}…"):
+                    made = revert_to(settings, target.commit)
+            except JukeboxError as error:
+                st.error(str(error))
+            else:
+                st.session_state[REVERTED] = ui.revert_sentence(target, made, versions[0])
+                st.rerun()
 
 # --- 2. What changed ----------------------------------------------------------------------------
 if len(versions) >= 2:
     st.subheader("2 · What changed")
-    labels = {v.commit: f"{v.short} · {v.message}" for v in versions}
-    commits = list(labels)
+    by_commit = {v.commit: v for v in versions}
+    commits = list(by_commit)
     # A link from a model version ("trained on data version …") opens that version's changes;
     # it may name the version in any form the app prints (commit, short commit, md5).
     try:
@@ -94,14 +119,15 @@ if len(versions) >= 2:
     except JukeboxError:
         linked = None
     newest = commits.index(linked) if linked in commits else 0
+    named = lambda commit: ui.version_label(by_commit[commit])  # noqa: E731
     left, right = st.columns(2)
     before = left.selectbox(
-        "From", commits, index=min(newest + 1, len(commits) - 1), format_func=labels.get
+        "From", commits, index=min(newest + 1, len(commits) - 1), format_func=named
     )
-    after = right.selectbox("To", commits, index=newest, format_func=labels.get)
+    after = right.selectbox("To", commits, index=newest, format_func=named)
     try:
-        with st.spinner("Reading both versions…"):
-            diff = diff_versions(settings, before, after)
+        with st.spinner("Reading both versions (once: versions never change)…"):
+            diff = ui.version_diff(settings, by_commit[before], by_commit[after])
     except JukeboxError as error:
         st.error(str(error))
     else:
@@ -136,29 +162,35 @@ with upload_tab:
         except JukeboxError as error:
             st.error(f"No new version: {error} The current data set stays.")
 with simulate_tab:
-    change = st.radio(
-        "Change", ["Append new songs", "Drop chart rows", "Shift a feature"], horizontal=True
+    st.caption(
+        "Each change keeps what real charts keep: every daily top 50 full, songs entering at the "
+        "data's own rate, nothing removed by an append. It starts from the current data set "
+        "without the rows validation flags, so the new version differs only by the change."
     )
+    change = st.radio("Change", list(changes.CHANGES), horizontal=True)
     cols = st.columns(3)
-    if change == "Append new songs":
-        amount = cols[0].number_input("Songs", 10, 5_000, 200, step=50)
-    elif change == "Drop chart rows":
-        amount = cols[0].number_input("Share of chart rows", 0.01, 0.9, 0.1, step=0.05)
+    feature = ""
+    if change == changes.CHANGES[0]:
+        amount = cols[0].number_input(
+            "Songs", 1, 5_000, 200, step=50, help="new chart days follow, until they all charted"
+        )
+    elif change == changes.CHANGES[1]:
+        amount = cols[0].number_input(
+            "Share of chart rows", 0.01, 0.9, 0.1, step=0.05, help="whole daily charts go"
+        )
     else:
-        feature = cols[0].selectbox("Feature", list(FEATURES), index=FEATURES.index("energy"))
+        feature = cols[0].selectbox(
+            "Feature", list(changes.SHIFTABLE), index=changes.SHIFTABLE.index("energy")
+        )
         amount = cols[1].number_input("Shift", -1e6, 1e6, 0.1, step=0.05)
     seed = cols[2].number_input("Seed", 0, 2**31 - 1, 1)
     if st.button("Make the change and version it"):
         try:
             with st.spinner("Changing the current data set…"):
-                current = load_current(settings)
-                if change == "Append new songs":
-                    changed = changes.append_songs(current, int(amount), int(seed))
-                elif change == "Drop chart rows":
-                    changed = changes.drop_rows(current, float(amount), int(seed))
-                else:
-                    changed = changes.shift_feature(current, feature, float(amount), seed=int(seed))
-            start_data_run(changed, changed.source.rsplit(", ", 1)[-1])
+                changed = changes.simulate(
+                    load_current(settings), change, amount, int(seed), feature
+                )
+            start_data_run(changed, changes.what_changed(changed))
         except (JukeboxError, ValueError) as error:
             st.error(str(error))
 with current_tab:

@@ -37,13 +37,7 @@ ui_data.forget_filters_of_other_data(data.identity)
 ui_data.announce_adopted()
 st.caption(f"Data set: **{data.source}**")
 cols = st.columns(6)
-cols[0].metric("Chart entries", f"{len(tables.rows):,}")
-cols[1].metric(
-    "Songs",
-    f"{data.n_songs:,}",
-    help=f"{len(tables.songs):,} of them chart at least once."
-    + (f" {data.dropped:,} left out: validation flagged their rows." if data.dropped else ""),
-)
+ui_data.counts_metrics(cols, data.counts)
 cols[2].metric("Countries", len(tables.countries))
 cols[3].metric("Days", f"{(bounds[1] - bounds[0]).days + 1:,}")
 cols[4].metric(
@@ -57,7 +51,7 @@ cols[5].metric(
     help="The best accuracy any classifier could reach on this data set: known only for "
     "synthetic data, whose generator knows each country's taste.",
 )
-st.caption(f"Charts from {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}.")
+st.caption(f"{data.counts.sentence()} Charts from {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}.")
 if data.findings:
     with st.expander("What validation found"):
         for finding in data.findings:

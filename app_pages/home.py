@@ -6,7 +6,7 @@ import streamlit as st
 from jukebox.config import load_settings
 from jukebox.lifecycle import deployment_stage
 from jukebox.ui.data import data_set_facts
-from jukebox.ui.home import accuracy_context, life_steps
+from jukebox.ui.home import accuracy_context, counts_in_words, life_steps
 
 st.title("🎵 Jukebox")
 st.markdown(
@@ -30,19 +30,22 @@ if facts is None:
 else:
     st.markdown(f"**{facts.source}**")
     cols = st.columns(4)
-    cols[0].metric("Songs", f"{facts.songs:,}" if facts.songs is not None else "—")
-    cols[1].metric("Countries", facts.countries if facts.countries is not None else "—")
-    cols[2].metric(
-        "Daily chart places",
-        f"{facts.rows:,}" if facts.rows is not None else "—",
+    counts = facts.counts
+    cols[0].metric("Songs (after cleaning)", f"{counts.songs_after_cleaning:,}" if counts else "—")
+    cols[1].metric(
+        "Daily chart places (after cleaning)",
+        f"{counts.chart_entries_after_cleaning:,}" if counts else "—",
         help="A song in one country's daily top 50 on one day: what the model learns from.",
     )
+    cols[2].metric("Countries", facts.countries if facts.countries is not None else "—")
     cols[3].metric(
         "Best possible accuracy",
         f"{facts.bayes_accuracy:.1%}" if facts.bayes_accuracy is not None else "unknown",
         help="The share of chart places even a perfect model would put in the right country: "
         "songs that sound alike chart in many countries (known for synthetic data only).",
     )
+    if counts is not None:
+        st.caption(counts_in_words(counts))
     if facts.first_date and facts.last_date:
         st.caption(f"Charts from {facts.first_date} to {facts.last_date}.")
     st.caption(accuracy_context(facts.countries, facts.bayes_accuracy))

@@ -19,7 +19,7 @@ from jukebox.model.network import ROWS, TrainingParams, validation_problems
 from jukebox.model.report import SUMMARY_METRICS
 from jukebox.model.runs import list_trainings, load_training
 from jukebox.ui import model as figures
-from jukebox.ui.data import file_pickers
+from jukebox.ui.data import data_set_counts_brief, file_pickers
 
 SELECTED = "train_selected_job"
 ROW_LABELS = {"songs": "one row per song", "chart rows": "every chart row (workshop)"}
@@ -47,8 +47,8 @@ if kind == "current":
     info = current_info(settings)
     if info:
         st.markdown(
-            f"**{info.get('source')}** · {info.get('ranking_rows', 0):,} chart entries · "
-            f"{info.get('songs', 0):,} songs · {info.get('countries')} countries"
+            f"**{info.get('source')}** · {data_set_counts_brief(settings)} · "
+            f"{info.get('countries')} countries"
         )
     else:
         st.info(

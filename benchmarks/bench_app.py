@@ -4,12 +4,15 @@ Prints: the machine; the time from starting ``streamlit run app.py`` to a drawn 
 headless Chromium (cold start); Explore's first load on the default synthetic data set (about
 1.1 million chart entries); how long Explore takes to redraw after each of a series of
 interactions (from the interaction until the rerun it caused has finished and the browser has
-drawn it, in the page's own clock); and the peak resident memory of the streamlit process while
-serving Explore, then with four sessions (Explore, Train, Registry, Predict).
+drawn it, in the page's own clock); the same for the Data versions page over three versions of
+that data set (the first look at a version reads it; every interaction after is timed); and the
+peak resident memory of the streamlit process while serving Explore, then with four sessions
+(Explore, Train, Registry, Predict).
 
     python benchmarks/bench_app.py              # default data set (generated in a temp dir)
     python benchmarks/bench_app.py --songs 2000 --days 30  # a quick run on a small data set
     python benchmarks/bench_app.py --screenshot docs/screenshot.png  # also the README's picture
+    python benchmarks/bench_app.py --only-data-versions    # the Data versions page alone
 
 Figures are printed, never asserted.
 """
@@ -131,6 +134,68 @@ def measure(page, label: str, prepare, trigger, results: list) -> None:
     print(f"  {label:<55} {seconds:6.2f} s", flush=True)
 
 
+def make_versions(home: Path) -> list:
+    """Three data versions of the generated data set, as a person makes them: the data set,
+    then a feature shifted, then songs appended (each versioned with DVC)."""
+    from jukebox.config import load_settings
+    from jukebox.data import changes
+    from jukebox.data.store import load_current, save_current
+    from jukebox.data.versions import list_versions, version_current
+
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
+    start = time.perf_counter()
+    version_current(settings, "the generated data set")
+    for change, amount in ((changes.CHANGES[2], 0.1), (changes.CHANGES[0], 200)):
+        changed = changes.simulate(load_current(settings), change, amount, 1, "energy")
+        save_current(changed, settings)
+        version_current(settings, changes.what_changed(changed))
+    versions = list_versions(settings)
+    print(f"{len(versions)} data versions made in {time.perf_counter() - start:.1f} s")
+    return versions
+
+
+def data_versions_page(page, server: AppServer, versions: list) -> list[tuple[str, float]]:
+    """Time the Data versions page: its first draw (reads the newest two versions), the first
+    look at the oldest one, then interactions that read nothing new."""
+    newest, middle, oldest = versions[:3]
+    start = time.perf_counter()
+    page.goto(f"{server.url}/data_versions")
+    page.get_by_text("Every feature's shift").first.wait_for(timeout=300_000)
+    wait_until_idle(page, timeout=300)
+    print(f"Data versions first load (list, read two versions, diff, draw): "
+          f"{time.perf_counter() - start:.2f} s")  # fmt: skip
+    enter = lambda: page.keyboard.press("Enter")  # noqa: E731
+    first_look: list[tuple[str, float]] = []
+    measure(
+        page,
+        f"From: {middle.short} -> {oldest.short} (first look: reads it)",
+        lambda: prepare_choice(page, "From", oldest.short),
+        enter,
+        first_look,
+    )
+    results: list[tuple[str, float]] = []
+    for label, widget, option in [
+        ("feature: -> valence", "Feature", "valence"),
+        ("feature: valence -> tempo", "Feature", "tempo"),
+        (f"From: {oldest.short} -> {middle.short} (a pair seen before)", "From", middle.short),
+        (f"To: {newest.short} -> {oldest.short} (both read before)", "To", oldest.short),
+        (f"To: {oldest.short} -> {newest.short} (a pair seen before)", "To", newest.short),
+        ("feature: tempo -> danceability", "Feature", "danceability"),
+    ]:
+        measure(page, label, lambda w=widget, o=option: prepare_choice(page, w, o), enter, results)
+    measure(
+        page,
+        "revert picker: open and pick the oldest version",
+        lambda: prepare_choice(page, "Make an older version current again", oldest.short),
+        enter,
+        results,
+    )
+    worst = max(seconds for _, seconds in results)
+    print(f"Data versions: slowest interaction after the first look at each version: "
+          f"{worst:.2f} s; load average {load_average()}")  # fmt: skip
+    return results
+
+
 def take_screenshot(page, path: Path) -> None:
     """Explore's first screen down to the map, for the README."""
     page.set_viewport_size({"width": 1400, "height": 1330})
@@ -144,7 +209,12 @@ def take_screenshot(page, path: Path) -> None:
 
 
 def run(
-    songs: int | None, days: int | None, seed: int, home: Path, screenshot: Path | None
+    songs: int | None,
+    days: int | None,
+    seed: int,
+    home: Path,
+    screenshot: Path | None,
+    only_data_versions: bool = False,
 ) -> None:
     print("Machine:", machine())
     print(f"Load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -157,6 +227,7 @@ def run(
     env = {**os.environ, "JUKEBOX_HOME": str(home)}
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     print(f"Data set generated in {time.perf_counter() - start:.1f} s ({' '.join(command[3:])})")
+    versions = make_versions(home)
 
     from playwright.sync_api import sync_playwright
 
@@ -173,6 +244,9 @@ def run(
             wait_until_idle(page)
             cold = time.perf_counter() - start
             print(f"Cold start to a drawn Home page: {cold:.2f} s")
+            if only_data_versions:
+                data_versions_page(page, server, versions)
+                return
 
             start = time.perf_counter()
             page.goto(f"{server.url}/explore")
@@ -261,6 +335,7 @@ def run(
                 f"streamlit process resident memory, one session on Explore: {rss:,.0f} MB now, "
                 f"{peak:,.0f} MB peak (VmHWM, since start)"
             )
+            data_versions_page(page, server, versions)
             four_sessions(browser, server)
         finally:
             server.stop()
@@ -273,10 +348,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, help="chart days (default: the CLI default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--screenshot", type=Path, help="save Explore's first screen here (PNG)")
+    parser.add_argument(
+        "--only-data-versions", action="store_true", help="time the Data versions page alone"
+    )
     args = parser.parse_args()
     screenshot = args.screenshot.resolve() if args.screenshot else None
     with tempfile.TemporaryDirectory(prefix="jukebox-bench-") as home:
-        run(args.songs, args.days, args.seed, Path(home), screenshot)
+        run(args.songs, args.days, args.seed, Path(home), screenshot, args.only_data_versions)
 
 
 if __name__ == "__main__":

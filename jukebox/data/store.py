@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,9 @@ import pandas as pd
 
 from jukebox.config import Settings, refuse_embedded
 from jukebox.data.preprocessing import Preprocessing
-from jukebox.data.schema import LABEL, PROPERTIES_TABLE, RANKINGS_TABLE
+from jukebox.data.schema import KEY, LABEL, PROPERTIES_TABLE, RANKINGS_TABLE
 from jukebox.data.songdata import SongData, song_data
-from jukebox.data.validation import Finding, ValidationError, ValidationReport
+from jukebox.data.validation import Finding, ValidationError, ValidationReport, clean
 from jukebox.errors import JukeboxError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def write_data_dir(data: SongData, directory: Path) -> dict:
             **data.summary(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "findings": [f.message for f in data.report.findings],
+            "counts": asdict(data_counts(data)),
             "files": {
                 name: {"bytes": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
                 for name in (PROPERTIES_FILE, RANKINGS_FILE)
@@ -72,6 +74,94 @@ def move_data_dir(source: Path, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name in (PROPERTIES_FILE, RANKINGS_FILE, INFO_FILE):
         os.replace(source / name, directory / name)
+
+
+@dataclass(frozen=True)
+class DataCounts:
+    """How big one data set is, each number named for what it counts, so every page says the
+    same: as stored (the tables' rows), and after cleaning (what training and Explore use: the
+    songs validation does not flag, and the chart entries of those songs that it does not flag).
+    """
+
+    songs: int
+    chart_entries: int
+    songs_after_cleaning: int
+    chart_entries_after_cleaning: int
+    charting_songs: int
+    """Songs after cleaning with at least one chart entry (the songs a model learns from)."""
+
+    @property
+    def cleaning_drops(self) -> bool:
+        return (self.songs, self.chart_entries) != (
+            self.songs_after_cleaning,
+            self.chart_entries_after_cleaning,
+        )
+
+    def brief(self) -> str:
+        """The counts after cleaning in a few words, for a line about the data set."""
+        return (
+            f"{self.chart_entries_after_cleaning:,} chart entries and "
+            f"{self.songs_after_cleaning:,} songs after cleaning"
+        )
+
+    def sentence(self) -> str:
+        """The stored counts beside the cleaned ones, in words, for a caption or a help."""
+        used = (
+            f"{self.songs_after_cleaning:,} songs ({self.charting_songs:,} of them chart) and "
+            f"{self.chart_entries_after_cleaning:,} chart entries after cleaning"
+        )
+        if not self.cleaning_drops:
+            return f"{used}; cleaning drops nothing."
+        return (
+            f"{used}, what training and Explore use; as stored, {self.songs:,} songs and "
+            f"{self.chart_entries:,} chart entries (the others have values validation flags, "
+            "or no song to join)."
+        )
+
+
+def data_counts(data: SongData) -> DataCounts:
+    """The :class:`DataCounts` of ``data``: the single place every page's counts come from.
+
+    Cheap on a million rows: only a table whose validation flagged rows is cleaned again, and the
+    chart entries are matched to the songs with Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    droppable = data.report.droppable
+    properties, rankings = data.properties, data.rankings
+    if droppable.get(PROPERTIES_TABLE):
+        properties = clean(properties, PROPERTIES_TABLE).frame
+    if droppable.get(RANKINGS_TABLE):
+        rankings = clean(rankings, RANKINGS_TABLE).frame
+    known = pa.array(properties[KEY].dropna().astype("str").unique())
+    ids = pa.array(rankings[KEY].astype("str"), from_pandas=True)
+    matched = pc.is_in(ids, value_set=known)
+    charting = pc.is_in(known, value_set=pc.unique(ids.drop_null()))
+    return DataCounts(
+        songs=len(data.properties),
+        chart_entries=len(data.rankings),
+        songs_after_cleaning=len(properties),
+        chart_entries_after_cleaning=int(pc.sum(matched).as_py() or 0),
+        charting_songs=int(pc.sum(charting).as_py() or 0),
+    )
+
+
+def counts_of(info: dict | None) -> DataCounts | None:
+    """The counts ``dataset.json`` recorded (None for one written before they were)."""
+    counts = (info or {}).get("counts")
+    try:
+        return DataCounts(**counts) if isinstance(counts, dict) else None
+    except TypeError:  # another version's fields: count again
+        return None
+
+
+def current_counts(settings: Settings) -> DataCounts | None:
+    """The current data set's counts: recorded when it was saved, else counted (None when there
+    is no data set)."""
+    info = current_info(settings)
+    if info is None:
+        return None
+    return counts_of(info) or data_counts(load_current(settings))
 
 
 def save_current(data: SongData, settings: Settings) -> dict:

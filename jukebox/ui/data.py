@@ -20,9 +20,12 @@ from jukebox.config import Settings
 from jukebox.data import sources
 from jukebox.data.songdata import SongData
 from jukebox.data.store import (
+    DataCounts,
     adopt,
     clean_flagged,
+    counts_of,
     current_info,
+    data_counts,
     ensure_current,
     load_current,
 )
@@ -52,6 +55,8 @@ class ExploreData:
     bayes_accuracy: float | None
     dropped: int = 0
     """Songs left out because validation flagged their rows."""
+    counts: DataCounts | None = None
+    """The data set's counts, stored and after cleaning, as every page shows them."""
 
 
 def data_identity(settings: Settings) -> str:
@@ -78,13 +83,23 @@ class DataSetFacts:
     first_date: str | None
     last_date: str | None
     bayes_accuracy: float | None
+    counts: DataCounts | None = None
 
 
 def data_set_facts(settings: Settings) -> DataSetFacts | None:
-    """The current data set's size and origin from its stored summary; None if there is none."""
+    """The current data set's size and origin from its stored summary; None if there is none.
+
+    The counts are those ``dataset.json`` recorded; a data set saved before they were recorded
+    is counted once (cached by its files)."""
     info = current_info(settings)
     if not info:
         return None
+    counts = counts_of(info)
+    if counts is None:
+        try:
+            counts = _counted(data_identity(settings), settings)
+        except (JukeboxError, OSError, ValueError):
+            counts = None  # unreadable: Explore says why
     return DataSetFacts(
         source=str(info.get("source", "unknown")),
         rows=info.get("ranking_rows"),
@@ -93,7 +108,29 @@ def data_set_facts(settings: Settings) -> DataSetFacts | None:
         first_date=info.get("first_date"),
         last_date=info.get("last_date"),
         bayes_accuracy=info.get("bayes_accuracy"),
+        counts=counts,
     )
+
+
+def data_set_counts_brief(settings: Settings) -> str:
+    """The current data set's counts after cleaning in a few words, as Home and Explore count."""
+    facts = data_set_facts(settings)
+    return facts.counts.brief() if facts and facts.counts else "size unknown"
+
+
+@st.cache_data(max_entries=1, show_spinner="Counting the data set…")
+def _counted(identity: str, _settings: Settings) -> DataCounts:
+    return data_counts(load_current(_settings))
+
+
+def counts_metrics(columns, counts: DataCounts) -> None:
+    """The two counts every page shows first, in two metric columns, labelled the same on every
+    page: after cleaning (what training uses), with the stored counts in their help."""
+    help = counts.sentence()
+    columns[0].metric(
+        "Chart entries (after cleaning)", f"{counts.chart_entries_after_cleaning:,}", help=help
+    )
+    columns[1].metric("Songs (after cleaning)", f"{counts.songs_after_cleaning:,}", help=help)
 
 
 class DataUnavailable(JukeboxError, RuntimeError):
@@ -137,6 +174,7 @@ def explore_data(data: SongData, identity: str) -> ExploreData:
         findings=tuple(f.message for f in data.report.findings),
         bayes_accuracy=data.bayes_accuracy,
         dropped=data.n_songs - clean.n_songs,
+        counts=data_counts(data),
     )
 
 

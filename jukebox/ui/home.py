@@ -83,3 +83,15 @@ def accuracy_context(countries: int | None, best_possible: float | None) -> str:
     if best_possible is not None:
         sentence += f" and even the best possible model only {best_possible:.0%}"
     return sentence + "."
+
+
+def counts_in_words(counts) -> str:
+    """What cleaning set aside, in a stakeholder's words (``DataCounts.sentence`` is the data
+    scientist's)."""
+    if not counts.cleaning_drops:
+        return "Every song and chart place is used."
+    return (
+        f"Used after cleaning; as stored, {counts.songs:,} songs and {counts.chart_entries:,} "
+        "daily chart places (cleaning sets aside songs with values that cannot be right, and "
+        "chart places without a song)."
+    )

@@ -65,14 +65,16 @@ def test_history_diff_and_distributions_of_two_versions(two_versions, monkeypatc
     at = page(home, monkeypatch)
     history = at.dataframe[0].value
     assert list(history["message"]) == ["energy up", "first charts"]
-    assert list(history["songs"]) == shifted_songs
+    assert list(history["songs (stored)"]) == shifted_songs
+    assert list(history["current"]) == ["✓", ""]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Songs added"] == "0" and metrics["Chart rows added"] == "0"
     assert int(metrics["Songs changed"].replace(",", "")) > 100  # half the songs, energy moved
     # The feature that moved most is the one drawn first, both versions overlaid.
-    assert at.selectbox[2].value == "energy"
+    (feature,) = [s for s in at.selectbox if s.label == "Feature"]
+    assert feature.value == "energy"
     overlay = json.loads(at.get("plotly_chart")[1].proto.spec)
-    assert [trace["type"] for trace in overlay["data"]] == ["histogram", "histogram"]
+    assert [trace["type"] for trace in overlay["data"]] == ["bar", "bar"]
     # Versioning the current data set again makes nothing: it is the newest version.
     (button,) = [b for b in at.button if b.label == "Version the current data set"]
     button.click().run()
@@ -114,3 +116,62 @@ def test_a_link_may_name_the_version_by_any_printed_form(two_versions, monkeypat
     assert not at.exception, [e.value for e in at.exception]
     (after,) = [s for s in at.selectbox if s.label == "To"]
     assert after.value == older.commit
+
+
+@pytest.mark.slow  # two DVC versions, a revert, then the page again
+def test_revert_from_the_page_makes_the_older_content_current(two_versions, monkeypatch):
+    home, settings, _ = two_versions
+    newest, older = list_versions(settings)
+    at = page(home, monkeypatch)
+    (target,) = [s for s in at.selectbox if s.label == "Make an older version current again"]
+    assert target.value == older.commit  # the only older content there is
+    (revert,) = [b for b in at.button if b.label == "Revert to it"]
+    revert.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    made = list_versions(settings)[0]
+    assert made.md5 == older.md5 and made.commit not in (older.commit, newest.commit)
+    said = " ".join(s.value for s in at.success)
+    assert f"Reverted to {older.short}" in said and made.short in said
+    history = at.dataframe[0].value
+    assert list(history["version"]) == [made.short, newest.short, older.short]
+    assert history["current"].iloc[0] == "✓"
+    # The current data set is the reverted content, and what changed says so: the energy shift
+    # is undone, nothing else.
+    assert len(load_current(settings).properties) == older.tables["song_properties"].rows
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Songs added"] == metrics["Songs removed"] == "0"
+    assert int(metrics["Songs changed"].replace(",", "")) > 100
+    # Nothing older holds other content now: the newest is the only content left to revert to.
+    (target,) = [s for s in at.selectbox if s.label == "Make an older version current again"]
+    assert target.options == [ui_label(newest)]
+
+
+def ui_label(version) -> str:
+    from jukebox.ui.data_versions import version_label
+
+    return version_label(version)
+
+
+@pytest.mark.slow  # two DVC versions, then the page
+def test_interactions_after_the_first_read_never_read_a_version_again(two_versions, monkeypatch):
+    """Versions never change, so each is read once: picking another feature, or the same two
+    versions again, is answered from memory (issue 17: every click re-read both, ~10 s)."""
+    import jukebox.ui.data_versions as ui
+
+    home, settings, _ = two_versions
+    at = page(home, monkeypatch)
+
+    def unreadable(settings, ref):
+        raise AssertionError(f"version {ref} read again")
+
+    monkeypatch.setattr(ui, "read_contents", unreadable)
+    (feature,) = [s for s in at.selectbox if s.label == "Feature"]
+    feature.set_value("valence").run()
+    assert not at.exception, [e.value for e in at.exception]
+    (before,) = [s for s in at.selectbox if s.label == "From"]
+    (after,) = [s for s in at.selectbox if s.label == "To"]
+    after.set_value(before.value)
+    before.set_value(list_versions(settings)[0].commit).run()  # the same two, swapped
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Songs changed"].replace(",", "")) > 100

@@ -123,12 +123,17 @@ def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
 def test_home_shows_the_data_set(home_env):
     at = run_page("app_pages/home.py")
     shown = metrics(at)
-    merged = merged_table(home_env, cleaned=False)
-    assert shown["Songs"] == f"{SONGS:,}"
+    merged = merged_table(home_env)
+    assert shown["Songs (after cleaning)"] == f"{SONGS - 1:,}"  # as Explore counts them
     assert shown["Countries"] == str(merged["country"].nunique())
     assert any("synthetic (seed 3" in m.value for m in at.markdown)
     assert shown["Best possible accuracy"].endswith("%")
-    assert shown["Daily chart places"] == f"{len(merged):,}"
+    assert shown["Daily chart places (after cleaning)"] == f"{len(merged):,}"
+    stored = merged_table(home_env, cleaned=False)
+    assert any(
+        f"as stored, {SONGS:,} songs and {len(stored):,} daily chart places" in c.value
+        for c in at.caption
+    )
     captions = [c.value for c in at.caption]
     assert {
         "Not trained yet.",
@@ -170,8 +175,9 @@ def test_explore_shows_size_health_and_every_figure(home_env):
     at = run_page("app_pages/explore.py")
     merged = merged_table(home_env)
     shown = metrics(at)
-    assert shown["Chart entries"] == f"{len(merged):,}"
-    assert shown["Songs"] == f"{SONGS - 1:,}"  # one song's row is flagged, and left out
+    assert shown["Chart entries (after cleaning)"] == f"{len(merged):,}"
+    # one song's row is flagged, and left out
+    assert shown["Songs (after cleaning)"] == f"{SONGS - 1:,}"
     assert int(shown["Warnings"]) > 0  # the generator keeps the real data's quirks
     assert shown["Countries"] == str(merged["country"].nunique())
     assert shown["Bayes ceiling"].endswith("%")
@@ -331,8 +337,9 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
     assert_clean(at)
     # validated, shown, but not yet in use
     assert any("synthetic (seed 7, 120 songs)" in m.value for m in at.markdown)
-    assert metrics(at)["Songs"] == before["Songs"]
-    assert 190 < int(before["Songs"]) <= 200  # of 200, less the songs validation flagged
+    assert metrics(at)["Songs (after cleaning)"] == before["Songs (after cleaning)"]
+    # Of 200, less the songs validation flagged.
+    assert 190 < int(before["Songs (after cleaning)"]) <= 200
     findings = at.dataframe[0].value
     assert (findings["level"] == "warning").any()
     adopt = at.button(key="explore_adopt")
@@ -340,7 +347,7 @@ def test_another_synthetic_set_replaces_the_current_one_after_asking(tmp_path, m
     adopt.click().run()
     assert_clean(at)
     (dropped_songs,) = findings.loc[findings["table"] == "song_properties", "count"]
-    assert metrics(at)["Songs"] == str(120 - dropped_songs)
+    assert metrics(at)["Songs (after cleaning)"] == str(120 - dropped_songs)
     assert any("Now exploring synthetic (seed 7, 120 songs)" in s.value for s in at.success)
     assert (
         "rows with problems dropped"
@@ -414,7 +421,7 @@ def test_a_broken_data_set_is_explained_and_can_be_replaced(tmp_path, monkeypatc
     at.button(key="explore_read_synthetic").click().run()
     at.button(key="explore_adopt").click().run()
     assert_clean(at)
-    assert metrics(at)["Songs"] == "80"
+    assert metrics(at)["Songs (after cleaning)"] == "80"
 
 
 def run_page_allowing_errors(page: str) -> AppTest:

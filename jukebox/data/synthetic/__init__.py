@@ -12,6 +12,7 @@ from jukebox.data.synthetic.generator import (
     TASTE_STRENGTH,
     TasteModel,
     generate,
+    song_texts,
     taste_model,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "TasteModel",
     "bayes_ceiling",
     "generate",
+    "song_texts",
     "taste_model",
 ]

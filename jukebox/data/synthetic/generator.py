@@ -27,7 +27,7 @@ import pyarrow as pa
 from scipy.optimize import minimize
 from scipy.special import log_softmax, ndtr, ndtri
 
-from jukebox.data.schema import CHART_COUNTRIES, FEATURES, LABEL, PROPERTIES_COLUMNS
+from jukebox.data.schema import CHART_COUNTRIES, FEATURES, KEY, LABEL, PROPERTIES_COLUMNS
 from jukebox.data.songdata import SongData, song_data
 from jukebox.data.synthetic.ceiling import bayes_ceiling
 
@@ -607,6 +607,20 @@ def _song_texts(
     }
 
 
+def song_texts(n: int, seed: int, taken: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Invented ``spotify_id``, ``name``, ``artists`` and ``album_name`` for ``n`` songs, as the
+    generator makes them (no quirks), with ids none of ``taken``: names for songs a change adds
+    to an existing data set."""
+    rng = np.random.default_rng(seed)
+    while True:
+        texts = _song_texts(rng, n, np.zeros(n, dtype=np.int64), quirks=False)
+        if not taken.intersection(texts["spotify_id"]):
+            break
+    return pd.DataFrame(
+        {k: pd.Series(texts[k], dtype="str") for k in (KEY, "name", "artists", "album_name")}
+    )
+
+
 _BASE62 = np.frombuffer(
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8
 )
@@ -713,4 +727,4 @@ def _rankings_table(
     )
 
 
-__all__ = ["SongData", "TasteModel", "generate", "taste_model"]
+__all__ = ["SongData", "TasteModel", "generate", "song_texts", "taste_model"]

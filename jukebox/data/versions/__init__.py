@@ -5,7 +5,7 @@
 two versions). Everything a page, the CLI or a pipeline needs is importable from here.
 """
 
-from jukebox.data.versions.diff import DataDiff, diff_versions
+from jukebox.data.versions.diff import Contents, DataDiff, diff_data, diff_versions, read_contents
 from jukebox.data.versions.operations import (
     checkout,
     current_version,
@@ -25,15 +25,18 @@ __all__ = [
     "DVC_FILES",
     "SOURCE_REMOTE",
     "VERSION_REMOTE",
+    "Contents",
     "DataDiff",
     "DataVersion",
     "DataVersionError",
     "TableVersion",
     "checkout",
     "current_version",
+    "diff_data",
     "diff_versions",
     "find_version",
     "list_versions",
+    "read_contents",
     "read_version",
     "remotes",
     "resolve",

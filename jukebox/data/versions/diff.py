@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from jukebox.config import Settings
-from jukebox.data.schema import FEATURES, KEY
+from jukebox.data.schema import FEATURES, KEY, RANKINGS_COLUMNS
 from jukebox.data.songdata import SongData
 from jukebox.data.versions.records import DataVersion
+
+
+@dataclass(frozen=True, eq=False)
+class Contents:
+    """One data set as a diff needs it: its songs, and its chart rows as fingerprints (the hash
+    of each distinct row and how often it occurs). A few MB instead of a million rows, so a page
+    can keep every version it has shown and diff any two of them at once."""
+
+    properties: pd.DataFrame
+    chart_rows: int
+    row_hashes: np.ndarray = field(repr=False)
+    row_counts: np.ndarray = field(repr=False)
+
+    @property
+    def n_songs(self) -> int:
+        return len(self.properties)
+
+
+def contents(data: SongData | Contents) -> Contents:
+    """What :func:`diff_data` reads of ``data``."""
+    if isinstance(data, Contents):
+        return data
+    rankings = data.rankings
+    columns = [c for c in RANKINGS_COLUMNS if c in rankings.columns]
+    hashes, counts = np.unique(_row_hashes(rankings[columns]), return_counts=True)
+    return Contents(data.properties, len(rankings), hashes, counts)
+
+
+def read_contents(settings: Settings, ref: str) -> Contents:
+    """The contents of data version ``ref``: read once, they never change (a version is a
+    commit), so a page may keep them by commit."""
+    from jukebox.data.versions.operations import read_version
+
+    return contents(read_version(settings, ref))
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,7 +61,8 @@ class DataDiff:
       before and after and the two-sample Kolmogorov–Smirnov statistic (0: same distribution,
       1: disjoint) with its asymptotic p-value.
 
-    ``before`` and ``after`` are the two data sets, for pages that draw the distributions.
+    ``before`` and ``after`` are the two data sets' :class:`Contents` (their songs, for pages
+    that draw the distributions; their chart rows only as fingerprints).
     """
 
     a: DataVersion
@@ -39,8 +73,8 @@ class DataDiff:
     rankings_added: int
     rankings_removed: int
     features: pd.DataFrame
-    before: SongData = field(repr=False)
-    after: SongData = field(repr=False)
+    before: Contents = field(repr=False)
+    after: Contents = field(repr=False)
 
     @property
     def changed_song_ids(self) -> list[str]:
@@ -67,8 +101,8 @@ class DataDiff:
             "songs_removed": len(self.songs_removed),
             "songs_changed": len(self.changed_song_ids),
             "values_changed": len(self.songs_changed),
-            "rankings_before": len(self.before.rankings),
-            "rankings_after": len(self.after.rankings),
+            "rankings_before": self.before.chart_rows,
+            "rankings_after": self.after.chart_rows,
             "rankings_added": self.rankings_added,
             "rankings_removed": self.rankings_removed,
             "largest_shift": self.features["ks"].idxmax() if len(self.features) else None,
@@ -106,20 +140,28 @@ def diff_versions(settings: Settings, a: str, b: str) -> DataDiff:
     return diff_data(version_a, version_b, before, after)
 
 
-def diff_data(a: DataVersion, b: DataVersion, before: SongData, after: SongData) -> DataDiff:
-    """The diff of two data sets already read (what :func:`diff_versions` computes)."""
+def diff_data(
+    a: DataVersion, b: DataVersion, before: SongData | Contents, after: SongData | Contents
+) -> DataDiff:
+    """The diff of two data sets already read (what :func:`diff_versions` computes); given
+    their :class:`Contents`, it takes well under a second on a million chart rows."""
+    before, after = contents(before), contents(after)
     old = before.properties.set_index(KEY, drop=False)
     new = after.properties.set_index(KEY, drop=False)
-    added = new.loc[~new.index.isin(old.index)].reset_index(drop=True)
-    removed = old.loc[~old.index.isin(new.index)].reset_index(drop=True)
+    added = new.loc[~_is_in(new.index, old.index)].reset_index(drop=True)
+    removed = old.loc[~_is_in(old.index, new.index)].reset_index(drop=True)
+    added_rows = _surplus(after.row_hashes, after.row_counts, before.row_hashes, before.row_counts)
+    removed_rows = _surplus(
+        before.row_hashes, before.row_counts, after.row_hashes, after.row_counts
+    )
     return DataDiff(
         a=a,
         b=b,
         songs_added=added,
         songs_removed=removed,
         songs_changed=_changed_values(old, new),
-        rankings_added=_rows_only_in(after.rankings, before.rankings),
-        rankings_removed=_rows_only_in(before.rankings, after.rankings),
+        rankings_added=added_rows,
+        rankings_removed=removed_rows,
         features=_feature_shift(before.properties, after.properties),
         before=before,
         after=after,
@@ -127,33 +169,57 @@ def diff_data(a: DataVersion, b: DataVersion, before: SongData, after: SongData)
 
 
 def _changed_values(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    common = old.index.intersection(new.index)
+    """One row per value that differs between the songs in both, column by column (vectorised:
+    a shift touches thousands of songs)."""
+    common = old.index[_is_in(old.index, new.index)]
+    old, new = old.loc[common], new.loc[common]
     columns = [c for c in old.columns if c in new.columns and c != KEY]
-    records = []
+    names = new["name"].to_numpy(dtype=object) if "name" in new.columns else None
+    frames = []
     for column in columns:
-        before, after = old.loc[common, column], new.loc[common, column]
-        both_missing = before.isna() & after.isna()
-        differs = ~((before == after).fillna(False).astype(bool) | both_missing)
-        for song in common[differs.to_numpy()]:
-            records.append(
-                {
-                    KEY: song,
-                    "name": new.at[song, "name"] if "name" in new.columns else None,
-                    "column": column,
-                    "before": before.at[song],
-                    "after": after.at[song],
-                }
+        before, after = old[column], new[column]
+        both_missing = before.isna().to_numpy() & after.isna().to_numpy()
+        same = (before.to_numpy() == after.to_numpy()) | both_missing
+        at = np.flatnonzero(~same)
+        if len(at):
+            frames.append(
+                pd.DataFrame(
+                    {
+                        KEY: common[at].to_numpy(dtype=object),
+                        "name": names[at] if names is not None else None,
+                        "column": column,
+                        "before": before.to_numpy(dtype=object)[at],
+                        "after": after.to_numpy(dtype=object)[at],
+                    }
+                )
             )
-    frame = pd.DataFrame.from_records(records, columns=[KEY, "name", "column", "before", "after"])
+    if not frames:
+        frames = [pd.DataFrame(columns=[KEY, "name", "column", "before", "after"])]
+    frame = pd.concat(frames, ignore_index=True)
     return frame.astype({"before": object, "after": object})
 
 
-def _rows_only_in(frame: pd.DataFrame, other: pd.DataFrame) -> int:
-    """How many rows of ``frame`` ``other`` lacks, comparing whole rows as a multiset."""
-    columns = [c for c in frame.columns if c in other.columns]
-    mine = Counter(pd.util.hash_pandas_object(frame[columns], index=False).to_numpy().tolist())
-    theirs = Counter(pd.util.hash_pandas_object(other[columns], index=False).to_numpy().tolist())
-    return sum((mine - theirs).values())
+def _is_in(ids: pd.Index, others: pd.Index) -> np.ndarray:
+    """Which of ``ids`` are among ``others``, through Arrow (pandas walks Arrow strings in
+    Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.is_in(pa.array(ids.astype("str")), value_set=pa.array(others.astype("str")))
+    return found.to_numpy(zero_copy_only=False)
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _surplus(keys: np.ndarray, counts: np.ndarray, other: np.ndarray, other_counts) -> int:
+    """Copies of ``keys`` beyond those ``other`` holds (both sorted and unique)."""
+    if not len(other):
+        return int(counts.sum())
+    at = np.clip(np.searchsorted(other, keys), 0, len(other) - 1)
+    held = np.where(other[at] == keys, other_counts[at], 0)
+    return int(np.maximum(counts - held, 0).sum())
 
 
 def ks_statistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
