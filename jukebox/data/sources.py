@@ -342,10 +342,10 @@ def _read_bytes_table(
     if kind == "parquet":
         try:
             return pd.read_parquet(io.BytesIO(content))
-        except Exception as error:  # noqa: BLE001 - pyarrow raises many kinds for a bad file
+        except Exception:  # noqa: BLE001 - pyarrow raises many kinds, in words of its own
             raise SourceError(
-                f"{table}: {where} is not a readable parquet file ({type(error).__name__}: "
-                f"{str(error)[:120]})."
+                f"{table}: {where} is not a Parquet file, or a damaged one: save the table as "
+                "Parquet again, or give it as a CSV file (ending in .csv)."
             ) from None
     compression = "gzip" if lower.endswith(".gz") else None
     return _read_csv(io.BytesIO(content), f"{where}", compression=compression)

@@ -281,11 +281,10 @@ def _read_table(path: Path) -> pd.DataFrame:
     """One table of a data set directory, or a NoDataError saying the file is not parquet."""
     try:
         return pd.read_parquet(path)
-    except Exception as error:  # noqa: BLE001 - pyarrow raises many kinds for a bad file
+    except Exception:  # noqa: BLE001 - pyarrow raises many kinds, in words of its own
         raise NoDataError(
-            f"{path} is not a readable parquet file ({type(error).__name__}: "
-            f"{str(error)[:120]}); replace it with the table as parquet, or load the data set "
-            "again with `python -m jukebox data load`."
+            f"{path} is not a Parquet file, or a damaged one: replace it with the table as "
+            "Parquet, or load the data set again with `python -m jukebox data load`."
         ) from None
 
 

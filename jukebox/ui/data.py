@@ -348,7 +348,8 @@ def _read_candidate(kind: str, params: dict, settings: Settings) -> None:
         with st.spinner(f"Reading and validating ({sources.SOURCE_KINDS[kind]})…"):
             candidate = sources.load_source(kind, params, settings)
     except ValidationError as error:
-        st.error("This data cannot be used; the current data set stays. " + str(error))
+        # The error already says "The data cannot be used:", then each problem.
+        st.error(f"{error}\n\nThe current data set stays as it was.")
         st.dataframe(_findings_frame(error.report), hide_index=True)
         return
     except (JukeboxError, ValueError, OSError) as error:

@@ -90,8 +90,12 @@ def test_parquet_errors_name_the_file(small, tmp_path):
         load_parquet(tmp_path / "missing.parquet", rankings)
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"this is not parquet at all")
-    with pytest.raises(SourceError, match=r"song_rankings: .*garbage\.parquet is not a readable"):
+    with pytest.raises(
+        SourceError, match=r"song_rankings: .*garbage\.parquet is not a Parquet"
+    ) as bad:
         load_parquet(properties, garbage)
+    said = str(bad.value)  # a whole sentence of ours, none of pyarrow's words cut off mid-way
+    assert said.endswith("(ending in .csv).") and "Arrow" not in said and "magic" not in said
     # Swapped files read fine but fail validation, naming the file and the missing columns.
     with pytest.raises(ValidationError) as caught:
         load_parquet(rankings, properties)
@@ -255,7 +259,9 @@ def test_upload_mistakes_are_explained(small):
         load_upload(lonely)
     broken = Upload(b"\x00\x01 not a table", "table.parquet")
     rankings = Upload(small.rankings.to_csv(index=False).encode(), "r.csv")
-    with pytest.raises(SourceError, match=r"table\.parquet is not a readable parquet file"):
+    with pytest.raises(
+        SourceError, match=r"table\.parquet is not a Parquet file, or a damaged one: save the table"
+    ):
         load_upload(broken, rankings)
     with pytest.raises(SourceError, match="empty"):
         load_upload(Upload(b"", "nothing.csv"), rankings)

@@ -110,7 +110,9 @@ def test_a_file_that_is_not_parquet_is_a_sentence(small, home):
     save_current(small, home)
     (home.data_dir / store.PROPERTIES_FILE).write_text("spotify_id,name\n1,a\n")
     (home.data_dir / store.INFO_FILE).unlink()
-    with pytest.raises(NoDataError, match="song_properties.parquet is not a readable parquet"):
+    with pytest.raises(
+        NoDataError, match="song_properties.parquet is not a Parquet file, or a damaged one"
+    ):
         load_current(home)
 
 

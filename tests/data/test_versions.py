@@ -428,7 +428,7 @@ def test_bad_tables_are_refused_with_a_sentence_and_change_nothing(first, proble
         spoil, said = BAD_TABLES[problem]
         write_by_hand(settings, spoil(data.properties), data.rankings)
     else:
-        said = "song_properties.parquet is not a readable parquet file"
+        said = "song_properties.parquet is not a Parquet file, or a damaged one"
         (settings.data_dir / "song_properties.parquet").write_text("spotify_id,name\n1,a\n")
         (settings.data_dir / "dataset.json").unlink()  # replaced by hand
     before = snapshot(settings)

@@ -393,6 +393,7 @@ def test_tables_that_do_not_validate_are_refused_with_every_problem(home_env, tm
     (error,) = at.error
     assert "danceability, tempo" in error.value and "no rows" in error.value
     assert "current data set stays" in error.value
+    assert error.value.lower().count("cannot be used") == 1  # said once, not twice
     assert metrics(at) == before
     assert not any(b.key == "explore_adopt" for b in at.button)
 
