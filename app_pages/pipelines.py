@@ -23,6 +23,7 @@ from jukebox.pipelines.records import list_runs, task_log
 from jukebox.pipelines.training import compile_pipeline
 from jukebox.ui import model as model_figures
 from jukebox.ui import pipelines as ui
+from jukebox.ui.data import synthetic_options
 
 SELECTED = "pipelines_selected_run"
 SOURCES = {"current": "Current data set", "synthetic": "New synthetic set"}
@@ -60,15 +61,7 @@ with st.form("pipeline_run", enter_to_submit=False):  # only the button starts w
         "Tolerance", 0.0, 1.0, 0.01, step=0.005, format="%.3f",
         help="how much lower than production the test accuracy may be and still register",
     )  # fmt: skip
-    synthetic = {}
-    if source == "synthetic":
-        cols = st.columns(4)
-        synthetic = {
-            "songs": cols[0].number_input("Songs", 50, 100_000, 2_000, step=500),
-            "days": cols[1].number_input("Chart days", 2, 314, 60),
-            "countries": cols[2].number_input("Countries", 2, 72, 20),
-            "seed": cols[3].number_input("Data seed", 0, 2**31 - 1, 0),
-        }
+    synthetic = synthetic_options() if source == "synthetic" else {}
     cols = st.columns(5)
     hyper = {
         "epochs": cols[0].number_input("Epochs", 1, 1000, defaults.epochs),

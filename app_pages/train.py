@@ -19,7 +19,7 @@ from jukebox.model.network import ROWS, TrainingParams, validation_problems
 from jukebox.model.report import SUMMARY_METRICS
 from jukebox.model.runs import list_trainings, load_training
 from jukebox.ui import model as figures
-from jukebox.ui.data import data_set_counts_brief, file_pickers
+from jukebox.ui.data import data_set_counts_brief, file_pickers, synthetic_options
 
 SELECTED = "train_selected_job"
 ROW_LABELS = {"songs": "one row per song", "chart rows": "every chart row (workshop)"}
@@ -56,13 +56,7 @@ if kind == "current":
             "synthetic one (about 1.1 million chart entries)."
         )
 elif kind == "synthetic":
-    cols = st.columns(4)
-    source_params = {
-        "songs": cols[0].number_input("Songs", 50, 100_000, 2_000, step=500),
-        "days": cols[1].number_input("Chart days", 2, 314, 60),
-        "countries": cols[2].number_input("Countries", 2, 72, 20),
-        "seed": cols[3].number_input("Data seed", 0, 2**31 - 1, 0),
-    }
+    source_params = synthetic_options()
 elif kind in ("parquet", "s3"):
     st.caption(
         "Local paths or http(s) URLs of the two parquet files."

@@ -62,33 +62,20 @@ def on_cluster(
     kubernetes.use_field_path_as_env(
         task, env_name=POD_NAMESPACE_ENV, field_path="metadata.namespace"
     )
-    if s3:
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=settings.pipeline_s3_secret,
-            secret_key_to_env={name: name for name in S3_ENV},
-        )
-    if registry:
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=settings.pipeline_registry_secret,
-            secret_key_to_env={"token": "MODEL_REGISTRY_TOKEN"},
-            optional=True,
-        )
-    if data_repo:
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=settings.pipeline_git_secret,
-            secret_key_to_env={"password": "JUKEBOX_DATA_GIT_TOKEN"},
-            optional=True,
-        )
+    # (wanted, secret, its keys -> variables, optional): tokens may be the service account's,
+    # and a repository may need none; only the data connection must exist.
+    secrets = (
+        (s3, settings.pipeline_s3_secret, {name: name for name in S3_ENV}, False),
+        (registry, settings.pipeline_registry_secret, {"token": "MODEL_REGISTRY_TOKEN"}, True),
+        (data_repo, settings.pipeline_git_secret, {"password": "JUKEBOX_DATA_GIT_TOKEN"}, True),
+        (kfp, settings.pipeline_kfp_secret, {"token": "KFP_TOKEN"}, True),
+    )
+    for wanted, name, keys, optional in secrets:
+        if wanted:
+            kubernetes.use_secret_as_env(
+                task, secret_name=name, secret_key_to_env=keys, optional=optional
+            )
     if kfp:
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=settings.pipeline_kfp_secret,
-            secret_key_to_env={"token": "KFP_TOKEN"},
-            optional=True,
-        )
         for name, value in compile_environment(settings).items():
             task.set_env_variable(name, value)
 

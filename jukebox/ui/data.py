@@ -317,6 +317,17 @@ def _source_form(kind: str, settings: Settings) -> dict:
     return file_pickers("upload", key="src_")
 
 
+def synthetic_options() -> dict:
+    """The fields of a small synthetic data set for a training or a pipeline run, in a row."""
+    cols = st.columns(4)
+    return {
+        "songs": cols[0].number_input("Songs", 50, 100_000, 2_000, step=500),
+        "days": cols[1].number_input("Chart days", 2, 314, 60),
+        "countries": cols[2].number_input("Countries", 2, 72, 20),
+        "seed": cols[3].number_input("Data seed", 0, 2**31 - 1, 0),
+    }
+
+
 def file_pickers(kind: str, key: str = "") -> dict:
     """The file pickers of a data set sent from the browser, as ``load_source`` takes them: the
     Kaggle CSV (``kind="kaggle"``) or the two tables as parquet or CSV, side by side. ``key``
