@@ -131,6 +131,7 @@ if len(versions) >= 2:
     except JukeboxError as error:
         st.error(str(error))
     else:
+        ui.read_ahead(settings, versions)  # after the first answer, not before it
         for column, (label, value) in zip(st.columns(5), ui.diff_counts(diff).items(), strict=True):
             column.metric(label, value)
         if len(diff.songs_changed):

@@ -4,6 +4,7 @@ and every interaction after the first look at a version is answered from memory.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -123,7 +124,11 @@ def timeline_figure(
     return figure
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+CONTENTS_KEPT = 8
+"""Versions whose contents are kept in memory (about 20 MB each for the default data set)."""
+
+
+@st.cache_resource(max_entries=CONTENTS_KEPT, show_spinner=False)
 def _contents(repo: str, commit: str, _settings: Settings) -> Contents:
     """A version's songs and chart-row fingerprints (about 20 MB for the default data set, not
     its 175 MB of rows), kept by repository and commit: a version never changes."""
@@ -139,6 +144,28 @@ def version_diff(settings: Settings, a: DataVersion, b: DataVersion) -> DataDiff
     """The diff from version ``a`` to version ``b``: read once per version, computed once per
     pair, then answered from memory (versions are immutable)."""
     return _diff(str(settings.data_repo), a.commit, b.commit, a, b, settings)
+
+
+def read_ahead(settings: Settings, versions: Sequence[DataVersion]) -> None:
+    """Read the newest versions' contents in a background thread, once per session, so that
+    picking any of them is answered from memory too (a version never read takes seconds)."""
+    if st.session_state.get("data_versions_read_ahead"):
+        return
+    st.session_state["data_versions_read_ahead"] = True
+    repo = str(settings.data_repo)
+
+    def read() -> None:
+        for version in versions[:CONTENTS_KEPT]:
+            try:
+                _contents(repo, version.commit, settings)
+            except Exception:  # noqa: BLE001 - only a head start: the page says what fails
+                return
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx
+
+    thread = threading.Thread(target=read, name="data-versions-read-ahead", daemon=True)
+    add_script_run_ctx(thread)
+    thread.start()
 
 
 def diff_counts(diff: DataDiff) -> dict[str, str]:

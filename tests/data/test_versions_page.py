@@ -175,3 +175,34 @@ def test_interactions_after_the_first_read_never_read_a_version_again(two_versio
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Songs changed"].replace(",", "")) > 100
+
+
+@pytest.mark.slow  # three DVC versions, then the page
+def test_a_version_never_looked_at_is_read_ahead(two_versions, monkeypatch):
+    """After the first answer, the page reads the other versions in the background: picking one
+    never looked at is answered from memory too."""
+    import threading
+
+    import jukebox.ui.data_versions as ui
+
+    home, settings, _ = two_versions
+    data = load_current(settings)
+    save_current(
+        clean_flagged(changes.shift_feature(data, "valence", -0.2, fraction=0.5)), settings
+    )
+    version_current(settings, "valence down")
+    at = page(home, monkeypatch)
+    for thread in threading.enumerate():
+        if thread.name == "data-versions-read-ahead":
+            thread.join(timeout=120)
+
+    def unreadable(settings, ref):
+        raise AssertionError(f"version {ref} read on a click")
+
+    monkeypatch.setattr(ui, "read_contents", unreadable)
+    oldest = list_versions(settings)[-1]
+    (before,) = [s for s in at.selectbox if s.label == "From"]
+    assert before.value != oldest.commit  # the page opened on the two newest
+    before.set_value(oldest.commit).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label for m in at.metric} >= {"Songs changed"}
