@@ -153,13 +153,6 @@ def execute(settings: Settings, run_id: str, *, verbose: bool = False) -> Pipeli
     run = load_run(path)
     if run is None:
         raise FileNotFoundError(f"No pipeline run is recorded in {path}.")
-    # The tasks are subprocesses: they find the run record, this project and this JUKEBOX_HOME
-    # through the environment they inherit.
-    os.environ[RUN_DIR_ENV] = str(path)
-    os.environ["JUKEBOX_HOME"] = str(settings.home)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
-    )
     # kfp warns when an image name lacks "python"; here the image is this very environment.
     warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
     local.init(
@@ -168,11 +161,35 @@ def execute(settings: Settings, run_id: str, *, verbose: bool = False) -> Pipeli
         raise_on_error=False,
     )
     try:
-        with _kfp_output(path, verbose):
+        with _kfp_output(path, verbose), _task_environment(settings, path):
             _pipeline_function(run.pipeline, settings)(**run.arguments)
     finally:
         finish(settings, path)
     return load_run(path)  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _task_environment(settings: Settings, path: Path) -> Iterator[None]:
+    """The environment the tasks inherit, while the run lasts: they are subprocesses that find
+    the run record, this project and this JUKEBOX_HOME through it. Restored after, since a run
+    here may be one of several things this process does."""
+    wanted = {
+        RUN_DIR_ENV: str(path),
+        "JUKEBOX_HOME": str(settings.home),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def finish(settings: Settings, path: Path, *, stopped: bool = False) -> PipelineRun:

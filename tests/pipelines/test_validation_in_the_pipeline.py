@@ -18,6 +18,12 @@ from jukebox.data.validation import ValidationError
 from jukebox.pipelines import tasks
 
 
+@pytest.fixture(autouse=True)
+def _as_on_a_cluster(monkeypatch):
+    """No local run record: a task ends as on a cluster, with its sentence on stderr."""
+    monkeypatch.delenv(tasks.RUN_DIR_ENV, raising=False)
+
+
 @pytest.fixture(scope="module")
 def songs():
     return generate(300, 3, n_days=20, countries=CHART_COUNTRIES[:6])
