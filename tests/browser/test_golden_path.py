@@ -280,7 +280,7 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     go_to(page, "Registry")
     # The detail opens on the production version (1); version 2 is the pipeline's.
     choice(page, "Version").click()
-    page.get_by_role("option", name=re.compile(r"^v2 ")).click()
+    page.get_by_role("option", name="v2", exact=True).click()
     wait_until_idle(page, timeout=120)
     page.get_by_text(f"Made by pipeline run {run_id}").wait_for(timeout=60_000)
     step_done("registry-run-link")

@@ -157,7 +157,7 @@ def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(
 ):
     """The data pipeline's last step, with KFP_HOST set: one training run for that version,
     submitted to the KFP API (the stand-in server checks the request)."""
-    from jukebox.pipelines import trigger
+    from jukebox.pipelines import tasks, trigger
     from tests.pipelines.kfp_standin import StandIn
 
     server = StandIn(token="t", polls_until_done=2)
@@ -166,6 +166,7 @@ def test_on_a_cluster_the_data_pipeline_submits_training_for_its_version(
         monkeypatch.setenv("JUKEBOX_HOME", str(tmp_path))
         monkeypatch.setenv("KFP_HOST", server.url)
         monkeypatch.setenv("KFP_TOKEN", "t")
+        monkeypatch.delenv(tasks.RUN_DIR_ENV, raising=False)  # a task on a cluster: no record
         with pytest.raises(SystemExit):  # as a task on a cluster ends: one sentence, no traceback
             trigger.trigger_training("a" * 40, "jukebox", 0.02, {"epochs": 3})
         assert "no embedded model registry: give the pipeline" in capsys.readouterr().err
