@@ -256,6 +256,7 @@ def test_the_versions_to_train_are_neither_history_nor_claimed_oldest_first():
     assert automation.versions_to_train(state, commits) == ["c3", "c4"]
 
 
+@pytest.mark.slow  # two DVC versions and watcher starts: several seconds
 def test_a_version_made_while_the_watcher_was_stopped_is_trained_once_it_starts(settings, capsys):
     from jukebox.__main__ import main
 
@@ -359,6 +360,7 @@ def _killed_at(settings, point: str) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
 
 
+@pytest.mark.slow  # forks a watcher and kills it, three times
 @pytest.mark.parametrize("point", ["after the claim", "after recording the run", "after the start"])
 def test_a_watcher_killed_between_version_and_run_neither_loses_nor_doubles_it(settings, point):
     new_version(settings, 1, "history")
@@ -380,6 +382,7 @@ def test_a_watcher_killed_between_version_and_run_neither_loses_nor_doubles_it(s
     assert [d.name for d in jobs.iterdir()] == [claim.run_id]
 
 
+@pytest.mark.slow  # three watcher processes
 def test_two_watchers_start_one_run_per_version(settings):
     new_version(settings, 1, "history")
     automation.switch_on(settings, start=False)

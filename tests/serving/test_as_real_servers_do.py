@@ -174,6 +174,7 @@ def test_a_model_not_served_is_not_ready_as_triton_says_it(small):
     assert response.status_code == 400 and "not ready" in response.json()["error"]
 
 
+@pytest.mark.slow  # waits for the deadlines
 @pytest.mark.parametrize("part", ["headers", "body"])
 def test_a_client_trickling_its_request_is_cut_off_at_the_deadline(small, part):
     url, _ = small
