@@ -104,7 +104,9 @@ def _submit(kfp_host: str, arguments: dict, commit: str) -> str:
     )
     said = result.stdout.strip().splitlines()
     if result.returncode != 0 or not said:
-        raise TriggerError(result.stderr.strip().removeprefix("error: ") or "no run id came back")
+        # The child's sentence, not the warnings libraries may print before it.
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        raise TriggerError(errors[-1].removeprefix("error: ") if errors else result.stderr[-500:])
     return said[-1]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 
-import boto3
 import pandas as pd
 import pytest
 
@@ -17,6 +16,7 @@ from tests.data.versioning import (
     SECRET_KEY,
     changed,
     git,
+    s3_client,
     s3_keys,
     small_set,
     start_moto,
@@ -505,13 +505,7 @@ def test_new_remotes_are_committed_once_they_hold_the_newest_version(first, monk
         moved = load_settings()
         # The versions' bucket is missing: the push fails, and not even the remotes are committed.
         log = git(moved.data_repo, "log", "--format=%H %s")
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-        )
+        client = s3_client(endpoint)
         # moto keeps its buckets per process: what earlier tests left goes first.
         for bucket in ("data", "data-cache"):
             for key in s3_keys(endpoint, bucket):

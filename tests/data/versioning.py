@@ -49,6 +49,17 @@ def git(repo, *args: str) -> str:
     ).stdout
 
 
+def s3_client(endpoint: str):
+    """A boto3 S3 client for the moto server at ``endpoint``, with the tests' credentials."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+
+
 def start_moto() -> tuple[ThreadedMotoServer, str]:
     """A moto S3 server on 127.0.0.1 (any free port) with the buckets ``data`` and
     ``data-cache``; the caller stops it."""
@@ -56,24 +67,12 @@ def start_moto() -> tuple[ThreadedMotoServer, str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = s3_client(endpoint)
     for bucket in ("data", "data-cache"):
         client.create_bucket(Bucket=bucket)
     return server, endpoint
 
 
 def s3_keys(endpoint: str, bucket: str) -> list[str]:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = s3_client(endpoint)
     return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]

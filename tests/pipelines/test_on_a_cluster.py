@@ -13,14 +13,13 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
 from jukebox.config import load_settings
 from jukebox.data.schema import CHART_COUNTRIES
 from jukebox.data.synthetic import generate
-from tests.data.versioning import ACCESS_KEY, SECRET_KEY, start_moto
+from tests.data.versioning import ACCESS_KEY, SECRET_KEY, s3_client, start_moto
 from tests.pipelines.launcher import Cluster, run_compiled
 
 pytestmark = pytest.mark.slow
@@ -89,13 +88,7 @@ def stand(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cluster")
     moto, endpoint = start_moto()
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    ).create_bucket(Bucket=MODELS_BUCKET)
+    s3_client(endpoint).create_bucket(Bucket=MODELS_BUCKET)
     repo = root / "data.git"
     subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(repo)], check=True)
     kfp = StandIn(token=KFP_TOKEN, polls_until_done=2)
