@@ -199,6 +199,8 @@ if versions:
             f"Made by pipeline run [{detail.pipeline_run_id}]"
             f"(/pipelines?run={detail.pipeline_run_id})."
         )
+    if detail.trigger:
+        st.markdown(f"Trained because: {detail.trigger}.")
     if detail.data_commit:
         st.markdown(
             f"Trained on data version [{detail.data_commit[:7]}]"

@@ -63,7 +63,8 @@ class RunParams:
     parameters, and how much worse than production a new model may be and still be registered.
 
     ``version`` is a whole number or ``"next"`` (one more than the highest registered);
-    ``tolerance`` is in accuracy points (0.01 = one percentage point).
+    ``tolerance`` is in accuracy points (0.01 = one percentage point); ``trigger`` says what
+    started the run when something did (a drift alert), and is recorded on the version.
     """
 
     model_name: str = "jukebox"
@@ -72,6 +73,7 @@ class RunParams:
     source_options: dict[str, Any] = field(default_factory=dict)
     training: TrainingParams = field(default_factory=TrainingParams)
     tolerance: float = 0.01
+    trigger: str = ""
 
     def __post_init__(self) -> None:
         from jukebox.registry.bundles import check_model_name, check_version
@@ -106,6 +108,7 @@ class RunParams:
             "hyperparameters": self.training.to_dict(),
             "tolerance": float(self.tolerance),
             "run_id": run_id,
+            "trigger": self.trigger,
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class RunParams:
             source_options=dict(arguments.get("source_options") or {}),
             training=training,
             tolerance=float(arguments.get("tolerance", 0.01)),
+            trigger=str(arguments.get("trigger") or ""),
         )
 
 

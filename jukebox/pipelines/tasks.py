@@ -330,11 +330,13 @@ def register(
     data_version: str,
     run_id: str,
     registry_url: str = "",
+    trigger: str = "",
 ) -> str:
     """Make the run's results a verified bundle and register it; returns the version.
 
     The bundle is the same directory a training in the app writes (``models/<run id>/``), so the
-    Export page shows it too; ``run_id`` is recorded as the version's ``pipeline_run_id``.
+    Export page shows it too; ``run_id`` is recorded as the version's ``pipeline_run_id``, and
+    ``trigger`` (what started the run, e.g. a drift alert) as its ``trigger``.
     """
     from jukebox.data.store import read_info, read_prepared
     from jukebox.model.export import onnx_facts
@@ -392,6 +394,7 @@ def register(
                     number,
                     data_version=data if data.md5 else None,
                     pipeline_run_id=run_id,
+                    trigger=trigger or None,
                     settings=settings,
                 )
                 break

@@ -126,6 +126,7 @@ def register(
     run_id: str,
     kfp_run_id: str,
     registry_url: str,
+    trigger: str,
 ) -> str:
     from jukebox.pipelines import tasks
 
@@ -142,6 +143,7 @@ def register(
         data_version,
         run_id or kfp_run_id,
         registry_url,
+        trigger,
     )
 
 
@@ -168,6 +170,7 @@ def training_pipeline(settings: Settings | None = None):
         run_id: str = "",
         registry_url: str = "",
         data_repo_url: str = "",
+        trigger: str = "",
     ):
         # The two addresses default to the compiling machine's settings (see compile_pipeline);
         # empty, a task on a cluster fails saying so, and a local task uses its environment.
@@ -211,6 +214,7 @@ def training_pipeline(settings: Settings | None = None):
                 run_id=run_id,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                 registry_url=registry_url,
+                trigger=trigger,
             )
             registered.after(verified)
         for task in (fetched, prepared, trained, evaluated, converted, verified, registered):

@@ -10,6 +10,8 @@ Each version carries these custom properties (the Kubeflow dashboard shows them 
   workshop names them, ``DVC training data hash`` and ``remote "<name>"`` (the DVC remotes) when
   the data is a DVC version; ``data.source``, ``run.id`` (the
   training or pipeline run that made it);
+- ``trigger``: why the run that made it started, when something started it (a drift alert:
+  its id, the metric and the features it found drifted);
 - ``pipeline_run_id``: the pipeline run that registered it, named as the workshop's continuous
   training records it (absent for a version registered by hand);
 - ``model.sha256``: sha256 of ``model.onnx``, checked again on every fetch;
@@ -38,6 +40,7 @@ DVC_TRAINING_DATA_HASH = "DVC training data hash"
 DATA_SOURCE = "data.source"
 RUN_ID = "run.id"
 PIPELINE_RUN_ID = "pipeline_run_id"
+TRIGGER = "trigger"
 BUNDLE_ORIGIN = "bundle.origin"
 METRIC = "metric."
 VERIFICATION = "verification."

@@ -51,6 +51,7 @@ from jukebox.registry.properties import (
     REGISTRATION,
     RUN_ID,
     SHA256,
+    TRIGGER,
     VERIFICATION,
 )
 from jukebox.registry.versions import (
@@ -134,6 +135,7 @@ def version_properties(
     run_id: str | None = None,
     pipeline_run_id: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    trigger: str | None = None,
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
 
@@ -159,6 +161,7 @@ def version_properties(
     properties[DATA_SOURCE] = data_source
     properties[RUN_ID] = pipeline_run_id or run_id
     properties[PIPELINE_RUN_ID] = pipeline_run_id
+    properties[TRIGGER] = trigger
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
     return {k: v for k, v in properties.items() if v is not None and v != ""}
@@ -222,16 +225,18 @@ def register_bundle(
     run_id: str | None = None,
     pipeline_run_id: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    trigger: str | None = None,
     settings: Settings | None = None,
 ) -> VersionInfo:
     """Upload a verified bundle to object storage, then register it as ``name`` ``version``.
 
     ``data_version`` is the DVC md5 as text, or a mapping (or object) with ``md5`` and
-    ``commit``. Refuses a bundle that failed verification, a bad name or version, a version
-    already registered, and a bundle whose ``model.onnx`` another version of ``name`` holds
-    (:class:`DuplicateBundleError`). If registration fails after the upload, the upload is
-    removed and the version is left marked ``failed`` (and archived) so it is never listed as
-    usable; registering the same version again completes it.
+    ``commit``; ``trigger`` says what started the run that made it (a drift alert). Refuses a
+    bundle that failed verification, a bad name or version, a version already registered, and a
+    bundle whose ``model.onnx`` another version of ``name`` holds (:class:`DuplicateBundleError`).
+    If registration fails after the upload, the upload is removed and the version is left marked
+    ``failed`` (and archived) so it is never listed as usable; registering the same version
+    again completes it.
     """
     settings = settings or load_settings()
     name = check_model_name(name)
@@ -272,6 +277,7 @@ def register_bundle(
         run_id=run_id,
         pipeline_run_id=pipeline_run_id,
         parameters=parameters,
+        trigger=trigger,
     )
     artifact_fields = {
         "model_format_name": MODEL_FORMAT,

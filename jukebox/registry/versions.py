@@ -29,6 +29,7 @@ from jukebox.registry.properties import (
     REGISTRATION,
     RUN_ID,
     SHA256,
+    TRIGGER,
     VERIFICATION,
 )
 from jukebox.storage import open_store
@@ -107,6 +108,11 @@ class VersionInfo:
     def pipeline_run_id(self) -> str | None:
         """The pipeline run that registered this version (None when registered by hand)."""
         return self.properties.get(PIPELINE_RUN_ID)
+
+    @property
+    def trigger(self) -> str | None:
+        """What started the run that made this version (a drift alert), when something did."""
+        return self.properties.get(TRIGGER)
 
     @property
     def onnx_sha256(self) -> str | None:

@@ -76,8 +76,10 @@ def test_the_parameters_and_their_defaults(compiled):
         "run_id",
         "registry_url",
         "data_repo_url",
+        "trigger",
     }
     assert parameters["version"]["defaultValue"] == "next"
+    assert parameters["trigger"]["defaultValue"] == ""
     assert parameters["tolerance"]["parameterType"] == "NUMBER_DOUBLE"
     assert parameters["hyperparameters"]["parameterType"] == "STRUCT"
 
