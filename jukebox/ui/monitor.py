@@ -55,17 +55,17 @@ def requests_figure(times: pd.Series, *, buckets: int = 40) -> go.Figure:
 
 def drift_figure(history: pd.DataFrame, threshold: float, features: Sequence[str]) -> go.Figure:
     """Each feature's drift p-value over time, with the threshold under which it counts as
-    drifted. ``history`` has columns ``time`` (seconds since the epoch), ``feature`` and
-    ``p_value``. The axis is logarithmic: a drifted feature's p-value falls by orders of
+    drifted. ``history`` is :func:`jukebox.monitoring.history.drift_history`'s long form: one
+    row per evaluation and column, with ``time``, ``column`` and ``value`` (the p-value). The axis is logarithmic: a drifted feature's p-value falls by orders of
     magnitude, and the difference between 1e-3 and 1e-30 is the size of the shift."""
     figure = go.Figure()
     for feature in features:
-        rows = history[history["feature"] == feature].sort_values("time")
+        rows = history[history["column"] == feature].sort_values("time")
         if rows.empty:
             continue
         figure.add_scatter(
-            x=pd.to_datetime(rows["time"], unit="s"),
-            y=rows["p_value"].clip(lower=1e-300),
+            x=rows["time"],
+            y=rows["value"].clip(lower=1e-300),
             mode="lines+markers",
             name=feature_title(feature),
         )

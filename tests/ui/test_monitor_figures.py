@@ -28,9 +28,9 @@ def test_an_empty_log_draws_an_empty_chart():
 def test_drift_lines_per_feature_and_the_threshold():
     history = pd.DataFrame(
         {
-            "time": [1, 2, 1, 2],
-            "feature": ["tempo", "tempo", "acousticness", "acousticness"],
-            "p_value": [0.5, 0.4, 0.3, 1e-12],
+            "time": pd.to_datetime([1, 2, 1, 2], unit="s", utc=True),
+            "column": ["tempo", "tempo", "acousticness", "acousticness"],
+            "value": [0.5, 0.4, 0.3, 1e-12],
         }
     )
     figure = drift_figure(history, 0.05, ["acousticness", "tempo", "energy"])
