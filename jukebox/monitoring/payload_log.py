@@ -334,7 +334,7 @@ def read_log(
             break
     if not tables:
         return pd.DataFrame(columns=list(META_COLUMNS))
-    table = pa.concat_tables(reversed(tables), promote_options="default")
+    table = pa.concat_tables(reversed(tables), promote_options="permissive")
     frame = table.to_pandas()
     frame = frame.sort_values(TIME, kind="stable", ignore_index=True)
     if last is not None:
