@@ -83,7 +83,9 @@ def _call(method: str, base_url: str, path: str, token: str | None, **kwargs) ->
     try:
         response = requests.request(method, url, headers=headers(token), timeout=TIMEOUT, **kwargs)
     except requests.RequestException as error:
-        raise MonitoringError(f"The monitoring service at {base_url} cannot be reached: {error}") from error
+        raise MonitoringError(
+            f"The monitoring service at {base_url} cannot be reached: {error}"
+        ) from error
     if response.status_code >= 400:
         raise MonitoringError(
             f"The monitoring service answered {response.status_code} to {method} {path}: "
@@ -127,15 +129,23 @@ def schedule_meanshift(
     metric: str = "meanshift",
 ) -> str:
     """``POST /metrics/drift/<metric>/request``; returns the scheduled request's id."""
-    body: dict = {"modelId": model_name, "referenceTag": reference_tag, "fitColumns": list(fit_columns)}
+    body: dict = {
+        "modelId": model_name,
+        "referenceTag": reference_tag,
+        "fitColumns": list(fit_columns),
+    }
     if batch_size is not None:
         body["batchSize"] = batch_size
     if threshold_delta is not None:
         body["thresholdDelta"] = threshold_delta
-    return _call("POST", base_url, f"metrics/drift/{metric}/request", token, json=body).json()["requestId"]
+    return _call("POST", base_url, f"metrics/drift/{metric}/request", token, json=body).json()[
+        "requestId"
+    ]
 
 
-def drift_now(base_url: str, body: dict, *, token: str | None = None, metric: str = "meanshift") -> dict:
+def drift_now(
+    base_url: str, body: dict, *, token: str | None = None, metric: str = "meanshift"
+) -> dict:
     """``POST /metrics/drift/<metric>``: one computation, TrustyAI's metric response."""
     return _call("POST", base_url, f"metrics/drift/{metric}", token, json=body).json()
 

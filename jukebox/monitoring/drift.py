@@ -44,7 +44,9 @@ def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def meanshift_column(reference: np.ndarray, current: np.ndarray, threshold_delta: float) -> ColumnDrift:
+def meanshift_column(
+    reference: np.ndarray, current: np.ndarray, threshold_delta: float
+) -> ColumnDrift:
     """TrustyAI's meanshift of one column (see the module's docstring)."""
     reference = reference[~np.isnan(reference)]
     current = current[~np.isnan(current)]

@@ -22,7 +22,13 @@ from jukebox.serving.inference_log import InferenceRecord
 
 CE_REQUEST = "org.kubeflow.serving.inference.request"
 CE_RESPONSE = "org.kubeflow.serving.inference.response"
-V2_TYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "INT64", "bool": "BOOL"}
+V2_TYPES = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "int32": "INT32",
+    "int64": "INT64",
+    "bool": "BOOL",
+}
 
 
 def _tensor(name: str, array: np.ndarray) -> dict:
@@ -63,7 +69,9 @@ def cloudevents(record: InferenceRecord) -> list[tuple[dict[str, str], bytes]]:
 class CloudEventForwarder:
     """``CloudEventForwarder(url, token)`` is an InferenceLogger posting to ``url``."""
 
-    def __init__(self, url: str, token: str | None = None, *, max_pending: int = 10_000, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, *, max_pending: int = 10_000, timeout: float = 5.0
+    ) -> None:
         self.url = url.rstrip("/") + "/"
         self.timeout = timeout
         self._pending: deque[InferenceRecord] = deque()
@@ -122,7 +130,9 @@ class CloudEventForwarder:
             self._busy = True
             try:
                 for headers, body in cloudevents(record):
-                    self._session.post(self.url, data=body, headers=headers, timeout=self.timeout).raise_for_status()
+                    self._session.post(
+                        self.url, data=body, headers=headers, timeout=self.timeout
+                    ).raise_for_status()
                 self.sent += 1
             except requests.RequestException:
                 self.failed += 1  # the service is away or refused it: this record is lost

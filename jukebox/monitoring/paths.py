@@ -1,9 +1,9 @@
 """Where monitoring keeps its state under ``JUKEBOX_HOME``, one folder per model id::
 
-    monitoring/requests.json           scheduled metric requests (all models)
-    monitoring/<model>/segments/*.arrow the payload log (Arrow IPC files, oldest first by name)
-    monitoring/<model>/history.jsonl   each evaluation of a scheduled metric
-    monitoring/<model>/alerts.jsonl    drift alerts
+monitoring/requests.json           scheduled metric requests (all models)
+monitoring/<model>/segments/*.arrow the payload log (Arrow IPC files, oldest first by name)
+monitoring/<model>/history.jsonl   each evaluation of a scheduled metric
+monitoring/<model>/alerts.jsonl    drift alerts
 """
 
 from __future__ import annotations

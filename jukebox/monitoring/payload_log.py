@@ -176,7 +176,6 @@ def enforce_bounds(
         keep = [s for s in segments if s.written_ms >= cutoff]
     if max_bytes is not None and keep:
         total = sum(s.size for s in keep)
-        newest = keep[-1]
         order = sorted(keep[:-1], key=lambda s: (s.tagged, s.written_ms, s.path.name))
         for segment in order:
             if total <= max_bytes:

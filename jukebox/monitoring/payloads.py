@@ -48,7 +48,9 @@ class Tensors:
 
 def _tensor_array(tensor: object, kind: str) -> tuple[str, np.ndarray]:
     if not isinstance(tensor, dict):
-        raise PayloadError(f"Each {kind} tensor must be an object with name, shape, datatype, data.")
+        raise PayloadError(
+            f"Each {kind} tensor must be an object with name, shape, datatype, data."
+        )
     missing = [f for f in ("name", "shape", "datatype", "data") if f not in tensor]
     if missing:
         raise PayloadError(
@@ -149,13 +151,11 @@ def parse_upload(body: object) -> Upload:
     tag = body.get("data_tag")
     tag = "" if tag is None else tag
     if not isinstance(tag, str):
-        raise PayloadError("`data_tag` must be a string, e.g. \"TRAINING\".")
+        raise PayloadError('`data_tag` must be a string, e.g. "TRAINING".')
     check_tag(tag)
     request = body.get("request")
     if not isinstance(request, dict) or not request.get("inputs"):
-        raise PayloadError(
-            "Directly uploaded datapoints must specify at least one `inputs` field."
-        )
+        raise PayloadError("Directly uploaded datapoints must specify at least one `inputs` field.")
     response = body.get("response")
     if not isinstance(response, dict) or not response.get("outputs"):
         raise PayloadError("No output payload specified in request")

@@ -32,6 +32,7 @@ import numpy as np
 
 from jukebox.monitoring import drift
 from jukebox.monitoring.history import DriftAlert, append_alert, append_evaluation
+from jukebox.monitoring.paths import check_model_id
 from jukebox.monitoring.payload_log import (
     META_COLUMNS,
     TIME,
@@ -40,7 +41,6 @@ from jukebox.monitoring.payload_log import (
     logged_models,
     read_log,
 )
-from jukebox.monitoring.paths import check_model_id
 from jukebox.monitoring.payloads import PayloadError, parse_infer_body, parse_upload
 from jukebox.serving.inference_log import InferenceRecord
 
@@ -100,9 +100,10 @@ class ScheduledRequest:
         """The request as ``GET .../requests`` lists it (no fitted statistics)."""
         body = {**self.body, "metricName": self.metric}
         if self.metric in DRIFT_METRICS.values():
-            body["@type"] = {"MEANSHIFT": "MeanshiftMetricRequest", "KSTEST": "KSTestMetricRequest"}[
-                self.metric
-            ]
+            body["@type"] = {
+                "MEANSHIFT": "MeanshiftMetricRequest",
+                "KSTEST": "KSTestMetricRequest",
+            }[self.metric]
         else:
             body["@type"] = "IdentityMetricRequest"
         return dict(sorted(body.items()))
@@ -208,7 +209,9 @@ class MonitoringService:
             check_model_id(model)
             parse_infer_body(data, kind)
         except (ValueError, PayloadError) as error:
-            raise ApiError(400, f"Error when reconciling payload for id='{body.get('id')}': {error}") from error
+            raise ApiError(
+                400, f"Error when reconciling payload for id='{body.get('id')}': {error}"
+            ) from error
         return self._reconcile(str(body.get("id")), model, kind, data)
 
     def _reconcile(self, event_id: str, model: str, kind: str, data: dict, version=None) -> str:
@@ -255,7 +258,7 @@ class MonitoringService:
         model = self._require_model(body.get("modelId"))
         reference_tag = body.get("referenceTag")
         if not isinstance(reference_tag, str) or not reference_tag:
-            raise ApiError(400, "A drift request needs a `referenceTag`, e.g. \"TRAINING\".")
+            raise ApiError(400, 'A drift request needs a `referenceTag`, e.g. "TRAINING".')
         threshold = body.get("thresholdDelta")
         threshold = drift.DEFAULT_THRESHOLD_DELTA if threshold is None else threshold
         batch = body.get("batchSize")
@@ -324,7 +327,9 @@ class MonitoringService:
             out["requestName"] = str(body["requestName"])
         return out
 
-    def _drift_values(self, metric: str, request: dict) -> tuple[dict[str, drift.ColumnDrift], int, float | None]:
+    def _drift_values(
+        self, metric: str, request: dict
+    ) -> tuple[dict[str, drift.ColumnDrift], int, float | None]:
         model, tag = request["modelId"], request["referenceTag"]
         reference = read_log(self.root, model, tag=tag)
         current = read_log(self.root, model, exclude_tag=tag, last=request["batchSize"])
@@ -375,7 +380,9 @@ class MonitoringService:
 
     def schedule(self, metric: str, body: object) -> dict:
         """``POST .../request``: store a scheduled request; ``{"requestId", "timestamp"}``."""
-        request = self._identity_body(body) if metric == "IDENTITY" else self._drift_body(body, metric)
+        request = (
+            self._identity_body(body) if metric == "IDENTITY" else self._drift_body(body, metric)
+        )
         scheduled = ScheduledRequest(str(uuid.uuid4()), metric, request)
         with self._lock:
             self.requests[scheduled.id] = scheduled
@@ -402,7 +409,9 @@ class MonitoringService:
                 raise ApiError(404, f"Error: Scheduled requestId={request_id} not found")
             del self.requests[request_id]
             self._save_requests()
-            self._gauges = {k: v for k, v in self._gauges.items() if ("request", request_id) not in k[1]}
+            self._gauges = {
+                k: v for k, v in self._gauges.items() if ("request", request_id) not in k[1]
+            }
         return "Removed"
 
     def list_requests(self, metric: str) -> dict:
@@ -427,8 +436,16 @@ class MonitoringService:
         with self._lock:
             requests = list(self.requests.values())
         for model in models:
-            self._gauge("trustyai_model_observations_total", {"model": model, "request": java_name_uuid(model)}, float(self.observations(model)))
-        self._gauge("trustyai_model_count_total", {"request": java_name_uuid("model_count")}, float(len(models)))
+            self._gauge(
+                "trustyai_model_observations_total",
+                {"model": model, "request": java_name_uuid(model)},
+                float(self.observations(model)),
+            )
+        self._gauge(
+            "trustyai_model_count_total",
+            {"request": java_name_uuid("model_count")},
+            float(len(models)),
+        )
         for request in requests:
             if request.model not in models:
                 continue
@@ -506,7 +523,9 @@ class MonitoringService:
             try:
                 with pa.memory_map(str(segment.path)) as source:
                     reader = pa.ipc.open_file(source)
-                    total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+                    total += sum(
+                        reader.get_batch(i).num_rows for i in range(reader.num_record_batches)
+                    )
             except (FileNotFoundError, pa.ArrowInvalid):
                 continue
         return total
@@ -591,7 +610,10 @@ class MonitoringService:
         path = self.root / REQUESTS_FILE
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(
-            json.dumps([{"id": r.id, "metric": r.metric, "body": r.body} for r in self.requests.values()], indent=2)
+            json.dumps(
+                [{"id": r.id, "metric": r.metric, "body": r.body} for r in self.requests.values()],
+                indent=2,
+            )
         )
         tmp.replace(path)
 
@@ -619,9 +641,7 @@ def _schema(frame, columns: list[str]) -> dict:
         return "STRING"
 
     return {
-        "items": {
-            c: {"type": kind(c), "name": c, "columnIndex": i} for i, c in enumerate(columns)
-        },
+        "items": {c: {"type": kind(c), "name": c, "columnIndex": i} for i, c in enumerate(columns)},
         "nameMapping": {},
     }
 

@@ -58,7 +58,9 @@ def test_the_oldest_live_segment_goes_first_and_the_reference_last(tmp_path):
     live = []
     for i in range(4):
         time.sleep(0.002)
-        live.append(write_segment(tmp_path, "m", {TAG: [""] * 100, "a": np.arange(100.0) + i}, False))
+        live.append(
+            write_segment(tmp_path, "m", {TAG: [""] * 100, "a": np.arange(100.0) + i}, False)
+        )
     budget = sum(p.stat().st_size for p in (reference, live[2], live[3]))
     dropped = enforce_bounds(tmp_path, "m", max_bytes=budget, max_age=None)
     assert dropped == live[:2]

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import requests
 
-from jukebox.monitoring.payload_log import PayloadLog
-from jukebox.monitoring.paths import monitoring_dir
 from jukebox.config import load_settings
+from jukebox.monitoring.paths import monitoring_dir
+from jukebox.monitoring.payload_log import PayloadLog
 from jukebox.serving.inference_log import InferenceRecord
 from tests.ports import free_port
 
@@ -66,10 +66,11 @@ def service(tmp_path_factory):
 
 def observations(base_url, model):
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    return requests.get(urljoin(base_url, "/info"), headers=headers).json()[model]["data"]["observations"]
+    return requests.get(urljoin(base_url, "/info"), headers=headers).json()[model]["data"][
+        "observations"
+    ]
 
 
-@pytest.mark.slow
 def test_the_workshop_notebook_runs_unchanged_and_meanshift_flags_the_shifted_features(service):
     base_url, home = service
     rng = np.random.default_rng(20)
@@ -93,7 +94,7 @@ def test_the_workshop_notebook_runs_unchanged_and_meanshift_flags_the_shifted_fe
                     # "data": data_dict[name].tolist()
                     "data": data_dict[name].flatten().tolist()
                 }
-                for name in data_dict.keys()
+                for name in data_dict.keys()  # noqa: SIM118 (the notebook, verbatim)
             ]
         },
         "response": {
@@ -163,7 +164,9 @@ def test_the_workshop_notebook_runs_unchanged_and_meanshift_flags_the_shifted_fe
             # Same distribution, and the batch's mean exactly the training's: a t-test at 0.05
             # flags 1 unshifted column in 20 by chance, and this test must not depend on luck.
             values = shifted[f].astype(np.float64)
-            shifted[f] = (values - values.mean() + data_dict[f].astype(np.float64).mean()).astype(np.float32)
+            shifted[f] = (values - values.mean() + data_dict[f].astype(np.float64).mean()).astype(
+                np.float32
+            )
         for i in range(100):
             log(
                 InferenceRecord(
@@ -236,7 +239,7 @@ def parse_prometheus(text: str) -> list[dict]:
         for line in text.splitlines():
             if line.startswith("#") or not line.strip():
                 continue
-            m = re.match(r'^([a-zA-Z_:][\w:]*)\{(.*)\} (\S+)$', line)
+            m = re.match(r"^([a-zA-Z_:][\w:]*)\{(.*)\} (\S+)$", line)
             assert m, line
             labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
             out.append({"name": m.group(1), "labels": labels, "value": float(m.group(3))})
@@ -261,14 +264,17 @@ def test_a_bad_upload_is_refused_whole_and_loses_nothing(service):
     good = {
         "model_name": "badcase", "data_tag": "TRAINING",
         "request": {"inputs": [{"name": "a", "shape": [2], "datatype": "FP32", "data": [1, 2]}]},
-        "response": {"outputs": [{"name": "o", "shape": [2, 1], "datatype": "FP32", "data": [[0], [1]]}]},
+        "response": {"outputs": [{"name": "o", "shape": [2, 1], "datatype": "FP32", "data": [[0], [1]]}]},  # noqa: E501
     }  # fmt: skip
     assert requests.post(urljoin(base_url, "data/upload"), headers=headers, json=good).ok
     before = observations(base_url, "badcase")
     missing = {k: v for k, v in good.items() if k != "response"}
     answer = requests.post(urljoin(base_url, "data/upload"), headers=headers, json=missing)
     assert answer.status_code == 400 and answer.text == "No output payload specified in request"
-    wrong_shape = {**good, "request": {"inputs": [{"name": "a", "shape": [3], "datatype": "FP32", "data": [1, 2]}]}}
+    wrong_shape = {
+        **good,
+        "request": {"inputs": [{"name": "a", "shape": [3], "datatype": "FP32", "data": [1, 2]}]},
+    }
     answer = requests.post(urljoin(base_url, "data/upload"), headers=headers, json=wrong_shape)
     assert answer.status_code == 400 and "shape [3]" in answer.text and "2 values" in answer.text
     no_field = {**good, "request": {"inputs": [{"name": "a", "shape": [2], "data": [1, 2]}]}}
@@ -300,5 +306,7 @@ def test_kserve_cloudevents_are_matched_by_id_and_logged(service):
             break
         time.sleep(0.1)
     assert info["cemodel"]["data"]["observations"] == before + 1
-    bad = requests.post(base_url + "/", headers={**auth, "ce-type": "other", "ce-id": "x"}, data=b"{}")
+    bad = requests.post(
+        base_url + "/", headers={**auth, "ce-type": "other", "ce-id": "x"}, data=b"{}"
+    )
     assert bad.status_code == 400
