@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("data", "train", "pipeline", "watch", "registry", "serve")
+COMMAND_GROUPS = ("data", "train", "pipeline", "watch", "registry", "serve", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

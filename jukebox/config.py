@@ -53,6 +53,9 @@ class Settings:
     serving_token: str | None = field(default=None, repr=False)
     data_git_url: str | None = None
     data_git_token: str | None = field(default=None, repr=False)
+    trustyai_url: str | None = None
+    trustyai_token: str | None = field(default=None, repr=False)
+    drift_alert_after: int = 3
 
     @property
     def data_dir(self) -> Path:
@@ -130,6 +133,10 @@ class Settings:
         return bool(self.kfp_host)
 
     @property
+    def monitoring_is_remote(self) -> bool:
+        return bool(self.trustyai_url)
+
+    @property
     def in_pipeline_pod(self) -> bool:
         """True inside a task of a compiled pipeline on a cluster (see ``POD_NAMESPACE_ENV``)."""
         return bool(self.pod_namespace)
@@ -185,7 +192,23 @@ def load_settings(
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
         data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
         data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
+        trustyai_url=_get(env, "TRUSTYAI_URL"),
+        trustyai_token=_get(env, "TRUSTYAI_TOKEN"),
+        drift_alert_after=_positive_int(env, "JUKEBOX_DRIFT_ALERT_AFTER", 3),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _get(env, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise JukeboxError(f"{name}={value!r} is not a whole number of at least 1.")
+    return number
 
 
 def _read(path: Path) -> str | None:
@@ -204,6 +227,7 @@ _HOW_TO_GIVE = {
     "object storage": "AWS_S3_ENDPOINT in the data connection secret the pipeline was compiled "
     "with (JUKEBOX_PIPELINE_S3_SECRET, default aws-connection-models)",
     "data repository": "the pipeline parameter data_repo_url (compiled from JUKEBOX_DATA_GIT_URL)",
+    "monitoring service": "TRUSTYAI_URL (and TRUSTYAI_TOKEN) of the TrustyAI service",
     "current data set": 'a data version (source "version" with a ref, or "current" for the '
     "latest) or an explicit source",
 }
@@ -214,7 +238,7 @@ def refuse_embedded(settings: Settings, concern: str) -> None:
     registry, a store, a data repository) or invent data, while the run reported success.
 
     ``concern`` is one of "model registry", "object storage", "data repository", "current data
-    set"; outside a pod this does nothing.
+    set", "monitoring service"; outside a pod this does nothing.
     """
     if settings.in_pipeline_pod:
         raise embedded_refused(
