@@ -2,8 +2,11 @@
 
 ``models/<name>/<version>/`` holds ``model.onnx`` (raw features in, probabilities out),
 ``model.keras``, ``preprocessing.json`` (scaler minima and maxima, feature order, country labels
-in output order), ``metrics.json`` and ``model_card.md``. Everything but the two models is JSON
-or text: reading a bundle never executes code.
+in output order), ``metrics.json``, ``model_card.md`` and, for bundles trained since monitoring
+came, ``reference.parquet``: a sample of the raw training rows (at most 5,000, as the workshop
+uploads ``X_train[:5000]``), which a deployment uploads to the monitoring service as its
+``TRAINING`` reference, so drift is measured against what this very model learned from.
+Everything but the two models is JSON, text or Parquet: reading a bundle never executes code.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ KERAS_FILE = "model.keras"
 PREPROCESSING_FILE = "preprocessing.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "model_card.md"
-BUNDLE_FILES = (ONNX_FILE, KERAS_FILE, PREPROCESSING_FILE, METRICS_FILE, CARD_FILE)
+REFERENCE_FILE = "reference.parquet"
+BUNDLE_FILES = (ONNX_FILE, KERAS_FILE, PREPROCESSING_FILE, METRICS_FILE, CARD_FILE, REFERENCE_FILE)
 REQUIRED_FILES = (ONNX_FILE, PREPROCESSING_FILE)
 
 

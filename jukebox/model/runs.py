@@ -22,6 +22,7 @@ import io
 import json
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ from jukebox.model.bundle import (
     METRICS_FILE,
     ONNX_FILE,
     PREPROCESSING_FILE,
+    REFERENCE_FILE,
     BundleError,
     write_bundle,
 )
@@ -131,8 +133,10 @@ def save_training(
     report: ModelReport,
     x_test: np.ndarray,
     countries_test: np.ndarray,
+    x_train: np.ndarray | None = None,
 ) -> TrainingRecord:
-    """Write model.keras, preprocessing.json, metrics.json and the raw test split into ``path``.
+    """Write model.keras, preprocessing.json, metrics.json and the raw test split into ``path``,
+    and with ``x_train`` the bundle's drift reference (a sample of its raw rows).
 
     ``model`` is the Keras model, or a ``model.keras`` file already written (copied as it is,
     so a pipeline step need not load TensorFlow to save it).
@@ -146,8 +150,31 @@ def save_training(
     test = pd.DataFrame(x_test, columns=list(preprocessing.features))
     test[LABEL] = countries_test
     test.to_parquet(path / TEST_SPLIT_FILE, index=False)
+    if x_train is not None:
+        reference_sample(x_train, preprocessing.features).to_parquet(
+            path / REFERENCE_FILE, index=False
+        )
     (path / METRICS_FILE).write_text(report.to_json())
     return TrainingRecord(path.name, path, report)
+
+
+REFERENCE_ROWS = 5_000
+
+
+def reference_sample(x_train: np.ndarray, features: Sequence[str]) -> pd.DataFrame:
+    """At most :data:`REFERENCE_ROWS` raw training rows drawn without replacement (the same
+    ones for the same split), as the monitoring service's ``TRAINING`` reference."""
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(x_train), min(REFERENCE_ROWS, len(x_train)), replace=False)
+    return pd.DataFrame(x_train[np.sort(rows)], columns=list(features))
+
+
+def read_reference(path: Path) -> pd.DataFrame | None:
+    """The bundle's drift reference, or None for a bundle trained before there was one."""
+    try:
+        return pd.read_parquet(path / REFERENCE_FILE)
+    except FileNotFoundError:
+        return None
 
 
 def read_preprocessing(path: Path) -> Preprocessing:

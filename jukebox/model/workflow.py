@@ -287,6 +287,7 @@ def run_training(
         trained.report,
         prepared.x_test,
         prepared.decode(prepared.y_test),
+        x_train=prepared.x_train,
     )
     if export:
         phase("exporting")

@@ -8,6 +8,12 @@ jukebox watch``) runs.
   on by it (``from_now_on`` makes the versions made so far history again, for those who want it).
 - **Schedules**: the data or training pipeline on a cron (six fields, seconds first, as kfp's) or
   an interval. A schedule never starts a run while its previous one still runs.
+- **Retraining on drift**: each drift alert the monitoring service raised (a scheduled metric
+  that found features drifted in several evaluations in a row, see
+  :mod:`jukebox.monitoring.history`) starts one training run on the newest data version, for the
+  registered model its deployment serves, gated as always; the version it registers records the
+  alert as its ``trigger``. With ``KFP_HOST`` set the run is submitted to Kubeflow Pipelines.
+  Alerts raised before it was first switched on are history.
 
 Exactly once, whatever crashes: a version is *claimed* under the lock (its run id chosen and
 written down) before its run starts, and its run starts under the same lock, so any number of
@@ -43,6 +49,7 @@ from jukebox.pipelines.automation_state import (  # noqa: F401 - re-exported for
     DATA_PIPELINE,
     TRAINING_PIPELINE,
     AutomationState,
+    DriftRun,
     Schedule,
     ScheduleError,
     VersionRun,
@@ -148,11 +155,29 @@ def switch_on(
 
 
 def switch_off(settings: Settings) -> None:
+    """Turn continuous training off; the loop goes on while retraining on drift is on."""
     with changing_state(settings) as state:
         state["enabled"] = False
+        keep_running = state["retrain_on_drift"]
     job = running_job(settings)
-    if job is not None:
+    if job is not None and not keep_running:
         kill_job(job)
+
+
+def retrain_on_drift(settings: Settings, on: bool = True, *, start: bool = True) -> Job | None:
+    """Switch retraining on drift on or off. The first time on, the alerts raised so far are
+    history; the loop runs in the background while it (or continuous training) is on."""
+    with changing_state(settings) as state:
+        state["retrain_on_drift"] = on
+        if on and state["drift_since"] is None:
+            state["drift_since"] = time.time()
+        keep_running = state["enabled"] or on
+    if not keep_running:
+        job = running_job(settings)
+        if job is not None:
+            kill_job(job)
+        return None
+    return ensure_running(settings) if start else None
 
 
 def waiting_versions(settings: Settings) -> list[str]:
@@ -168,9 +193,11 @@ def running_job(settings: Settings) -> Job | None:
 
 
 def ensure_running(settings: Settings) -> Job | None:
-    """Start the loop's background job when it is switched on and not running (as after an app
-    restart); returns the running job, or None when switched off."""
-    if not read_state(settings).enabled:
+    """Start the loop's background job when continuous training or retraining on drift is
+    switched on and it is not running (as after an app restart); returns the running job, or
+    None when both are off."""
+    state = read_state(settings)
+    if not (state.enabled or state.retrain_on_drift):
         return None
     job = running_job(settings)
     if job is None:
@@ -285,8 +312,15 @@ def _train_new_versions(
         state["runs"][commit] = asdict(VersionRun(commit, new_job_id(), arguments, now))
         state["handed_over"].pop(commit, None)
         save_state(settings, state)
+    return _start_claims(settings, state, state["runs"], now)
+
+
+def _start_claims(
+    settings: Settings, state: dict, claims: dict[str, dict], now: float
+) -> list[PipelineRun]:
+    """Start every claim in ``claims`` not started yet, writing each start down at once."""
     started = []
-    for claim in state["runs"].values():
+    for claim in claims.values():
         if claim["started"] is not None:
             continue
         params = RunParams.from_arguments(claim["arguments"])
@@ -296,6 +330,97 @@ def _train_new_versions(
         claim["started"] = now
         save_state(settings, state)
     return started
+
+
+# --- retraining on drift -------------------------------------------------------------------------
+
+
+def alert_key(alert) -> str:
+    """What names one drift alert for good: its deployment, scheduled request and time."""
+    return f"{alert.model}/{alert.request_id}/{alert.time:.6f}"
+
+
+def drift_trigger(alert) -> str:
+    """The alert in one line, as the version it causes records it (``trigger``)."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(alert.time))
+    return (
+        f"drift alert on deployment {alert.model} at {when}: {alert.metric.lower()} found "
+        f"{', '.join(alert.columns)} drifted in {alert.evaluations} evaluations in a row"
+    )
+
+
+def raised_alerts(settings: Settings, since: float | None = None) -> list:
+    """Every deployment's drift alerts raised at or after ``since``, oldest first."""
+    from jukebox.monitoring.history import alerts
+    from jukebox.monitoring.paths import monitoring_dir
+
+    root = monitoring_dir(settings)
+    models = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    found = [a for model in models for a in alerts(settings, model)]
+    return sorted((a for a in found if since is None or a.time >= since), key=lambda a: a.time)
+
+
+def _served_model(settings: Settings, deployment: str) -> str | None:
+    """The registered model a local deployment serves (None for a bundle, or none known)."""
+    from jukebox.serving.deploy import get_deployment
+
+    try:
+        return get_deployment(settings, deployment).model
+    except JukeboxError:
+        return None
+
+
+def _drift_arguments(settings: Settings, state: dict, alert, commits: list[str]) -> dict:
+    """The training run an alert starts: the newest data version (the current data when there
+    are no versions), the loop's training arguments, the alert as its trigger."""
+    base = RunParams.from_arguments(state["training"]) if state["training"] else RunParams()
+    source, options = ("version", {"ref": commits[0]}) if commits else ("current", {})
+    params = RunParams(
+        model_name=_served_model(settings, alert.model) or base.model_name,
+        source=source,
+        source_options=options,
+        training=base.training,
+        tolerance=base.tolerance,
+        trigger=drift_trigger(alert),
+    )
+    return params.arguments()
+
+
+def _retrain_on_drift(
+    settings: Settings, state: dict, commits: list[str], now: float
+) -> list[PipelineRun]:
+    """Claim a training run for each alert not yet answered, then start the claims (submit them
+    to Kubeflow Pipelines when ``KFP_HOST`` is set). Under the lock."""
+    for alert in raised_alerts(settings, state["drift_since"]):
+        key = alert_key(alert)
+        if key in state["drift_runs"]:
+            continue
+        arguments = _drift_arguments(settings, state, alert, commits)
+        state["drift_runs"][key] = asdict(DriftRun(key, new_job_id(), arguments, now))
+        save_state(settings, state)
+    if settings.pipelines_are_remote:
+        _submit_claims(settings, state, now)
+        return []
+    return _start_claims(settings, state, state["drift_runs"], now)
+
+
+def _submit_claims(settings: Settings, state: dict, now: float) -> None:
+    """On a cluster: submit each unstarted drift claim as a run of the training pipeline; its
+    KFP run id replaces the claimed one."""
+    from jukebox.config import public_url
+    from jukebox.pipelines.trigger import submit_training
+
+    for claim in state["drift_runs"].values():
+        if claim["started"] is not None:
+            continue
+        arguments = claim["arguments"] | {
+            "registry_url": settings.registry_url or "",
+            "data_repo_url": public_url(settings.data_git_url or ""),
+        }
+        ref = claim["arguments"].get("source_options", {}).get("ref", "current")
+        claim["run_id"] = submit_training(settings.kfp_host, arguments, ref)
+        claim["started"] = now
+        save_state(settings, state)
 
 
 def _run_due_schedules(settings: Settings, state: dict, now: float) -> list[PipelineRun]:
@@ -320,7 +445,8 @@ def _run_due_schedules(settings: Settings, state: dict, now: float) -> list[Pipe
 
 def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
     """One look: start a training run for each data version not trained yet (when continuous
-    training is switched on), and every schedule that is due (unless its last run still runs).
+    training is switched on), one for each drift alert not yet answered (when retraining on
+    drift is), and every schedule that is due (unless its last run still runs).
     Returns the runs it started.
 
     Deciding and starting happen under the state's lock, so loops ticking at the same moment
@@ -335,6 +461,8 @@ def tick(settings: Settings, now: float | None = None) -> list[PipelineRun]:
     with locked_state(settings) as state:
         if state["enabled"]:
             started += _train_new_versions(settings, state, commits, now)
+        if state["retrain_on_drift"]:
+            started += _retrain_on_drift(settings, state, commits, now)
         started += _run_due_schedules(settings, state, now)
         state["last_tick"] = now
         save_state(settings, state)

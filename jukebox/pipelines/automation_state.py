@@ -1,7 +1,8 @@
 """What continuous training and the schedules know, kept in ``JUKEBOX_HOME/automation/``
 (``state.json``, changed under a lock): whether the loop is on and since when, the data versions
 that are history, the training run claimed for each version, the training arguments data
-pipeline runs handed over, the schedules. The loop that acts on it is
+pipeline runs handed over, the schedules, and whether drift alerts retrain (and the run each
+alert started). The loop that acts on it is
 :mod:`jukebox.pipelines.automation`; this module starts nothing, so the data pipeline's last task
 can hand its arguments over without reaching the runner.
 """
@@ -79,6 +80,19 @@ class VersionRun:
 
 
 @dataclass(frozen=True)
+class DriftRun:
+    """The training run a drift alert started: claimed under the lock, then started, as a
+    :class:`VersionRun` is. ``alert`` is the alert's key (:func:`alert_key`)."""
+
+    alert: str
+    run_id: str
+    arguments: dict[str, Any]
+    """The training pipeline's arguments: the newest data version, and the alert as trigger."""
+    claimed: float
+    started: float | None = None
+
+
+@dataclass(frozen=True)
 class AutomationState:
     """What the loop knows: whether it is switched on and since when, the data versions that are
     history, the training run of each version it trained, the training arguments to use (and
@@ -96,6 +110,12 @@ class AutomationState:
     training: dict[str, Any] = field(default_factory=dict)
     """The training pipeline's arguments (model name, tolerance, hyperparameters) to use."""
     schedules: list[Schedule] = field(default_factory=list)
+    retrain_on_drift: bool = False
+    """Whether a drift alert starts a training run on the newest data version."""
+    drift_since: float | None = None
+    """The first switch-on of retraining on drift: alerts raised before it are history."""
+    drift_runs: dict[str, DriftRun] = field(default_factory=dict)
+    """Alert key -> the training run it started."""
     last_tick: float | None = None
     last_error: str | None = None
 
@@ -134,6 +154,7 @@ def typed_state(data: dict[str, Any]) -> AutomationState:
         for s in known.get("schedules", [])
     ]
     known["runs"] = {c: VersionRun(**r) for c, r in (known.get("runs") or {}).items()}
+    known["drift_runs"] = {a: DriftRun(**r) for a, r in (known.get("drift_runs") or {}).items()}
     return AutomationState(**known)
 
 

@@ -380,6 +380,7 @@ def register(
             report,
             prepared.x_test,
             prepared.decode(prepared.y_test),
+            x_train=prepared.x_train,
         )
         save_export(path, Path(onnx_file), preprocessing, report)
         # "next" is resolved at the last moment, and again if another run took that number

@@ -56,8 +56,10 @@ def requests_figure(times: pd.Series, *, buckets: int = 40) -> go.Figure:
 def drift_figure(history: pd.DataFrame, threshold: float, features: Sequence[str]) -> go.Figure:
     """Each feature's drift p-value over time, with the threshold under which it counts as
     drifted. ``history`` is :func:`jukebox.monitoring.history.drift_history`'s long form: one
-    row per evaluation and column, with ``time``, ``column`` and ``value`` (the p-value). The axis is logarithmic: a drifted feature's p-value falls by orders of
-    magnitude, and the difference between 1e-3 and 1e-30 is the size of the shift."""
+    row per evaluation and column, with ``time``, ``column`` and ``value`` (the p-value).
+
+    The axis is logarithmic: a drifted feature's p-value falls by orders of magnitude, and the
+    difference between 1e-3 and 1e-30 is the size of the shift."""
     figure = go.Figure()
     for feature in features:
         rows = history[history["column"] == feature].sort_values("time")
