@@ -153,3 +153,13 @@ def drift_now(
 def info(base_url: str, token: str | None = None) -> dict:
     """``GET /info``: per model, its data schema and scheduled metric counts."""
     return _call("GET", base_url, "info", token).json()
+
+
+def tags(base_url: str, token: str | None = None) -> dict[str, dict[str, int]]:
+    """``GET /info/tags``: per model, how many stored rows carry each data tag."""
+    return _call("GET", base_url, "info/tags", token).json()
+
+
+def scheduled(base_url: str, metric: str = "meanshift", token: str | None = None) -> list[dict]:
+    """``GET /metrics/drift/<metric>/requests``: the scheduled requests, each ``{id, request}``."""
+    return _call("GET", base_url, f"metrics/drift/{metric}/requests", token).json()["requests"]
