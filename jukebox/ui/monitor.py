@@ -118,14 +118,6 @@ def distribution_figure(reference: pd.Series, live: pd.Series, feature: str) -> 
     return figure
 
 
-def top_country_shares(probabilities: pd.DataFrame) -> pd.Series:
-    """How often each country is the top answer, as a share of the rows (columns are
-    countries, one row per song)."""
-    if probabilities.empty:
-        return pd.Series(dtype=float)
-    return probabilities.idxmax(axis=1).value_counts(normalize=True)
-
-
 def countries_figure(at_training: pd.Series, now: pd.Series, *, top: int = 12) -> go.Figure:
     """Which countries the model names first now, against at training: the ``top`` countries
     of either, as shares of songs."""

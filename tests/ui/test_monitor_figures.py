@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from jukebox.monitoring.overview import top_countries
 from jukebox.ui.monitor import (
     countries_figure,
     distribution_figure,
     drift_figure,
     requests_figure,
-    top_country_shares,
 )
 
 
@@ -50,8 +50,8 @@ def test_distributions_are_shares_in_the_dials_units():
 
 
 def test_top_countries_now_against_at_training():
-    probabilities = pd.DataFrame({"BR": [0.6, 0.1, 0.7, 0.2], "TR": [0.4, 0.9, 0.3, 0.8]})
-    now = top_country_shares(probabilities)
+    rows = pd.DataFrame({"output-0": [0.6, 0.1, 0.7, 0.2], "output-1": [0.4, 0.9, 0.3, 0.8]})
+    now = top_countries(rows, ("BR", "TR"))
     assert now.to_dict() == {"BR": 0.5, "TR": 0.5}
     figure = countries_figure(pd.Series({"BR": 0.75, "TR": 0.25}), now)
     at_training, current = figure.data
