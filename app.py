@@ -25,6 +25,7 @@ PAGES = {
     "Serve": [
         st.Page("app_pages/deploy.py", title="Deploy", icon="🚀"),
         st.Page("app_pages/predict.py", title="Predict", icon="🌍"),
+        st.Page("app_pages/monitor.py", title="Monitor", icon="📈"),
     ],
     "Automate": [st.Page("app_pages/pipelines.py", title="Pipelines", icon="⚙️")],
 }

@@ -163,3 +163,9 @@ def tags(base_url: str, token: str | None = None) -> dict[str, dict[str, int]]:
 def scheduled(base_url: str, metric: str = "meanshift", token: str | None = None) -> list[dict]:
     """``GET /metrics/drift/<metric>/requests``: the scheduled requests, each ``{id, request}``."""
     return _call("GET", base_url, f"metrics/drift/{metric}/requests", token).json()["requests"]
+
+
+def evaluate_now(base_url: str, token: str | None = None) -> list[dict]:
+    """``POST /jukebox/evaluate``: the embedded service computes its scheduled metrics now (the
+    real TrustyAI service has no such route: it computes on its own schedule)."""
+    return _call("POST", base_url, "jukebox/evaluate", token).json()

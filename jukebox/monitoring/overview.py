@@ -108,3 +108,15 @@ def top_countries(rows: pd.DataFrame, labels: tuple[str, ...]) -> pd.Series:
         return pd.Series(dtype=float)
     top = probabilities.columns[np.argmax(probabilities.to_numpy(), axis=1)]
     return pd.Series(top).value_counts(normalize=True)
+
+
+def served_labels(deployment) -> tuple[str, ...]:
+    """The country codes in output order of the bundle a local deployment serves (empty when
+    its bundle cannot be read: the figures then fall back to output indices)."""
+    from jukebox.model.bundle import read_bundle
+
+    try:
+        bundle = read_bundle(deployment.served_bundle or deployment.bundle)
+        return tuple(bundle.preprocessing.labels)
+    except (TypeError, ValueError, OSError):
+        return ()

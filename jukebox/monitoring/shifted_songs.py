@@ -109,28 +109,3 @@ def _within_ranges(songs: pd.DataFrame) -> pd.DataFrame:
         column = out[feature].clip(spec.low, spec.high)
         out[feature] = column.round() if spec.dtype in ("int64", "bool") else column
     return out
-
-
-def stream_songs(
-    endpoint: str,
-    model_name: str,
-    songs: pd.DataFrame,
-    *,
-    token: str | None = None,
-    on_sent: Callable[[int], None] = lambda sent: None,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Send ``songs`` to a deployment one song per request, as a stream of listeners would (and
-    as the workshop's ``2-introducing_drift.ipynb`` does); ``on_sent`` gets the count after each.
-    Returns how many were answered. Every request goes through the server's payload logger."""
-    from jukebox.serving.client import infer, model_metadata
-
-    labels = model_metadata(endpoint, model_name, token=token).get("parameters", {}).get("labels")
-    sent = 0
-    for _, song in songs.iterrows():
-        if should_stop():
-            break
-        infer(endpoint, model_name, [song.to_dict()], token=token, labels=labels)
-        sent += 1
-        on_sent(sent)
-    return sent

@@ -138,3 +138,20 @@ def countries_figure(at_training: pd.Series, now: pd.Series, *, top: int = 12) -
         margin=dict(l=10, r=10, t=40, b=10),
     )
     return figure
+
+
+def alerts_table(alerts: Sequence, runs: dict[str, str]) -> pd.DataFrame:
+    """One row per drift alert, newest first: when, which features, and the training run it
+    started (``runs`` maps :func:`jukebox.pipelines.automation.alert_key` to a run id)."""
+    from jukebox.pipelines.automation import alert_key
+
+    rows = [
+        {
+            "raised": pd.Timestamp(a.time, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S"),
+            "drifted features": ", ".join(feature_title(c) for c in a.columns),
+            "measurements in a row": a.evaluations,
+            "training run": runs.get(alert_key(a), ""),
+        }
+        for a in sorted(alerts, key=lambda a: -a.time)
+    ]
+    return pd.DataFrame(rows)
