@@ -16,7 +16,13 @@ from jukebox.serving.grpc_server import make_grpc_server
 from jukebox.serving.inference_log import InferenceRecord
 from jukebox.serving.runtime import load_bundle_model
 from jukebox.serving.server import start_in_thread
-from tests.serving.conftest import LABELS, MODEL, expected_probabilities, song_rows, workshop_request
+from tests.serving.conftest import (
+    LABELS,
+    MODEL,
+    expected_probabilities,
+    song_rows,
+    workshop_request,
+)
 
 
 @pytest.fixture
@@ -42,9 +48,7 @@ def test_each_answered_rest_inference_is_handed_to_the_logger(model, bundle):
     assert (record.model, record.version, record.protocol) == (MODEL, "3", "REST")
     assert list(record.inputs) == list(FEATURES)
     assert record.inputs["tempo"].shape == (3, 1)
-    np.testing.assert_allclose(
-        record.inputs["tempo"][:, 0], [r["tempo"] for r in rows], rtol=1e-6
-    )
+    np.testing.assert_allclose(record.inputs["tempo"][:, 0], [r["tempo"] for r in rows], rtol=1e-6)
     assert record.outputs["output"].shape == (3, len(LABELS))
     np.testing.assert_allclose(
         record.outputs["output"], expected_probabilities(bundle, rows), atol=1e-5

@@ -39,7 +39,9 @@ def value(families, family: str, sample: str | None = None, **labels) -> float:
     # The parser names a counter's samples "<name>_total", whatever the text says.
     names = (sample, f"{sample}_total")
     found = [
-        v for (name, *pairs), v in families[family].items() if name in names and wanted <= set(pairs)
+        v
+        for (name, *pairs), v in families[family].items()
+        if name in names and wanted <= set(pairs)
     ]
     assert len(found) == 1, (family, labels, families[family])
     return found[0]
