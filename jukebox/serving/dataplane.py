@@ -18,9 +18,9 @@ a request fail: a logger that raises is reported once on stderr, counted, and th
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -108,7 +108,9 @@ class DataPlane:
         try:
             self.inference_logger(
                 InferenceRecord(
-                    request_id=request.id or uuid.uuid4().hex,
+                    # 128 random bits as 32 hex digits, as uuid4().hex gives, in a quarter of
+                    # its time: the record's whole budget is a few microseconds.
+                    request_id=request.id or os.urandom(16).hex(),
                     model=model.name,
                     version=model.version,
                     time=time.time(),
