@@ -363,6 +363,8 @@ def main() -> None:
     )
     cost = (logged["off"] - logged["on"]) / logged["off"] * 100
     print(f"  cost of logging                 {cost:+.1f} % of throughput (goal: under 5 %)")
+    if not logged["wired"]:
+        print("  (no logger wired: both servers do the same work, so this is the noise of the run)")
     print(f"  errors                          {logged['errors']}")
     print(
         f"  the hook alone, in process      median per request: {hook['none']:.1f} µs without a "
