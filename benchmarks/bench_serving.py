@@ -197,9 +197,11 @@ def hook_cost(bundle_dir: Path, runs: int) -> dict[str, float]:
         for label, logger in (("none", None), ("null", lambda record: None), ("deque", kept.append))
     }
     times: dict[str, list[float]] = {label: [] for label in applications}
+    order = list(applications.items())
     for round_ in range(runs + 200):
-        # Interleaved, so that a change in the machine's load falls on each alike.
-        for label, application in applications.items():
+        # Interleaved, so that a change in the machine's load falls on each alike, and in a
+        # turning order, so that none is always the one called after the others.
+        for label, application in order[round_ % 3 :] + order[: round_ % 3]:
             started = time.perf_counter()
             application.handle("POST", "/v2/models/bench/infer", None, body)
             if round_ >= 200:  # after a warm-up
@@ -369,8 +371,8 @@ def main() -> None:
     print(
         f"  the hook alone, in process      median per request: {hook['none']:.1f} µs without a "
         f"logger, {hook['null']:.1f} µs with one that drops the record "
-        f"(+{hook['null'] - hook['none']:.1f} µs), {hook['deque']:.1f} µs with one that keeps "
-        f"it in a deque (+{hook['deque'] - hook['none']:.1f} µs)"
+        f"({hook['null'] - hook['none']:+.1f} µs), {hook['deque']:.1f} µs with one that keeps "
+        f"it in a deque ({hook['deque'] - hook['none']:+.1f} µs)"
     )
 
 
