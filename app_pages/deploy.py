@@ -223,6 +223,13 @@ with kserve_tab:
     with_runtime = right.checkbox(
         "Include the OVMS serving runtime", value=True, help="Needed once per project."
     )
+    payload_logging = st.checkbox(
+        "Log every inference for monitoring",
+        value=True,
+        help="KServe's payload logger sends each request and answer to "
+        f"{kserve.monitoring_url(k_namespace.strip() or None, settings)} (TrustyAI), which "
+        "watches the songs sent for drift.",
+    )
     options = kserve.KServeOptions(
         name=k_name.strip(),
         namespace=k_namespace.strip() or None,
@@ -240,6 +247,8 @@ with kserve_tab:
         deployment_mode=mode,
         external_route=external,
         token_auth=token_auth,
+        payload_logging=payload_logging,
+        logger_url=kserve.monitoring_url(k_namespace.strip() or None, settings),
     )
     manifests = []
     if not (options.storage_key and options.storage_path) and not options.storage_uri:

@@ -6,10 +6,17 @@ workshop's request (13 FP32 ``[N, 1]`` inputs). Printed: one-row latency p50/p99
 throughput of several clients at once with the server's own CPU time per request, the time of one
 10,000-row request, errors, and beside them the floor: the same model in onnxruntime in this
 process, and the protocol's own cost (parse, run, serialise) without HTTP. Issue 12's goal: at
-least 5,000 one-row requests/s from two client processes, p99 under 5 ms, no error. Prints
-figures, asserts nothing.
+least 5,000 one-row requests/s from two client processes, p99 under 5 ms, no error.
+
+Payload logging (issue 19: it must cost under 5 % of one-row throughput): one-row throughput of
+a server started with ``serve --no-log`` and of one started as deployments start it (logging to
+whatever payload logger ``serve`` wires), measured in alternating rounds, and the cost in
+percent; beside it, the data plane's logger hook alone, in this process: the REST routes' time
+per one-row request without a logger and with one that only keeps the record. Prints figures,
+asserts nothing.
 
     python benchmarks/bench_serving.py [--bundle DIR] [--requests 3000] [--clients 2]
+        [--seconds 5] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -172,7 +179,37 @@ def floor(bundle_dir: Path, runs: int) -> dict[str, float]:
 # --- main ---------------------------------------------------------------------------------------
 
 
-def start_server(bundle_dir: Path, job_dir: Path) -> tuple[subprocess.Popen, int]:
+def hook_cost(bundle_dir: Path, runs: int) -> dict[str, float]:
+    """Microseconds per one-row request through the REST routes and the data plane (no HTTP),
+    without a payload logger, with one that drops each record (the hook's own cost: the record
+    built and handed over) and with one that keeps it in a bounded deque."""
+    from collections import deque
+
+    from jukebox.serving.dataplane import DataPlane
+    from jukebox.serving.routes import OIPApplication
+    from jukebox.serving.runtime import load_bundle_model
+
+    model = load_bundle_model(bundle_dir, name="bench")
+    body = request_body(1)
+    kept: deque = deque(maxlen=10_000)
+    applications = {
+        label: OIPApplication(DataPlane(model, inference_logger=logger))
+        for label, logger in (("none", None), ("null", lambda record: None), ("deque", kept.append))
+    }
+    times: dict[str, list[float]] = {label: [] for label in applications}
+    order = list(applications.items())
+    for round_ in range(runs + 200):
+        # Interleaved, so that a change in the machine's load falls on each alike, and in a
+        # turning order, so that none is always the one called after the others.
+        for label, application in order[round_ % 3 :] + order[: round_ % 3]:
+            started = time.perf_counter()
+            application.handle("POST", "/v2/models/bench/infer", None, body)
+            if round_ >= 200:  # after a warm-up
+                times[label].append(time.perf_counter() - started)
+    return {label: statistics.median(samples) * 1e6 for label, samples in times.items()}
+
+
+def start_server(bundle_dir: Path, job_dir: Path, log: bool = True) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -187,6 +224,7 @@ def start_server(bundle_dir: Path, job_dir: Path) -> tuple[subprocess.Popen, int
             "0",
             "--job-dir",
             str(job_dir),
+            *([] if log else ["--no-log"]),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -207,12 +245,51 @@ def start_server(bundle_dir: Path, job_dir: Path) -> tuple[subprocess.Popen, int
     raise SystemExit("server did not start in 60 s")
 
 
+def compare_logging(
+    bundle_dir: Path, tmp: Path, clients: int, seconds: float, rounds: int
+) -> dict[str, float]:
+    """One-row throughput with and without payload logging: two servers, measured in turns so
+    that a change in the machine's load falls on both alike; the mean of each one's rounds."""
+    path, body = "/v2/models/bench/infer", request_body(1)
+    servers = {}
+    try:
+        for key, log in (("off", False), ("on", True)):
+            servers[key] = start_server(bundle_dir, tmp / f"job-log-{key}", log=log)
+            run_clients(servers[key][1], path, body, 1, count=200)  # warm-up
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        errors = 0
+        for round_ in range(rounds):
+            for key in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+                latencies, failed, elapsed = run_clients(
+                    servers[key][1], path, body, clients, seconds=seconds
+                )
+                rates[key].append(len(latencies) / elapsed)
+                errors += failed
+        wired = json.loads((tmp / "job-log-on" / "status.json").read_text()).get("logging")
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(20)
+    return {
+        "off": statistics.fmean(rates["off"]),
+        "on": statistics.fmean(rates["on"]),
+        "wired": bool(wired),
+        "errors": errors,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="bundle to serve (default: the tiny test one)")
     parser.add_argument("--requests", type=int, default=3000, help="one-row requests, 1 client")
     parser.add_argument("--clients", type=int, default=2, help="client processes for throughput")
     parser.add_argument("--seconds", type=float, default=5.0, help="throughput run length")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="throughput rounds per server, with and without log"
+    )
+    parser.add_argument(
+        "--logging-seconds", type=float, default=3.0, help="length of one logging round"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,6 +325,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(20)
+        hook = hook_cost(bundle_dir, args.requests)
+        logged = compare_logging(bundle_dir, tmp, args.clients, args.logging_seconds, args.rounds)
 
     print()
     print("in-process floor (no HTTP)")
@@ -274,6 +353,27 @@ def main() -> None:
         f"errors {errors_big}"
     )
     print(f"  total errors: {errors_one + errors_many + errors_big}")
+    print(
+        f"payload logging, 1 row, {args.clients} clients, {args.rounds} x "
+        f"{args.logging_seconds:g} s "
+        "per server, alternating"
+    )
+    print(f"  serve --no-log                  {logged['off']:,.0f} req/s")
+    print(
+        f"  serve (logging)                 {logged['on']:,.0f} req/s  payload logger: "
+        f"{'wired' if logged['wired'] else 'none wired yet (serve reports logging: false)'}"
+    )
+    cost = (logged["off"] - logged["on"]) / logged["off"] * 100
+    print(f"  cost of logging                 {cost:+.1f} % of throughput (goal: under 5 %)")
+    if not logged["wired"]:
+        print("  (no logger wired: both servers do the same work, so this is the noise of the run)")
+    print(f"  errors                          {logged['errors']}")
+    print(
+        f"  the hook alone, in process      median per request: {hook['none']:.1f} µs without a "
+        f"logger, {hook['null']:.1f} µs with one that drops the record "
+        f"({hook['null'] - hook['none']:+.1f} µs), {hook['deque']:.1f} µs with one that keeps "
+        f"it in a deque ({hook['deque'] - hook['none']:+.1f} µs)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class Settings:
     pod_namespace: str | None = None
     kserve_namespace: str | None = None
     serving_token: str | None = field(default=None, repr=False)
+    trustyai_url: str | None = None
+    """The monitoring service (TrustyAI's REST API) that inference payloads go to, if a real one."""
+    trustyai_token: str | None = field(default=None, repr=False)
     data_git_url: str | None = None
     data_git_token: str | None = field(default=None, repr=False)
     trustyai_url: str | None = None
@@ -190,6 +193,8 @@ def load_settings(
         pod_namespace=namespace,
         kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
+        trustyai_url=_get(env, "TRUSTYAI_URL"),
+        trustyai_token=_get(env, "TRUSTYAI_TOKEN"),
         data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
         data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
         trustyai_url=_get(env, "TRUSTYAI_URL"),

@@ -10,6 +10,10 @@ printed, and written to ``status.json`` when the server runs as a background job
 (``inference.GRPCInferenceService``) from the same process, over the same loaded model. The
 token comes from ``--token`` or ``JUKEBOX_SERVING_TOKEN``; prefer the
 variable, since a command line is visible to every user of the machine.
+
+Every answered inference, REST or gRPC, goes to the payload logger that
+:func:`_inference_logger` chooses, unless ``--no-log``. ``GET /metrics`` counts requests as
+OpenVINO Model Server does, for REST and gRPC together.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
+from jukebox.serving.inference_log import InferenceLogger
 
 DEFAULT_NAME = "jukebox"
 
@@ -52,12 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sha256", help="expected sha256 of model.onnx; refuse to serve others")
     parser.add_argument("--token", help="require this bearer token (or JUKEBOX_SERVING_TOKEN)")
     parser.add_argument("--max-body-mb", type=float, default=64.0, help="largest request body")
+    parser.add_argument(
+        "--no-log",
+        action="store_true",
+        help="do not hand inferences to the payload log (monitoring sees none of them)",
+    )
     parser.add_argument("--job-dir", type=Path, help="report state to this job's status.json")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `python -m jukebox --help` stays fast.
+    from jukebox.serving.dataplane import DataPlane
     from jukebox.serving.deploy import report_server_status
     from jukebox.serving.runtime import load_bundle_model
     from jukebox.serving.server import make_server, serve_until_signalled
@@ -79,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             bundle_dir, expected = _fetch(args.model, version, args.sha256, settings)
         model = load_bundle_model(bundle_dir, name=name, version=version, expected_sha256=expected)
+        # One data plane for REST and gRPC: one logger, and /metrics counts both.
+        plane = DataPlane(model, inference_logger=_inference_logger(args, settings))
         server = make_server(
             model,
             host=args.host,
             port=args.port,
             token=token,
             max_body=int(args.max_body_mb * 1024 * 1024),
+            plane=plane,
         )
     except JukeboxError as error:  # a bad bundle, registry or storage: the message says why
         return _fail(report, str(error))
@@ -100,7 +114,12 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             grpc_server, grpc_port = make_grpc_server(
-                model, host=args.host, port=args.grpc_port, token=token, max_body=server.max_body
+                model,
+                host=args.host,
+                port=args.grpc_port,
+                token=token,
+                max_body=server.max_body,
+                plane=plane,
             )
         except (OSError, RuntimeError) as error:
             server.server_close()
@@ -129,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             labels=list(model.labels),
             auth=bool(token),
             grpc_port=grpc_port,
+            logging=plane.inference_logger is not None,
         )
         print(f"Serving {name} version {version} at {endpoint}", flush=True)
         if grpc_server is not None:
@@ -142,6 +162,16 @@ def run(args: argparse.Namespace) -> int:
     serve_until_signalled(server, on_ready=ready, on_stop=stopped)
     print("Stopped.", flush=True)
     return 0
+
+
+def _inference_logger(args: argparse.Namespace, settings) -> InferenceLogger | None:
+    """The payload logger this server hands every answered inference to, or None with
+    ``--no-log``: the one place where serving meets monitoring. Monitoring
+    (:mod:`jukebox.monitoring`, the bounded payload log in ``JUKEBOX_HOME`` or the TrustyAI
+    service of ``TRUSTYAI_URL``) wires its writer in here; until it does, nothing is logged."""
+    if args.no_log:
+        return None
+    return None
 
 
 def _fetch(model: str, version: str, sha256: str | None, settings) -> tuple[Path, str | None]:

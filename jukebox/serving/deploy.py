@@ -74,6 +74,8 @@ class ServerStatus:
     auth: bool = False
     grpc_port: int | None = None
     """Where the protocol's gRPC form is served too (``--grpc-port``), if it is."""
+    logging: bool = False
+    """Whether answered inferences go to a payload logger (off with ``--no-log``)."""
     error: str | None = None
 
     @classmethod
@@ -254,7 +256,12 @@ def health(settings: Settings, name: str, token: str | None = None) -> dict:
 
 
 def _serve_args(
-    name: str, model: str | None, version: str | None, bundle_dir: str | Path | None, port: int
+    name: str,
+    model: str | None,
+    version: str | None,
+    bundle_dir: str | Path | None,
+    port: int,
+    log: bool = True,
 ) -> list[str]:
     if (model is None) == (bundle_dir is None):
         raise DeploymentError("Deploy either a registered model version or a bundle directory.")
@@ -273,6 +280,8 @@ def _serve_args(
                 "page."
             )
         args += ["--bundle", str(bundle), "--version", str(version or "1")]
+    if not log:
+        args.append("--no-log")
     return [*args, "--job-dir", "{job_dir}"]
 
 
@@ -285,9 +294,11 @@ def start_server(
     bundle_dir: str | Path | None = None,
     token: str | None = None,
     port: int = 0,
+    log: bool = True,
 ) -> Job:
-    """Start a server job for a registered version or a bundle; it reports when ready."""
-    args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port)
+    """Start a server job for a registered version or a bundle; it reports when ready. With
+    ``log`` False, its inferences are not handed to the payload log (``serve --no-log``)."""
+    args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port, log)
     env = {TOKEN_ENV: token} if token else None
     return start_job(settings, JOB_KIND, args, env=env)
 
@@ -330,6 +341,7 @@ def _serve_new_server(
     timeout: float,
     on_progress: Callable[[str], None] | None,
     on_started: Callable[[dict], None] | None = None,
+    log: bool = True,
 ) -> dict:
     """Start a server job for ``name`` and wait until it answers ready; stop it if it does not.
 
@@ -345,6 +357,7 @@ def _serve_new_server(
         bundle_dir=bundle_dir,
         token=token,
         port=port,
+        log=log,
     )
     fields = {
         "job_id": job.id,
@@ -374,8 +387,10 @@ def deploy_local(
     port: int = 0,
     timeout: float = START_TIMEOUT,
     on_progress: Callable[[str], None] | None = None,
+    log: bool = True,
 ) -> Deployment:
-    """Start a server for a new deployment ``name`` and return it once it answers ready."""
+    """Start a server for a new deployment ``name`` and return it once it answers ready; with
+    ``log`` False its inferences are not handed to the payload log."""
     name = check_deployment_name(name)
     path = _record_path(settings, name)
     existing = _read_record(path)
@@ -404,6 +419,7 @@ def deploy_local(
             timeout=timeout,
             on_progress=on_progress,
             on_started=show_starting,
+            log=log,
         )
     except BaseException:
         if existing is None:
@@ -425,6 +441,7 @@ def replace_deployment(
     grace_seconds: float = 1.0,
     timeout: float = START_TIMEOUT,
     on_progress: Callable[[str], None] | None = None,
+    log: bool = True,
 ) -> Deployment:
     """Serve another version under ``name`` without dropping a request: start the new server,
     wait until it answers, switch the record to it atomically, then stop the old one (which
@@ -443,6 +460,7 @@ def replace_deployment(
         port=0,
         timeout=timeout,
         on_progress=on_progress,
+        log=log,
     )
     write_json_atomic(path, {**old, **fields, "replaced_job_id": old["job_id"]})
     if on_progress:

@@ -9,7 +9,9 @@ Triton's extra methods, which answer UNIMPLEMENTED here).
 Inputs come as ``raw_input_contents`` (little-endian bytes, one entry per input, as tritonclient
 sends them) or as typed ``contents``; outputs go back as ``raw_output_contents``. A request a
 real server would reject is INVALID_ARGUMENT (NOT_FOUND for another model or version) with the
-sentence REST gives for it.
+sentence REST gives for it. Every call goes through the data plane REST uses
+(:mod:`jukebox.serving.dataplane`): the same checks, the same counts in ``GET /metrics`` (with
+``interface="gRPC"``), the same payload logger; this module only converts protobuf messages.
 """
 
 from __future__ import annotations
@@ -21,19 +23,20 @@ import grpc
 import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from jukebox.serving.dataplane import DataPlane
+from jukebox.serving.inference_log import InferenceLogger
 from jukebox.serving.protocol import (
+    InferRequest,
     ProtocolError,
     array_from_bytes,
     bearer_token_problem,
     check_finite,
-    check_served,
     check_shape,
 )
+from jukebox.serving.routes import SERVER_NAME, SERVER_VERSION
 from jukebox.serving.runtime import V2_TO_NUMPY, ServedModel
-from jukebox.serving.server import DEFAULT_MAX_BODY
+from jukebox.serving.transport import DEFAULT_MAX_BODY
 
-SERVER_NAME = "jukebox-oip"
-SERVER_VERSION = "0.1.0"
 # The typed field of InferTensorContents that carries each datatype.
 _CONTENTS_FIELD = {
     "FP32": "fp32_contents",
@@ -56,11 +59,13 @@ def _abort(context, error: ProtocolError):
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
-    """The protocol's gRPC methods over one served model; requests are checked by the same code
-    as REST requests (:mod:`jukebox.serving.protocol`), so both say the same about a fault."""
+    """The protocol's gRPC methods over one data plane (or a served model, given a plane of its
+    own); requests are checked by the same code as REST requests, so both say the same about a
+    fault."""
 
-    def __init__(self, model: ServedModel) -> None:
-        self.model = model
+    def __init__(self, plane: DataPlane | ServedModel) -> None:
+        self.plane = plane if isinstance(plane, DataPlane) else DataPlane(plane)
+        self.model = self.plane.model
 
     def ServerLive(self, request, context):  # noqa: N802 (names are the protocol's)
         return service_pb2.ServerLiveResponse(live=True)
@@ -74,14 +79,14 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     def ModelReady(self, request, context):  # noqa: N802
         # As Triton answers: a model it does not serve is not ready, which is no error.
         try:
-            check_served(self.model, request.name, request.version)
+            self.plane.model_ready(request.name, request.version, "gRPC")
         except ProtocolError:
             return service_pb2.ModelReadyResponse(ready=False)
         return service_pb2.ModelReadyResponse(ready=True)
 
     def ModelMetadata(self, request, context):  # noqa: N802
         try:
-            model = check_served(self.model, request.name, request.version)
+            model = self.plane.model_metadata(request.name, request.version, "gRPC")
         except ProtocolError as error:
             _abort(context, error)
 
@@ -103,32 +108,41 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     def ModelInfer(self, request, context):  # noqa: N802
         try:
-            model = check_served(self.model, request.model_name, request.model_version)
-            feeds = _feeds(model, request)
-            outputs = [o.name for o in request.outputs] or list(model.output_index)
-            unknown = [n for n in outputs if n not in model.output_index]
-            if unknown:
-                raise ProtocolError(
-                    f'unknown output "{unknown[0]}"; the model\'s outputs are: '
-                    + ", ".join(model.output_index)
-                )
-            try:
-                results = model.run(feeds, outputs)
-            except Exception as error:  # onnxruntime's own exception types
-                raise ProtocolError(f"the model rejected the request: {error}") from None
+            return self.plane.infer(
+                request.model_name,
+                request.model_version,
+                lambda model: _decode(model, request),
+                _encode,
+                "gRPC",
+            )
         except ProtocolError as error:
             _abort(context, error)
-        response = service_pb2.ModelInferResponse(
-            model_name=model.name, model_version=model.version, id=request.id
+
+
+def _decode(model: ServedModel, request) -> InferRequest:
+    """A ``ModelInferRequest`` as the data plane's request: its inputs and outputs, checked."""
+    feeds = _feeds(model, request)
+    outputs = [o.name for o in request.outputs] or list(model.output_index)
+    unknown = [n for n in outputs if n not in model.output_index]
+    if unknown:
+        raise ProtocolError(
+            f'unknown output "{unknown[0]}"; the model\'s outputs are: '
+            + ", ".join(model.output_index)
         )
-        for name, result in zip(outputs, results, strict=True):
-            spec = model.output_index[name]
-            response.outputs.add(name=name, datatype=spec.datatype, shape=list(result.shape))
-            array = np.ascontiguousarray(result, dtype=np.dtype(V2_TO_NUMPY[spec.datatype]))
-            response.raw_output_contents.append(
-                array.astype(array.dtype.newbyteorder("<")).tobytes()
-            )
-        return response
+    rows = next((a.shape[0] for a in feeds.values() if a.ndim), 1)
+    return InferRequest(feeds=feeds, outputs=outputs, rows=rows, id=request.id or None)
+
+
+def _encode(model: ServedModel, request: InferRequest, results: list[np.ndarray]):
+    response = service_pb2.ModelInferResponse(
+        model_name=model.name, model_version=model.version, id=request.id or ""
+    )
+    for name, result in zip(request.outputs, results, strict=True):
+        spec = model.output_index[name]
+        response.outputs.add(name=name, datatype=spec.datatype, shape=list(result.shape))
+        array = np.ascontiguousarray(result, dtype=np.dtype(V2_TO_NUMPY[spec.datatype]))
+        response.raw_output_contents.append(array.astype(array.dtype.newbyteorder("<")).tobytes())
+    return response
 
 
 def _feeds(model: ServedModel, request) -> dict[str, np.ndarray]:
@@ -218,10 +232,18 @@ def make_grpc_server(
     token: str | None = None,
     workers: int = 8,
     max_body: int = DEFAULT_MAX_BODY,
+    inference_logger: InferenceLogger | None = None,
+    plane: DataPlane | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started gRPC server for ``model`` and the port it bound (port 0 picks a free one).
     With a ``token``, calls other than the health checks must carry it, as on REST; a message
-    may be as large as a REST body (``max_body``; gRPC's own default is 4 MiB)."""
+    may be as large as a REST body (``max_body``; gRPC's own default is 4 MiB).
+    ``inference_logger`` receives a record of every answered inference; pass the REST server's
+    ``plane`` instead to share its logger and metrics (``python -m jukebox serve`` does)."""
+    if plane is None:
+        plane = DataPlane(model, inference_logger=inference_logger)
+    elif plane.model is not model:
+        raise ValueError("the data plane serves another model than the one given")
     interceptors = [BearerToken(token)] if token else []
     options = [
         ("grpc.max_receive_message_length", max_body),
@@ -233,7 +255,7 @@ def make_grpc_server(
         interceptors=interceptors,
         options=options,
     )
-    service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(model), server)
+    service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(plane), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port} for gRPC")

@@ -13,7 +13,11 @@ What the dashboard writes, and so what this module writes:
 - ``spec.predictor``: ``minReplicas``/``maxReplicas`` and ``model`` with
   ``modelFormat: {name: onnx, version: "1"}``, the ``runtime`` (a ServingRuntime of OVMS), the
   storage (``storage: {key: <data connection>, path: models/<name>}``, or ``storageUri``) and
-  ``resources``.
+  ``resources``;
+- ``spec.predictor.logger: {mode: all, url: ...}``: KServe's payload logger, which sends every
+  request and response as a CloudEvent to the monitoring service, as OpenShift AI wires TrustyAI
+  (the ``TRUSTYAI_URL`` setting, else the TrustyAI service of the namespace,
+  ``http://trustyai-service.<namespace>.svc.cluster.local``); off with ``payload_logging=False``.
 
 OVMS reads ``models/<name>/<version>/model.onnx``: the storage path is the model's folder, and the
 version is pinned with OVMS's ``--model_version_policy`` when it is a number. Without a cluster
@@ -43,6 +47,10 @@ RUNTIME_PLURAL = "servingruntimes"
 DEFAULT_RUNTIME = "kserve-ovms"
 OVMS_IMAGE = "quay.io/modh/openvino_model_server:stable"
 DEPLOYMENT_MODES = ("Serverless", "RawDeployment")
+LOGGER_MODES = ("all", "request", "response")
+"""KServe's logger modes: both halves of each inference, or only one."""
+TRUSTYAI_SERVICE = "trustyai-service"
+"""The name of the TrustyAI service OpenShift AI runs in a namespace with model monitoring."""
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -71,6 +79,23 @@ class KServeOptions:
     deployment_mode: str = "Serverless"
     external_route: bool = False
     token_auth: bool = False
+    payload_logging: bool = True
+    """Send every inference to the monitoring service through KServe's payload logger."""
+    logger_url: str | None = None
+    """Where the logger sends them; None: :func:`monitoring_url` of the namespace."""
+    logger_mode: str = "all"
+
+
+def monitoring_url(namespace: str | None, settings=None) -> str:
+    """Where a KServe payload logger in ``namespace`` sends inferences: the ``TRUSTYAI_URL``
+    setting when there is one, else the TrustyAI service OpenShift AI runs in the namespace
+    (without a namespace, its short name, which resolves from any pod of the same namespace)."""
+    configured = getattr(settings, "trustyai_url", None)
+    if configured:
+        return configured
+    if namespace:
+        return f"http://{TRUSTYAI_SERVICE}.{namespace}.svc.cluster.local"
+    return f"http://{TRUSTYAI_SERVICE}"
 
 
 def storage_from_uri(uri: str) -> tuple[str, str, str | None]:
@@ -104,6 +129,13 @@ def _check(options: KServeOptions) -> None:
         )
     if not (options.storage_key and options.storage_path) and not options.storage_uri:
         raise KServeError("Say where the model is: a data connection and a path, or a storage URI.")
+    if options.payload_logging and options.logger_mode not in LOGGER_MODES:
+        raise KServeError(f"The logger mode must be one of {', '.join(LOGGER_MODES)}.")
+    if options.logger_url and urlparse(options.logger_url).scheme not in ("http", "https"):
+        raise KServeError(
+            f"{options.logger_url!r} is not a URL the payload logger can send to: use "
+            "http://… or https://… (TrustyAI's service URL)."
+        )
 
 
 def build_inference_service(options: KServeOptions) -> dict:
@@ -149,17 +181,18 @@ def build_inference_service(options: KServeOptions) -> dict:
     metadata: dict = {"name": options.name, "annotations": annotations, "labels": labels}
     if options.namespace:
         metadata["namespace"] = options.namespace
+    predictor: dict = {"minReplicas": options.min_replicas, "maxReplicas": options.max_replicas}
+    if options.payload_logging:
+        predictor["logger"] = {
+            "mode": options.logger_mode,
+            "url": options.logger_url or monitoring_url(options.namespace),
+        }
+    predictor["model"] = model
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "InferenceService",
         "metadata": metadata,
-        "spec": {
-            "predictor": {
-                "minReplicas": options.min_replicas,
-                "maxReplicas": options.max_replicas,
-                "model": model,
-            }
-        },
+        "spec": {"predictor": predictor},
     }
 
 
@@ -384,12 +417,15 @@ def deploy_to_kserve(
 ) -> KServeDeployment:
     """Apply the InferenceService of ``options`` (after the OVMS ServingRuntime, with
     ``with_runtime``) to its namespace, wait until it is ready, and record it in the model
-    registry when it serves a registered ``model`` ``version``.
+    registry when it serves a registered ``model`` ``version``. Unless ``options`` say where,
+    its payload logger sends to :func:`monitoring_url` (``TRUSTYAI_URL`` of ``settings``).
 
     Raises :class:`KServeError` when the cluster refuses or the service is not ready in time.
     """
     if not options.namespace:
         raise KServeError("Say which namespace (project) to deploy into.")
+    if options.payload_logging and not options.logger_url:
+        options = replace(options, logger_url=monitoring_url(options.namespace, settings))
     manifests = [build_inference_service(options)]
     if with_runtime:
         manifests.insert(0, build_serving_runtime(namespace=options.namespace))

@@ -96,7 +96,7 @@ def _size(shape: list[int]) -> int:
 
 
 def openapi_document(model: ServedModel, *, token_required: bool = False) -> dict:
-    """OpenAPI 3.0 for the routes of :class:`jukebox.serving.server.OIPApplication` over
+    """OpenAPI 3.0 for the routes of :class:`jukebox.serving.routes.OIPApplication` over
     ``model``; ``token_required`` when the server asks a bearer token of every route but the
     health checks (and this document)."""
     protected = {"401": _ERROR} if token_required else {}

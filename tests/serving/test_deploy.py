@@ -364,3 +364,20 @@ def test_a_registered_version_with_a_tampered_file_is_refused(registry_settings,
     finally:
         stored.write_bytes(original)
     assert "tampered" not in [d.name for d in list_deployments(settings)]
+
+
+def test_a_deployment_made_without_logging_serves_with_no_log(tmp_path):
+    from jukebox.__main__ import build_parser
+    from jukebox.cli.serve import _inference_logger
+    from jukebox.config import load_settings
+    from jukebox.serving.deploy import _serve_args
+    from tests.bundles import make_tiny_bundle
+
+    bundle = make_tiny_bundle(tmp_path / "b").path
+    assert "--no-log" not in _serve_args("songs", None, "1", bundle, 0)
+    quiet = _serve_args("songs", None, "1", bundle, 0, log=False)
+    assert "--no-log" in quiet
+    # The command line those arguments make parses, and asks for no payload logger.
+    args = build_parser().parse_args(quiet[2 : quiet.index("--job-dir")])
+    assert args.no_log
+    assert _inference_logger(args, load_settings({})) is None

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from jukebox.serving.runtime import load_bundle_model
-from jukebox.serving.server import INLINE_BODY, start_in_thread
+from jukebox.serving.server import start_in_thread
+from jukebox.serving.transport import INLINE_BODY
 from tests.serving.conftest import LABELS, MODEL, song_rows, workshop_request
 
 INFER = f"/v2/models/{MODEL}/infer"

@@ -278,3 +278,54 @@ def test_deploy_to_kserve_errors_are_sentences():
         kserve.deploy_to_kserve(
             None, options(), api=FakeCustomObjects(ready_after=99), timeout=0.05, poll=0.01
         )
+
+
+def test_the_payload_logger_points_at_trustyai_in_the_namespace_by_default():
+    predictor = build_inference_service(options())["spec"]["predictor"]
+    assert predictor["logger"] == {
+        "mode": "all",
+        "url": "http://trustyai-service.music.svc.cluster.local",
+    }
+    # As KServe's examples write it: beside the model, in the predictor.
+    assert list(predictor) == ["minReplicas", "maxReplicas", "logger", "model"]
+    assert (
+        "logger" not in build_inference_service(options(payload_logging=False))["spec"]["predictor"]
+    )
+    elsewhere = options(logger_url="https://trustyai.example:8443", logger_mode="request")
+    assert build_inference_service(elsewhere)["spec"]["predictor"]["logger"] == {
+        "mode": "request",
+        "url": "https://trustyai.example:8443",
+    }
+    with pytest.raises(KServeError, match="logger mode"):
+        build_inference_service(options(logger_mode="everything"))
+    with pytest.raises(KServeError, match="not a URL"):
+        build_inference_service(options(logger_url="trustyai-service:80"))
+    text = to_yaml(build_inference_service(options()))
+    assert "logger:\n      mode: all\n      url: http://trustyai-service.music" in text
+
+
+def test_trustyai_url_is_where_a_deployment_logs():
+    from jukebox.config import load_settings
+
+    settings = load_settings(
+        {"TRUSTYAI_URL": "https://trustyai.apps.example", "TRUSTYAI_TOKEN": "t"}
+    )
+    assert (settings.trustyai_url, settings.trustyai_token) == (
+        "https://trustyai.apps.example",
+        "t",
+    )
+    assert "trustyai_token" not in repr(settings)  # a secret stays out of logs
+    assert kserve.monitoring_url("music", settings) == "https://trustyai.apps.example"
+    assert kserve.monitoring_url("music", load_settings({})) == (
+        "http://trustyai-service.music.svc.cluster.local"
+    )
+    api = FakeCustomObjects()
+    kserve.deploy_to_kserve(settings, options(), with_runtime=False, api=api, poll=0.01)
+    applied = [c for c in api.calls if c[0] == "create"][-1][-1]
+    assert applied["spec"]["predictor"]["logger"]["url"] == "https://trustyai.apps.example"
+    api = FakeCustomObjects()
+    kserve.deploy_to_kserve(
+        settings, options(payload_logging=False), with_runtime=False, api=api, poll=0.01
+    )
+    applied = [c for c in api.calls if c[0] == "create"][-1][-1]
+    assert "logger" not in applied["spec"]["predictor"]
