@@ -56,9 +56,8 @@ class Settings:
     trustyai_token: str | None = field(default=None, repr=False)
     data_git_url: str | None = None
     data_git_token: str | None = field(default=None, repr=False)
-    trustyai_url: str | None = None
-    trustyai_token: str | None = field(default=None, repr=False)
     drift_alert_after: int = 3
+    """Drifted evaluations in a row of a scheduled metric that raise an alert."""
 
     @property
     def data_dir(self) -> Path:
@@ -197,8 +196,6 @@ def load_settings(
         trustyai_token=_get(env, "TRUSTYAI_TOKEN"),
         data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
         data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
-        trustyai_url=_get(env, "TRUSTYAI_URL"),
-        trustyai_token=_get(env, "TRUSTYAI_TOKEN"),
         drift_alert_after=_positive_int(env, "JUKEBOX_DRIFT_ALERT_AFTER", 3),
     )
 

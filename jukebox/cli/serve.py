@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 from jukebox.config import load_settings
@@ -153,10 +154,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"Serving {name} version {version} at {endpoint}", flush=True)
         if grpc_server is not None:
             print(f"gRPC (inference.GRPCInferenceService) at {args.host}:{grpc_port}", flush=True)
+        if plane.inference_logger is not None:
+            threading.Thread(
+                target=_watch, args=(settings, name, bundle_dir, version), daemon=True
+            ).start()
 
     def stopped() -> None:
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()
+        if plane.inference_logger is not None:
+            plane.inference_logger.close()  # write what is still pending
         report(state="stopped")
 
     serve_until_signalled(server, on_ready=ready, on_stop=stopped)
@@ -166,12 +173,32 @@ def run(args: argparse.Namespace) -> int:
 
 def _inference_logger(args: argparse.Namespace, settings) -> InferenceLogger | None:
     """The payload logger this server hands every answered inference to, or None with
-    ``--no-log``: the one place where serving meets monitoring. Monitoring
-    (:mod:`jukebox.monitoring`, the bounded payload log in ``JUKEBOX_HOME`` or the TrustyAI
-    service of ``TRUSTYAI_URL``) wires its writer in here; until it does, nothing is logged."""
+    ``--no-log``: the one place where serving meets monitoring. With ``TRUSTYAI_URL`` the
+    inferences go to that TrustyAI service as KServe's logger sends them (CloudEvents); else to
+    the bounded payload log in ``JUKEBOX_HOME``, which the embedded service reads."""
     if args.no_log:
         return None
-    return None
+    if settings.trustyai_url:
+        from jukebox.monitoring.forwarder import CloudEventForwarder
+
+        return CloudEventForwarder(settings.trustyai_url, settings.trustyai_token)
+    from jukebox.monitoring.paths import monitoring_dir
+    from jukebox.monitoring.payload_log import PayloadLog
+
+    return PayloadLog(monitoring_dir(settings))
+
+
+def _watch(settings, name: str, bundle_dir: Path, version: str) -> None:
+    """Have the monitoring service watch this deployment (its training reference and meanshift),
+    as the workshop's setup notebook does by hand; in a thread of its own once the server is
+    ready, since starting the embedded service takes a second or two. A failure is said, and
+    serving goes on: monitoring is never a reason not to answer."""
+    from jukebox.monitoring.attach import watch_deployment
+
+    try:
+        print(watch_deployment(settings, name, bundle_dir, version), flush=True)
+    except (JukeboxError, OSError, ValueError) as error:
+        print(f"Monitoring is not watching {name}: {error}", file=sys.stderr, flush=True)
 
 
 def _fetch(model: str, version: str, sha256: str | None, settings) -> tuple[Path, str | None]:

@@ -47,17 +47,23 @@ def watch_deployment(
     A bundle trained before bundles carried a reference gets the metric but no reference: the
     sentence says how to give it one. Raises :class:`MonitoringError` when the service refuses.
     """
+    reference = read_reference(Path(bundle_dir))
+    if reference is None and not settings.trustyai_url:
+        # Nothing to compare with: no reason to start the embedded service for it.
+        return (
+            f"Monitoring is not watching {model_id}: its bundle holds no training reference (it "
+            "was not trained by this version of Jukebox); train and deploy a new version."
+        )
     url = monitoring_url(settings)
     token = settings.trustyai_token
     said = []
     if _has_reference(url, model_id, token):
         said.append(f"{model_id} already has its {TRAINING_TAG} reference")
     else:
-        reference = read_reference(Path(bundle_dir))
         if reference is None:
             said.append(
-                f"the bundle of {model_id} holds no training reference (it was trained before "
-                "bundles carried one): train and deploy a new version to measure drift"
+                f"the bundle of {model_id} holds no training reference: upload one as "
+                f"{TRAINING_TAG} (POST /data/upload) to measure drift"
             )
         else:
             model = load_bundle_model(bundle_dir, name=model_id, version=version)
