@@ -2,22 +2,26 @@
 the whole cost with the background thread's writing, amortised), and meanshift + KS over
 100,000 logged requests read back from the log. Prints the machine and its load.
 
-Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_monitoring.py``.
+    python benchmarks/bench_monitoring.py
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from jukebox.monitoring.drift import kstest, meanshift
-from jukebox.monitoring.payload_log import TAG, PayloadLog, read_log, write_segment
-from jukebox.serving.inference_log import InferenceRecord
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from jukebox.monitoring.drift import kstest, meanshift  # noqa: E402
+from jukebox.monitoring.payload_log import TAG, PayloadLog, read_log, write_segment  # noqa: E402
+from jukebox.serving.inference_log import InferenceRecord  # noqa: E402
 
 FEATURES = ["is_explicit", "duration_ms", "danceability", "energy", "key", "loudness", "mode",
             "speechiness", "acousticness", "instrumentalness", "liveness", "valence", "tempo"]  # fmt: skip  # noqa: E501
