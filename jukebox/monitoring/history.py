@@ -12,6 +12,7 @@ records them here the same way, so the retraining loop reads one list whatever r
 An alert is raised when some fit columns of a scheduled drift metric have been drifted in each of
 the last N evaluations (``Settings.drift_alert_after``, env ``JUKEBOX_DRIFT_ALERT_AFTER``,
 default 3); once per episode: the columns must recover before the same request alerts again.
+The service replays ``history.jsonl`` when it starts, so the counts outlive a restart.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ One :class:`MonitoringService` per process, over the monitoring folder of ``JUKE
 - drift (meanshift, KS test) and identity metrics are computed on demand, or scheduled: the
   scheduled requests are kept in ``requests.json``; :meth:`evaluate` computes each on the last
   ``batchSize`` rows that are not reference rows, publishes gauges under TrustyAI's names and
-  labels, appends the history and raises alerts (see :mod:`jukebox.monitoring.history`).
+  labels, appends the history and raises alerts (see :mod:`jukebox.monitoring.history`); the
+  alert streaks are replayed from that history on start, so a restart forgets no evaluation;
+- Prometheus Alertmanager's webhook notifications (a rule on the real TrustyAI's metrics, see
+  ``deploy/monitoring/``) become drift alerts in the same history, each firing once.
 
 Errors are :class:`ApiError`, a status and a plain-text message, as the TrustyAI service answers.
 The reference rows are all rows of ``referenceTag``; the current batch is the newest
