@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import chain, count, groupby
+from itertools import chain, count, groupby, islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
@@ -366,12 +366,11 @@ class PayloadLog:
         """Write every pending record now; returns how many were written."""
         n = len(self._pending)
         popleft = self._pending.popleft
-        records = []
-        for _ in range(n):
-            try:
-                records.append(popleft())
-            except IndexError:
-                break
+        records: list[InferenceRecord] = []
+        # popleft called from C until n records are taken: no Python loop per record. Another
+        # flush (close, a test) may have taken some first: keep what this one got.
+        with contextlib.suppress(IndexError):
+            records.extend(islice(iter(popleft, None), n))
         if not records:
             return 0
         by_model: dict[str, list[InferenceRecord]] = {}
