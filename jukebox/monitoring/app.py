@@ -6,7 +6,9 @@ logger CloudEvents, binary mode) and ``POST /consumer/kserve/v2``; for ``meanshi
 now), ``POST|DELETE /request``, ``GET /requests``, ``GET /definition``; ``GET /info`` and
 ``/info/tags``; ``GET /q/metrics`` (Prometheus) and ``GET /q/health/ready`` (open, for
 ``ensure_service``). Jukebox's own addition: ``POST /jukebox/evaluate`` computes the scheduled
-metrics now (the background schedule does it every ``interval`` seconds).
+metrics now (the background schedule does it every ``interval`` seconds); ``POST
+/jukebox/alerts/alertmanager`` takes Prometheus Alertmanager's webhook notifications and records
+their drift alerts (``deploy/monitoring/`` wires a rule on the real TrustyAI's metrics to it).
 
 Answers are TrustyAI's: JSON for metric results and listings, plain text for messages and errors
 (status 400 for a body it refuses, 404 for an unknown request id). With a token, every route but
@@ -32,6 +34,7 @@ from starlette.routing import Route
 from jukebox.monitoring.service import DEFINITIONS, DRIFT_METRICS, ApiError, MonitoringService
 
 HEALTH_PATH = "/q/health/ready"
+ALERTMANAGER_PATH = "/jukebox/alerts/alertmanager"
 OPEN_PATHS = (HEALTH_PATH,)
 
 
@@ -121,6 +124,9 @@ def create_app(
     async def evaluate(request):
         return await run_in_threadpool(service.evaluate)
 
+    async def alertmanager(request):
+        return await run_in_threadpool(service.receive_alertmanager, await body_of(request))
+
     def metric_routes(prefix: str, metric: str) -> list[Route]:
         async def compute(request):
             return await run_in_threadpool(service.compute, metric, await body_of(request))
@@ -154,6 +160,7 @@ def create_app(
         Route("/q/metrics", endpoint(metrics, "text"), methods=["GET"]),
         Route(HEALTH_PATH, endpoint(health), methods=["GET"]),
         Route("/jukebox/evaluate", endpoint(evaluate), methods=["POST"]),
+        Route(ALERTMANAGER_PATH, endpoint(alertmanager), methods=["POST"]),
     ]
     for path, metric in DRIFT_METRICS.items():
         routes += metric_routes(f"/metrics/drift/{path}", metric)

@@ -5,9 +5,14 @@ The service appends one line per evaluation of a scheduled metric whose batch ch
 :func:`drift_history` and :func:`alerts` read them back for the Monitor page and the retraining
 loop; they need no running service.
 
+Alerts also arrive from Prometheus Alertmanager (a rule on the real TrustyAI's
+``trustyai_meanshift``, see ``deploy/monitoring/``): :meth:`MonitoringService.receive_alertmanager`
+records them here the same way, so the retraining loop reads one list whatever raised them.
+
 An alert is raised when some fit columns of a scheduled drift metric have been drifted in each of
 the last N evaluations (``Settings.drift_alert_after``, env ``JUKEBOX_DRIFT_ALERT_AFTER``,
 default 3); once per episode: the columns must recover before the same request alerts again.
+The service replays ``history.jsonl`` when it starts, so the counts outlive a restart.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ HISTORY_COLUMNS = ("time", "request_id", "metric", "column", "value", "drifted",
 
 @dataclass(frozen=True)
 class DriftAlert:
-    """A scheduled metric whose ``columns`` stayed drifted for ``evaluations`` evaluations."""
+    """A scheduled metric whose ``columns`` stayed drifted for ``evaluations`` evaluations.
+
+    ``source`` says who raised it: empty for the embedded service's own schedule; for an alert
+    received from Prometheus Alertmanager, ``alertmanager <fingerprint> <startsAt>``, which
+    identifies that firing, so Alertmanager's repeated notifications record it once."""
 
     time: float
     model: str
@@ -39,6 +48,7 @@ class DriftAlert:
     p_values: dict[str, float]
     evaluations: int
     threshold: float
+    source: str = ""
 
 
 def _append(path: Path, line: dict) -> None:
@@ -76,8 +86,11 @@ def append_evaluation(
     values: dict[str, float],
     drifted: dict[str, bool],
     threshold: float | None,
+    batch: list | None = None,
 ) -> None:
-    """Record one evaluation: per column its value (a p-value for drift) and whether drifted."""
+    """Record one evaluation: per column its value (a p-value for drift) and whether drifted;
+    ``batch`` identifies the rows evaluated (newest time, count), so a restarted service knows
+    which batch it saw last and does not count it twice."""
     _append(
         model_dir(root, model) / HISTORY_FILE,
         {
@@ -87,8 +100,15 @@ def append_evaluation(
             "values": values,
             "drifted": drifted,
             "threshold": threshold,
+            "batch": batch,
         },
     )
+
+
+def read_evaluations(root: Path, model: str) -> list[dict]:
+    """The evaluations of ``model`` as appended (one dict per line), oldest first: what a
+    restarted service replays to recover its alert streaks."""
+    return _lines(model_dir(root, model) / HISTORY_FILE)
 
 
 def append_alert(root: Path, alert: DriftAlert) -> None:

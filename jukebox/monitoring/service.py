@@ -8,7 +8,10 @@ One :class:`MonitoringService` per process, over the monitoring folder of ``JUKE
 - drift (meanshift, KS test) and identity metrics are computed on demand, or scheduled: the
   scheduled requests are kept in ``requests.json``; :meth:`evaluate` computes each on the last
   ``batchSize`` rows that are not reference rows, publishes gauges under TrustyAI's names and
-  labels, appends the history and raises alerts (see :mod:`jukebox.monitoring.history`).
+  labels, appends the history and raises alerts (see :mod:`jukebox.monitoring.history`); the
+  alert streaks are replayed from that history on start, so a restart forgets no evaluation;
+- Prometheus Alertmanager's webhook notifications (a rule on the real TrustyAI's metrics, see
+  ``deploy/monitoring/``) become drift alerts in the same history, each firing once.
 
 Errors are :class:`ApiError`, a status and a plain-text message, as the TrustyAI service answers.
 The reference rows are all rows of ``referenceTag``; the current batch is the newest
@@ -31,7 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from jukebox.monitoring import drift
-from jukebox.monitoring.history import DriftAlert, append_alert, append_evaluation
+from jukebox.monitoring.history import (
+    DriftAlert,
+    append_alert,
+    append_evaluation,
+    read_alerts,
+    read_evaluations,
+)
 from jukebox.monitoring.paths import check_model_id
 from jukebox.monitoring.payload_log import (
     META_COLUMNS,
@@ -137,6 +146,7 @@ class MonitoringService:
         self._unmatched: OrderedDict[str, tuple[str, str, dict, float]] = OrderedDict()
         self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self.requests: dict[str, ScheduledRequest] = self._load_requests()
+        self._restore_streaks()
 
     # --- data ------------------------------------------------------------------------------
 
@@ -473,6 +483,7 @@ class MonitoringService:
             append_evaluation(
                 self.root, request.model, time=now, request_id=request.id,
                 metric=request.metric, values=values, drifted=drifted, threshold=threshold,
+                batch=batch,
             )  # fmt: skip
             if drifted:
                 self._check_alert(request, values, drifted, now)
@@ -487,16 +498,25 @@ class MonitoringService:
             )
         return done
 
-    def _check_alert(self, request: ScheduledRequest, values, drifted, now: float) -> None:
+    def _advance_streaks(self, request: ScheduledRequest, drifted: dict[str, bool]) -> list[str]:
+        """Count one more evaluation into the request's streaks; returns the columns of the
+        alert now due (empty when none is: no column drifted ``alert_after`` times in a row, or
+        this episode already alerted)."""
         for column, is_drifted in drifted.items():
             request.streaks[column] = request.streaks.get(column, 0) + 1 if is_drifted else 0
         lasting = sorted(c for c, n in request.streaks.items() if n >= self.alert_after)
         if not lasting:
             request.alerted = False
-            return
+            return []
         if request.alerted:
-            return
+            return []
         request.alerted = True
+        return lasting
+
+    def _check_alert(self, request: ScheduledRequest, values, drifted, now: float) -> None:
+        lasting = self._advance_streaks(request, drifted)
+        if not lasting:
+            return
         append_alert(
             self.root,
             DriftAlert(
@@ -510,6 +530,55 @@ class MonitoringService:
                 threshold=request.body["thresholdDelta"],
             ),
         )
+
+    def _restore_streaks(self) -> None:
+        """Replay the history of the scheduled requests, so a restarted service goes on
+        counting where the last one stopped: its streaks, whether the current episode already
+        alerted, and the batch it evaluated last (the same batch is not counted again). The
+        alerts those evaluations raised are on disk already; none is raised again."""
+        for model in {r.model for r in self.requests.values()}:
+            try:
+                lines = read_evaluations(self.root, model)
+            except ValueError:  # a model id that names no folder has no history
+                continue
+            for line in lines:
+                request = self.requests.get(line.get("request_id"))
+                if request is None or request.model != model:
+                    continue
+                request.last_batch = line.get("batch")
+                if line.get("drifted"):
+                    self._advance_streaks(request, line["drifted"])
+
+    # --- alerts from Prometheus Alertmanager -------------------------------------------------
+
+    def receive_alertmanager(self, body: object) -> dict:
+        """``POST /jukebox/alerts/alertmanager``: Alertmanager's webhook notification (version
+        "4"). Each *firing* alert whose labels name a model (``model``, as the series of
+        ``trustyai_meanshift`` carry it) becomes a :class:`DriftAlert` in that model's history,
+        once per firing (its ``fingerprint`` and ``startsAt``), as a scheduled metric of the
+        embedded service would raise it: on a cluster, this is how a Prometheus rule on the real
+        TrustyAI's metrics reaches the retraining loop. Resolved alerts and alerts about no
+        model are counted, not recorded. Returns the counts (Alertmanager reads only the
+        status)."""
+        if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
+            raise ApiError(400, "Not an Alertmanager notification: a JSON object with `alerts`.")
+        version = body.get("version")
+        if version is not None and str(version) != "4":
+            raise ApiError(400, f"Alertmanager webhook version {version!r}: only 4 is read.")
+        counts = {"recorded": 0, "duplicate": 0, "resolved": 0, "ignored": 0}
+        for alert in body["alerts"]:
+            received = _alertmanager_alert(alert, body.get("status"))
+            if isinstance(received, str):
+                counts[received] += 1
+                continue
+            with self._lock:  # two notifications at once must not both record one firing
+                known = {a.source for a in read_alerts(self.root, received.model)}
+                if received.source in known:
+                    counts["duplicate"] += 1
+                    continue
+                append_alert(self.root, received)
+            counts["recorded"] += 1
+        return counts
 
     def _gauge(self, name: str, labels: dict[str, str], value: float) -> None:
         with self._lock:
@@ -619,6 +688,52 @@ class MonitoringService:
 
     def close(self) -> None:
         self.log.close()
+
+
+def _alertmanager_alert(alert: object, group_status: object) -> DriftAlert | str:
+    """The DriftAlert one Alertmanager alert stands for, or why it stands for none
+    ("resolved", "ignored"). Labels as Prometheus copies them from the alerting series:
+    ``model``, ``metricName``, ``subcategory`` (the column), ``request`` (the scheduled
+    request's id); annotations ``value`` (the p-value, e.g. ``{{ $value }}``) and ``threshold``
+    when the rule sets them."""
+    if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
+        return "ignored"
+    if (alert.get("status") or group_status) != "firing":
+        return "resolved"
+    labels = {str(k): str(v) for k, v in alert["labels"].items()}
+    annotations = alert.get("annotations") if isinstance(alert.get("annotations"), dict) else {}
+    try:
+        model = check_model_id(labels.get("model", ""))
+    except ValueError:
+        return "ignored"
+    fingerprint = (
+        alert.get("fingerprint")
+        or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+    )  # Alertmanager's is a hash of the labels too; older ones send none
+    columns = (labels["subcategory"],) if labels.get("subcategory") else ()
+    value, threshold = (
+        _number_or_none(annotations.get("value")),
+        _number_or_none(annotations.get("threshold")),
+    )
+    return DriftAlert(
+        time=time.time(),
+        model=model,
+        request_id=labels.get("request", ""),
+        metric=labels.get("metricName") or "MEANSHIFT",
+        columns=columns,
+        p_values={c: value for c in columns} if value is not None else {},
+        evaluations=1,
+        threshold=drift.DEFAULT_THRESHOLD_DELTA if threshold is None else threshold,
+        source=f"alertmanager {fingerprint} {alert.get('startsAt') or ''}".rstrip(),
+    )
+
+
+def _number_or_none(text: object) -> float | None:
+    try:
+        value = float(str(text))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _array(tensor: dict) -> np.ndarray:

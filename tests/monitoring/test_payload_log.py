@@ -1,6 +1,7 @@
 """The payload log: what serving hands it comes back as columns; it stays within its bounds."""
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -88,3 +89,41 @@ def test_a_writer_keeps_its_log_bounded(tmp_path):
 def test_segments_older_than_the_age_limit_are_dropped(tmp_path):
     old = write_segment(tmp_path, "m", {"a": [1]}, False)
     assert enforce_bounds(tmp_path, "m", max_bytes=None, max_age=10, now=time.time() + 11) == [old]
+
+
+def test_records_that_differ_from_the_first_come_back_with_their_own_values(tmp_path):
+    """The bulk path only takes records shaped alike; any other record (features in another
+    order, another dtype, a missing or extra input, several rows) must still be stored exactly."""
+    log = PayloadLog(tmp_path, flush_interval=60)
+    log(record(0))
+    log(replace(record(1), inputs=dict(reversed(record(1).inputs.items()))))
+    log(replace(record(2), inputs={f: np.full((1, 1), 2.5) for f in FEATURES}))  # float64
+    log(record(3, rows=2))
+    log(record(4))
+    log.close()
+    frame = read_log(tmp_path, "jukebox")
+    assert list(frame[ID]) == ["r0", "r1", "r2", "r3", "r3", "r4"]
+    assert list(frame["tempo"]) == [0, 1, 2.5, 3, 3, 4]
+    assert list(frame["danceability"]) == [0, 1, 2.5, 3, 3, 4]
+    assert list(frame["output-0"]) == [0.25] * 6
+
+
+def test_a_value_the_first_records_dtype_cannot_hold_is_not_rounded(tmp_path):
+    log = PayloadLog(tmp_path, flush_interval=60)
+    log(record(0))  # float32 features
+    log(replace(record(1), inputs={f: np.full((1, 1), 0.1) for f in FEATURES}))  # float64
+    log.close()
+    assert list(read_log(tmp_path, "jukebox")["tempo"]) == [0.0, 0.1]
+
+
+def test_requests_of_several_rows_carry_their_request_on_each_row(tmp_path):
+    log = PayloadLog(tmp_path, flush_interval=60)
+    for i in range(3):
+        log(record(i, rows=2))
+    log(record(3, rows=2, model="other"))
+    log.close()
+    frame = read_log(tmp_path, "jukebox")
+    assert list(frame[ID]) == ["r0", "r0", "r1", "r1", "r2", "r2"]
+    assert list(frame["_time"]) == [1000.0, 1000.0, 1001.0, 1001.0, 1002.0, 1002.0]
+    assert list(frame["tempo"]) == [0, 0, 1, 1, 2, 2]
+    assert list(read_log(tmp_path, "other")[ID]) == ["r3", "r3"]

@@ -3,9 +3,6 @@ free port), answering the workshop notebook's calls unchanged."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from urllib.parse import urljoin
 
@@ -17,7 +14,7 @@ from jukebox.config import load_settings
 from jukebox.monitoring.paths import monitoring_dir
 from jukebox.monitoring.payload_log import PayloadLog
 from jukebox.serving.inference_log import InferenceRecord
-from tests.ports import free_port
+from tests.monitoring.live import running_monitor
 
 FEATURES = ["is_explicit", "duration_ms", "danceability", "energy", "key",
             "loudness", "mode", "speechiness", "acousticness",
@@ -39,29 +36,8 @@ def songs(rng, n: int, shifted: bool = False) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    port = free_port()
-    env = {**os.environ, "JUKEBOX_HOME": str(home), "TRUSTYAI_TOKEN": TOKEN,
-           "JUKEBOX_DRIFT_ALERT_AFTER": "3"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jukebox", "monitor", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--interval", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url + "/q/health/ready", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("monitor serve did not start: " + process.stdout.read().decode())
-        time.sleep(0.1)
-    yield url, home
-    process.terminate()
-    process.wait(timeout=15)
+    with running_monitor(home, TOKEN, alert_after=3) as url:
+        yield url, home
 
 
 def observations(base_url, model):
