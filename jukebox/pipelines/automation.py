@@ -343,9 +343,13 @@ def alert_key(alert) -> str:
 def drift_trigger(alert) -> str:
     """The alert in one line, as the version it causes records it (``trigger``)."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(alert.time))
+    if alert.evaluations > 1:
+        how = f"in {alert.evaluations} evaluations in a row"
+    else:  # one alert of Prometheus' rule, relayed by Alertmanager, counts no evaluations
+        how = "by the Prometheus alert rule" if alert.source else "in one evaluation"
     return (
         f"drift alert on deployment {alert.model} at {when}: {alert.metric.lower()} found "
-        f"{', '.join(alert.columns)} drifted in {alert.evaluations} evaluations in a row"
+        f"{', '.join(alert.columns)} drifted {how}"
     )
 
 

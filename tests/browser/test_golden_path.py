@@ -249,6 +249,25 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     assert all(f.startswith("rgb") for f in fills), fills
     step_done("predict", shapes.first)
 
+    # 6b. Monitor: the deployment gave the monitoring service its training reference by itself;
+    #     a stream of more acoustic songs is seen as drift, in words and on the chart.
+    go_to(page, "Monitor")
+    deadline = time.monotonic() + 90
+    while page.get_by_text("There is no training reference").count():
+        assert time.monotonic() < deadline, "the deployment never uploaded its reference"
+        time.sleep(2)
+        page.reload()
+        page.get_by_text("Songs logged").wait_for(timeout=60_000)
+    page.get_by_text("Demo: send songs that sound different").click()
+    page.get_by_role("button", name="Stream the songs").click()
+    drifted = page.get_by_text(re.compile(r"The songs sent lately are .*more acoustic"))
+    drifted.wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    drift_chart = page.locator(".js-plotly-plot", has_text="p-value")
+    drift_chart.first.wait_for(timeout=60_000)
+    assert "How acoustic?" in drift_chart.first.inner_text()
+    step_done("monitor", drifted)
+
     # 7. Stop the deployment through the Deploy page.
     go_to(page, "Deploy")
     page.get_by_role("button", name="Stop").click()
