@@ -42,6 +42,9 @@ class Target:
     labels: tuple[str, ...] | None = None
     auth: bool = False
     production: bool = False
+    bundle: str | None = None
+    """The bundle directory a local deployment serves: what explanations of its answers read
+    (its model and its training reference). None for a pasted address."""
 
     @property
     def title(self) -> str:
@@ -141,6 +144,7 @@ def deployment_targets(
                 labels=preprocessing.labels if preprocessing else None,
                 auth=deployment.auth,
                 production=is_production,
+                bundle=deployment.bundle or deployment.served_bundle,
             )
         )
     return sorted(targets, key=lambda t: not t.production)  # stable: the rest keep their order
