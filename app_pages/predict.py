@@ -9,10 +9,23 @@ from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
+from jukebox.explain import (
+    DEFAULT_ALLOWED,
+    bundle_reference,
+    explain_song,
+    find_counterfactual,
+    predictor_from_bundle,
+    realistic_ranges,
+    what_if_sentence,
+    why_headline,
+    why_sentences,
+)
 
 from jukebox.config import load_settings
 from jukebox.data import catalogue
+from jukebox.data.countries import country_label, country_name
 from jukebox.data.preprocessing import read_scaling_file
+from jukebox.data.schema import FEATURES
 from jukebox.data.sources import SourceError
 from jukebox.errors import JukeboxError
 from jukebox.registry.versions import list_all_versions
@@ -28,6 +41,7 @@ from jukebox.serving.prediction import (
 from jukebox.ui import song_words
 from jukebox.ui.data import data_set_facts
 from jukebox.ui.deploy import offer_title, version_to_offer
+from jukebox.ui.explain import waterfall_figure, what_if_figure
 from jukebox.ui.maps import show_map
 from jukebox.ui.predict import (
     chance_sentence,
@@ -466,6 +480,91 @@ def show_comparison(left: dict, right: dict, labels: tuple[str, str], key: str) 
         )
 
 
+@st.cache_resource(show_spinner="Reading the model and the songs it learned from…", max_entries=4)
+def explainer(bundle: str, modified: float) -> tuple:
+    """The model as a batched function, its training songs, and their realistic ranges; once
+    per bundle (``modified`` makes a rewritten bundle read again)."""
+    reference = bundle_reference(bundle)
+    return predictor_from_bundle(bundle), reference, realistic_ranges(reference)
+
+
+@st.cache_data(show_spinner="Working out why…", max_entries=32)
+def why(bundle: str, modified: float, song: tuple, country: str):
+    model, reference, _ = explainer(bundle, modified)
+    return explain_song(model, dict(song), reference, countries=[country])[0]
+
+
+def explain_answer(target: Target, song: dict, probabilities: dict) -> None:
+    """Why the model answers as it does for this song, and what would change its answer: in
+    words and one chart each, from the bundle the deployment serves."""
+    st.subheader("4 · Why, and what would change it")
+    if not target.bundle:
+        st.caption(
+            "Explanations read the model's own files, so they are shown for models deployed "
+            "here, not for a pasted address."
+        )
+        return
+    modified = Path(target.bundle, "model.onnx").stat().st_mtime
+    try:
+        model, reference, ranges = explainer(target.bundle, modified)
+    except JukeboxError as error:
+        st.caption(f"No explanation for {target.title}: {error}")
+        return
+    ranked = list(top_countries(probabilities, 5)["code"])
+    song_key = tuple(sorted(song.items()))
+    why_tab, what_if_tab = st.tabs(["🤔 Why these countries?", "🎯 What would it take?"])
+    with why_tab:
+        country = st.selectbox(
+            "Why this country?", ranked, format_func=country_label, key="why_country"
+        )
+        attribution = why(target.bundle, modified, song_key, country)
+        st.markdown(f"**{why_headline(attribution)}**")
+        st.markdown("\n".join(f"- {sentence}" for sentence in why_sentences(attribution)))
+        st.plotly_chart(waterfall_figure(attribution), key="why_chart", width="stretch")
+    with what_if_tab:
+        others = sorted(model.labels, key=country_name)
+        wanted = next((c for c in others if c not in ranked[:1]), others[0])
+        left, right = st.columns([2, 1])
+        country = left.selectbox(
+            "What would it take to chart in…", others, index=others.index(wanted),
+            format_func=country_label, key="what_if_country",
+        )  # fmt: skip
+        now = probabilities.get(country, 0.0)
+        goal = right.number_input(
+            "…with a chance of at least (%)", 1, 99, min(99, int(now * 100) + 5), key="what_if_goal"
+        )
+        allowed = st.multiselect(
+            "Which dials may move?", list(FEATURES), default=list(DEFAULT_ALLOWED),
+            format_func=lambda f: DIALS[f].question, key="what_if_allowed",
+        )  # fmt: skip
+        asked = (target.bundle, song_key, country, goal, tuple(allowed))
+        if st.button("Find the smallest change", key="what_if_go", disabled=not allowed):
+            with st.spinner("Trying changes to the song…"):
+                found = find_counterfactual(
+                    model, song, country, goal / 100, reference, allowed=allowed, ranges=ranges
+                )
+            st.session_state["what_if"] = (asked, found)
+        if st.session_state.get("what_if", (None,))[0] == asked:
+            show_what_if(target, st.session_state["what_if"][1], ranges)
+
+
+def show_what_if(target: Target, found, ranges) -> None:
+    """The proposal in words and as dials moving, confirmed by asking the deployment itself."""
+    (st.success if found.reached else st.warning)(what_if_sentence(found))
+    if not found.reached:
+        return
+    st.plotly_chart(what_if_figure(found, ranges), key="what_if_chart", width="stretch")
+    try:
+        check = predict(target, [found.proposal]).probabilities[0].get(found.country, 0.0)
+    except JukeboxError as error:
+        st.caption(f"The deployment could not be asked to confirm it: {error}")
+        return
+    st.caption(
+        f"Asked {target.title} with the changed song: {check:.1%} for "
+        f"{country_name(found.country)}."
+    )
+
+
 def show_wire(answer: Prediction, key: str) -> None:
     with st.expander(
         f"🧾 For developers: what was sent to {answer.target.title} and what came back (JSON)"
@@ -542,6 +641,7 @@ elif st.session_state.get("predict_live"):
             show_flags(target_a, [song_a])
             show_answer(answer.probabilities[0], "one")
             show_wire(answer, "one")
+            explain_answer(target_a, song_a[1], answer.probabilities[0])
     elif mode == TWO_SONGS:
         # Both songs travel in one request of two rows, as a batch client would send them.
         answer = ask(target_a, [song_a[1], song_b[1]], clicked)

@@ -75,13 +75,16 @@ def waterfall_figure(attribution, *, top: int = 8) -> go.Figure:
     return figure
 
 
-def what_if_figure(counterfactual, ranges: Mapping[str, tuple[float, float]]) -> go.Figure:
+def what_if_figure(counterfactual, ranges: Mapping) -> go.Figure:
     """Each dial the proposal moves: the song's value and the proposal's, placed on the
-    feature's realistic range (0 % its low end, 100 % its high end), labelled in dial units."""
+    feature's realistic range (0 % its low end, 100 % its high end), labelled in dial units.
+    ``ranges`` maps a feature to its :class:`~jukebox.explain.FeatureRange` (or a
+    ``(low, high)`` pair)."""
     figure = go.Figure()
     changes = getattr(counterfactual, "changes", {}) or {}
     for feature, (before, after) in changes.items():
-        low, high = ranges.get(feature, (min(before, after), max(before, after)))
+        bounds = ranges.get(feature, (min(before, after), max(before, after)))
+        low, high = (bounds.low, bounds.high) if hasattr(bounds, "low") else bounds
         span = (high - low) or 1.0
         x0, x1 = 100 * (before - low) / span, 100 * (after - low) / span
         question = DIALS[feature].question
