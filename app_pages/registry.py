@@ -4,10 +4,11 @@ versions, and archive, restore or mark one for production."""
 import contextlib
 
 import streamlit as st
+from jukebox.explain import bundle_reference, global_importance, predictor_from_bundle
 
 from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
-from jukebox.registry.fetch import read_model_card
+from jukebox.registry.fetch import fetch_bundle, read_model_card
 from jukebox.registry.register import exported_bundles, register_bundle
 from jukebox.registry.versions import (
     archive_version,
@@ -18,6 +19,9 @@ from jukebox.registry.versions import (
     suggest_next_version,
 )
 from jukebox.ui import registry as ui
+from jukebox.ui.explain import importance_map, importance_table
+from jukebox.ui.maps import show_map
+from jukebox.ui.song_words import DIALS
 
 FLASH = "registry_flash"
 
@@ -128,6 +132,37 @@ if versions:
             "to complete it."
         )
 
+
+@st.cache_data(show_spinner="Asking the model about a sample of its training songs…")
+def country_importance(model: str, version: str, sha256: str | None):
+    """Mean effect of each feature on each country's answer over a sample of the version's
+    training songs; cached by the version's sha256, which never changes once registered."""
+    bundle = fetch_bundle(model, version, settings=settings)
+    reference = bundle_reference(bundle)
+    return global_importance(predictor_from_bundle(bundle), reference, reference)
+
+
+def show_importance(detail) -> None:
+    """The features that sway each country most, and the world coloured by one of them."""
+    if not st.toggle("Work it out (a few seconds)", key=f"importance_{detail.id}"):
+        st.caption(
+            "Which features matter most for each country: the mean effect each has on the "
+            "model's answers over a sample of the songs it learned from."
+        )
+        return
+    try:
+        importance = country_importance(detail.model, detail.version, detail.onnx_sha256)
+    except JukeboxError as error:
+        st.caption(f"Not available for this version: {error}")
+        return
+    feature = st.selectbox(
+        "Where does it matter most?", list(importance.columns),
+        format_func=lambda f: DIALS[f].question, key=f"importance_feature_{detail.id}",
+    )  # fmt: skip
+    show_map(importance_map(importance, feature), key=f"importance_map_{detail.id}")
+    st.dataframe(importance_table(importance), hide_index=True)
+
+
 # --- One version in detail ------------------------------------------------------------------
 if versions:
     st.subheader("Version detail")
@@ -217,6 +252,9 @@ if versions:
         st.markdown("**Model card**")
         with st.container(border=True, height=400):
             st.markdown(ui.card_markdown(card) if card else "_This version has no model card._")
+
+    with st.expander("What each country listens for"):
+        show_importance(detail)
 
 # --- Compare versions -----------------------------------------------------------------------
 if len(complete) >= 2:
