@@ -97,6 +97,7 @@ PRESETS: dict[str, Preset] = {
 # Sliders in plain words, with real units
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Dial:
     """One feature as a person sets it: a question, a widget kind and values in real units.
