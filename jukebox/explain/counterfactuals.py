@@ -116,8 +116,20 @@ def realistic_ranges(
         lo, hi = np.quantile(values, [low, high])
         if integer:
             lo, hi = float(np.floor(lo)), float(np.ceil(hi))
+        lo, hi = _inward_float32(lo, hi)
         ranges[feature] = FeatureRange(feature, float(lo), float(hi), integer, values)
     return ranges
+
+
+def _inward_float32(low: float, high: float) -> tuple[float, float]:
+    """The bounds as the nearest float32 values inside them: the model reads float32, so a
+    proposal at a bound must not round to just outside it."""
+    lo, hi = np.float32(low), np.float32(high)
+    if float(lo) < low:
+        lo = np.nextafter(lo, np.float32(np.inf))
+    if float(hi) > high:
+        hi = np.nextafter(hi, np.float32(-np.inf))
+    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
