@@ -17,6 +17,10 @@ from jukebox.explain.attributions import Attribution
 from jukebox.explain.counterfactuals import Counterfactual
 
 
+PLURAL = ("is_explicit", "speechiness")
+"""Features whose subject is plural: "its explicit lyrics", "its spoken words"."""
+
+
 def points(share: float) -> int:
     """A share of probability in whole points: ``0.063`` -> ``6`` (sign dropped)."""
     return int(round(abs(share) * 100))
@@ -45,7 +49,8 @@ def contribution_sentence(feature: str, raw: float, contribution: float, country
     name = country_name(country)
     n = points(contribution)
     amount = "less than a point" if n == 0 else f"{n} point{'s' if n != 1 else ''}"
-    verb = f"adds {amount} for" if contribution >= 0 else f"takes {amount} away from"
+    s = "" if feature in PLURAL else "s"  # "its explicit lyrics add", "its tempo adds"
+    verb = f"add{s} {amount} for" if contribution >= 0 else f"take{s} {amount} away from"
     first = subject(feature, raw)
     return f"{first[0].upper()}{first[1:]} {verb} {name}."
 
