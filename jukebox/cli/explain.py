@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _why(predict, song, reference, args) -> None:
+    from jukebox.data.countries import country_name
     from jukebox.explain.attributions import explain_song
     from jukebox.explain.words import why_headline, why_sentences, why_table
 
@@ -99,7 +100,10 @@ def _why(predict, song, reference, args) -> None:
             print(f"  {sentence}")
         print()
     first = attributions[0]
-    print(f"Every part, in points for {first.country} (they add up to the difference):")
+    print(
+        f"Every part, in points for {country_name(first.country)} (together they make the "
+        "difference from a typical song):"
+    )
     print(why_table(first).to_string(index=False))
 
 

@@ -48,7 +48,7 @@ NOUNS: dict[str, str] = {
     "energy": "energy",
     "key": "key",
     "loudness": "loudness",
-    "mode": "key's mode",
+    "mode": "major or minor key",
     "speechiness": "spoken words",
     "acousticness": "acoustic sound",
     "instrumentalness": "instrumental sound",

@@ -69,9 +69,9 @@ def background_sample(
     return sample_rows(reference, size, seed)
 
 
-COALITIONS_PER_RUN = 512
-"""Coalitions per model run: 512 × 100 background rows = 51,200 rows, large enough that the
-call costs nothing and small enough that the probabilities of all countries stay a few MB."""
+ROWS_PER_RUN = 51_200
+"""Model rows per run (512 coalitions × 100 background songs): large enough that the call costs
+nothing, small enough that the probabilities of all countries stay a few MB."""
 
 
 @lru_cache(maxsize=4)
@@ -96,8 +96,9 @@ def coalition_values(predict: Predictor, song: np.ndarray, background: np.ndarra
     independent-features value function)."""
     masks, _ = _coalitions(len(song))
     values = np.empty((len(masks), len(predict.labels)), dtype=np.float64)
-    for start in range(0, len(masks), COALITIONS_PER_RUN):
-        chunk = masks[start : start + COALITIONS_PER_RUN]
+    per_run = max(1, ROWS_PER_RUN // len(background))
+    for start in range(0, len(masks), per_run):
+        chunk = masks[start : start + per_run]
         rows = np.where(chunk[:, None, :], song[None, None, :], background[None, :, :])
         out = predict.probabilities(rows.reshape(-1, len(song)).astype(np.float32))
         values[start : start + len(chunk)] = out.reshape(len(chunk), len(background), -1).mean(

@@ -139,7 +139,8 @@ class Counterfactual:
     ``proposal`` is the song with ``changes`` applied (``{feature: (before, after)}``, raw
     values); ``probability_after`` its probability for ``country``. When ``reached`` is False no
     change within the realistic ranges of the ``allowed`` features reached the target, and the
-    proposal is the closest the search came (the highest probability found)."""
+    proposal is the closest the search came (the highest probability found). Values are as
+    the model reads them (float32, so 0.898 may read 0.89800000190...)."""
 
     country: str
     target: float

@@ -16,7 +16,6 @@ from jukebox.data.feature_words import DIRECTIONS, NOUNS, say_value
 from jukebox.explain.attributions import Attribution
 from jukebox.explain.counterfactuals import Counterfactual
 
-
 PLURAL = ("is_explicit", "speechiness")
 """Features whose subject is plural: "its explicit lyrics", "its spoken words"."""
 

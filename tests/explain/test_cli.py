@@ -53,7 +53,7 @@ def test_why_prints_sentences_and_a_table(home, capsys):
     assert "training 20260101-000000" in out
     assert "Brazil: " in out and "for a typical song the model learned from" in out
     assert out.count("for Brazil.") + out.count("away from Brazil.") == 3
-    assert "Every part, in points for BR" in out and "this song" in out
+    assert "Every part, in points for Brazil" in out and "this song" in out
 
 
 def test_why_without_a_country_explains_the_top_five(home, capsys):

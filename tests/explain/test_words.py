@@ -108,4 +108,4 @@ def test_what_if_sentences_match_the_search(predict, song, reference):
             assert f"{say_value(feature, before)} → {say_value(feature, after)}" in sentence
     assert "not reachable" not in what_if_sentence(reached)
     assert "not reachable within the ranges" in what_if_sentence(unreachable)
-    assert "changing only its key's mode" in what_if_sentence(unreachable)
+    assert "changing only its major or minor key" in what_if_sentence(unreachable)
