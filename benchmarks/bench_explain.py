@@ -156,7 +156,7 @@ def main() -> None:
         median, times, table = timed(
             lambda: global_importance(predict, reference, reference), rounds=1
         )
-        print(f"global importance, 50 songs × 20 background, {len(table)} countries: "
+        print(f"global importance, 50 songs × 10 background, {len(table)} countries: "
               f"{median:.3f} s")  # fmt: skip
     print("loadavg after:", Path("/proc/loadavg").read_text().strip())
 

@@ -84,11 +84,13 @@ def predictor_from_model(model: ServedModel) -> Predictor:
     return Predictor(run=run, labels=tuple(model.labels), features=tuple(features))
 
 
-def predictor_from_bundle(bundle_dir: str | Path, *, threads: int = 1) -> Predictor:
+def predictor_from_bundle(bundle_dir: str | Path, *, threads: int = 2) -> Predictor:
     """A predictor over a bundle directory's ``model.onnx``.
 
-    One intra-op thread by default, as the server runs: the explainers' large batches are the
-    work, and a second thread would compete with whatever else the machine serves."""
+    Two intra-op threads by default, unlike the server's one: an explanation is one burst of
+    hundreds of thousands of rows that a person waits for, and on the 2-core machine the second
+    thread takes one song's attributions from 1.0 s to 0.7 s (``benchmarks/bench_explain.py``).
+    """
     return predictor_from_model(
         load_bundle_model(bundle_dir, name="explain", version="1", threads=threads)
     )
