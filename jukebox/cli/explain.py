@@ -104,7 +104,11 @@ def _why(predict, song, reference, args) -> None:
         f"Every part, in points for {country_name(first.country)} (together they make the "
         "difference from a typical song):"
     )
-    print(why_table(first).to_string(index=False))
+    table = why_table(first)
+    width = max(len(str(w)) for w in table["what"])
+    print(f"{'what':<{width}}  {'this song':>10}  {'points':>6}")
+    for what, value, points in table.itertuples(index=False):
+        print(f"{what:<{width}}  {value:>10}  {points:>+6.1f}")
 
 
 def _what_if(predict, song, reference, country, target, allowed) -> None:

@@ -21,7 +21,7 @@ range crossed (so that moves among many equal values still cost something).
 1. every allowed feature alone, over a grid of its quantiles (2 % apart; every value for key,
    mode and explicit), in one batch;
 2. if none reaches the target: every pair of allowed features over a coarser grid (10 % apart),
-   in one batch;
+   in one batch; then every three over a grid 20 % apart;
 3. if none reaches it: greedy steps from the song, each trying every single-feature move over
    the full grids in one batch and keeping the one that reaches the target at least distance,
    or else raises the probability most;
@@ -51,8 +51,8 @@ which are a matter of what the song says rather than how it sounds, and which an
 not change to please a chart. The user can allow it."""
 
 QUANTILE_LOW, QUANTILE_HIGH = 0.01, 0.99
-FINE_STEP, COARSE_STEP = 0.02, 0.10
-"""Quantile spacing of the grids of the one-feature and the two-feature search."""
+FINE_STEP, COARSE_STEP, TRIPLE_STEP = 0.02, 0.10, 0.20
+"""Quantile spacing of the grids of the one-, two- and three-feature searches."""
 SHRINK_POINTS = 24
 MAX_GREEDY_STEPS = 13
 MARGIN = 1e-4
@@ -200,13 +200,15 @@ class _Search:
             rows.append(block)
         return np.concatenate(rows)
 
-    def pairs(self, step: float) -> np.ndarray:
+    def groups(self, size: int, step: float) -> np.ndarray:
+        """The song with every ``size`` allowed features set to every combination of their
+        grid values (``step`` apart)."""
         rows = []
-        for a, b in combinations(self.allowed, 2):
-            ga, gb = self.ranges[a].grid(step), self.ranges[b].grid(step)
-            block = np.repeat(self.x0[None, :], len(ga) * len(gb), axis=0)
-            block[:, self.index[a]] = np.repeat(ga, len(gb))
-            block[:, self.index[b]] = np.tile(gb, len(ga))
+        for group in combinations(self.allowed, size):
+            grids = [self.ranges[f].grid(step) for f in group]
+            mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1)
+            block = np.repeat(self.x0[None, :], len(mesh), axis=0)
+            block[:, [self.index[f] for f in group]] = mesh
             rows.append(block)
         return np.concatenate(rows) if rows else np.empty((0, len(self.x0)))
 
@@ -298,7 +300,8 @@ def find_counterfactual(
     found: np.ndarray | None = x0 if before >= target else None
     closest = x0
     if found is None:
-        for rows in (search.singles(x0, FINE_STEP), search.pairs(COARSE_STEP)):
+        for size, step in ((1, FINE_STEP), (2, COARSE_STEP), (3, TRIPLE_STEP)):
+            rows = search.groups(size, step)
             if len(rows):
                 p = search.p(rows)
                 found = search.best_reaching(rows, p)

@@ -26,7 +26,12 @@ def points(share: float) -> int:
 
 
 def percent(share: float) -> str:
-    """``0.312`` -> ``"31 %"``."""
+    """``0.312`` -> ``"31 %"``; under one percent with a decimal (``"0.3 %"``, ``"under 0.1
+    %"``), so a small chance does not read as none."""
+    if 0 < share < 0.0005:
+        return "under 0.1 %"
+    if share < 0.0095:
+        return f"{share * 100:.1f} %"
     return f"{round(share * 100):.0f} %"
 
 

@@ -11,6 +11,7 @@ from jukebox.data.feature_words import say_value
 from jukebox.explain.attributions import Attribution, explain_song
 from jukebox.explain.counterfactuals import Counterfactual, find_counterfactual
 from jukebox.explain.words import (
+    percent,
     points,
     subject,
     what_if_sentence,
@@ -78,6 +79,13 @@ def test_sentences_name_the_song_in_plain_words():
     table = why_table(attribution)
     assert list(table["points"]) == [6.1, -2.4, -1.0, 0.4]
     assert list(table["this song"]) == ["82 %", "minor", "yes", "96 BPM"]
+
+
+@pytest.mark.parametrize(
+    "share, said", [(0.312, "31 %"), (0.0996, "10 %"), (0.004, "0.4 %"), (0.0001, "under 0.1 %")]
+)
+def test_chances_are_said_in_percent_and_a_small_one_is_not_zero(share, said):
+    assert percent(share) == said
 
 
 def test_the_what_if_sentence_says_the_changes_in_units():
