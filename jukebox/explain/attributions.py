@@ -9,10 +9,11 @@ features every coalition of features can be tried, so there is no sampling noise
 Computed here with numpy rather than by calling shap, for one reason measured on this project's
 2-core machine: shap's Exact explainer compiles its inner loops with numba on first use in
 each process (12 s, plus 1.8 s to import shap, while a CI run loaded both cores), so the first
-"why?" of a CLI run or of a fresh app would take 14 s instead of 0.2 s. Once warm, shap and
-this module take the same time and agree to 1e-7 (``tests/explain/test_attributions.py``
-checks them against each other). The whole computation is batched model runs over the 2^13
-coalitions × the background rows, all countries at once, then the Shapley weights.
+"why?" of a CLI run or of a fresh app would take 14 s instead of 0.2 s. Once warm, shap took
+as long as this module's first version, and the two agree to 1e-7
+(``tests/explain/test_attributions.py`` checks them against each other). The whole
+computation is batched model runs over the 2^13 coalitions × the background rows, all
+countries at once, then the Shapley weights.
 
 The properties callers may rely on (and the tests check):
 
