@@ -10,7 +10,16 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("data", "train", "pipeline", "watch", "registry", "serve", "monitor")
+COMMAND_GROUPS = (
+    "data",
+    "train",
+    "pipeline",
+    "watch",
+    "registry",
+    "serve",
+    "monitor",
+    "explain",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

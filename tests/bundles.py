@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
 
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES
-from jukebox.model.bundle import ModelBundle, write_bundle
+from jukebox.model.bundle import REFERENCE_FILE, ModelBundle, write_bundle
 from jukebox.model.report import (
     DataFacts,
     Evaluation,
@@ -34,17 +35,32 @@ def tiny_preprocessing(labels: tuple[str, ...] = LABELS) -> Preprocessing:
     return Preprocessing(FEATURES, tuple(map(float, minima)), tuple(map(float, maxima)), labels)
 
 
-def tiny_onnx(preprocessing: Preprocessing, seed: int = 0) -> onnx.ModelProto:
-    """Scale raw features, then one dense layer and softmax, with random but fixed weights."""
+def tiny_weights(preprocessing: Preprocessing, seed: int = 0, ignored: tuple[str, ...] = ()):
+    """The dense layer of :func:`tiny_onnx`: ``(w [features, labels], b [labels])``, random but
+    fixed by ``seed``; the rows of the ``ignored`` features are zero, so the model ignores them."""
     rng = np.random.default_rng(seed)
     n_features, n_labels = len(preprocessing.features), len(preprocessing.labels)
+    w = rng.normal(size=(n_features, n_labels)).astype(np.float32)
+    b = rng.normal(size=n_labels).astype(np.float32)
+    for name in ignored:
+        w[preprocessing.features.index(name)] = 0.0
+    return w, b
+
+
+def tiny_onnx(
+    preprocessing: Preprocessing, seed: int = 0, ignored: tuple[str, ...] = ()
+) -> onnx.ModelProto:
+    """Scale raw features, then one dense layer and softmax, with random but fixed weights
+    (:func:`tiny_weights`)."""
+    n_labels = len(preprocessing.labels)
+    w, b = tiny_weights(preprocessing, seed, ignored)
     minima = np.asarray(preprocessing.minima, np.float32)
     ranges = np.asarray(preprocessing.maxima, np.float32) - minima
     initializers = [
         numpy_helper.from_array(minima, "minima"),
         numpy_helper.from_array(1.0 / ranges, "inverse_ranges"),
-        numpy_helper.from_array(rng.normal(size=(n_features, n_labels)).astype(np.float32), "w"),
-        numpy_helper.from_array(rng.normal(size=n_labels).astype(np.float32), "b"),
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(b, "b"),
     ]
     nodes = [
         helper.make_node("Concat", list(preprocessing.features), ["x"], axis=1),
@@ -101,12 +117,20 @@ def tiny_report(
     )
 
 
-def make_tiny_bundle(path: Path, labels: tuple[str, ...] = LABELS, seed: int = 0) -> ModelBundle:
-    """Write a verified tiny bundle to ``path`` and return it."""
+def make_tiny_bundle(
+    path: Path,
+    labels: tuple[str, ...] = LABELS,
+    seed: int = 0,
+    *,
+    reference: pd.DataFrame | None = None,
+    ignored: tuple[str, ...] = (),
+) -> ModelBundle:
+    """Write a verified tiny bundle to ``path`` and return it; with ``reference``, the bundle
+    carries it as ``reference.parquet``; the model ignores the ``ignored`` features."""
     preprocessing = tiny_preprocessing(labels)
     path.mkdir(parents=True, exist_ok=True)
     onnx_path = path.parent / f"{path.name}.tmp.onnx"
-    onnx.save(tiny_onnx(preprocessing, seed), onnx_path)
+    onnx.save(tiny_onnx(preprocessing, seed, ignored), onnx_path)
     bundle = write_bundle(
         path,
         onnx_model=onnx_path,
@@ -115,4 +139,6 @@ def make_tiny_bundle(path: Path, labels: tuple[str, ...] = LABELS, seed: int = 0
         model_card="# tiny test model\n",
     )
     onnx_path.unlink()
+    if reference is not None:
+        reference.to_parquet(path / REFERENCE_FILE, index=False)
     return bundle

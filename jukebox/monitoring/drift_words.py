@@ -13,22 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-DIRECTIONS: dict[str, tuple[str, str]] = {
-    "is_explicit": ("less often explicit", "more often explicit"),
-    "duration_ms": ("shorter", "longer"),
-    "danceability": ("less danceable", "more danceable"),
-    "energy": ("calmer", "more energetic"),
-    "key": ("in lower keys", "in higher keys"),
-    "loudness": ("quieter", "louder"),
-    "mode": ("more often in a minor key", "more often in a major key"),
-    "speechiness": ("less talky", "more talky"),
-    "acousticness": ("more electronic", "more acoustic"),
-    "instrumentalness": ("more sung", "more instrumental"),
-    "liveness": ("more studio-like", "more live-sounding"),
-    "valence": ("sadder", "happier"),
-    "tempo": ("slower", "faster"),
-}
-"""For each feature, what a lower and a higher mean sound like."""
+from jukebox.data.feature_words import DIRECTIONS
 
 FAR, PLAIN = 0.8, 0.3
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from jukebox.data.catalogue import Song
+from jukebox.data.feature_words import KEY_NAMES
 from jukebox.data.preprocessing import RangeFlag
 from jukebox.data.schema import FEATURES
 
@@ -95,22 +96,6 @@ PRESETS: dict[str, Preset] = {
 # --------------------------------------------------------------------------------------------
 # Sliders in plain words, with real units
 # --------------------------------------------------------------------------------------------
-
-KEY_NAMES: dict[int, str] = {
-    -1: "no clear key",
-    0: "C",
-    1: "C♯/D♭",
-    2: "D",
-    3: "D♯/E♭",
-    4: "E",
-    5: "F",
-    6: "F♯/G♭",
-    7: "G",
-    8: "G♯/A♭",
-    9: "A",
-    10: "A♯/B♭",
-    11: "B",
-}
 
 
 @dataclass(frozen=True)
