@@ -4,10 +4,10 @@ versions, and archive, restore or mark one for production."""
 import contextlib
 
 import streamlit as st
-from jukebox.explain import bundle_reference, global_importance, predictor_from_bundle
 
 from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
+from jukebox.explain import bundle_reference, global_importance, predictor_from_bundle
 from jukebox.registry.fetch import fetch_bundle, read_model_card
 from jukebox.registry.register import exported_bundles, register_bundle
 from jukebox.registry.versions import (
