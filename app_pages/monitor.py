@@ -52,34 +52,35 @@ counts[2].metric("Drift alerts", len(overview.alerts))
 counts[3].metric("Training rows as reference", f"{len(overview.reference):,}")
 
 # --- demo: a stream of songs that sound different -----------------------------------------------
-with st.expander("Demo: send songs that sound different", expanded=overview.live.empty):
-    shift = st.radio(
-        "How have the songs changed?",
-        list(SHIFTS),
-        format_func=lambda s: SHIFTS[s].description,
-        horizontal=True,
-    )
-    n_songs = st.select_slider("Songs to send", [100, 200, 300, 500, 1000], value=300)
-    if st.button("Stream the songs", type="primary", disabled=not deployment.ready):
-        if overview.reference.empty:
-            st.error(overview.sentence)
-        else:
-            songs = shifted_songs(overview.reference, shift, n_songs, seed=int(time.time()))
-            bar = st.progress(0.0, text="Sending songs…")
-            try:
-                sent = stream_demo(
-                    settings,
-                    deployment.endpoint,
-                    name,
-                    songs,
-                    on_sent=lambda n: bar.progress(n / n_songs, text=f"{n} of {n_songs} sent"),
-                )
-                st.toast(f"{sent} songs sent to {name}.")
-                st.rerun()
-            except JukeboxError as error:
-                st.error(str(error))
-    if not deployment.ready:
-        st.caption(f"{name} is {deployment.state}: start it again on the Deploy page to stream.")
+st.markdown("**Demo: send songs that sound different**")
+left, right = st.columns([3, 1])
+shift = left.radio(
+    "How have the songs changed?",
+    list(SHIFTS),
+    format_func=lambda s: SHIFTS[s].description,
+    horizontal=True,
+)
+n_songs = right.select_slider("Songs to send", [100, 200, 300, 500, 1000], value=300)
+if st.button("Stream the songs", type="primary", disabled=not deployment.ready):
+    if overview.reference.empty:
+        st.error(overview.sentence)
+    else:
+        songs = shifted_songs(overview.reference, shift, n_songs, seed=int(time.time()))
+        bar = st.progress(0.0, text="Sending songs…")
+        try:
+            sent = stream_demo(
+                settings,
+                deployment.endpoint,
+                name,
+                songs,
+                on_sent=lambda n: bar.progress(n / n_songs, text=f"{n} of {n_songs} sent"),
+            )
+            st.toast(f"{sent} songs sent to {name}.")
+            st.rerun()
+        except JukeboxError as error:
+            st.error(str(error))
+if not deployment.ready:
+    st.caption(f"{name} is {deployment.state}: start it again on the Deploy page to stream.")
 
 # --- over time ----------------------------------------------------------------------------------
 if not overview.live.empty:

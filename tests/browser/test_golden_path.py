@@ -249,6 +249,22 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     assert all(f.startswith("rgb") for f in fills), fills
     step_done("predict", shapes.first)
 
+    # 6a. Why that country, and what it would take to chart somewhere else.
+    top_country = best.group(1).split(" (")[0]
+    why = page.get_by_text(
+        re.compile(rf"^{re.escape(top_country)}: .* for this song, against .* typical song")
+    )
+    why.first.wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot", has_text=f"Why {top_country}").first.wait_for(timeout=60_000)
+    page.get_by_role("tab", name=re.compile("What would it take")).click()
+    page.get_by_role("button", name="Find the smallest change").click()
+    proposal = page.get_by_text(
+        re.compile(r"^To reach \d+ % in |^It already reaches |is not reachable within")
+    )
+    proposal.first.wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120)
+    step_done("why-and-what-if", proposal.first)
+
     # 6b. Monitor: the deployment gave the monitoring service its training reference by itself;
     #     a stream of more acoustic songs is seen as drift, in words and on the chart.
     go_to(page, "Monitor")
@@ -258,7 +274,6 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
         time.sleep(2)
         page.reload()
         page.get_by_text("Songs logged").wait_for(timeout=60_000)
-    page.get_by_text("Demo: send songs that sound different").click()
     page.get_by_role("button", name="Stream the songs").click()
     drifted = page.get_by_text(re.compile(r"The songs sent lately are .*more acoustic"))
     drifted.wait_for(timeout=SLOW)
