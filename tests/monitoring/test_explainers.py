@@ -22,8 +22,10 @@ from jukebox.monitoring.explainers import (
 )
 from jukebox.monitoring.payload_log import PayloadLog
 from jukebox.monitoring.service import ApiError
+from jukebox.serving.dataplane import DataPlane
 from jukebox.serving.grpc_server import make_grpc_server
 from jukebox.serving.runtime import load_bundle_model
+from jukebox.serving.server import start_in_thread
 from jukebox.serving.transport import DEFAULT_MAX_BODY
 from tests.bundles import LABELS, make_tiny_bundle
 from tests.monitoring.live import running_monitor
@@ -79,9 +81,10 @@ def world(tmp_path_factory):
     reference = songs(60, seed=1)
     bundle = make_tiny_bundle(home / "bundle", reference=reference)
     log = PayloadLog(home / "monitoring")
-    server, port = make_grpc_server(
-        load_bundle_model(bundle.path, name=MODEL, version="1"), inference_logger=log
-    )
+    model = load_bundle_model(bundle.path, name=MODEL, version="1")
+    plane = DataPlane(model, inference_logger=log)
+    server, port = make_grpc_server(model, plane=plane)
+    rest = start_in_thread(model, plane=plane)
     target = f"127.0.0.1:{port}"
     song = songs(1, seed=2)
     with running_monitor(home, TOKEN) as url:
@@ -98,8 +101,10 @@ def world(tmp_path_factory):
             "song": song.iloc[0].to_dict(),
             "reference": reference,
             "bundle": bundle.path,
+            "rest": rest.url,
         }
     server.stop(grace=1).wait()
+    rest.stop()
     log.close()
 
 
@@ -157,6 +162,20 @@ def test_counterfactual_proposal_reaches_the_goal_on_the_served_model(world):
     assert (proposal.iloc[0] != pd.Series(world["song"])[list(FEATURES)]).any()
     after = grpc_probabilities(world["target"], proposal)[0]
     assert after[output] >= goal
+
+
+@pytest.mark.slow
+def test_over_rest_a_goal_may_name_the_country(world):
+    before = grpc_probabilities(world["target"], pd.DataFrame([world["song"]]))[0]
+    output = int(np.argsort(before)[-2])
+    goal = round(float(before[output]) + 0.05, 3)
+    payload = body("why-1", world["rest"], goals={LABELS[output].lower(): str(goal)})
+    answer = post(world, "/explainers/local/cf", payload)
+    assert answer.status_code == 200, answer.text
+    (outcome,) = answer.json()["outcomes"]
+    assert answer.json()["valid"] is True
+    proposal = pd.DataFrame([outcome["inputs"]])[list(FEATURES)]
+    assert grpc_probabilities(world["target"], proposal)[0][output] >= goal
 
 
 @pytest.mark.slow
