@@ -4,11 +4,14 @@ Routes (as the TrustyAI service serves them): ``POST /data/upload``; ``POST /`` 
 logger CloudEvents, binary mode) and ``POST /consumer/kserve/v2``; for ``meanshift`` and
 ``kstest`` under ``/metrics/drift/<metric>`` and for ``/metrics/identity``: ``POST`` (compute
 now), ``POST|DELETE /request``, ``GET /requests``, ``GET /definition``; ``GET /info`` and
-``/info/tags``; ``GET /q/metrics`` (Prometheus) and ``GET /q/health/ready`` (open, for
-``ensure_service``). Jukebox's own addition: ``POST /jukebox/evaluate`` computes the scheduled
-metrics now (the background schedule does it every ``interval`` seconds); ``POST
-/jukebox/alerts/alertmanager`` takes Prometheus Alertmanager's webhook notifications and records
-their drift alerts (``deploy/monitoring/`` wires a rule on the real TrustyAI's metrics to it).
+``/info/tags``; ``POST /explainers/local/shap`` and ``/explainers/local/cf`` (TrustyAI's local
+explainers over a logged inference and the model at ``config.model.target``, see
+:mod:`jukebox.monitoring.explainers`); ``GET /q/metrics`` (Prometheus) and ``GET
+/q/health/ready`` (open, for ``ensure_service``). Jukebox's own addition: ``POST
+/jukebox/evaluate`` computes the scheduled metrics now (the background schedule does it every
+``interval`` seconds); ``POST /jukebox/alerts/alertmanager`` takes Prometheus Alertmanager's
+webhook notifications and records their drift alerts (``deploy/monitoring/`` wires a rule on the
+real TrustyAI's metrics to it).
 
 Answers are TrustyAI's: JSON for metric results and listings, plain text for messages and errors
 (status 400 for a body it refuses, 404 for an unknown request id). With a token, every route but
@@ -31,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from jukebox.monitoring import explainers
 from jukebox.monitoring.service import DEFINITIONS, DRIFT_METRICS, ApiError, MonitoringService
 
 HEALTH_PATH = "/q/health/ready"
@@ -127,6 +131,14 @@ def create_app(
     async def alertmanager(request):
         return await run_in_threadpool(service.receive_alertmanager, await body_of(request))
 
+    async def shap(request):
+        body = await body_of(request)
+        return await run_in_threadpool(explainers.shap_explanation, service.root, body)
+
+    async def counterfactual(request):
+        body = await body_of(request)
+        return await run_in_threadpool(explainers.counterfactual_explanation, service.root, body)
+
     def metric_routes(prefix: str, metric: str) -> list[Route]:
         async def compute(request):
             return await run_in_threadpool(service.compute, metric, await body_of(request))
@@ -161,6 +173,8 @@ def create_app(
         Route(HEALTH_PATH, endpoint(health), methods=["GET"]),
         Route("/jukebox/evaluate", endpoint(evaluate), methods=["POST"]),
         Route(ALERTMANAGER_PATH, endpoint(alertmanager), methods=["POST"]),
+        Route(explainers.SHAP_PATH, endpoint(shap), methods=["POST"]),
+        Route(explainers.CF_PATH, endpoint(counterfactual), methods=["POST"]),
     ]
     for path, metric in DRIFT_METRICS.items():
         routes += metric_routes(f"/metrics/drift/{path}", metric)
