@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from jukebox.config import load_settings
+from jukebox.config import load_settings, public_url
 from jukebox.data.schema import FEATURES
 from jukebox.errors import JukeboxError
 from jukebox.monitoring.demo import stream_demo
@@ -29,6 +29,13 @@ st.caption(
     "embedded here) compares the newest songs with the songs the model learned from, feature by "
     "feature, with a meanshift test every few seconds."
 )
+
+if settings.trustyai_url:
+    st.info(
+        f"Inferences go to the TrustyAI service at {public_url(settings.trustyai_url)}: its "
+        "drift metrics (trustyai_meanshift) are charted in OpenShift AI's dashboard and "
+        "Prometheus. This page shows only what is logged on this machine."
+    )
 
 deployments = {d.name: d for d in list_deployments(settings)}
 if not deployments:

@@ -50,6 +50,14 @@ def test_with_nothing_deployed_the_page_says_what_to_do(settings):
     assert "Nothing is deployed yet" in at.info[0].value
 
 
+def test_with_a_real_trustyai_the_page_says_where_drift_is_charted(settings, monkeypatch):
+    monkeypatch.setenv("TRUSTYAI_URL", "https://user:secret@trustyai.example")
+    at = page()
+    assert not at.exception
+    said = at.info[0].value
+    assert "https://trustyai.example" in said and "secret" not in said
+
+
 def _watched(settings, bundle_dir: Path) -> None:
     """The deployment ``tiny``'s reference, 200 slower songs logged, three evaluations."""
     songs = generate(1_500, 2, n_days=2).properties
