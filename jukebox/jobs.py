@@ -192,3 +192,23 @@ def kill_job(job: Job, timeout: float = 10.0) -> None:
         psutil.Process(job.pid).wait(timeout)
     except (ProcessLookupError, psutil.Error):
         pass
+
+
+def serve_asgi(app, sock) -> bool:
+    """Serve the ASGI ``app`` on the listening socket ``sock`` until SIGTERM or SIGINT, then
+    close it; True if it had started. For the embedded services that run as jobs (the registry,
+    the monitoring service): their callers write their status once this returns.
+
+    uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handlers it
+    found. These absorb it, so the process ends where its caller wrote, normally."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return bool(server.started)

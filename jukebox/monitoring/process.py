@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -24,7 +23,15 @@ import requests
 
 from jukebox.config import Settings, refuse_embedded
 from jukebox.errors import JukeboxError
-from jukebox.jobs import Job, list_jobs, read_status_as, start_job, stop_job, update_status_as
+from jukebox.jobs import (
+    Job,
+    list_jobs,
+    read_status_as,
+    serve_asgi,
+    start_job,
+    stop_job,
+    update_status_as,
+)
 from jukebox.monitoring.app import HEALTH_PATH
 from jukebox.monitoring.paths import monitoring_dir
 
@@ -63,7 +70,6 @@ def serve(
 ) -> int:
     """Serve the monitoring API over ``root`` until SIGTERM/SIGINT; returns an exit code.
     Port 0 picks a free port; the socket is bound first, so the reported port is the real one."""
-    import uvicorn
 
     from jukebox.monitoring.app import create_app
 
@@ -84,16 +90,11 @@ def serve(
     app = create_app(
         root, token=token, alert_after=alert_after, interval=interval, on_started=on_started
     )
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
     try:
-        server.run(sockets=[sock])
+        started = serve_asgi(app, sock)
     finally:
-        sock.close()
         update_status_as(MonitorStatus, job_dir, state="stopped")
-    return 0 if server.started else 1
+    return 0 if started else 1
 
 
 def is_healthy(url: str, root: Path | None = None, timeout: float = 2.0) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -26,7 +25,15 @@ import requests
 
 from jukebox.config import Settings
 from jukebox.errors import JukeboxError
-from jukebox.jobs import Job, list_jobs, read_status_as, start_job, stop_job, update_status_as
+from jukebox.jobs import (
+    Job,
+    list_jobs,
+    read_status_as,
+    serve_asgi,
+    start_job,
+    stop_job,
+    update_status_as,
+)
 from jukebox.registry.server.paths import HEALTH_PATH
 
 JOB_KIND = "registry"
@@ -66,7 +73,6 @@ def serve(
     Port 0 picks a free port. The socket is bound before the server starts, so the port that is
     reported (printed, and written to ``job_dir``'s status) is the one really listened on.
     """
-    import uvicorn
 
     from jukebox.registry.server.app import create_app
 
@@ -95,18 +101,11 @@ def serve(
         print(f"Model registry serving {db_path} at {url}", flush=True)
 
     app = create_app(db_path, token=token, on_started=on_started)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handlers
-    # it found. These absorb it, so the process ends here, normally, with its status written.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
     try:
-        server.run(sockets=[sock])
+        started = serve_asgi(app, sock)
     finally:
-        sock.close()
         update_status_as(RegistryServerStatus, job_dir, state="stopped")
-    return 0 if server.started else 1
+    return 0 if started else 1
 
 
 def is_healthy(url: str, db_path: Path | None = None, timeout: float = 2.0) -> bool:
