@@ -77,11 +77,35 @@ def deployment_stage(settings: Settings) -> Stage:
     return Stage("Deployments", f"{len(ready)} serving: {names}", True)
 
 
+def monitoring_stage(settings: Settings) -> Stage:
+    """Which deployments' requests are logged, and their drift alerts: read from the monitoring
+    folder (file names and the short alert records), never the logs themselves."""
+    from jukebox.monitoring.history import alerts
+    from jukebox.monitoring.paths import monitoring_dir
+    from jukebox.monitoring.payload_log import logged_models
+
+    watched = logged_models(monitoring_dir(settings))
+    if not watched:
+        return Stage("Monitoring", "Nothing logged yet.", False)
+    raised = [a for model in watched for a in alerts(settings, model)]
+    if not raised:
+        return Stage("Monitoring", f"Watching {', '.join(watched)}: no drift alert.", True)
+    latest = max(raised, key=lambda a: a.time)
+    return Stage(
+        "Monitoring",
+        f"Watching {', '.join(watched)}: {len(raised)} drift alert(s), the latest on "
+        f"{latest.model} ({', '.join(latest.columns)}).",
+        True,
+    )
+
+
 def life_stages(settings: Settings) -> list[Stage]:
-    """Training, export, registry and deployment, in the order a model lives through them."""
+    """Training, export, registry, deployment and monitoring, in the order a model lives
+    through them."""
     return [
         training_stage(settings),
         export_stage(settings),
         registry_stage(settings),
         deployment_stage(settings),
+        monitoring_stage(settings),
     ]

@@ -20,6 +20,7 @@ def test_a_new_home_has_reached_no_stage(tmp_path):
         "Export",
         "Registered versions",
         "Deployments",
+        "Monitoring",
     ]
     assert not any(s.reached for s in stages)
 
@@ -36,13 +37,29 @@ def test_stages_follow_a_model_from_export_to_deployment(tmp_path, monkeypatch):
         mark_production("jukebox", "1", settings)
         deployment = deploy_local(settings, "songs", model="jukebox", version="1")
         try:
-            training, export, registry, deployed = life_stages(settings)
+            training, export, registry, deployed, watched = life_stages(settings)
             assert training.reached and "0.250" in training.summary
             assert export.reached and "verified" in export.summary
             assert registry.reached and "production: jukebox v1" in registry.summary
             assert deployed.reached and "songs" in deployed.summary
+            assert not watched.reached  # nothing asked yet
         finally:
             stop_deployment(settings, deployment.name)
         assert not life_stages(settings)[3].reached
     finally:
         stop_server(settings)
+
+
+def test_monitoring_reads_logged_deployments_and_their_alerts(tmp_path):
+    from jukebox.lifecycle import monitoring_stage
+    from jukebox.monitoring.history import DriftAlert, append_alert
+    from jukebox.monitoring.paths import monitoring_dir
+    from jukebox.monitoring.payload_log import write_segment
+
+    settings = load_settings({"JUKEBOX_HOME": str(tmp_path)})
+    root = monitoring_dir(settings)
+    write_segment(root, "songs", {"_tag": [""], "tempo": [120.0]}, tagged=False)
+    assert monitoring_stage(settings).summary == "Watching songs: no drift alert."
+    append_alert(root, DriftAlert(1.0, "songs", "r", "MEANSHIFT", ("tempo",), {}, 3, 0.05))
+    stage = monitoring_stage(settings)
+    assert stage.reached and "1 drift alert(s), the latest on songs (tempo)" in stage.summary

@@ -59,6 +59,16 @@ def life_steps(settings: Settings) -> list[Step]:
     online = serving.summary.replace(" serving: ", " answering: ")
     if not serving.reached:
         online = "No model is answering yet."
+    watching = lifecycle.monitoring_stage(settings)
+    if not watching.reached:
+        watched = "Nobody has asked it anything yet."
+    elif "drift alert(s)" in watching.summary:
+        watched = (
+            "The songs it is asked about no longer sound like those it learned from: "
+            "time to retrain."
+        )
+    else:
+        watched = "The songs it is asked about still sound like those it learned from."
     return [
         Step("Learn from the charts", learnt, bool(trainings), "app_pages/train.py",
              "Train a model", "🏋️"),
@@ -68,6 +78,8 @@ def life_steps(settings: Settings) -> list[Step]:
              "Record a version", "📚"),
         Step("Put it online", online, serving.reached, "app_pages/deploy.py",
              "Start a model", "🚀"),
+        Step("Watch it in use", watched, watching.reached, "app_pages/monitor.py",
+             "Watch it", "📈"),
     ]  # fmt: skip
 
 

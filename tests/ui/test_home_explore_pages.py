@@ -116,7 +116,7 @@ def test_home_without_data_says_so_and_links_on(tmp_path, monkeypatch):
     at = run_page("app_pages/home.py")
     assert any("No data set yet" in info.value for info in at.info)
     links = {link.proto.page for link in at.get("page_link")}
-    assert links == {"explore", "train", "export", "registry", "deploy", "predict"}
+    assert links == {"explore", "train", "export", "registry", "deploy", "predict", "monitor"}
     assert not (tmp_path / "data").exists(), "Home must not generate or load data"
 
 
