@@ -17,6 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from jukebox.errors import JukeboxError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SERVICE_ACCOUNT_TOKENS_ENV = "JUKEBOX_TOKENS_FROM_SERVICE_ACCOUNT"
+"""Set (``true``) where the app runs in a pod of its own: tokens not given are the pod's
+service-account token, for the registry, Kubeflow Pipelines and TrustyAI alike."""
 """Where Kubernetes mounts a pod's service-account token, namespace and service CA."""
 
 POD_NAMESPACE_ENV = "JUKEBOX_POD_NAMESPACE"
@@ -157,6 +160,8 @@ def load_settings(
     In a pipeline pod, what a variable leaves unset comes from the pod itself, as the workshop's
     pipeline code takes it: the service-account token (from ``service_account``) for the
     registry and Kubeflow Pipelines, and the namespace's own pipeline server with the service CA.
+    The app in a pod of its own takes the tokens the same way with
+    ``JUKEBOX_TOKENS_FROM_SERVICE_ACCOUNT=true``.
     """
     env = os.environ if env is None else env
     namespace = _get(env, POD_NAMESPACE_ENV)
@@ -170,6 +175,10 @@ def load_settings(
             "kfp_host": f"https://ds-pipeline-dspa.{namespace}.svc:8443",
             "kfp_ca_cert": str(ca) if ca.is_file() else None,
         }
+    elif (_get(env, SERVICE_ACCOUNT_TOKENS_ENV) or "").lower() in ("1", "true", "yes"):
+        # The app deployed in a project (deploy/app/): its ServiceAccount's RBAC is its access.
+        token = _read(service_account / "token")
+        pod = {"registry_token": token, "kfp_token": token, "trustyai_token": token}
     return Settings(
         home=Path(_get(env, "JUKEBOX_HOME") or ".jukebox").expanduser().resolve(),
         s3_endpoint=_get(env, "AWS_S3_ENDPOINT"),
@@ -193,7 +202,7 @@ def load_settings(
         kserve_namespace=_get(env, "KSERVE_NAMESPACE"),
         serving_token=_get(env, "JUKEBOX_SERVING_TOKEN"),
         trustyai_url=_get(env, "TRUSTYAI_URL"),
-        trustyai_token=_get(env, "TRUSTYAI_TOKEN"),
+        trustyai_token=_get(env, "TRUSTYAI_TOKEN") or pod.get("trustyai_token"),
         data_git_url=_get(env, "JUKEBOX_DATA_GIT_URL"),
         data_git_token=_get(env, "JUKEBOX_DATA_GIT_TOKEN"),
         drift_alert_after=_positive_int(env, "JUKEBOX_DRIFT_ALERT_AFTER", 3),
