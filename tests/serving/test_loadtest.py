@@ -1,0 +1,59 @@
+"""A bounded load test against a real local server: the workshop's locustfile request is
+answered, every second is reported live, the test stops by itself, errors are counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from jukebox.serving.loadtest import LoadTestError, run_load, workshop_request
+from tests.serving.conftest import MODEL, song_rows
+
+
+def test_the_workshops_locust_request_is_answered_under_load(url):
+    seconds = []
+    report = run_load(
+        f"{url}/v2/models/{MODEL}/infer", [workshop_request()], users=4, duration=2,
+        on_second=seconds.append,
+    )  # fmt: skip
+    assert report.errors == 0 and report.first_errors == []
+    assert report.requests > 20 and len(report.seconds) >= 2
+    assert [s.second for s in seconds] == list(range(1, len(seconds) + 1))
+    assert sum(s.requests for s in seconds) == report.requests
+    assert 0 < report.p50_ms <= report.p95_ms <= report.p99_ms
+    assert report.elapsed <= 2.5  # it stopped by itself
+    assert "4 users" in report.sentence and "no error" in report.sentence
+
+
+def test_real_songs_in_turn_and_errors_counted_with_the_servers_words(url):
+    from jukebox.serving.client import build_request
+
+    bodies = [build_request([song]) for song in song_rows(3)]
+    bodies.append({"inputs": [{"name": "tempo", "shape": [1, 1], "datatype": "FP32"}]})
+    report = run_load(f"{url}/v2/models/{MODEL}/infer", bodies, users=2, duration=1)
+    assert report.requests > 0 and report.errors > 0
+    assert report.first_errors[0].startswith("HTTP 400")
+
+
+def test_nothing_listening_is_errors_not_a_crash():
+    report = run_load("http://127.0.0.1:9/v2/models/x/infer", [workshop_request()], duration=1)
+    assert report.requests == 0 and report.errors > 0
+    assert "ConnectionRefusedError" in report.first_errors[0]
+
+
+@pytest.mark.parametrize(
+    ("users", "duration", "said"),
+    [(0, 5, "Users must be from 1 to 64"), (65, 5, "from 1 to 64"), (2, 301, "1 to 300 s")],
+)
+def test_a_test_outside_the_bounds_is_refused(users, duration, said):
+    with pytest.raises(LoadTestError, match=said):
+        run_load("http://127.0.0.1:9/v2/models/x/infer", [{}], users=users, duration=duration)
+
+
+def test_from_a_terminal(url, capsys):
+    from jukebox.__main__ import main
+
+    code = main(["loadtest", "--url", url, "--model", MODEL, "--users", "2", "--duration", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "2 users for 1 s against" in out and "no error" in out
+    assert main(["loadtest", "--url", url, "--users", "2"]) == 2
+    assert "--url needs --model" in capsys.readouterr().err
