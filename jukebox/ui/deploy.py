@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from jukebox.serving.client import build_request
 from jukebox.serving.deploy import Deployment
@@ -167,3 +168,30 @@ def grpc_example(deployment: Deployment) -> str:
         'print(result.as_numpy("output")[0].tolist())',
     ]
     return "\n".join(lines)
+
+
+def load_figure(seconds: Sequence) -> go.Figure:
+    """A load test second by second: requests answered and errors (bars), and the 50th and
+    99th latency percentiles (lines, right axis, ms)."""
+    x = [s.second for s in seconds]
+    figure = go.Figure()
+    figure.add_bar(x=x, y=[s.requests for s in seconds], name="requests/s", marker_color="#1DB954")
+    figure.add_bar(x=x, y=[s.errors for s in seconds], name="errors/s", marker_color="#E4572E")
+    for name, values, dash in (
+        ("p50 latency (ms)", [s.p50_ms for s in seconds], "solid"),
+        ("p99 latency (ms)", [s.p99_ms for s in seconds], "dot"),
+    ):
+        figure.add_scatter(
+            x=x, y=values, name=name, yaxis="y2", mode="lines+markers",
+            line=dict(color="#4C72B0", dash=dash),
+        )  # fmt: skip
+    figure.update_layout(
+        barmode="stack",
+        xaxis_title="second",
+        yaxis=dict(title="requests per second", rangemode="tozero"),
+        yaxis2=dict(title="latency (ms)", overlaying="y", side="right", rangemode="tozero"),
+        height=320,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.12),
+    )
+    return figure

@@ -57,3 +57,13 @@ def test_from_a_terminal(url, capsys):
     assert code == 0 and "2 users for 1 s against" in out and "no error" in out
     assert main(["loadtest", "--url", url, "--users", "2"]) == 2
     assert "--url needs --model" in capsys.readouterr().err
+
+
+def test_the_live_chart_shows_each_second():
+    from jukebox.serving.loadtest import LoadSecond
+    from jukebox.ui.deploy import load_figure
+
+    seconds = [LoadSecond(1, 900, 0, 0.4, 0.9, 1.2), LoadSecond(2, 850, 3, 0.5, 1.0, 2.0)]
+    answered, errors, p50, p99 = load_figure(seconds).data
+    assert list(answered.y) == [900, 850] and list(errors.y) == [0, 3]
+    assert list(p50.y) == [0.4, 0.5] and list(p99.y) == [1.2, 2.0] and p99.yaxis == "y2"
