@@ -210,8 +210,29 @@ with kserve_tab:
     k_path = right.text_input("Path in the bucket", value=storage_path or "")
     left, middle, right = st.columns(3)
     mode = left.selectbox("Deployment mode", kserve.DEPLOYMENT_MODES)
-    min_replicas = middle.number_input("Min replicas", 0, 20, 1)
-    max_replicas = right.number_input("Max replicas", 1, 20, 1)
+    min_replicas = middle.number_input(
+        "Min replicas", 0, 20, 1, key="k_min", help="0 scales to zero when idle (Serverless)."
+    )
+    max_replicas = right.number_input("Max replicas", 1, 20, 1, key="k_max")
+    left, right = st.columns(2)
+    scale_metric = left.selectbox(
+        "Scale metric",
+        [None, *kserve.SCALE_METRICS],
+        format_func=lambda metric: metric or "KServe's default",
+        key="k_metric",
+        help="What the autoscaler watches between the min and max replicas.",
+    )
+    scale_target = right.number_input(
+        "Scale target",
+        1,
+        10_000,
+        None,
+        key="k_target",
+        disabled=scale_metric is None,
+        help=f"Per replica, in {kserve.SCALE_UNITS[scale_metric]}."
+        if scale_metric
+        else "Choose a scale metric first.",
+    )
     left, middle, right, last = st.columns(4)
     cpu_request = left.text_input("CPU request", "1")
     cpu_limit = middle.text_input("CPU limit", "2")
@@ -240,6 +261,8 @@ with kserve_tab:
         model_version=stored_version or (choice["version"] if choice else None),
         min_replicas=int(min_replicas),
         max_replicas=int(max_replicas),
+        scale_metric=scale_metric,
+        scale_target=int(scale_target) if scale_metric and scale_target else None,
         cpu_request=cpu_request,
         cpu_limit=cpu_limit,
         memory_request=memory_request,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from jukebox.serving import deploy
@@ -128,6 +129,19 @@ def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
     yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
     assert "name: onnx" in yaml_text and "runtime: kserve-ovms" in yaml_text
     assert "namespace: music" in yaml_text and "key: aws-connection-models" in yaml_text
+    # The scaling the form sets is what the manifest holds, under KServe's names.
+    at.number_input(key="k_min").set_value(0).run()
+    at.number_input(key="k_max").set_value(5).run()
+    at.selectbox(key="k_metric").set_value("concurrency").run()
+    at.number_input(key="k_target").set_value(8).run()
+    yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
+    predictor = yaml.safe_load(yaml_text.split("---")[-1])["spec"]["predictor"]
+    assert {
+        k: predictor[k] for k in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")
+    } == {"minReplicas": 0, "maxReplicas": 5, "scaleMetric": "concurrency", "scaleTarget": 8}
+    at.number_input(key="k_min").set_value(7).run()  # above the max: the page says so
+    assert "at least the minimum (7)" in texts(at.error)
+    at.number_input(key="k_min").set_value(1).run()
     at.button[[b.label for b in at.button].index("Apply to the cluster")].click().run()
     assert "No Kubernetes cluster is configured" in texts(at.error)
     assert not at.exception
