@@ -21,14 +21,16 @@ What the dashboard writes, and so what this module writes:
   (the ``TRUSTYAI_URL`` setting, else the TrustyAI service of the namespace,
   ``http://trustyai-service.<namespace>.svc.cluster.local``); off with ``payload_logging=False``.
 
-Scaling: the dashboard's form asks for one number of model server replicas and writes it as both
-``minReplicas`` and ``maxReplicas``; this module lets them differ, as KServe does: between the two
-the autoscaler adds and removes replicas to hold ``scaleMetric`` (``concurrency`` or ``rps``,
-watched by Knative's autoscaler in Serverless mode; ``cpu`` or ``memory``, a utilization percent,
-watched by an HPA) at ``scaleTarget`` per replica. ``minReplicas: 0`` is scale to zero, which only
-Serverless (Knative) does: the first request after an idle spell waits for a replica to start.
-Newer KServe also reads an ``autoScaling`` block (HPA/KEDA metrics); the four plain fields are
-what both the Serverless and RawDeployment modes understand, so they are all this module writes.
+Scaling: the dashboard writes ``predictor.minReplicas`` and ``predictor.maxReplicas`` from its form
+(odh-dashboard's ``assembleInferenceService``, ``frontend/src/api/k8s/inferenceServices.ts``) and
+no scale metric; this module writes both, and ``scaleMetric``/``scaleTarget`` when the form sets
+them, as KServe reads them: between the two the autoscaler adds and removes replicas to hold
+``scaleMetric`` (``concurrency`` or ``rps``, watched by Knative's autoscaler in Serverless mode;
+``cpu`` or ``memory``, a utilization percent, watched by an HPA) at ``scaleTarget`` per replica.
+``minReplicas: 0`` is scale to zero, which only Serverless (Knative) does: the first request after
+an idle spell waits for a replica to start. Newer KServe also reads an ``autoScaling`` block
+(HPA/KEDA metrics); the four plain fields are what both the Serverless and RawDeployment modes
+understand, so they are all this module writes.
 
 OVMS reads ``models/<name>/<version>/model.onnx``: the storage path is the model's folder, and the
 version is pinned with OVMS's ``--model_version_policy`` when it is a number. Without a cluster
