@@ -10,6 +10,7 @@ from jukebox.errors import JukeboxError
 from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
+from jukebox.serving.workers import worker_limit
 from jukebox.ui.deploy import (
     curl_example,
     deployable_versions,
@@ -118,7 +119,7 @@ else:
         }
 
 
-def deploy_locally(name: str) -> None:
+def deploy_locally(name: str, workers: int = 1) -> None:
     """Deploy ``choice`` under ``name`` (replacing what it serves, if anything), then record it."""
     replacing = name in by_name
     verb = "Replacing" if replacing else "Starting"
@@ -127,7 +128,7 @@ def deploy_locally(name: str) -> None:
         arguments = {k: choice[k] for k in ("model", "version", "bundle_dir")}
         try:
             deployment, note = deploy.deploy_and_record(
-                settings, name, on_progress=say, **arguments
+                settings, name, on_progress=say, workers=workers, **arguments
             )
         except JukeboxError as error:
             box.update(label=f"{name} was not deployed", state="error")
@@ -160,6 +161,15 @@ with local_tab:
             "dropping a request (the new server starts, the name switches to it, then the old "
             "one stops)."
         )
+    workers = st.number_input(
+        "Worker processes",
+        1,
+        worker_limit(),
+        1,
+        key="l_workers",
+        help="Server processes sharing the deployment's port: more answer more requests at once, "
+        "up to one per core. Each counts its own /metrics.",
+    )
     if settings.serving_token:
         st.caption("Local servers require the bearer token set in JUKEBOX_SERVING_TOKEN.")
     replacing = name in by_name
@@ -169,7 +179,7 @@ with local_tab:
         disabled=choice is None,
         key="deploy_local",
     ):
-        deploy_locally(name)
+        deploy_locally(name, int(workers))
 
 with kserve_tab:
     storage_bucket, storage_path, stored_version = None, None, None

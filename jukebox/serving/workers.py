@@ -66,6 +66,13 @@ def check_workers(count: int) -> int:
     return count
 
 
+def worker_limit() -> int:
+    """The most workers worth running here: one per core (Linux), else 1."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
+        return 1
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
 def worker_command(
     *,
     bundle: Path,
@@ -185,4 +192,5 @@ __all__ = [
     "start_workers",
     "stop_workers",
     "worker_command",
+    "worker_limit",
 ]

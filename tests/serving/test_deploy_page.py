@@ -11,6 +11,7 @@ import requests
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from jukebox.jobs import list_jobs
 from jukebox.serving import deploy
 
 # Every test here starts the embedded registry (the autouse fixture) and most a server.
@@ -106,8 +107,13 @@ def test_an_exported_bundle_deploys_and_a_bad_name_is_a_sentence(registered):
     assert not at.exception
 
     at.text_input[1].set_value("from-bundle").run()
+    at.number_input(key="l_workers").set_value(2).run()  # two processes behind its port
     at.button(key="deploy_local").click().run()
     assert "from-bundle serves bundle exported" in texts(at.success)
+    deployment = deploy.get_deployment(registered, "from-bundle")
+    [job] = [j for j in list_jobs(registered, "serve") if j.id == deployment.job_id]
+    status = deploy.ServerStatus.read(job)
+    assert status.workers == 2 and len(status.worker_pids) == 2
     at.button(key="stop_selected").click().run()
     assert "from-bundle is stopped" in texts(at.success)
 
