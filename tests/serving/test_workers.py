@@ -44,13 +44,15 @@ def wait_gone(pids, timeout: float = 20.0) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
-def workers_reached(url: str, connections: int = 200) -> set[int]:
+def workers_reached(
+    url: str, connections: int = 200, path: str = "/v2/health/ready", status: int = 200, **headers
+) -> set[int]:
     """The pids named by answers on fresh connections (one request each), as separate clients
-    would reach the deployment; stops early once two workers have answered."""
+    would reach the deployment; stops early once two workers have answered ``status``."""
     seen: set[int] = set()
     for _ in range(connections):
-        answer = requests.get(f"{url}/v2/health/ready", headers={"Connection": "close"})
-        assert answer.status_code == 200
+        answer = requests.get(f"{url}{path}", headers={"Connection": "close", **headers})
+        assert answer.status_code == status
         seen.add(int(answer.headers[WORKER_HEADER]))
         if len(seen) >= 2:
             break
@@ -80,12 +82,13 @@ def test_two_workers_answer_on_one_port_and_stop_together(settings, bundle):
     assert wait_gone(pids) == []
 
 
-def test_sigterm_to_the_first_worker_stops_them_all(bundle, tmp_path):
-    """SIGTERM to the deployment's own process only (not its process group) stops every worker:
-    it passes the signal on as it drains."""
+def test_every_worker_wants_the_token_and_sigterm_to_the_first_stops_them_all(bundle, tmp_path):
+    """A token given to ``serve`` protects every worker, not only the first. SIGTERM to the
+    deployment's own process only (not its process group) stops every worker: it passes the
+    signal on as it drains."""
     process = subprocess.Popen(
         [sys.executable, "-m", "jukebox", "serve", "--bundle", str(bundle.path),
-         "--port", "0", "--workers", "2", "--no-log"],
+         "--port", "0", "--workers", "2", "--no-log", "--token", "s3cret"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -97,7 +100,9 @@ def test_sigterm_to_the_first_worker_stops_them_all(bundle, tmp_path):
         pids = [int(p) for p in said[1].split("pids", 1)[1].split(",")]
         assert len(pids) == 2 and pids[0] == process.pid
         url = said[0].split(" at ", 1)[1].strip()
-        assert workers_reached(url) == set(pids)
+        assert workers_reached(url, path="/v2/models/jukebox", status=401) == set(pids)
+        authorized = {"Authorization": "Bearer s3cret"}
+        assert workers_reached(url, path="/v2/models/jukebox", **authorized) == set(pids)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert wait_gone(pids) == []
