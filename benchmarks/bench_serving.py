@@ -341,7 +341,7 @@ def print_workers(figures: dict[int, dict], clients: int, seconds: float, rounds
     for n, f in figures.items():
         print(
             f"  serve --workers {n}               {f['rate']:,.0f} req/s  p50 {f['p50']:.3f} ms  "
-            f"p99 {f['p99']:.3f} ms  errors {f['errors']}  connections per worker "
+            f"p99 {f['p99']:.3f} ms  errors {f['errors']}  connections per worker, by round "
             f"{', '.join(f['split'])}  load before {', '.join(f'{x:.2f}' for x in f['load'])}"
         )
     gain = figures[2]["rate"] / figures[1]["rate"]

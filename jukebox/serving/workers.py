@@ -9,7 +9,11 @@ kernel spreads incoming connections among the sockets by a hash of the connectio
 Why ``SO_REUSEPORT`` and not a pre-fork of one bound socket: with one shared socket, every
 worker's event loop wakes for each new connection and the one that wins ``accept`` is whichever
 is least busy at that instant, which piles connections on one worker under keep-alive load;
-``SO_REUSEPORT`` balances in the kernel, with no thundering herd. And the workers are started as
+``SO_REUSEPORT`` balances in the kernel, with no thundering herd. It balances connections, not
+requests: each connection goes to the worker its addresses hash to, so many clients spread
+evenly, while a handful of long keep-alive connections can fall unevenly (the benchmark's four
+clients landed all on one worker in two rounds of four, and two to two or three to one in the
+others). And the workers are started as
 fresh processes (not forked from one that already loaded onnxruntime and runs threads, which
 ``fork`` does not copy safely), each loading the model itself. The cost: any process of the same
 user could bind the same port with ``SO_REUSEPORT`` too and take a share of the connections; the
