@@ -10,6 +10,7 @@ from jukebox.errors import JukeboxError
 from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
+from jukebox.serving.workers import worker_limit
 from jukebox.ui.deploy import (
     curl_example,
     deployable_versions,
@@ -118,7 +119,7 @@ else:
         }
 
 
-def deploy_locally(name: str) -> None:
+def deploy_locally(name: str, workers: int = 1) -> None:
     """Deploy ``choice`` under ``name`` (replacing what it serves, if anything), then record it."""
     replacing = name in by_name
     verb = "Replacing" if replacing else "Starting"
@@ -127,7 +128,7 @@ def deploy_locally(name: str) -> None:
         arguments = {k: choice[k] for k in ("model", "version", "bundle_dir")}
         try:
             deployment, note = deploy.deploy_and_record(
-                settings, name, on_progress=say, **arguments
+                settings, name, on_progress=say, workers=workers, **arguments
             )
         except JukeboxError as error:
             box.update(label=f"{name} was not deployed", state="error")
@@ -160,6 +161,15 @@ with local_tab:
             "dropping a request (the new server starts, the name switches to it, then the old "
             "one stops)."
         )
+    workers = st.number_input(
+        "Worker processes",
+        1,
+        worker_limit(),
+        1,
+        key="l_workers",
+        help="Server processes sharing the deployment's port: more answer more requests at once, "
+        "up to one per core. Each counts its own /metrics.",
+    )
     if settings.serving_token:
         st.caption("Local servers require the bearer token set in JUKEBOX_SERVING_TOKEN.")
     replacing = name in by_name
@@ -169,7 +179,7 @@ with local_tab:
         disabled=choice is None,
         key="deploy_local",
     ):
-        deploy_locally(name)
+        deploy_locally(name, int(workers))
 
 with kserve_tab:
     storage_bucket, storage_path, stored_version = None, None, None
@@ -210,8 +220,29 @@ with kserve_tab:
     k_path = right.text_input("Path in the bucket", value=storage_path or "")
     left, middle, right = st.columns(3)
     mode = left.selectbox("Deployment mode", kserve.DEPLOYMENT_MODES)
-    min_replicas = middle.number_input("Min replicas", 0, 20, 1)
-    max_replicas = right.number_input("Max replicas", 1, 20, 1)
+    min_replicas = middle.number_input(
+        "Min replicas", 0, 20, 1, key="k_min", help="0 scales to zero when idle (Serverless)."
+    )
+    max_replicas = right.number_input("Max replicas", 1, 20, 1, key="k_max")
+    left, right = st.columns(2)
+    scale_metric = left.selectbox(
+        "Scale metric",
+        [None, *kserve.SCALE_METRICS],
+        format_func=lambda metric: metric or "KServe's default",
+        key="k_metric",
+        help="What the autoscaler watches between the min and max replicas.",
+    )
+    scale_target = right.number_input(
+        "Scale target",
+        1,
+        10_000,
+        None,
+        key="k_target",
+        disabled=scale_metric is None,
+        help=f"Per replica, in {kserve.SCALE_UNITS[scale_metric]}."
+        if scale_metric
+        else "Choose a scale metric first.",
+    )
     left, middle, right, last = st.columns(4)
     cpu_request = left.text_input("CPU request", "1")
     cpu_limit = middle.text_input("CPU limit", "2")
@@ -240,6 +271,8 @@ with kserve_tab:
         model_version=stored_version or (choice["version"] if choice else None),
         min_replicas=int(min_replicas),
         max_replicas=int(max_replicas),
+        scale_metric=scale_metric,
+        scale_target=int(scale_target) if scale_metric and scale_target else None,
         cpu_request=cpu_request,
         cpu_limit=cpu_limit,
         memory_request=memory_request,

@@ -9,6 +9,14 @@ from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
+
+from jukebox.config import load_settings
+from jukebox.data import catalogue
+from jukebox.data.countries import country_label, country_name
+from jukebox.data.preprocessing import read_scaling_file
+from jukebox.data.schema import FEATURES
+from jukebox.data.sources import SourceError
+from jukebox.errors import JukeboxError
 from jukebox.explain import (
     DEFAULT_ALLOWED,
     bundle_reference,
@@ -20,14 +28,6 @@ from jukebox.explain import (
     why_headline,
     why_sentences,
 )
-
-from jukebox.config import load_settings
-from jukebox.data import catalogue
-from jukebox.data.countries import country_label, country_name
-from jukebox.data.preprocessing import read_scaling_file
-from jukebox.data.schema import FEATURES
-from jukebox.data.sources import SourceError
-from jukebox.errors import JukeboxError
 from jukebox.registry.versions import list_all_versions
 from jukebox.serving.client import split_model_url
 from jukebox.serving.deploy import deploy_and_record, list_deployments, propose_name

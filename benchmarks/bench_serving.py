@@ -15,8 +15,15 @@ percent; beside it, the data plane's logger hook alone, in this process: the RES
 per one-row request without a logger and with one that only keeps the record. Prints figures,
 asserts nothing.
 
+Workers (issue 21): one-row throughput of ``serve --workers 1`` and ``serve --workers 2``, each
+loaded by ``--worker-clients`` client processes (default 4: enough to keep two workers busy),
+measured in alternating rounds; beside each, how the clients' connections fell on the workers
+(the kernel hashes each connection to one worker's socket, so four keep-alive connections can
+land three to one) and the load average before the run. On a machine of two cores the clients
+compete with the workers for the same cores: the figures say what one such machine gives.
+
     python benchmarks/bench_serving.py [--bundle DIR] [--requests 3000] [--clients 2]
-        [--seconds 5] [--rounds 2]
+        [--seconds 5] [--rounds 2] [--worker-clients 4] [--only-workers]
 """
 
 from __future__ import annotations
@@ -97,7 +104,7 @@ def client_loop(port: int, path: str, body: bytes, count: int, seconds: float, q
     """Post ``body`` ``count`` times (or for ``seconds``) on one keep-alive connection."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json"}
-    latencies, errors = [], 0
+    latencies, errors, workers = [], 0, {}
     deadline = time.perf_counter() + seconds if seconds else None
     sent = 0
     while (deadline is None and sent < count) or (deadline and time.perf_counter() < deadline):
@@ -108,16 +115,22 @@ def client_loop(port: int, path: str, body: bytes, count: int, seconds: float, q
             response.read()
             if response.status != 200:
                 errors += 1
+            worker = response.getheader("Jukebox-Worker")
+            workers[worker] = workers.get(worker, 0) + 1
         except (OSError, http.client.HTTPException):
             errors += 1
             connection.close()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         latencies.append(time.perf_counter() - started)
         sent += 1
-    queue.put((latencies, errors))
+    # The worker that answered most of this connection's requests (all of them, unless the
+    # connection was made again after an error).
+    queue.put((latencies, errors, max(workers, key=workers.get) if workers else None))
 
 
-def run_clients(port, path, body, clients, count=0, seconds=0.0):
+def run_clients(port, path, body, clients, count=0, seconds=0.0, workers=None):
+    """Latencies, errors and elapsed time of ``clients`` processes at once; with ``workers`` a
+    dict, it also counts the connections each server worker (pid) answered."""
     queue = mp.Queue()
     processes = [
         mp.Process(target=client_loop, args=(port, path, body, count, seconds, queue))
@@ -130,8 +143,11 @@ def run_clients(port, path, body, clients, count=0, seconds=0.0):
     elapsed = time.perf_counter() - started
     for process in processes:
         process.join()
-    latencies = [x for lat, _ in results for x in lat]
-    errors = sum(err for _, err in results)
+    latencies = [x for lat, _, _ in results for x in lat]
+    errors = sum(err for _, err, _ in results)
+    if workers is not None:
+        for _, _, worker in results:
+            workers[worker] = workers.get(worker, 0) + 1
     return latencies, errors, elapsed
 
 
@@ -209,7 +225,9 @@ def hook_cost(bundle_dir: Path, runs: int) -> dict[str, float]:
     return {label: statistics.median(samples) * 1e6 for label, samples in times.items()}
 
 
-def start_server(bundle_dir: Path, job_dir: Path, log: bool = True) -> tuple[subprocess.Popen, int]:
+def start_server(
+    bundle_dir: Path, job_dir: Path, log: bool = True, workers: int = 1
+) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -225,6 +243,7 @@ def start_server(bundle_dir: Path, job_dir: Path, log: bool = True) -> tuple[sub
             "--job-dir",
             str(job_dir),
             *([] if log else ["--no-log"]),
+            *(["--workers", str(workers)] if workers != 1 else []),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -278,6 +297,57 @@ def compare_logging(
     }
 
 
+def compare_workers(
+    bundle_dir: Path, tmp: Path, clients: int, seconds: float, rounds: int
+) -> dict[int, dict]:
+    """One-row throughput of ``serve --workers 1`` and ``--workers 2`` (both ``--no-log``), in
+    alternating rounds; per worker count: mean req/s, p50/p99 of all rounds, errors, the
+    connections each worker answered, and the 1-minute load average before each round."""
+    path, body = "/v2/models/bench/infer", request_body(1)
+    servers = {}
+    figures: dict[int, dict] = {
+        n: {"rates": [], "latencies": [], "errors": 0, "split": [], "load": []} for n in (1, 2)
+    }
+    try:
+        for n in (1, 2):
+            servers[n] = start_server(bundle_dir, tmp / f"job-workers-{n}", log=False, workers=n)
+            run_clients(servers[n][1], path, body, clients, count=200)  # warm-up
+        for round_ in range(rounds):
+            for n in (1, 2) if round_ % 2 == 0 else (2, 1):
+                figures[n]["load"].append(os.getloadavg()[0])
+                split: dict = {}
+                latencies, failed, elapsed = run_clients(
+                    servers[n][1], path, body, clients, seconds=seconds, workers=split
+                )
+                figures[n]["rates"].append(len(latencies) / elapsed)
+                figures[n]["latencies"] += latencies
+                figures[n]["errors"] += failed
+                figures[n]["split"].append("/".join(str(c) for c in sorted(split.values())))
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(20)
+    for figure in figures.values():
+        figure["rate"] = statistics.fmean(figure["rates"])
+        figure.update(percentiles(figure["latencies"]))
+    return figures
+
+
+def print_workers(figures: dict[int, dict], clients: int, seconds: float, rounds: int) -> None:
+    print(
+        f"workers, 1 row, {clients} client processes, {rounds} x {seconds:g} s per server, "
+        "alternating (serve --no-log)"
+    )
+    for n, f in figures.items():
+        print(
+            f"  serve --workers {n}               {f['rate']:,.0f} req/s  p50 {f['p50']:.3f} ms  "
+            f"p99 {f['p99']:.3f} ms  errors {f['errors']}  connections per worker, by round "
+            f"{', '.join(f['split'])}  load before {', '.join(f'{x:.2f}' for x in f['load'])}"
+        )
+    gain = figures[2]["rate"] / figures[1]["rate"]
+    print(f"  2 workers / 1 worker            x{gain:.2f} ({os.cpu_count()} cores for both sides)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="bundle to serve (default: the tiny test one)")
@@ -290,7 +360,27 @@ def main() -> None:
     parser.add_argument(
         "--logging-seconds", type=float, default=3.0, help="length of one logging round"
     )
+    parser.add_argument(
+        "--worker-clients", type=int, default=4, help="client processes for the workers runs"
+    )
+    parser.add_argument(
+        "--only-workers", action="store_true", help="measure only 1 against 2 workers"
+    )
     args = parser.parse_args()
+
+    if args.only_workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            from tests.bundles import make_tiny_bundle
+
+            tmp = Path(tmp)
+            bundle_dir = args.bundle or make_tiny_bundle(tmp / "bundle").path
+            print(f"machine: {machine()}")
+            workers = compare_workers(
+                bundle_dir, tmp, args.worker_clients, args.seconds, args.rounds
+            )
+        print_workers(workers, args.worker_clients, args.seconds, args.rounds)
+        print(f"machine after: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -327,6 +417,7 @@ def main() -> None:
             process.wait(20)
         hook = hook_cost(bundle_dir, args.requests)
         logged = compare_logging(bundle_dir, tmp, args.clients, args.logging_seconds, args.rounds)
+        workers = compare_workers(bundle_dir, tmp, args.worker_clients, args.seconds, args.rounds)
 
     print()
     print("in-process floor (no HTTP)")
@@ -374,6 +465,8 @@ def main() -> None:
         f"({hook['null'] - hook['none']:+.1f} µs), {hook['deque']:.1f} µs with one that keeps "
         f"it in a deque ({hook['deque'] - hook['none']:+.1f} µs)"
     )
+    print_workers(workers, args.worker_clients, args.seconds, args.rounds)
+    print(f"machine after: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ printed, and written to ``status.json`` when the server runs as a background job
 token comes from ``--token`` or ``JUKEBOX_SERVING_TOKEN``; prefer the
 variable, since a command line is visible to every user of the machine.
 
+``--workers N`` runs N server processes behind the one port (Linux; see
+:mod:`jukebox.serving.workers`): throughput grows with cores. Each worker counts its own
+``/metrics`` and writes its own payload-log segments; gRPC is served by the first worker only.
+
 Every answered inference, REST or gRPC, goes to the payload logger that
 :func:`_inference_logger` chooses, unless ``--no-log``. ``GET /metrics`` counts requests as
 OpenVINO Model Server does, for REST and gRPC together.
@@ -63,6 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not hand inferences to the payload log (monitoring sees none of them)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (Linux); /metrics then counts per worker",
+    )
+    parser.add_argument("--worker-of", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--job-dir", type=Path, help="report state to this job's status.json")
     parser.set_defaults(func=run)
 
@@ -73,9 +84,16 @@ def run(args: argparse.Namespace) -> int:
     from jukebox.serving.deploy import report_server_status
     from jukebox.serving.runtime import load_bundle_model
     from jukebox.serving.server import make_server, serve_until_signalled
+    from jukebox.serving.workers import check_workers
 
     settings = load_settings()
     token = args.token or settings.serving_token
+    extra_worker = args.worker_of is not None
+    if extra_worker:  # one more worker of a first one: it reports nothing and serves no gRPC
+        from jukebox.serving.workers import die_with_parent
+
+        die_with_parent(args.worker_of)
+        args.job_dir, args.grpc_port, args.workers = None, None, 1
 
     def report(**fields) -> None:
         report_server_status(args.job_dir, **fields)
@@ -86,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or args.model or DEFAULT_NAME
     version = str(args.version or "1")
     try:
+        check_workers(args.workers)
         if args.bundle:
             bundle_dir, expected = args.bundle, args.sha256
         else:
@@ -100,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             token=token,
             max_body=int(args.max_body_mb * 1024 * 1024),
             plane=plane,
+            reuse_port=args.workers > 1 or extra_worker,
         )
     except JukeboxError as error:  # a bad bundle, registry or storage: the message says why
         return _fail(report, str(error))
@@ -130,6 +150,31 @@ def run(args: argparse.Namespace) -> int:
                 "choose another --grpc-port, or 0 for a free one",
             )
 
+    workers = []
+    if args.workers > 1:
+        from jukebox.serving.deploy import TOKEN_ENV
+        from jukebox.serving.workers import start_workers, worker_command
+
+        command = worker_command(
+            bundle=Path(bundle_dir).resolve(),
+            name=name,
+            version=version,
+            host=args.host,
+            port=server.port,
+            sha256=model.sha256,
+            max_body_mb=args.max_body_mb,
+            log=plane.inference_logger is not None,
+        )
+        try:
+            workers = start_workers(
+                [command] * (args.workers - 1), env={TOKEN_ENV: token} if token else None
+            )
+        except JukeboxError as error:
+            server.server_close()
+            if grpc_server is not None:
+                grpc_server.stop(grace=0)
+            return _fail(report, str(error))
+
     endpoint = server.url
 
     def ready() -> None:
@@ -150,23 +195,39 @@ def run(args: argparse.Namespace) -> int:
             auth=bool(token),
             grpc_port=grpc_port,
             logging=plane.inference_logger is not None,
+            workers=args.workers,
+            worker_pids=[os.getpid(), *(w.pid for w in workers)],
         )
         print(f"Serving {name} version {version} at {endpoint}", flush=True)
         if grpc_server is not None:
             print(f"gRPC (inference.GRPCInferenceService) at {args.host}:{grpc_port}", flush=True)
-        if plane.inference_logger is not None:
+        if workers:
+            print(f"{args.workers} workers share the port: pids {pids()}", flush=True)
+        if plane.inference_logger is not None and not extra_worker:
             threading.Thread(
                 target=_watch, args=(settings, name, bundle_dir, version), daemon=True
             ).start()
 
+    def pids() -> str:
+        return ", ".join(str(pid) for pid in [os.getpid(), *(w.pid for w in workers)])
+
+    def draining() -> None:
+        from jukebox.serving.workers import ask_to_stop
+
+        ask_to_stop(workers)  # they drain beside this one
+
     def stopped() -> None:
+        if workers:
+            from jukebox.serving.workers import stop_workers
+
+            stop_workers(workers)
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()
         if plane.inference_logger is not None:
             plane.inference_logger.close()  # write what is still pending
         report(state="stopped")
 
-    serve_until_signalled(server, on_ready=ready, on_stop=stopped)
+    serve_until_signalled(server, on_ready=ready, on_stop=stopped, on_draining=draining)
     print("Stopped.", flush=True)
     return 0
 

@@ -39,6 +39,7 @@ from jukebox.jobs import (
 )
 from jukebox.serving.client import server_ready
 from jukebox.serving.registry_records import record_serving_in_registry, set_registry_record_state
+from jukebox.serving.workers import check_workers
 
 JOB_KIND = "serve"
 TOKEN_ENV = "JUKEBOX_SERVING_TOKEN"
@@ -76,6 +77,9 @@ class ServerStatus:
     """Where the protocol's gRPC form is served too (``--grpc-port``), if it is."""
     logging: bool = False
     """Whether answered inferences go to a payload logger (off with ``--no-log``)."""
+    workers: int = 1
+    """Server processes sharing the port (``--workers``); ``pid`` is the first of them."""
+    worker_pids: list[int] = field(default_factory=list)
     error: str | None = None
 
     @classmethod
@@ -262,6 +266,7 @@ def _serve_args(
     bundle_dir: str | Path | None,
     port: int,
     log: bool = True,
+    workers: int = 1,
 ) -> list[str]:
     if (model is None) == (bundle_dir is None):
         raise DeploymentError("Deploy either a registered model version or a bundle directory.")
@@ -282,6 +287,8 @@ def _serve_args(
         args += ["--bundle", str(bundle), "--version", str(version or "1")]
     if not log:
         args.append("--no-log")
+    if workers != 1:
+        args += ["--workers", str(workers)]
     return [*args, "--job-dir", "{job_dir}"]
 
 
@@ -295,10 +302,16 @@ def start_server(
     token: str | None = None,
     port: int = 0,
     log: bool = True,
+    workers: int = 1,
 ) -> Job:
     """Start a server job for a registered version or a bundle; it reports when ready. With
-    ``log`` False, its inferences are not handed to the payload log (``serve --no-log``)."""
-    args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port, log)
+    ``log`` False, its inferences are not handed to the payload log (``serve --no-log``); with
+    ``workers`` above 1, that many processes share its port (``serve --workers``)."""
+    try:
+        check_workers(workers)
+    except JukeboxError as error:
+        raise DeploymentError(str(error)) from None
+    args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port, log, workers)
     env = {TOKEN_ENV: token} if token else None
     return start_job(settings, JOB_KIND, args, env=env)
 
@@ -342,6 +355,7 @@ def _serve_new_server(
     on_progress: Callable[[str], None] | None,
     on_started: Callable[[dict], None] | None = None,
     log: bool = True,
+    workers: int = 1,
 ) -> dict:
     """Start a server job for ``name`` and wait until it answers ready; stop it if it does not.
 
@@ -358,6 +372,7 @@ def _serve_new_server(
         token=token,
         port=port,
         log=log,
+        workers=workers,
     )
     fields = {
         "job_id": job.id,
@@ -388,9 +403,11 @@ def deploy_local(
     timeout: float = START_TIMEOUT,
     on_progress: Callable[[str], None] | None = None,
     log: bool = True,
+    workers: int = 1,
 ) -> Deployment:
     """Start a server for a new deployment ``name`` and return it once it answers ready; with
-    ``log`` False its inferences are not handed to the payload log."""
+    ``log`` False its inferences are not handed to the payload log; with ``workers`` above 1,
+    that many server processes share its port (throughput grows with cores)."""
     name = check_deployment_name(name)
     path = _record_path(settings, name)
     existing = _read_record(path)
@@ -420,6 +437,7 @@ def deploy_local(
             on_progress=on_progress,
             on_started=show_starting,
             log=log,
+            workers=workers,
         )
     except BaseException:
         if existing is None:
@@ -442,6 +460,7 @@ def replace_deployment(
     timeout: float = START_TIMEOUT,
     on_progress: Callable[[str], None] | None = None,
     log: bool = True,
+    workers: int = 1,
 ) -> Deployment:
     """Serve another version under ``name`` without dropping a request: start the new server,
     wait until it answers, switch the record to it atomically, then stop the old one (which
@@ -461,6 +480,7 @@ def replace_deployment(
         timeout=timeout,
         on_progress=on_progress,
         log=log,
+        workers=workers,
     )
     write_json_atomic(path, {**old, **fields, "replaced_job_id": old["job_id"]})
     if on_progress:

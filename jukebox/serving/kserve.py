@@ -10,7 +10,9 @@ What the dashboard writes, and so what this module writes:
 - labels ``opendatahub.io/dashboard: "true"``; without an external route a Serverless service is
   labelled ``networking.knative.dev/visibility: cluster-local``, and with one a RawDeployment
   service is labelled ``networking.kserve.io/visibility: exposed``;
-- ``spec.predictor``: ``minReplicas``/``maxReplicas`` and ``model`` with
+- ``spec.predictor``: the scaling of KServe's ``ComponentExtensionSpec`` (``minReplicas``,
+  ``maxReplicas``, and when asked ``scaleMetric`` and ``scaleTarget``; see *Scaling* below) and
+  ``model`` with
   ``modelFormat: {name: onnx, version: "1"}``, the ``runtime`` (a ServingRuntime of OVMS), the
   storage (``storage: {key: <data connection>, path: models/<name>}``, or ``storageUri``) and
   ``resources``;
@@ -18,6 +20,17 @@ What the dashboard writes, and so what this module writes:
   request and response as a CloudEvent to the monitoring service, as OpenShift AI wires TrustyAI
   (the ``TRUSTYAI_URL`` setting, else the TrustyAI service of the namespace,
   ``http://trustyai-service.<namespace>.svc.cluster.local``); off with ``payload_logging=False``.
+
+Scaling: the dashboard writes ``predictor.minReplicas`` and ``predictor.maxReplicas`` from its form
+(odh-dashboard's ``assembleInferenceService``, ``frontend/src/api/k8s/inferenceServices.ts``) and
+no scale metric; this module writes both, and ``scaleMetric``/``scaleTarget`` when the form sets
+them, as KServe reads them: between the two the autoscaler adds and removes replicas to hold
+``scaleMetric`` (``concurrency`` or ``rps``, watched by Knative's autoscaler in Serverless mode;
+``cpu`` or ``memory``, a utilization percent, watched by an HPA) at ``scaleTarget`` per replica.
+``minReplicas: 0`` is scale to zero, which only Serverless (Knative) does: the first request after
+an idle spell waits for a replica to start. Newer KServe also reads an ``autoScaling`` block
+(HPA/KEDA metrics); the four plain fields are what both the Serverless and RawDeployment modes
+understand, so they are all this module writes.
 
 OVMS reads ``models/<name>/<version>/model.onnx``: the storage path is the model's folder, and the
 version is pinned with OVMS's ``--model_version_policy`` when it is a number. Without a cluster
@@ -51,6 +64,16 @@ LOGGER_MODES = ("all", "request", "response")
 """KServe's logger modes: both halves of each inference, or only one."""
 TRUSTYAI_SERVICE = "trustyai-service"
 """The name of the TrustyAI service OpenShift AI runs in a namespace with model monitoring."""
+SCALE_METRICS = ("concurrency", "rps", "cpu", "memory")
+"""KServe's ``ScaleMetric`` enum (``pkg/apis/serving/v1beta1/component.go``)."""
+RAW_SCALE_METRICS = ("cpu", "memory")
+"""What the HorizontalPodAutoscaler of a RawDeployment watches (concurrency and rps need KEDA)."""
+SCALE_UNITS = {
+    "concurrency": "requests in flight per replica",
+    "rps": "requests per second per replica",
+    "cpu": "percent of the CPU request",
+    "memory": "percent of the memory request",
+}
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -71,7 +94,12 @@ class KServeOptions:
     storage_uri: str | None = None
     model_version: str | None = None
     min_replicas: int = 1
+    """0 is scale to zero (Serverless only)."""
     max_replicas: int = 1
+    scale_metric: str | None = None
+    """What the autoscaler watches, one of :data:`SCALE_METRICS`; None: KServe's default."""
+    scale_target: int | None = None
+    """The value of ``scale_metric`` to hold each replica at (see :data:`SCALE_UNITS`)."""
     cpu_request: str = "1"
     memory_request: str = "4Gi"
     cpu_limit: str = "2"
@@ -122,11 +150,7 @@ def _check(options: KServeOptions) -> None:
         )
     if options.deployment_mode not in DEPLOYMENT_MODES:
         raise KServeError(f"The deployment mode must be one of {', '.join(DEPLOYMENT_MODES)}.")
-    if not (0 <= options.min_replicas <= options.max_replicas) or options.max_replicas < 1:
-        raise KServeError(
-            "Replicas: the minimum must be 0 or more and at most the maximum, which must be 1 "
-            "or more."
-        )
+    _check_scaling(options)
     if not (options.storage_key and options.storage_path) and not options.storage_uri:
         raise KServeError("Say where the model is: a data connection and a path, or a storage URI.")
     if options.payload_logging and options.logger_mode not in LOGGER_MODES:
@@ -136,6 +160,59 @@ def _check(options: KServeOptions) -> None:
             f"{options.logger_url!r} is not a URL the payload logger can send to: use "
             "http://… or https://… (TrustyAI's service URL)."
         )
+
+
+def _check_scaling(options: KServeOptions) -> None:
+    low, high = options.min_replicas, options.max_replicas
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (low, high)):
+        raise KServeError("Replicas are whole numbers: give the minimum and maximum as integers.")
+    if low < 0:
+        raise KServeError(
+            f"The minimum number of replicas cannot be {low}: use 0 (scale to zero) or more."
+        )
+    if high < 1 or high < low:
+        raise KServeError(
+            f"The maximum number of replicas ({high}) must be at least 1 and at least the "
+            f"minimum ({low})."
+        )
+    raw = options.deployment_mode == "RawDeployment"
+    if raw and low == 0:
+        raise KServeError(
+            "A RawDeployment cannot scale to zero: set the minimum to 1 or more, or deploy "
+            "Serverless."
+        )
+    metric, target = options.scale_metric, options.scale_target
+    if metric is not None and metric not in SCALE_METRICS:
+        raise KServeError(
+            f"{metric!r} is not a scale metric KServe knows: use one of {', '.join(SCALE_METRICS)}."
+        )
+    if raw and metric is not None and metric not in RAW_SCALE_METRICS:
+        raise KServeError(
+            f"A RawDeployment scales on cpu or memory, not {metric}: choose one of those, or "
+            "deploy Serverless to scale on concurrency or rps."
+        )
+    if target is not None:
+        if metric is None:
+            raise KServeError("Say which scale metric the target is for (concurrency, rps, …).")
+        if not isinstance(target, int) or isinstance(target, bool) or target <= 0:
+            raise KServeError(
+                f"The scale target must be a whole number above 0, not {target!r} "
+                f"({SCALE_UNITS[metric]})."
+            )
+        if metric in RAW_SCALE_METRICS and target > 100:
+            raise KServeError(
+                f"A {metric} target is a percent of the request, 1 to 100, not {target}."
+            )
+
+
+def scaling_fields(options: KServeOptions) -> dict:
+    """The scaling fields of ``spec.predictor``, named as KServe's ``ComponentExtensionSpec``."""
+    fields: dict = {"minReplicas": options.min_replicas, "maxReplicas": options.max_replicas}
+    if options.scale_metric is not None:
+        fields["scaleMetric"] = options.scale_metric
+    if options.scale_target is not None:
+        fields["scaleTarget"] = options.scale_target
+    return fields
 
 
 def build_inference_service(options: KServeOptions) -> dict:
@@ -181,7 +258,7 @@ def build_inference_service(options: KServeOptions) -> dict:
     metadata: dict = {"name": options.name, "annotations": annotations, "labels": labels}
     if options.namespace:
         metadata["namespace"] = options.namespace
-    predictor: dict = {"minReplicas": options.min_replicas, "maxReplicas": options.max_replicas}
+    predictor: dict = scaling_fields(options)
     if options.payload_logging:
         predictor["logger"] = {
             "mode": options.logger_mode,

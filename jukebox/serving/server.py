@@ -68,10 +68,12 @@ def make_server(
     body_timeout: float = BODY_TIMEOUT,
     inference_logger: InferenceLogger | None = None,
     plane: DataPlane | None = None,
+    reuse_port: bool = False,
 ) -> OIPServer:
     """Bind a server for ``model`` (port 0 picks a free port: read it from ``server.port``).
     ``inference_logger`` receives a record of every answered inference; pass ``plane`` instead
-    to share a data plane (its logger and metrics) with a gRPC server."""
+    to share a data plane (its logger and metrics) with a gRPC server. ``reuse_port`` lets
+    other worker processes bind the same port (:mod:`jukebox.serving.workers`)."""
     if plane is None:
         plane = DataPlane(model, inference_logger=inference_logger)
     elif plane.model is not model:
@@ -83,6 +85,7 @@ def make_server(
         idle_timeout=idle_timeout,
         header_timeout=header_timeout,
         body_timeout=body_timeout,
+        reuse_port=reuse_port,
     )
 
 
@@ -100,12 +103,14 @@ def serve_until_signalled(
     *,
     on_ready: Callable[[], None] | None = None,
     on_stop: Callable[[], None] | None = None,
+    on_draining: Callable[[], None] | None = None,
     drain_timeout: float = 10.0,
     inference_logger: InferenceLogger | None = None,
 ) -> None:
     """Serve in this process until SIGTERM or SIGINT, then drain: requests already received are
     answered before the process exits, so stopping a replaced deployment drops none.
-    ``inference_logger``, when given, replaces the one the server was made with."""
+    ``inference_logger``, when given, replaces the one the server was made with; ``on_draining``
+    is called as the drain begins (to stop other workers at the same time)."""
     if inference_logger is not None:
         server.application.plane.inference_logger = inference_logger
     stop = threading.Event()
@@ -118,6 +123,8 @@ def serve_until_signalled(
     while not stop.wait(0.5):
         if not thread.is_alive():
             break
+    if on_draining:
+        on_draining()
     server.drain(timeout=drain_timeout)
     if on_stop:
         on_stop()

@@ -22,6 +22,7 @@ a one-row one (onnxruntime releases the GIL while it runs).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import zlib
@@ -248,7 +249,11 @@ class _Connection(asyncio.Protocol):
             return False
         payload = answer.payload
         close = answer.close or self.server.draining
-        head = [_STATUS_LINES[answer.status], b"Content-Length: %d\r\n" % len(payload)]
+        head = [
+            _STATUS_LINES[answer.status],
+            b"Content-Length: %d\r\n" % len(payload),
+            self.server.worker_header,
+        ]
         if isinstance(payload, BinaryBody):
             head.append(b"Content-Type: application/octet-stream\r\n")
             head.append(b"%s: %d\r\n" % (BINARY_HEADER.encode(), payload.json_length))
@@ -351,10 +356,19 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+WORKER_HEADER = "Jukebox-Worker"
+"""Every answer names the pid of the process that gave it: with several worker processes behind
+one port (``serve --workers``), a client can tell them apart."""
+
+
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            # Several processes bind the same port, each its own listening socket; the kernel
+            # spreads new connections among them (see jukebox.serving.workers).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # Accepted connections inherit it: an answer is sent the moment it is written.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
@@ -368,7 +382,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 class OIPServer:
     """The HTTP server: bound when made (so its port is known and a busy port fails at once),
-    serving from :meth:`serve_forever` in one thread, stopped by :meth:`drain` from another."""
+    serving from :meth:`serve_forever` in one thread, stopped by :meth:`drain` from another.
+    With ``reuse_port`` its socket shares the port with other processes' (``SO_REUSEPORT``)."""
 
     def __init__(
         self,
@@ -379,13 +394,15 @@ class OIPServer:
         idle_timeout: float = IDLE_TIMEOUT,
         header_timeout: float = HEADER_TIMEOUT,
         body_timeout: float = BODY_TIMEOUT,
+        reuse_port: bool = False,
     ) -> None:
         self.application = application
         self.max_body = max_body
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
-        self.socket = _listen(*address)
+        self.socket = _listen(*address, reuse_port=reuse_port)
+        self.worker_header = b"%s: %d\r\n" % (WORKER_HEADER.encode(), os.getpid())
         self.server_address = self.socket.getsockname()[:2]
         self.connections: set[_Connection] = set()
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="oip-worker")
@@ -506,6 +523,7 @@ __all__ = [
     "HEADER_TIMEOUT",
     "IDLE_TIMEOUT",
     "INLINE_BODY",
+    "WORKER_HEADER",
     "Application",
     "OIPServer",
 ]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from streamlit.testing.v1 import AppTest
 
+from jukebox.jobs import list_jobs
 from jukebox.serving import deploy
 
 # Every test here starts the embedded registry (the autouse fixture) and most a server.
@@ -105,8 +107,13 @@ def test_an_exported_bundle_deploys_and_a_bad_name_is_a_sentence(registered):
     assert not at.exception
 
     at.text_input[1].set_value("from-bundle").run()
+    at.number_input(key="l_workers").set_value(2).run()  # two processes behind its port
     at.button(key="deploy_local").click().run()
     assert "from-bundle serves bundle exported" in texts(at.success)
+    deployment = deploy.get_deployment(registered, "from-bundle")
+    [job] = [j for j in list_jobs(registered, "serve") if j.id == deployment.job_id]
+    status = deploy.ServerStatus.read(job)
+    assert status.workers == 2 and len(status.worker_pids) == 2
     at.button(key="stop_selected").click().run()
     assert "from-bundle is stopped" in texts(at.success)
 
@@ -128,6 +135,19 @@ def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
     yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
     assert "name: onnx" in yaml_text and "runtime: kserve-ovms" in yaml_text
     assert "namespace: music" in yaml_text and "key: aws-connection-models" in yaml_text
+    # The scaling the form sets is what the manifest holds, under KServe's names.
+    at.number_input(key="k_min").set_value(0).run()
+    at.number_input(key="k_max").set_value(5).run()
+    at.selectbox(key="k_metric").set_value("concurrency").run()
+    at.number_input(key="k_target").set_value(8).run()
+    yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
+    predictor = yaml.safe_load(yaml_text.split("---")[-1])["spec"]["predictor"]
+    assert {
+        k: predictor[k] for k in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")
+    } == {"minReplicas": 0, "maxReplicas": 5, "scaleMetric": "concurrency", "scaleTarget": 8}
+    at.number_input(key="k_min").set_value(7).run()  # above the max: the page says so
+    assert "at least the minimum (7)" in texts(at.error)
+    at.number_input(key="k_min").set_value(1).run()
     at.button[[b.label for b in at.button].index("Apply to the cluster")].click().run()
     assert "No Kubernetes cluster is configured" in texts(at.error)
     assert not at.exception

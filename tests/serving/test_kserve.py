@@ -103,7 +103,7 @@ def test_yaml_round_trips_and_keeps_strings_quoted():
     [
         ({"name": "Song_Charts"}, "lowercase"),
         ({"deployment_mode": "ModelMesh"}, "deployment mode"),
-        ({"min_replicas": 3, "max_replicas": 1}, "Replicas"),
+        ({"min_replicas": 3, "max_replicas": 1}, "number of replicas"),
         ({"storage_key": None, "storage_uri": None}, "where the model is"),
     ],
 )
@@ -329,3 +329,74 @@ def test_trustyai_url_is_where_a_deployment_logs():
     )
     applied = [c for c in api.calls if c[0] == "create"][-1][-1]
     assert "logger" not in applied["spec"]["predictor"]
+
+
+# --- scaling ------------------------------------------------------------------------------------
+
+KSERVE_SCALING_FIELDS = {"minReplicas", "maxReplicas", "scaleMetric", "scaleTarget"}
+KSERVE_SCALE_METRICS = {"cpu", "memory", "concurrency", "rps"}
+
+
+def test_the_scaling_fields_are_named_as_kserves_crd():
+    """The field names and the metric enum as KServe's InferenceService CRD declares them under
+    ``spec.predictor`` (``ComponentExtensionSpec``): kserve/kserve at commit aaac4e29 (2026-08-21),
+    ``pkg/apis/serving/v1beta1/component.go`` (``json:"minReplicas"``, ``json:"maxReplicas"``,
+    ``json:"scaleTarget"``, ``json:"scaleMetric"``; ``ScaleMetric`` enum ``cpu``, ``memory``,
+    ``concurrency``, ``rps``) and ``config/crd/full/serving.kserve.io_inferenceservices.yaml``
+    (the same four properties, integers int32 and the string enum). The 2 MB CRD is not vendored:
+    the list is copied from it here."""
+    assert set(kserve.SCALE_METRICS) == KSERVE_SCALE_METRICS
+    manifest = build_inference_service(
+        options(min_replicas=0, max_replicas=4, scale_metric="rps", scale_target=50)
+    )
+    predictor = manifest["spec"]["predictor"]
+    scaling = {k: v for k, v in predictor.items() if k not in ("logger", "model")}
+    assert set(scaling) == KSERVE_SCALING_FIELDS
+    assert scaling == {"minReplicas": 0, "maxReplicas": 4, "scaleMetric": "rps", "scaleTarget": 50}
+    assert all(isinstance(scaling[k], int) for k in ("minReplicas", "maxReplicas", "scaleTarget"))
+    # In the YAML a user downloads, as plain integers and a string.
+    text = to_yaml(manifest)
+    assert "minReplicas: 0\n" in text and "scaleMetric: rps\n" in text
+    assert "scaleTarget: 50\n" in text
+
+
+def test_without_a_metric_kserve_chooses_and_nothing_extra_is_written():
+    predictor = build_inference_service(options(min_replicas=2, max_replicas=2))["spec"][
+        "predictor"
+    ]
+    assert "scaleMetric" not in predictor and "scaleTarget" not in predictor
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 2)
+
+
+def test_a_raw_deployment_scales_on_cpu():
+    predictor = build_inference_service(
+        options(
+            deployment_mode="RawDeployment",
+            min_replicas=1,
+            max_replicas=3,
+            scale_metric="cpu",
+            scale_target=75,
+        )
+    )["spec"]["predictor"]
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 75)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"min_replicas": -1}, "cannot be -1"),
+        ({"min_replicas": 3, "max_replicas": 2}, r"maximum number of replicas \(2\)"),
+        ({"min_replicas": 0, "max_replicas": 0}, "at least 1"),
+        ({"min_replicas": 1.5, "max_replicas": 2}, "whole numbers"),
+        ({"scale_metric": "latency", "scale_target": 10}, "not a scale metric"),
+        ({"scale_metric": "rps", "scale_target": 0}, "above 0"),
+        ({"scale_metric": "concurrency", "scale_target": -5}, "above 0"),
+        ({"scale_target": 10}, "which scale metric"),
+        ({"scale_metric": "cpu", "scale_target": 150}, "percent"),
+        ({"deployment_mode": "RawDeployment", "min_replicas": 0}, "cannot scale to zero"),
+        ({"deployment_mode": "RawDeployment", "scale_metric": "rps"}, "scales on cpu or memory"),
+    ],
+)
+def test_invalid_scaling_is_refused_with_a_sentence(change, words):
+    with pytest.raises(KServeError, match=words):
+        build_inference_service(options(**change))
