@@ -10,6 +10,7 @@ from jukebox.errors import JukeboxError
 from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
 from jukebox.serving import deploy, kserve
+from jukebox.serving.loadtest import MAX_USERS, run_load, song_requests, workshop_request
 from jukebox.serving.workers import worker_limit
 from jukebox.ui.deploy import (
     curl_example,
@@ -17,6 +18,8 @@ from jukebox.ui.deploy import (
     deployments_table,
     first_not_deployed,
     grpc_example,
+    infer_url,
+    load_figure,
     served_by,
     version_label,
 )
@@ -366,3 +369,36 @@ else:
             if selected.grpc_address:
                 st.markdown(f"gRPC at `{selected.grpc_address}`, with tritonclient")
                 st.code(grpc_example(selected), language="python")
+    if selected.ready:
+        with st.expander("Load test: how much can it take?"):
+            left, middle, right = st.columns(3)
+            users = left.slider("Users at once", 1, MAX_USERS, 8, key="load_users")
+            seconds = middle.slider("Seconds", 5, 120, 15, key="load_seconds")
+            kind = right.radio(
+                "Requests", ["The workshop's request", "Real songs"], key="load_kind"
+            )
+            if st.button("Start the load test", key="load_go"):
+                bodies = (
+                    [workshop_request()]
+                    if kind == "The workshop's request"
+                    else song_requests(settings)
+                )
+                chart, said = st.empty(), st.empty()
+                live = []
+
+                def show(second) -> None:
+                    live.append(second)
+                    chart.plotly_chart(load_figure(live), width="stretch")
+                    said.caption(f"{second.second} of {seconds} s")
+
+                try:
+                    report = run_load(
+                        infer_url(selected), bodies, users=users, duration=seconds,
+                        token=settings.serving_token, on_second=show,
+                    )  # fmt: skip
+                except JukeboxError as error:
+                    st.error(str(error))
+                else:
+                    (st.success if not report.errors else st.warning)(report.sentence)
+                    for error in report.first_errors:
+                        st.caption(error)

@@ -17,8 +17,6 @@ import sys
 from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
 
-SONGS = 200
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -40,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jukebox.serving.client import base_url, build_request, model_path
+    from jukebox.serving.client import base_url, model_path
     from jukebox.serving.deploy import get_deployment
-    from jukebox.serving.loadtest import run_load, workshop_request
+    from jukebox.serving.loadtest import run_load, song_requests, workshop_request
 
     settings = load_settings()
     try:
@@ -55,15 +53,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.model:
                 raise JukeboxError("--url needs --model: the name the server serves.")
             endpoint, model = args.url, args.model
-        if args.request == "songs":
-            from jukebox.data.schema import FEATURES
-            from jukebox.data.store import load_current
-
-            songs = load_current(settings).properties.loc[:, list(FEATURES)]
-            songs = songs.sample(min(SONGS, len(songs)), random_state=0)
-            bodies = [build_request([row]) for row in songs.to_dict("records")]
-        else:
-            bodies = [workshop_request()]
+        bodies = song_requests(settings) if args.request == "songs" else [workshop_request()]
         url = base_url(endpoint) + model_path(model) + "/infer"
         print(f"{args.users} users for {args.duration:g} s against {url}", flush=True)
         report = run_load(

@@ -48,6 +48,18 @@ def workshop_request() -> dict:
     }
 
 
+def song_requests(settings, n: int = 200) -> list[dict]:
+    """One request per song for ``n`` real songs of the current data set (the same ones every
+    time), to load a deployment the way listeners' songs would."""
+    from jukebox.data.schema import FEATURES
+    from jukebox.data.store import load_current
+    from jukebox.serving.client import build_request
+
+    songs = load_current(settings).properties.loc[:, list(FEATURES)]
+    chosen = songs.sample(min(n, len(songs)), random_state=0).to_dict("records")
+    return [build_request([song]) for song in chosen]
+
+
 class LoadTestError(JukeboxError, ValueError):
     """A load test cannot run as asked; the message says why."""
 

@@ -195,3 +195,10 @@ def load_figure(seconds: Sequence) -> go.Figure:
         legend=dict(orientation="h", y=1.12),
     )
     return figure
+
+
+def infer_url(deployment: Deployment) -> str:
+    """The address a client posts a deployment's inferences to."""
+    from jukebox.serving.client import base_url, model_path
+
+    return base_url(deployment.endpoint) + model_path(deployment.name) + "/infer"

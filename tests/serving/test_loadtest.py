@@ -67,3 +67,42 @@ def test_the_live_chart_shows_each_second():
     answered, errors, p50, p99 = load_figure(seconds).data
     assert list(answered.y) == [900, 850] and list(errors.y) == [0, 3]
     assert list(p50.y) == [0.4, 0.5] and list(p99.y) == [1.2, 2.0] and p99.yaxis == "y2"
+
+
+def test_real_songs_of_the_current_data_set_from_a_terminal(url, capsys):
+    from jukebox.__main__ import main
+    from jukebox.config import load_settings
+    from jukebox.data.store import save_current
+    from jukebox.data.synthetic import generate
+    from jukebox.serving.loadtest import song_requests
+
+    settings = load_settings()
+    save_current(generate(300, 1, n_days=3), settings)
+    bodies = song_requests(settings, 50)
+    assert len(bodies) == 50 and len({str(b) for b in bodies}) == 50  # fifty different songs
+    args = ["loadtest", "--url", url, "--model", MODEL, "--request", "songs", "--duration", "1"]
+    assert main(args) == 0 and "no error" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # a deployment's server process
+def test_the_deploy_page_runs_a_load_test_with_a_live_chart(bundle):
+    from streamlit.testing.v1 import AppTest
+
+    from jukebox.config import load_settings
+    from jukebox.serving import deploy
+
+    settings = load_settings()
+    deploy.deploy_local(settings, "tiny", bundle_dir=bundle.path, log=False)
+    try:
+        at = AppTest.from_file("../../app.py", default_timeout=60)
+        at.switch_page("app_pages/deploy.py")
+        at.run()
+        at.slider(key="load_users").set_value(2)
+        at.slider(key="load_seconds").set_value(5)
+        at.button(key="load_go").click().run()
+        assert not at.exception and not at.error
+        (said,) = [s.value for s in at.success if "users for" in s.value]
+        assert said.startswith("2 users for") and "no error" in said
+        assert any("second" in chart.proto.spec for chart in at.get("plotly_chart"))
+    finally:
+        deploy.stop_deployment(settings, "tiny")
