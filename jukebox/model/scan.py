@@ -36,6 +36,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from jukebox.config import Settings
 from jukebox.errors import JukeboxError
 from jukebox.model.bundle import file_sha256
 
@@ -151,6 +152,11 @@ class ScanReport:
             scanned=tuple(fields["scanned"]),
             modelscan_version=fields["modelscan_version"],
         )
+
+
+def scan_cache_dir(settings: Settings) -> Path:
+    """Where scan reports are kept by the sha256 of the files scanned, in ``JUKEBOX_HOME``."""
+    return settings.home / "modelscan"
 
 
 def scan_path(path: str | Path, *, cache_dir: Path | None = None) -> ScanReport:
