@@ -19,6 +19,7 @@ COMMAND_GROUPS = (
     "serve",
     "monitor",
     "explain",
+    "scan",
 )
 
 
