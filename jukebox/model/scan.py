@@ -68,6 +68,9 @@ class Finding:
 
     @property
     def refuses(self) -> bool:
+        """Medium or higher; a severity this code does not know refuses too."""
+        if self.severity not in SEVERITIES:
+            return True
         return SEVERITIES.index(self.severity) >= SEVERITIES.index(REFUSED_FROM)
 
     def __str__(self) -> str:

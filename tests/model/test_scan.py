@@ -17,6 +17,7 @@ import pytest
 from jukebox.__main__ import main
 from jukebox.model.runs import read_keras
 from jukebox.model.scan import (
+    Finding,
     ScanReport,
     UnsafeModelError,
     refuse_unsafe,
@@ -54,6 +55,28 @@ def test_a_clean_bundle_passes_and_its_onnx_model_is_said_to_be_unscanned(tmp_pa
 def test_a_path_that_is_not_there_is_a_sentence(tmp_path):
     with pytest.raises(Exception, match="does not exist"):
         scan_path(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("severity", "refused"),
+    [("LOW", False), ("MEDIUM", True), ("HIGH", True), ("CRITICAL", True)],
+)
+def test_medium_or_higher_refuses_and_low_is_recorded(severity, refused):
+    finding = Finding(severity, "Use of unsafe operator 'x' from module 'y'", "m.keras")
+    report = ScanReport(path="b", issues=(finding,), modelscan_version="0.8.8")
+    assert report.passed is not refused
+    assert str(finding) in report.summary()
+    if refused:
+        with pytest.raises(UnsafeModelError, match=f"{severity}: Use of unsafe operator 'x'"):
+            refuse_unsafe(report, "deploy")
+    else:
+        refuse_unsafe(report, "deploy")
+
+
+def test_a_model_file_modelscan_could_not_read_is_refused():
+    report = ScanReport(path="b", errors=("m.keras: Unable to scan .keras file",))
+    with pytest.raises(UnsafeModelError, match="could not scan: m.keras: Unable to scan"):
+        refuse_unsafe(report, "register")
 
 
 def test_a_report_reads_back_from_json():
