@@ -22,10 +22,11 @@ What modelscan 0.8.8 covers, and what it does not:
 - JSON, Markdown and Parquet files are not model files; they are listed as not scanned.
 
 modelscan's scanners import TensorFlow, which takes seconds, while the scan itself takes
-milliseconds. So a directory that holds no file modelscan has a scanner for (and no zip, which
-it would open) is reported without starting modelscan's scanners, exactly as modelscan would
-report it; and with ``cache_dir`` a report is kept under the sha256 of every file scanned, so
-registering a bundle and then deploying it scans once. Reports are JSON, never pickle.
+milliseconds. So a file modelscan has no scanner for (and that is no zip, which it would open)
+is listed as not scanned without starting modelscan's scanners, in modelscan's own words; each
+other file is scanned on its own, and with ``cache_dir`` its report is kept under its name and
+sha256, so registering a bundle and then serving the copy fetched from storage scans once.
+Reports are JSON, never pickle.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from jukebox.config import Settings
@@ -165,6 +166,9 @@ def scan_cache_dir(settings: Settings) -> Path:
 def scan_path(path: str | Path, *, cache_dir: Path | None = None) -> ScanReport:
     """Scan a file or a directory (recursively) with modelscan and return its report.
 
+    Each file modelscan reads is scanned on its own, as modelscan's own walk over a directory
+    does, so that with ``cache_dir`` its report is kept under the file's name and sha256: the
+    same ``model.keras`` fetched from storage into another folder is not scanned twice.
     Raises :class:`JukeboxError` only for a path that does not exist: what modelscan finds is
     in the report, for :func:`refuse_unsafe` to judge.
     """
@@ -175,21 +179,45 @@ def scan_path(path: str | Path, *, cache_dir: Path | None = None) -> ScanReport:
         raise JukeboxError(f"{path} does not exist: give a model file or a bundle directory.")
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     root = path if path.is_dir() else path.parent
-    names = [file.relative_to(root).as_posix() for file in files]
-    if not any(_modelscan_reads(file) for file in files):
-        return ScanReport(
-            path=str(path),
-            skipped=tuple(Skipped(n, NOT_SUPPORTED, "Model Scan did not scan file") for n in names),
-            modelscan_version=__version__,
-        )
-    key = _cache_key(files, names, __version__) if cache_dir is not None else None
-    if key is not None:
-        cached = _read_cached(cache_dir / f"{key}.json", path)
-        if cached is not None:
-            return cached
-    report = _run_modelscan(path)
-    if key is not None:
-        _write_cached(cache_dir / f"{key}.json", report)
+    issues: list[Finding] = []
+    errors: list[str] = []
+    skipped: list[Skipped] = []
+    scanned: list[str] = []
+    from_cache: list[bool] = []
+    for file in files:
+        name = file.relative_to(root).as_posix()
+        if not _modelscan_reads(file):
+            skipped.append(Skipped(name, NOT_SUPPORTED, "Model Scan did not scan file"))
+            continue
+        report = _scan_file(file, cache_dir, __version__)
+        folder = name[: -len(file.name)]  # "" or "sub/": modelscan named it from its folder
+        issues += [replace(issue, source=folder + issue.source) for issue in report.issues]
+        errors += [
+            folder + error if error.startswith(file.name) else error for error in report.errors
+        ]
+        skipped += [replace(s, source=folder + s.source) for s in report.skipped]
+        scanned += [folder + source for source in report.scanned]
+        from_cache.append(report.cached)
+    return ScanReport(
+        path=str(path),
+        issues=tuple(issues),
+        errors=tuple(errors),
+        skipped=tuple(skipped),
+        scanned=tuple(scanned),
+        modelscan_version=__version__,
+        cached=bool(from_cache) and all(from_cache),
+    )
+
+
+def _scan_file(file: Path, cache_dir: Path | None, version: str) -> ScanReport:
+    if cache_dir is None:
+        return _run_modelscan(file)
+    cached_report = cache_dir / f"{_cache_key(file, version)}.json"
+    cached = _read_cached(cached_report, file)
+    if cached is not None:
+        return cached
+    report = _run_modelscan(file)
+    _write_cached(cached_report, report)
     return report
 
 
@@ -270,13 +298,11 @@ def _run_modelscan(path: Path) -> ScanReport:
 # --- the cache ------------------------------------------------------------------------------------
 
 
-def _cache_key(files: list[Path], names: list[str], version: str) -> str:
-    """sha256 over modelscan's version and every file's name and sha256: the same bytes under
-    the same names get the same report."""
-    digest = hashlib.sha256(f"modelscan {version}\n".encode())
-    for file, name in zip(files, names, strict=True):
-        digest.update(f"{name}\0{file_sha256(file)}\n".encode())
-    return digest.hexdigest()
+def _cache_key(file: Path, version: str) -> str:
+    """sha256 over modelscan's version, the file's name and its sha256: the same bytes under the
+    same name get the same report."""
+    text = f"modelscan {version}\n{file.name}\0{file_sha256(file)}\n"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _read_cached(file: Path, path: Path) -> ScanReport | None:

@@ -121,6 +121,14 @@ def test_a_clean_keras_model_is_scanned_and_passes(keras_bundle, tmp_path):
     # The same files again: the report is the cached one, and says the same.
     again = scan_path(keras_bundle.path, cache_dir=tmp_path / "cache")
     assert again.cached and again == report
+    # The same model.keras in another folder (a bundle fetched from storage) is not scanned
+    # again either.
+    fetched = tmp_path / "fetched"
+    fetched.mkdir()
+    for name in ("model.keras", "model.onnx", "preprocessing.json"):
+        (fetched / name).write_bytes((keras_bundle.path / name).read_bytes())
+    copy = scan_path(fetched, cache_dir=tmp_path / "cache")
+    assert copy.cached and copy.passed and copy.scanned == ("model.keras",)
 
 
 @pytest.mark.slow  # builds a Keras model; modelscan's scanners import TensorFlow
