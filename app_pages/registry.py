@@ -241,6 +241,12 @@ if versions:
             f"Trained on data version [{detail.data_commit[:7]}]"
             f"(/data_versions?version={detail.data_commit})."
         )
+    st.markdown(
+        f"Scanned by modelscan at registration: {detail.modelscan}."
+        if detail.modelscan
+        else "Not scanned by modelscan at registration (registered before Jukebox scanned, or "
+        "by another tool)."
+    )
     st.markdown("**Stored at**")
     st.code(detail.uri or "no artifact recorded", language=None)
     st.plotly_chart(ui.lineage_figure(detail), key="lineage")

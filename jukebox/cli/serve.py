@@ -4,7 +4,9 @@
     python -m jukebox serve --model NAME --version V --port N [--grpc-port G]
 
 ``--bundle`` serves a bundle directory; ``--model`` fetches a registered version from object
-storage (every sha256 checked) and serves it. ``--port 0`` picks a free port; the address is
+storage (every sha256 checked) and serves it. Either way its files are scanned with modelscan
+first (:mod:`jukebox.model.scan`), and a finding of medium or higher refuses to serve them
+before anything is loaded. ``--port 0`` picks a free port; the address is
 printed, and written to ``status.json`` when the server runs as a background job
 (``--job-dir``). ``--grpc-port`` also serves the protocol's gRPC form
 (``inference.GRPCInferenceService``) from the same process, over the same loaded model. The
@@ -80,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `python -m jukebox --help` stays fast.
+    from jukebox.model.scan import refuse_unsafe, scan_cache_dir, scan_path
     from jukebox.serving.dataplane import DataPlane
     from jukebox.serving.deploy import report_server_status
     from jukebox.serving.runtime import load_bundle_model
@@ -109,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
             bundle_dir, expected = args.bundle, args.sha256
         else:
             bundle_dir, expected = _fetch(args.model, version, args.sha256, settings)
+        # modelscan before anything loads: a bundle whose files fail the scan is never loaded.
+        refuse_unsafe(scan_path(bundle_dir, cache_dir=scan_cache_dir(settings)), "serve")
         model = load_bundle_model(bundle_dir, name=name, version=version, expected_sha256=expected)
         # One data plane for REST and gRPC: one logger, and /metrics counts both.
         plane = DataPlane(model, inference_logger=_inference_logger(args, settings))

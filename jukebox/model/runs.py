@@ -197,7 +197,9 @@ def read_test_split(path: Path, preprocessing: Preprocessing) -> tuple[np.ndarra
 def read_keras(path: Path) -> keras.Model:
     import keras
 
-    return keras.models.load_model(path / KERAS_FILE)
+    # safe_mode=True: a Lambda layer's Python code is refused, never run (Keras's default too, said
+    # here so that no change of default can turn it off).
+    return keras.models.load_model(path / KERAS_FILE, safe_mode=True)
 
 
 FIT_FILE = "fit.json"

@@ -16,6 +16,11 @@ Each version carries these custom properties (the Kubeflow dashboard shows them 
   training records it (absent for a version registered by hand);
 - ``model.sha256``: sha256 of ``model.onnx``, checked again on every fetch;
 - ``bundle.origin``: the folder the bundle was registered from;
+- ``modelscan.result`` (``passed``: a version whose files fail the scan is never registered),
+  ``modelscan.issues`` (how many findings, all below medium), ``modelscan.summary`` (the
+  findings in modelscan's words, the files scanned and those it has no scanner for, such as
+  ``model.onnx``) and ``modelscan.version``: the scan of :mod:`jukebox.model.scan` made before
+  the upload;
 - ``jukebox.registration``: ``pending`` while registering, ``complete`` once the artifact is
   recorded, ``failed`` if that went wrong. Only complete versions are listed as usable, and a
   version left pending or failed is completed by registering the same version again, so a
@@ -42,6 +47,10 @@ RUN_ID = "run.id"
 PIPELINE_RUN_ID = "pipeline_run_id"
 TRIGGER = "trigger"
 BUNDLE_ORIGIN = "bundle.origin"
+MODELSCAN_RESULT = "modelscan.result"
+MODELSCAN_ISSUES = "modelscan.issues"
+MODELSCAN_SUMMARY = "modelscan.summary"
+MODELSCAN_VERSION = "modelscan.version"
 METRIC = "metric."
 VERIFICATION = "verification."
 PARAM = "param."

@@ -21,6 +21,7 @@ from mr_openapi import ModelVersionState
 
 from jukebox.config import Settings, load_settings
 from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, file_sha256, read_bundle
+from jukebox.model.scan import ScanReport, refuse_unsafe, scan_cache_dir, scan_path
 from jukebox.registry import official_api
 from jukebox.registry.bundles import (
     StoredBundle,
@@ -46,6 +47,10 @@ from jukebox.registry.properties import (
     METRIC,
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
+    MODELSCAN_ISSUES,
+    MODELSCAN_RESULT,
+    MODELSCAN_SUMMARY,
+    MODELSCAN_VERSION,
     PARAM,
     PIPELINE_RUN_ID,
     REGISTRATION,
@@ -136,12 +141,14 @@ def version_properties(
     pipeline_run_id: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     trigger: str | None = None,
+    scan: ScanReport | None = None,
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
 
     What the caller does not give is taken from the bundle's report as the model lab writes
     it: the training parameters, the data's source and version, and the training id as the run.
     Lists and tables (per-country scores, the confusion matrix, curves) stay in the bundle.
+    ``scan`` is modelscan's report on the bundle's files, recorded as ``modelscan.*``.
     """
     report = bundle.report
     properties: dict[str, Any] = {}
@@ -164,6 +171,11 @@ def version_properties(
     properties[TRIGGER] = trigger
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
+    if scan is not None:
+        properties[MODELSCAN_RESULT] = "passed" if scan.passed else "refused"
+        properties[MODELSCAN_ISSUES] = len(scan.issues)
+        properties[MODELSCAN_SUMMARY] = scan.summary()
+        properties[MODELSCAN_VERSION] = scan.modelscan_version
     return {k: v for k, v in properties.items() if v is not None and v != ""}
 
 
@@ -233,7 +245,9 @@ def register_bundle(
     ``data_version`` is the DVC md5 as text, or a mapping (or object) with ``md5`` and
     ``commit``; ``trigger`` says what started the run that made it (a drift alert). Refuses a
     bundle that failed verification, a bad name or version, a version already registered, and a
-    bundle whose ``model.onnx`` another version of ``name`` holds (:class:`DuplicateBundleError`).
+    bundle whose ``model.onnx`` another version of ``name`` holds (:class:`DuplicateBundleError`),
+    and a bundle whose files modelscan finds unsafe (:class:`UnsafeModelError`, with modelscan's
+    words), before anything is uploaded; the scan is recorded on the version.
     If registration fails after the upload, the upload is removed and the version is left marked
     ``failed`` (and archived) so it is never listed as usable; registering the same version
     again completes it.
@@ -245,6 +259,8 @@ def register_bundle(
     problem = verification_problem(bundle)
     if problem:
         raise UnverifiedBundleError(problem)
+    scan = scan_path(bundle.path, cache_dir=scan_cache_dir(settings))
+    refuse_unsafe(scan, "register")
 
     client = connect(settings)
     rm = client.get_registered_model(name)
@@ -278,6 +294,7 @@ def register_bundle(
         pipeline_run_id=pipeline_run_id,
         parameters=parameters,
         trigger=trigger,
+        scan=scan,
     )
     artifact_fields = {
         "model_format_name": MODEL_FORMAT,

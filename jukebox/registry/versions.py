@@ -23,6 +23,7 @@ from jukebox.registry.properties import (
     DATA_SOURCE,
     DATA_VERSION,
     METRIC,
+    MODELSCAN_SUMMARY,
     PARAM,
     PIPELINE_RUN_ID,
     PRODUCTION,
@@ -117,6 +118,12 @@ class VersionInfo:
     @property
     def onnx_sha256(self) -> str | None:
         return self.properties.get(SHA256)
+
+    @property
+    def modelscan(self) -> str | None:
+        """What modelscan said of the version's files at registration (None for a version
+        registered before Jukebox scanned, or by another tool)."""
+        return self.properties.get(MODELSCAN_SUMMARY)
 
 
 def _with_prefix(properties: Mapping[str, Any], prefix: str) -> dict[str, Any]:

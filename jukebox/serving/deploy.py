@@ -37,6 +37,7 @@ from jukebox.jobs import (
     update_status_as,
     write_json_atomic,
 )
+from jukebox.model.scan import refuse_unsafe, scan_cache_dir, scan_path
 from jukebox.serving.client import server_ready
 from jukebox.serving.registry_records import record_serving_in_registry, set_registry_record_state
 from jukebox.serving.workers import check_workers
@@ -306,12 +307,17 @@ def start_server(
 ) -> Job:
     """Start a server job for a registered version or a bundle; it reports when ready. With
     ``log`` False, its inferences are not handed to the payload log (``serve --no-log``); with
-    ``workers`` above 1, that many processes share its port (``serve --workers``)."""
+    ``workers`` above 1, that many processes share its port (``serve --workers``). A bundle
+    whose files modelscan finds unsafe is refused here, before any process starts
+    (:class:`~jukebox.model.scan.UnsafeModelError`); the server scans again before loading,
+    and so checks a registered version it fetches itself."""
     try:
         check_workers(workers)
     except JukeboxError as error:
         raise DeploymentError(str(error)) from None
     args = _serve_args(check_deployment_name(name), model, version, bundle_dir, port, log, workers)
+    if bundle_dir is not None:
+        refuse_unsafe(scan_path(bundle_dir, cache_dir=scan_cache_dir(settings)), "deploy")
     env = {TOKEN_ENV: token} if token else None
     return start_job(settings, JOB_KIND, args, env=env)
 

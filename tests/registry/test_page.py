@@ -107,6 +107,7 @@ def test_a_registered_version_is_shown_in_detail(page_env, exported):
     assert "models/tinydetail/1/" in texts(at.code)
     metadata = at.dataframe[1].value
     assert "run-7" in set(metadata["value"])
+    assert "Scanned by modelscan at registration: passed" in texts(at.markdown)
     assert "# tiny test model" in texts(at.markdown) or "tiny test model" in texts(at.markdown)
     assert len(at.get("plotly_chart")) >= 1
 
