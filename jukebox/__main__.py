@@ -20,6 +20,7 @@ COMMAND_GROUPS = (
     "monitor",
     "explain",
     "loadtest",
+    "canary",
 )
 
 

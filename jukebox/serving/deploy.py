@@ -490,6 +490,7 @@ def replace_deployment(
     old_job = _job(settings, old["job_id"])
     if old_job is not None:
         stop_job(old_job)
+    _stop_upstreams(settings, old)
     return get_deployment(settings, name)
 
 
@@ -530,8 +531,18 @@ def stop_deployment(settings: Settings, name: str, *, forget: bool = True) -> No
     job = _job(settings, record["job_id"])
     if job is not None:
         stop_job(job)
+    _stop_upstreams(settings, record)
     if forget:
         path.unlink(missing_ok=True)
+
+
+def _stop_upstreams(settings: Settings, record: dict) -> None:
+    """Stop the servers a canary router forwarded to (:mod:`jukebox.serving.canary`), once the
+    router itself has stopped: they serve nobody else."""
+    for job_id in record.get("upstream_job_ids", []):
+        job = _job(settings, job_id)
+        if job is not None:
+            stop_job(job)
 
 
 # --- the model registry -------------------------------------------------------------------------
