@@ -499,7 +499,7 @@ def start_canary(
                              "canary": canary,
                              "upstream_job_ids": [record["job_id"], canary_job.id]})  # fmt: skip
     if on_progress:
-        on_progress("switched")
+        on_progress(f"{name} now answers through a router that sends {percent:g} % to the canary.")
     return get_canary(settings, name)  # type: ignore[return-value]
 
 
