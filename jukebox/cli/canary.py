@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed", type=int, help="seed the per-request draw (reproducible splits)")
     parser.add_argument("--job-dir", type=Path, help="where to report status (set by jobs)")
+    parser.add_argument("--primary-job-dir", type=Path, help="the primary server's job directory")
+    parser.add_argument("--canary-job-dir", type=Path, help="the canary server's job directory")
     parser.set_defaults(func=run)
 
 
@@ -42,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         seed=args.seed,
         job_dir=args.job_dir,
+        upstream_job_dirs=(args.primary_job_dir, args.canary_job_dir),
     )
     return 0

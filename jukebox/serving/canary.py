@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from jukebox.config import Settings
-from jukebox.jobs import Job, start_job, stop_job, write_json_atomic
+from jukebox.jobs import Job, read_status, start_job, stop_job, write_json_atomic
 from jukebox.serving.deploy import (
     JOB_KIND,
     START_TIMEOUT,
@@ -67,6 +67,9 @@ _PASSED_REQUEST_HEADERS = (
     "content-encoding",
     "inference-header-content-length",
 )
+_SERVED_FIELDS = ("bundle", "sha256", "labels", "registered_model", "auth", "grpc_port")
+"""What the router reports of the version it serves, read from that server's status: its gRPC
+port among them, so gRPC clients reach that version directly (the router splits REST only)."""
 _PASSED_ANSWER_HEADERS = ("content-type", "inference-header-content-length", "content-encoding")
 
 
@@ -192,11 +195,19 @@ class Router:
         self.mirrors = ThreadPoolExecutor(max_workers=2, thread_name_prefix="canary-mirror")
         self.mirror_backlog = 0
 
-    def choose(self) -> tuple[_Upstream, _Upstream, bool]:
-        """The upstream for one request, the other one, and whether to mirror it there."""
+    def choose(self, path: str = "") -> tuple[_Upstream, _Upstream, bool]:
+        """The upstream for one request, the other one, and whether to mirror it there. A
+        path that names a version (``/v2/models/<name>/versions/<v>/…``) goes to that version's
+        server while it runs, since the other would answer 404; any other path is drawn."""
+        asked = _asked_version(path)
         with self.lock:
-            to_canary = self.random.random() * 100 < self.percent
-            mirror = 0 < self.percent < 100 and self.random.random() < MIRROR_SHARE
+            if asked == self.canary.figures.version and self.percent > 0:
+                to_canary, mirror = True, False
+            elif asked == self.primary.figures.version and self.percent < 100:
+                to_canary, mirror = False, False
+            else:
+                to_canary = self.random.random() * 100 < self.percent
+                mirror = 0 < self.percent < 100 and self.random.random() < MIRROR_SHARE
             chosen, other = (
                 (self.canary, self.primary) if to_canary else (self.primary, self.canary)
             )
@@ -206,7 +217,7 @@ class Router:
     def forward(
         self, method: str, path: str, body: bytes, headers: dict
     ) -> tuple[int, list, bytes, str]:
-        chosen, other, mirror = self.choose()
+        chosen, other, mirror = self.choose(path)
         began = time.perf_counter()
         try:
             try:
@@ -250,8 +261,15 @@ class Router:
                         with self.lock:
                             self.compared += len(a)
                             self.disagreed += int(np.count_nonzero(a != b))
-            except (OSError, http.client.HTTPException, ValueError):
-                pass
+            except (
+                OSError,
+                http.client.HTTPException,
+                ValueError,
+                KeyError,
+                IndexError,
+                TypeError,
+            ):
+                pass  # an answer that cannot be compared is left out of the comparison
             finally:
                 with self.lock:
                     self.mirror_backlog -= 1
@@ -293,6 +311,14 @@ class Router:
     def serving_version(self) -> str:
         """The version the deployment is said to serve: the canary's once it has all traffic."""
         return self.canary.figures.version if self.percent >= 100 else self.primary.figures.version
+
+
+def _asked_version(path: str) -> str | None:
+    """The version a protocol path names (``/v2/models/m/versions/3/infer`` → ``3``), if any."""
+    parts = path.split("?")[0].split("/")
+    if len(parts) > 5 and parts[1:3] == ["v2", "models"] and parts[4] == "versions":
+        return parts[5]
+    return None
 
 
 def _top_classes(answer: bytes) -> np.ndarray | None:
@@ -357,9 +383,12 @@ def run_router(
     port: int = 0,
     seed: int | None = None,
     job_dir: Path | None = None,
+    upstream_job_dirs: tuple[Path | None, Path | None] = (None, None),
 ) -> None:
     """Route ``name``'s requests between ``primary`` and ``canary`` (each ``(url, version)``)
-    until SIGTERM, then answer the requests already received and stop (``serve-canary``)."""
+    until SIGTERM, then answer the requests already received and stop (``serve-canary``).
+    ``upstream_job_dirs`` are the two servers' job directories: the router reports the bundle,
+    sha256, labels and auth of the version it serves from their status, as a server would."""
     router = Router(
         _Upstream(*primary, "primary"), _Upstream(*canary, "canary"), check_percent(percent),
         seed, job_dir,
@@ -374,10 +403,16 @@ def run_router(
     thread.start()
     endpoint = f"http://{host}:{server.server_address[1]}"
 
+    served = [
+        {k: v for k, v in read_status(d).items() if k in _SERVED_FIELDS} if d else {}
+        for d in upstream_job_dirs
+    ]
+
     def report(**changes) -> None:
         if job_dir is not None:
             write_json_atomic(job_dir / CANARY_FILE, asdict(router.status()))
-            report_server_status(job_dir, version=router.serving_version, **changes)
+            serving = served[1] if router.percent >= 100 else served[0]
+            report_server_status(job_dir, version=router.serving_version, **{**serving, **changes})
 
     report(state="ready", pid=os.getpid(), host=host, port=server.server_address[1],
            endpoint=endpoint, model=name)  # fmt: skip
@@ -473,7 +508,9 @@ def start_canary(
         args = ["-m", "jukebox", "serve-canary", "--name", name,
                 "--primary", deployment.endpoint, "--primary-version", deployment.version,
                 "--canary", canary_status.endpoint, "--canary-version", canary_version,
-                "--percent", str(percent), "--job-dir", "{job_dir}"]  # fmt: skip
+                "--percent", str(percent), "--job-dir", "{job_dir}",
+                "--primary-job-dir", str(_job(settings, record["job_id"]).dir),
+                "--canary-job-dir", str(canary_job.dir)]  # fmt: skip
         if seed is not None:
             args += ["--seed", str(seed)]
         router_job = start_job(settings, JOB_KIND, args)

@@ -482,7 +482,9 @@ def replace_deployment(
         log=log,
         workers=workers,
     )
-    write_json_atomic(path, {**old, **fields, "replaced_job_id": old["job_id"]})
+    # A canary's router and its servers are replaced too: the new record has neither.
+    kept = {k: v for k, v in old.items() if k not in ("canary", "upstream_job_ids")}
+    write_json_atomic(path, {**kept, **fields, "replaced_job_id": old["job_id"]})
     if on_progress:
         on_progress("switched")
     # Clients that read the old endpoint just before the switch finish within the grace period.

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from jukebox.config import load_settings
-from jukebox.jobs import load_job
+from jukebox.jobs import load_job, read_status
 from jukebox.serving.canary import (
     VERSION_HEADER,
     check_percent,
@@ -26,6 +26,7 @@ from jukebox.serving.deploy import (
     endpoint_of,
     get_deployment,
     list_deployments,
+    replace_deployment,
     stop_deployment,
 )
 from jukebox.serving.loadtest import run_load
@@ -81,15 +82,23 @@ def test_a_canary_at_20_percent_answers_a_fifth_and_names_itself(settings, bundl
             # The header and the OIP body name the same version.
             assert answer.headers[VERSION_HEADER] == answer.json()["model_version"]
             versions.append(answer.json()["model_version"])
+        pinned = {"1": 10, "2": 10}  # the version-named requests below count in the figures
+        # A path that names a version is answered by that version, never drawn.
+        for asked in ("1", "2"):
+            for _ in range(10):
+                answer = session.post(
+                    f"{endpoint}/v2/models/songs/versions/{asked}/infer", data=body, timeout=10
+                )
+                assert answer.status_code == 200 and answer.json()["model_version"] == asked
         # Binomial(1000, 0.2): 200 ± 4σ (σ ≈ 12.6).
         assert 150 <= versions.count("2") <= 250
         assert versions.count("1") + versions.count("2") == 1000
 
         # The router's figures (written a few times a second) count every answer; readiness
         # probes made while the router started count too.
-        status = _figures_once_counted(settings, versions)
-        assert status.canary.requests >= versions.count("2")
-        assert status.primary.requests >= versions.count("1")
+        status = _figures_once_counted(settings, versions, pinned)
+        assert status.canary.requests >= versions.count("2") + pinned["2"]
+        assert status.primary.requests >= versions.count("1") + pinned["1"]
         assert status.primary.errors == status.canary.errors == 0
         assert status.canary.p50_ms is not None and status.canary.p99_ms >= status.canary.p50_ms
         # A sample of the requests went to both versions; for this song their top countries
@@ -98,6 +107,7 @@ def test_a_canary_at_20_percent_answers_a_fifth_and_names_itself(settings, bundl
         # The deployment reads as any other, still serving version 1 through the router.
         deployment = get_deployment(settings, "songs")
         assert deployment.ready and deployment.version == "1"
+        assert deployment.served_bundle == str(bundle.path.resolve())  # what Predict reads
         with pytest.raises(DeploymentError, match="already runs a canary"):
             start_canary(settings, "songs", percent=5, bundle_dir=other_bundle.path, version="3")
     finally:
@@ -107,12 +117,12 @@ def test_a_canary_at_20_percent_answers_a_fifth_and_names_itself(settings, bundl
     assert not primary.is_alive() and not canary_job.is_alive()
 
 
-def _figures_once_counted(settings, versions: list[str]):
+def _figures_once_counted(settings, versions: list[str], pinned: dict):
     deadline = time.monotonic() + 10
     while True:
         status = get_canary(settings, "songs").status
-        counted = status.primary.requests >= versions.count("1") and (
-            status.canary.requests >= versions.count("2")
+        counted = status.primary.requests >= versions.count("1") + pinned["1"] and (
+            status.canary.requests >= versions.count("2") + pinned["2"]
         )
         if counted or time.monotonic() > deadline:
             return status
@@ -157,9 +167,36 @@ def test_promotion_and_rollback_lose_no_request_under_load(settings, bundle, oth
             assert answer.headers[VERSION_HEADER] == answer.json()["model_version"] == winner
         deployment = get_deployment(settings, "songs")
         assert deployment.ready and deployment.version == winner
+        served = other_bundle if promote else bundle
+        assert deployment.served_bundle == str(served.path.resolve())
+        # gRPC is not split: it is the serving version's own server, now the winner's.
+        winner_job = canary_job if promote else primary
+        assert deployment.grpc_address.endswith(f":{read_status(winner_job.dir)['grpc_port']}")
         assert get_canary(settings, "songs") is None
         with pytest.raises(DeploymentError, match="no canary"):
             promote_canary(settings, "songs")
     finally:
         stop_deployment(settings, "songs")
     assert not primary.is_alive() and not canary_job.is_alive()
+
+
+@pytest.mark.slow
+def test_replacing_a_deployment_during_a_canary_replaces_both_versions(
+    settings, bundle, other_bundle
+):
+    deploy_local(settings, "songs", bundle_dir=bundle.path, version="1")
+    try:
+        start_canary(settings, "songs", percent=20, bundle_dir=other_bundle.path, version="2")
+        primary, canary_job = _jobs(settings, "songs")
+        replaced = replace_deployment(settings, "songs", bundle_dir=other_bundle.path, version="3")
+        assert replaced.ready and replaced.version == "3"
+        assert get_canary(settings, "songs") is None
+        assert not primary.is_alive() and not canary_job.is_alive()
+        answer = requests.post(
+            endpoint_of(settings, "songs") + "/v2/models/songs/infer",
+            json=workshop_request(song_rows(1)),
+            timeout=10,
+        )
+        assert answer.json()["model_version"] == "3"
+    finally:
+        stop_deployment(settings, "songs")
