@@ -411,11 +411,18 @@ def run_router(
         for d in upstream_job_dirs
     ]
 
+    last: list[dict] = [{}]
+
     def report(**changes) -> None:
-        if job_dir is not None:
-            write_json_atomic(job_dir / CANARY_FILE, asdict(router.status()))
-            serving = served[1] if router.percent >= 100 else served[0]
-            report_server_status(job_dir, version=router.serving_version, **{**serving, **changes})
+        """Write the figures and the status, only when something changed (an idle router
+        writes nothing)."""
+        figures = asdict(router.status())
+        if job_dir is None or (figures == last[0] and not changes):
+            return
+        last[0] = figures
+        write_json_atomic(job_dir / CANARY_FILE, figures)
+        serving = served[1] if router.percent >= 100 else served[0]
+        report_server_status(job_dir, version=router.serving_version, **{**serving, **changes})
 
     report(state="ready", pid=os.getpid(), host=host, port=server.server_address[1],
            endpoint=endpoint, model=name)  # fmt: skip
