@@ -9,13 +9,15 @@ from jukebox.config import load_settings
 from jukebox.errors import JukeboxError
 from jukebox.registry.register import exported_bundles
 from jukebox.registry.versions import get_version, list_all_versions
-from jukebox.serving import deploy, kserve
+from jukebox.serving import canary, deploy, kserve
 from jukebox.serving.loadtest import MAX_USERS, run_load, song_requests, workshop_request
 from jukebox.serving.workers import worker_limit
 from jukebox.ui.deploy import (
+    canary_table,
     curl_example,
     deployable_versions,
     deployments_table,
+    disagreement_sentence,
     first_not_deployed,
     grpc_example,
     infer_url,
@@ -257,6 +259,16 @@ with kserve_tab:
     with_runtime = right.checkbox(
         "Include the OVMS serving runtime", value=True, help="Needed once per project."
     )
+    k_canary = st.number_input(
+        "Canary traffic %",
+        0,
+        100,
+        None,
+        key="k_canary",
+        help="Applied over a running InferenceService (Serverless), the new model gets this "
+        "share of the traffic and the last ready revision the rest; 100 promotes it. Empty: all "
+        "traffic at once.",
+    )
     payload_logging = st.checkbox(
         "Log every inference for monitoring",
         value=True,
@@ -285,6 +297,7 @@ with kserve_tab:
         token_auth=token_auth,
         payload_logging=payload_logging,
         logger_url=kserve.monitoring_url(k_namespace.strip() or None, settings),
+        canary_traffic_percent=None if k_canary is None else int(k_canary),
     )
     manifests = []
     if not (options.storage_key and options.storage_path) and not options.storage_uri:
@@ -362,6 +375,67 @@ else:
             st.error(str(error))
         else:
             done(f"{selected.name} is stopped.")
+    running_canary = canary.get_canary(settings, selected.name)
+    if running_canary:
+        status = running_canary.status
+        st.markdown(
+            f"**Canary:** version {running_canary.canary_version} answers "
+            f"{status.canary_percent:g} % of {selected.name}'s requests, version "
+            f"{running_canary.primary_version} the rest. Each answer names its version "
+            f"(header `{canary.VERSION_HEADER}` and `model_version`)."
+        )
+        st.dataframe(canary_table(status), hide_index=True, width="stretch")
+        st.caption(disagreement_sentence(status))
+        left, middle, right = st.columns(3)
+        left.button("Refresh figures", key="canary_refresh")
+        if middle.button(
+            f"Promote version {running_canary.canary_version}", type="primary", key="promote"
+        ):
+            try:
+                canary.promote_canary(settings, selected.name)
+            except JukeboxError as error:
+                st.error(str(error))
+            else:
+                done(f"{selected.name} now serves version {running_canary.canary_version} only.")
+        if right.button(f"Roll back to version {running_canary.primary_version}", key="rollback"):
+            try:
+                canary.rollback_canary(settings, selected.name)
+            except JukeboxError as error:
+                st.error(str(error))
+            else:
+                done(f"{selected.name} serves version {running_canary.primary_version} again.")
+    elif selected.ready:
+        with st.expander("Start a canary"):
+            st.caption(
+                "Serve the version chosen above beside this one with a share of the traffic, "
+                "compare them, then promote it or roll it back; no request is refused."
+            )
+            percent = st.slider("Canary's share of the traffic (%)", 1, 99, 20, key="canary_pct")
+            same = choice is not None and str(choice["version"]) == selected.version
+            if same:
+                st.caption(f"{selected.name} already serves version {selected.version}.")
+            if st.button(
+                f"Start {choice['label']} as a canary" if choice else "Start a canary",
+                disabled=choice is None or same,
+                key="start_canary",
+            ):
+                with st.status(f"Starting a canary of {selected.name}…", expanded=True) as box:
+                    try:
+                        canary.start_canary(
+                            settings,
+                            selected.name,
+                            percent=percent,
+                            on_progress=lambda state: box.write(PROGRESS.get(state, state)),
+                            **{k: choice[k] for k in ("model", "version", "bundle_dir")},
+                        )
+                    except JukeboxError as error:
+                        box.update(label="The canary did not start", state="error")
+                        st.error(str(error))
+                    else:
+                        done(
+                            f"{choice['label']} answers {percent} % of {selected.name}'s "
+                            "requests as a canary."
+                        )
     if selected.ready:
         with st.expander("Call it from code"):
             st.markdown("REST (Open Inference Protocol v2, as KServe and OpenVINO Model Server)")

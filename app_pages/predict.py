@@ -34,6 +34,7 @@ from jukebox.serving.deploy import deploy_and_record, list_deployments, propose_
 from jukebox.serving.prediction import (
     Prediction,
     Target,
+    answered_by_sentence,
     curl_command,
     deployment_targets,
     predict,
@@ -400,6 +401,8 @@ def ask(target: Target, songs: list[dict], fresh: bool) -> Prediction | None:
     answer = cache[question]
     for note in answer.notes:
         st.info(note)
+    if said := answered_by_sentence(answer):  # a canary's deployment answers with two versions
+        st.caption(said)
     return answer
 
 

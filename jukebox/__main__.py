@@ -21,6 +21,7 @@ COMMAND_GROUPS = (
     "explain",
     "loadtest",
     "scan",
+    "canary",
 )
 
 

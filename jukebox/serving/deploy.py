@@ -488,7 +488,9 @@ def replace_deployment(
         log=log,
         workers=workers,
     )
-    write_json_atomic(path, {**old, **fields, "replaced_job_id": old["job_id"]})
+    # A canary's router and its servers are replaced too: the new record has neither.
+    kept = {k: v for k, v in old.items() if k not in ("canary", "upstream_job_ids")}
+    write_json_atomic(path, {**kept, **fields, "replaced_job_id": old["job_id"]})
     if on_progress:
         on_progress("switched")
     # Clients that read the old endpoint just before the switch finish within the grace period.
@@ -496,6 +498,7 @@ def replace_deployment(
     old_job = _job(settings, old["job_id"])
     if old_job is not None:
         stop_job(old_job)
+    _stop_upstreams(settings, old)
     return get_deployment(settings, name)
 
 
@@ -536,8 +539,18 @@ def stop_deployment(settings: Settings, name: str, *, forget: bool = True) -> No
     job = _job(settings, record["job_id"])
     if job is not None:
         stop_job(job)
+    _stop_upstreams(settings, record)
     if forget:
         path.unlink(missing_ok=True)
+
+
+def _stop_upstreams(settings: Settings, record: dict) -> None:
+    """Stop the servers a canary router forwarded to (:mod:`jukebox.serving.canary`), once the
+    router itself has stopped: they serve nobody else."""
+    for job_id in record.get("upstream_job_ids", []):
+        job = _job(settings, job_id)
+        if job is not None:
+            stop_job(job)
 
 
 # --- the model registry -------------------------------------------------------------------------

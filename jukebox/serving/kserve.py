@@ -16,6 +16,9 @@ What the dashboard writes, and so what this module writes:
   ``modelFormat: {name: onnx, version: "1"}``, the ``runtime`` (a ServingRuntime of OVMS), the
   storage (``storage: {key: <data connection>, path: models/<name>}``, or ``storageUri``) and
   ``resources``;
+- ``spec.predictor.canaryTrafficPercent`` when a canary share is set (Serverless only): applied
+  over a running InferenceService, the new predictor gets that percent of the traffic and the
+  last ready revision the rest; setting it to 100 promotes the canary (KServe's canary rollout);
 - ``spec.predictor.logger: {mode: all, url: ...}``: KServe's payload logger, which sends every
   request and response as a CloudEvent to the monitoring service, as OpenShift AI wires TrustyAI
   (the ``TRUSTYAI_URL`` setting, else the TrustyAI service of the namespace,
@@ -112,6 +115,10 @@ class KServeOptions:
     logger_url: str | None = None
     """Where the logger sends them; None: :func:`monitoring_url` of the namespace."""
     logger_mode: str = "all"
+    canary_traffic_percent: int | None = None
+    """With a number, applying the manifest to an existing InferenceService rolls the new
+    predictor out as a canary with that share of the traffic (KServe keeps the last ready
+    revision for the rest); 100 promotes it. None: all traffic to the new revision at once."""
 
 
 def monitoring_url(namespace: str | None, settings=None) -> str:
@@ -151,6 +158,7 @@ def _check(options: KServeOptions) -> None:
     if options.deployment_mode not in DEPLOYMENT_MODES:
         raise KServeError(f"The deployment mode must be one of {', '.join(DEPLOYMENT_MODES)}.")
     _check_scaling(options)
+    _check_canary(options)
     if not (options.storage_key and options.storage_path) and not options.storage_uri:
         raise KServeError("Say where the model is: a data connection and a path, or a storage URI.")
     if options.payload_logging and options.logger_mode not in LOGGER_MODES:
@@ -203,6 +211,21 @@ def _check_scaling(options: KServeOptions) -> None:
             raise KServeError(
                 f"A {metric} target is a percent of the request, 1 to 100, not {target}."
             )
+
+
+def _check_canary(options: KServeOptions) -> None:
+    percent = options.canary_traffic_percent
+    if percent is None:
+        return
+    if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+        raise KServeError(
+            f"A canary's share of the traffic is a whole percent, 0 to 100, not {percent!r}."
+        )
+    if options.deployment_mode != "Serverless":
+        raise KServeError(
+            "KServe splits traffic between revisions only in Serverless mode (Knative): deploy "
+            "Serverless to roll out a canary, or leave the canary share empty."
+        )
 
 
 def scaling_fields(options: KServeOptions) -> dict:
@@ -259,6 +282,8 @@ def build_inference_service(options: KServeOptions) -> dict:
     if options.namespace:
         metadata["namespace"] = options.namespace
     predictor: dict = scaling_fields(options)
+    if options.canary_traffic_percent is not None:
+        predictor["canaryTrafficPercent"] = options.canary_traffic_percent
     if options.payload_logging:
         predictor["logger"] = {
             "mode": options.logger_mode,

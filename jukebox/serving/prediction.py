@@ -74,6 +74,21 @@ class Prediction:
     def infer_url(self) -> str:
         return self.target.infer_url
 
+    @property
+    def answered_by(self) -> str | None:
+        """The version that answered, as the answer's OIP ``model_version`` says: behind a
+        canary router a deployment's answers come from either of two versions."""
+        version = self.response.get("model_version")
+        return None if version is None else str(version)
+
+
+def answered_by_sentence(prediction: Prediction) -> str | None:
+    """``Answered by songs version 2.``; None when the server did not say."""
+    version = prediction.answered_by
+    if version is None:
+        return None
+    return f"Answered by {prediction.target.model_name} version {version}."
+
 
 def predict(
     target: Target, songs: Sequence[Mapping[str, float]], timeout: float = 5.0

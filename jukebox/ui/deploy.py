@@ -202,3 +202,35 @@ def infer_url(deployment: Deployment) -> str:
     from jukebox.serving.client import base_url, model_path
 
     return base_url(deployment.endpoint) + model_path(deployment.name) + "/infer"
+
+
+def canary_table(status) -> pd.DataFrame:
+    """The primary and the canary side by side, one row each, from a router's
+    :class:`~jukebox.serving.canary.CanaryStatus`: share of traffic, requests, errors, latency."""
+    rows = []
+    for figures in (status.primary, status.canary):
+        if figures is None:
+            continue
+        share = status.canary_percent if figures.role == "canary" else 100 - status.canary_percent
+        rows.append(
+            {
+                "Version": figures.version,
+                "Role": figures.role,
+                "Traffic %": round(share, 1),
+                "Requests": figures.requests,
+                "Errors": figures.errors,
+                "p50 ms": None if figures.p50_ms is None else round(figures.p50_ms, 2),
+                "p99 ms": None if figures.p99_ms is None else round(figures.p99_ms, 2),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def disagreement_sentence(status) -> str:
+    """How often the two versions disagree on the top country, in words."""
+    if not status.compared:
+        return "No request has been compared between the two versions yet."
+    return (
+        f"The two versions disagree on the top country for {status.disagreed} of "
+        f"{status.compared} songs compared ({status.disagreement:.1%})."
+    )

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from jukebox.jobs import list_jobs
 from jukebox.serving import deploy
+from tests.serving.conftest import song_rows, workshop_request
 
 # Every test here starts the embedded registry (the autouse fixture) and most a server.
 pytestmark = pytest.mark.slow
@@ -98,6 +99,44 @@ def test_deploy_a_registered_version_see_it_replace_it_and_stop_it(registered):
     assert "Nothing is deployed locally yet." in texts(at.info)
 
 
+def test_a_canary_runs_beside_the_serving_version_and_is_promoted(registered):
+    at = run_page()
+    at.button(key="deploy_local").click().run()  # songs serves version 1
+    assert not at.error, texts(at.error)
+    at.selectbox[1].select_index(1).run()  # version 2 is the candidate
+    assert at.button(key="start_canary").label == "Start songs version 2 as a canary"
+    at.slider(key="canary_pct").set_value(30).run()
+    at.button(key="start_canary").click().run()
+    assert not at.error, texts(at.error)
+    assert "songs version 2 answers 30 % of songs's requests as a canary" in texts(at.success)
+    # Requests through the deployment's endpoint reach both versions, each named.
+    endpoint = deploy.endpoint_of(registered, "songs")
+    seen = set()
+    for _ in range(40):
+        answer = requests.post(
+            endpoint + "/v2/models/songs/infer", json=workshop_request(song_rows(1)), timeout=10
+        )
+        seen.add(answer.headers["Jukebox-Served-Version"])
+    assert seen == {"1", "2"}
+    at.button(key="canary_refresh").click().run()
+    side_by_side = at.dataframe[1].value
+    assert list(side_by_side["Version"]) == ["1", "2"]
+    assert list(side_by_side["Traffic %"]) == [70.0, 30.0]
+    assert side_by_side["Requests"].sum() >= 40 and side_by_side["Errors"].sum() == 0
+    assert "disagree on the top country" in texts(at.caption) or "No request" in texts(at.caption)
+
+    at.button(key="promote").click().run()
+    assert not at.error, texts(at.error)
+    assert "songs now serves version 2 only" in texts(at.success)
+    assert at.dataframe[0].value["Serves"].iloc[0] == "songs v2"
+    answer = requests.post(
+        endpoint + "/v2/models/songs/infer", json=workshop_request(song_rows(1)), timeout=10
+    )
+    assert answer.json()["model_version"] == "2"
+    # The candidate is what it serves now: no canary of itself is offered.
+    assert at.button(key="start_canary").disabled
+
+
 def test_an_exported_bundle_deploys_and_a_bad_name_is_a_sentence(registered):
     at = run_page()
     at.radio[0].set_value("Exported bundle").run()
@@ -145,6 +184,10 @@ def test_kserve_yaml_preview_and_apply_without_a_cluster(registered):
     assert {
         k: predictor[k] for k in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")
     } == {"minReplicas": 0, "maxReplicas": 5, "scaleMetric": "concurrency", "scaleTarget": 8}
+    at.number_input(key="k_canary").set_value(20).run()
+    yaml_text = next(c.value for c in at.code if "InferenceService" in c.value)
+    predictor = yaml.safe_load(yaml_text.split("---")[-1])["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 20
     at.number_input(key="k_min").set_value(7).run()  # above the max: the page says so
     assert "at least the minimum (7)" in texts(at.error)
     at.number_input(key="k_min").set_value(1).run()

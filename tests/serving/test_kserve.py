@@ -400,3 +400,30 @@ def test_a_raw_deployment_scales_on_cpu():
 def test_invalid_scaling_is_refused_with_a_sentence(change, words):
     with pytest.raises(KServeError, match=words):
         build_inference_service(options(**change))
+
+
+# --- canary rollouts ----------------------------------------------------------------------------
+
+
+def test_a_canary_share_is_written_as_kserves_canary_traffic_percent():
+    """``ComponentExtensionSpec.CanaryTrafficPercent``, ``json:"canaryTrafficPercent,omitempty"``
+    (an integer) in kserve/kserve ``pkg/apis/serving/v1beta1/component.go``, under
+    ``spec.predictor``."""
+    manifest = build_inference_service(options(canary_traffic_percent=20))
+    assert manifest["spec"]["predictor"]["canaryTrafficPercent"] == 20
+    assert "canaryTrafficPercent: 20\n" in to_yaml(manifest)
+    assert "canaryTrafficPercent" not in build_inference_service(options())["spec"]["predictor"]
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"canary_traffic_percent": 101}, "0 to 100"),
+        ({"canary_traffic_percent": -1}, "0 to 100"),
+        ({"canary_traffic_percent": 12.5}, "whole percent"),
+        ({"canary_traffic_percent": 20, "deployment_mode": "RawDeployment"}, "Serverless"),
+    ],
+)
+def test_an_invalid_canary_share_is_refused_with_a_sentence(change, words):
+    with pytest.raises(KServeError, match=words):
+        build_inference_service(options(**change))

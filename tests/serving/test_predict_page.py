@@ -306,6 +306,9 @@ def test_one_song_on_two_model_versions_side_by_side(home, servers):
     assert shown_countries(at, 0) == server_ranking(servers["v1"], song)
     assert shown_countries(at, 1) == server_ranking(servers["v2"], song)
     assert len(at.code) >= 4  # request and response of each model
+    # Each answer says which version gave it (behind a canary, a deployment has two).
+    captions = " ".join(c.value for c in at.caption)
+    assert "Answered by tiny version 1." in captions and "Answered by tiny version 2." in captions
 
 
 @pytest.mark.slow

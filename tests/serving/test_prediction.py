@@ -8,7 +8,7 @@ import pytest
 
 from jukebox.data.schema import FEATURES
 from jukebox.serving.client import ServingError, rows_frame
-from jukebox.serving.prediction import Target, curl_command, predict
+from jukebox.serving.prediction import Target, answered_by_sentence, curl_command, predict
 from jukebox.ui.song_words import PRESETS
 from tests.bundles import tiny_preprocessing
 from tests.serving.conftest import LABELS, MODEL
@@ -40,6 +40,9 @@ def test_predict_sends_raw_rows_and_scales_only_for_a_model_from_elsewhere(url):
     sent = {i["name"]: i["data"][0] for i in raw.request["inputs"]}
     assert sent == pytest.approx(song)
     assert list(raw.probabilities[0]) == list(LABELS)
+    # The answer names the version that gave it (the served model's version is "1").
+    assert raw.answered_by == "1"
+    assert answered_by_sentence(raw) == f"Answered by {MODEL} version 1."
 
     scaling = tiny_preprocessing()
     scaled = predict(Target(url, MODEL, scaling=scaling, training=scaling), [song])
