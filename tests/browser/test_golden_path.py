@@ -283,14 +283,6 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     assert "How acoustic?" in drift_chart.first.inner_text()
     step_done("monitor", drifted)
 
-    # 7. Stop the deployment through the Deploy page.
-    go_to(page, "Deploy")
-    page.get_by_role("button", name="Stop").click()
-    page.get_by_text(re.compile(r"is stopped\.")).wait_for(timeout=120_000)
-    wait_until_idle(page)
-    page.get_by_text("Nothing is deployed locally yet.").wait_for(timeout=60_000)
-    step_done("stopped")
-
     # 8. Run the training pipeline on the current data set: it registers the next version,
     #    which links back to the run.
     go_to(page, "Pipelines")
@@ -318,6 +310,35 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     wait_until_idle(page, timeout=120)
     page.get_by_text(f"Made by pipeline run {run_id}").wait_for(timeout=60_000)
     step_done("registry-run-link")
+
+    # 9. Roll the pipeline's version 2 out as a canary beside version 1, and promote it.
+    go_to(page, "Deploy")
+    choice(page, "Version (production first)").click()
+    page.get_by_role("option", name=re.compile(r"^2 · ")).click()
+    wait_until_idle(page)
+    page.get_by_text("Start a canary").click()
+    start = page.get_by_role("button", name=f"Start {MODEL} version 2 as a canary")
+    start.wait_for(timeout=60_000)
+    wait_until_idle(page)  # a click during a rerun is lost
+    start.click()
+    page.get_by_text(re.compile(rf"answers 20 % of {MODEL}'s requests as a canary")).wait_for(
+        timeout=SLOW
+    )
+    wait_until_idle(page, timeout=120)
+    promote = page.get_by_role("button", name="Promote version 2")
+    promote.wait_for(timeout=60_000)
+    promote.click()
+    page.get_by_text(f"{MODEL} now serves version 2 only.").wait_for(timeout=SLOW)
+    wait_until_idle(page, timeout=120)
+    step_done("canary-promoted")
+
+    # 10. Stop the deployment through the Deploy page.
+    go_to(page, "Deploy")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile(r"is stopped\.")).wait_for(timeout=120_000)
+    wait_until_idle(page)
+    page.get_by_text("Nothing is deployed locally yet.").wait_for(timeout=60_000)
+    step_done("stopped")
 
     print("golden path timings (s):", {k: round(v, 1) for k, v in timings.items()})
 
