@@ -250,22 +250,30 @@ class Registry:
             _, current_parent = self.store.load(
                 connection, "artifact", str(artifact_id), "artifact"
             )
-            if current_parent not in (None, parent_id):
-                raise BadRequest(
-                    f"artifact {artifact_id} belongs to {_label(parent_kind)} {current_parent}"
+            if current_parent in (None, parent_id):
+                connection.execute(
+                    "UPDATE resource SET parent_id = ? WHERE id = ?",
+                    (int(parent_id), int(artifact_id)),
                 )
-            connection.execute(
-                "UPDATE resource SET parent_id = ? WHERE id = ?", (int(parent_id), int(artifact_id))
-            )
+            else:
+                # Already another's (a version's artifact logged under the run that made it):
+                # attributed to this parent too, as upstream's Attribution links one artifact
+                # to several contexts.
+                connection.execute(
+                    "INSERT OR IGNORE INTO attribution (parent_id, child_id) VALUES (?, ?)",
+                    (int(parent_id), int(artifact_id)),
+                )
         updated = self.update("artifact", str(artifact_id), body)
         if parent_kind != "experiment_run":
             return updated, False
         with self.store.write() as connection:
             run, _ = self.store.load(connection, parent_kind, parent_id, _label(parent_kind))
-            document, _ = self.store.load(connection, "artifact", str(artifact_id), "artifact")
+            document, own_parent = self.store.load(
+                connection, "artifact", str(artifact_id), "artifact"
+            )
             _mark_run(document, run)
             updated = self.store.replace(
-                connection, document, parent_id=parent_id, label=_label("artifact")
+                connection, document, parent_id=own_parent, label=_label("artifact")
             )
             self._record_metric_history(connection, updated, run)
         return updated, False

@@ -57,6 +57,13 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS resource_by_update ON resource (kind, parent_id, update_time, id)",
 )
 COLUMNS = "id, kind, parent_id, name, external_id, artifact_type, create_time, update_time, body"
+# A resource has one parent (``parent_id``); an artifact may also be *attributed* to more, as
+# upstream's Attribution table allows: a model version's artifact logged under the run that made
+# it belongs to both, and is listed under each.
+ATTRIBUTION = (
+    "CREATE TABLE IF NOT EXISTS attribution (parent_id INTEGER NOT NULL, child_id INTEGER NOT NULL,"
+    " PRIMARY KEY (parent_id, child_id))"
+)
 
 # orderBy values, as upstream's internal/platform/db/scopes/paginate.go (AllowedOrderByColumns)
 # accepts them, lower-case "id" included. Any other orderBy, and a sortOrder other than ASC or
@@ -112,8 +119,8 @@ def _upgrade(connection: sqlite3.Connection) -> None:
             else:
                 connection.execute(TABLE.format(name="resource"))
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        for index in INDEXES:
-            connection.execute(index)
+        for statement in (*INDEXES, ATTRIBUTION):
+            connection.execute(statement)
     except BaseException:
         connection.execute("ROLLBACK")
         raise
@@ -361,8 +368,8 @@ def _filters(
             where += f" AND {column} = ?"
             params += (value,)
     if parent_id is not None:
-        where += " AND parent_id = ?"
-        params += (_int_id(parent_id),)
+        where += " AND (parent_id = ? OR id IN (SELECT child_id FROM attribution WHERE parent_id = ?))"
+        params += (_int_id(parent_id), _int_id(parent_id))
     return where, params
 
 

@@ -35,11 +35,12 @@ bd07139a60e2e019654467997082a6c3cf70b8f5 (2026-04-29, the commit whose OpenAPI d
   (``internal/platform/db/``), update bodies without output-only fields, the metric history's
   name filter matching a part of the name.
 
-The client itself is not used: it is not on PyPI (the newest release there, ``model-registry``
-0.3.18, exercised in ``test_official_client.py``, has no experiment or run API and uses the paths
-``/api/model_registry/v1``), so it cannot be installed here. Its requests are replayed as plain
-HTTP, byte for byte as it serialises them (checked once by recording the requests of that
-commit's client against this server), and each test asserts what the client reads from the
+The client of that commit is not on PyPI: the releases there that carry the experiments API
+end with ``model-registry`` 0.3.14, the project's pin, which ``tests/registry/test_experiments.py``
+drives against this server (0.3.15 to 0.3.18 dropped it and moved to ``/api/model_registry/v1``).
+So the newest client's requests are replayed here as plain HTTP, byte for byte as it serialises
+them (checked once by recording the requests of that commit's client against this server), and
+each test asserts what the client reads from the
 answers: status codes, fields and their JSON types (its pydantic models are strict: ids and times
 are strings, a metric's step an integer), the ids that link resources, and the order and
 completeness of what its pager yields.

@@ -1,6 +1,5 @@
 """Serving environments, inference services and serves (what the Deploy page records), through
-the official package's generated API; experiments and runs through plain HTTP, since client
-0.3.18 has no methods for them."""
+the official package's generated API."""
 
 from __future__ import annotations
 
@@ -30,7 +29,9 @@ def deployed(client, name):
         client,
         lambda api: api.create_serving_environment(ServingEnvironmentCreate(name=f"env-{name}")),
     )
-    service = run_api(
+    # Client 0.3.14's generated API reads only a 200 as the created service; upstream's server
+    # (and this one) answers 201, so the client returns None and the service is found by name.
+    run_api(
         client,
         lambda api: api.create_inference_service(
             InferenceServiceCreate(
@@ -42,6 +43,7 @@ def deployed(client, name):
             )
         ),
     )
+    service = run_api(client, lambda api: api.find_inference_service(name=f"svc-{name}"))
     return model, v1, environment, service
 
 
