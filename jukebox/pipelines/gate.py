@@ -50,3 +50,47 @@ def production_gate(accuracy: float, model_name: str, tolerance: float, settings
         production.version,
         baseline,
     )
+
+
+@dataclass(frozen=True)
+class GatedRegistration:
+    """What registering through the gate did: the gate's verdict, and the version if it passed."""
+
+    gate: Gate
+    version: str | None = None
+
+    @property
+    def registered(self) -> bool:
+        return self.version is not None
+
+
+def register_through_gate(
+    settings: Settings,
+    bundle_dir,
+    model_name: str,
+    *,
+    tolerance: float = 0.01,
+    version: str | None = None,
+    **registration,
+) -> GatedRegistration:
+    """Register the exported bundle in ``bundle_dir`` as the next version of ``model_name``
+    (or ``version``) if its test accuracy passes :func:`production_gate`, as the training
+    pipeline does; ``registration`` goes on to ``register_bundle`` (``run_id``, ``trigger``…).
+
+    A bundle whose training was an experiment run is linked to its run on registration.
+    """
+    from jukebox.model.bundle import read_bundle
+    from jukebox.registry.register import register_bundle
+    from jukebox.registry.versions import suggest_next_version
+
+    bundle = read_bundle(bundle_dir)
+    if bundle.report is None:
+        from jukebox.model.bundle import BundleError
+
+        raise BundleError(f"{bundle_dir} has no report: it cannot be held against production.")
+    gate = production_gate(bundle.report.evaluation.accuracy, model_name, tolerance, settings)
+    if not gate.passed:
+        return GatedRegistration(gate)
+    version = version or suggest_next_version(model_name, settings)
+    info = register_bundle(bundle_dir, model_name, version, settings=settings, **registration)
+    return GatedRegistration(gate, info.version)

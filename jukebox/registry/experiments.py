@@ -16,14 +16,17 @@ versions: custom properties ``jukebox.source`` (``page``, ``cli``, ``pipeline``,
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jukebox.config import Settings
 from jukebox.registry import official_api
 from jukebox.registry.connection import connect, official_errors
+from jukebox.registry.errors import RegistryError
 
 DEFAULT_EXPERIMENT = "jukebox"
 """Where trainings go unless told otherwise: a search logs its trials to an experiment of its own."""
@@ -254,3 +257,58 @@ def metric_history(settings: Settings, run_id: str) -> dict[str, list[tuple[int,
         # The newest value logged for a step wins (a metric logged twice at one step).
         history.setdefault(entry.name, {})[int(entry.step or 0)] = float(entry.value)
     return {name: sorted(steps.items()) for name, steps in history.items()}
+
+
+class RunLogger:
+    """A training listener that logs each finished epoch's figures to a run (step = epoch).
+
+    The registry failing mid-training does not stop the training: the first error is kept in
+    ``error`` (a sentence), and nothing more is sent.
+    """
+
+    def __init__(self, settings: Settings, run: RunRef) -> None:
+        self.settings = settings
+        self.run = run
+        self.epochs = 0
+        self.error: str | None = None
+
+    def __call__(self, event) -> None:  # a jukebox.model.fit.TrainingEvent
+        if event.kind != "epoch_end" or self.error is not None:
+            return
+        self.epochs = event.epoch
+        try:
+            log_metrics(self.settings, self.run, {"loss": event.loss, **event.metrics}, event.epoch)
+        except RegistryError as error:
+            self.error = f"The run stopped being tracked: {error}"
+
+
+@contextmanager
+def tracked_run(
+    settings: Settings,
+    *,
+    params: Mapping[str, Any],
+    source: str,
+    experiment: str = DEFAULT_EXPERIMENT,
+    name: str | None = None,
+    data_version: str | None = None,
+) -> Iterator[RunLogger]:
+    """A run for one training: yields its :class:`RunLogger` (pass it to the training as a
+    listener; ``.run`` is the :class:`RunRef`). Leaving the block with an error ends the run
+    ``FAILED`` (``KILLED`` for an interrupt); otherwise the caller ends it with
+    :func:`finish_run`, which holds the final figures and the bundle."""
+    run = start_run(
+        settings,
+        params=params,
+        source=source,
+        experiment=experiment,
+        name=name,
+        data_version=data_version,
+    )
+    logger = RunLogger(settings, run)
+    try:
+        yield logger
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt | SystemExit) else "FAILED"
+        with contextlib.suppress(RegistryError):
+            finish_run(settings, run, status)
+        raise
