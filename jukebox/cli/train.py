@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jukebox.model.network import ROWS, ParamsError, TrainingParams
+from jukebox.model.network import ROWS, SCALINGS, ParamsError, TrainingParams
 
 if TYPE_CHECKING:
     from jukebox.data.songdata import SongData
@@ -49,6 +49,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.rows,
         help="one training row per song, weighted by its chart rows (same loss, far fewer "
         "rows), or every chart row as in the workshop",
+    )
+    hyper.add_argument(
+        "--scaling",
+        choices=SCALINGS,
+        default=_DEFAULTS.scaling,
+        help="each feature through its training quantiles onto a normal score, or min-max",
     )
     hyper.add_argument(
         "--early-stopping",
@@ -113,6 +119,7 @@ def params_from(args: argparse.Namespace) -> TrainingParams:
         depth=args.depth,
         seed=args.seed,
         rows=args.rows,
+        scaling=args.scaling,
         early_stopping=args.early_stopping,
         patience=args.patience,
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from jukebox.data.preparation import Prepared
 from jukebox.errors import JukeboxError
-from jukebox.model.network import TrainingParams, build_model, set_determinism
+from jukebox.model.network import TrainingParams, build_model, quantile_scaling, set_determinism
 
 if TYPE_CHECKING:
     import keras
@@ -239,13 +239,14 @@ def train(
     listeners = list(listeners)
     _refuse_non_finite(prepared)
     set_determinism(params.seed)
-    model = build_model(prepared.preprocessing(), params)
+    x_songs, counts = song_table(
+        prepared.x_train, prepared.y_train, prepared.songs_train, prepared.n_classes
+    )
+    quantiles = quantile_scaling(x_songs) if params.scaling == "quantile" else None
+    model = build_model(prepared.preprocessing(), params, quantiles)
     has_validation = len(prepared.y_val) > 0
     if params.rows == "songs":
         compile_for_songs(model, params, prepared.n_classes)
-        x_songs, counts = song_table(
-            prepared.x_train, prepared.y_train, prepared.songs_train, prepared.n_classes
-        )
         n_rows = len(counts)
         train_data = make_song_dataset(prepared, x_songs, counts, params.batch_size, params.seed)
         validation = _song_validation(prepared) if has_validation else None

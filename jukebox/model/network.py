@@ -16,6 +16,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from jukebox.errors import JukeboxError
 
 if TYPE_CHECKING:
@@ -39,6 +41,10 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "seed": (0, 2**31 - 1, "random seed"),
     "patience": (1, 100, "epochs without a better validation loss before training stops"),
 }
+SCALINGS = ("quantile", "min-max")
+"""How the network's first layers bring raw features to a common scale: each feature mapped
+through its training quantiles onto a normal score (the default), or min-max onto [0, 1]."""
+QUANTILE_KNOTS = 101
 ROWS = ("songs", "chart rows")
 """How training walks the data: one row per song (its chart rows per country as weights; the
 default) or every chart row, the workshop's way. Both minimise the same loss."""
@@ -65,6 +71,7 @@ class TrainingParams:
     depth: int = 4
     seed: int = 42
     rows: str = "songs"
+    scaling: str = "quantile"
     early_stopping: bool = True
     patience: int = 3
 
@@ -100,6 +107,11 @@ def validation_problems(values: dict[str, Any]) -> list[str]:
     """One sentence per parameter out of range, saying what to change; empty when all are fine."""
     problems = []
     integer = set(_INTEGERS)
+    if "scaling" in values and values["scaling"] not in SCALINGS:
+        problems.append(
+            f"scaling must be one of {', '.join(repr(s) for s in SCALINGS)} (features through "
+            f"their training quantiles, or min-max); got {values['scaling']!r}."
+        )
     if "rows" in values and values["rows"] not in ROWS:
         problems.append(
             f"rows must be one of {', '.join(repr(r) for r in ROWS)} (one training row per song, "
@@ -126,14 +138,80 @@ def validation_problems(values: dict[str, Any]) -> list[str]:
     return problems
 
 
-def build_model(preprocessing: Preprocessing, params: TrainingParams | None = None) -> keras.Model:
-    """The classifier: named raw inputs -> concat -> min-max scaling -> dense ReLU -> softmax.
+@dataclass(frozen=True, eq=False)
+class QuantileScaling:
+    """Each feature's training quantiles (``knots``, increasing raw values) and the normal scores
+    they map to (``scores``): the piecewise-linear map the ``quantile`` scaling puts in the graph.
 
-    The scaling is a built-in Keras ``Rescaling`` layer with fixed per-feature constants,
-    ``x * scale + offset``, exactly scikit-learn's MinMaxScaler transform; as constants (not
-    weights) they become part of the ONNX graph, and ``model.keras`` loads without custom code.
-    The constants come from :meth:`Preprocessing.scale_constants`, the one definition of the
-    scaling in Jukebox.
+    Skewed features (instrumentalness is 0 for half the songs and spreads over six orders of
+    magnitude above) keep their detail this way; after min-max scaling most of their songs sit
+    within 1e-3 of zero, where the first layer cannot tell them apart.
+    """
+
+    knots: tuple[tuple[float, ...], ...]
+    scores: tuple[tuple[float, ...], ...]
+
+
+def quantile_scaling(x: np.ndarray, n_knots: int = QUANTILE_KNOTS) -> QuantileScaling:
+    """Fit the quantile map on the rows ``x`` (one row per training song, raw values).
+
+    A value shared by a range of quantiles (a spike, like instrumentalness 0) becomes one knot at
+    the middle of that range; scores are normal quantiles clipped to about ±3.1, and a feature with
+    a single value maps to 0. Beyond the training range the map is flat.
+    """
+    from statistics import NormalDist
+
+    normal = NormalDist()
+    probabilities = np.linspace(0.0, 1.0, n_knots)
+    knots, scores = [], []
+    for column in np.asarray(x, dtype=np.float64).T:
+        values, first = np.unique(np.quantile(column, probabilities), return_index=True)
+        last = np.r_[first[1:] - 1, len(probabilities) - 1]
+        middle = np.clip((probabilities[first] + probabilities[last]) / 2, 0.001, 0.999)
+        if len(values) == 1:
+            knots.append((float(values[0]),) * 2)
+            scores.append((0.0, 0.0))
+            continue
+        knots.append(tuple(float(v) for v in values))
+        scores.append(tuple(normal.inv_cdf(float(p)) for p in middle))
+    return QuantileScaling(tuple(knots), tuple(scores))
+
+
+def _quantile_weights(scaling: QuantileScaling) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Weights of two fixed dense layers computing the map as a sum of clipped ramps:
+    ``score(x) = s0 + sum_j (s[j+1] - s[j]) * clip((x - k[j]) / (k[j+1] - k[j]), 0, 1)``."""
+    n = len(scaling.knots)
+    segments = max(len(k) - 1 for k in scaling.knots)
+    ramp_kernel = np.zeros((n, n * segments), dtype=np.float32)
+    ramp_bias = np.zeros(n * segments, dtype=np.float32)
+    rise_kernel = np.zeros((n * segments, n), dtype=np.float32)
+    rise_bias = np.zeros(n, dtype=np.float32)
+    for f, (knots, scores) in enumerate(zip(scaling.knots, scaling.scores, strict=True)):
+        knots, scores = np.asarray(knots), np.asarray(scores)
+        widths = np.diff(knots)
+        ramps = widths > 0  # a constant feature has none: its score is s0 = 0 everywhere
+        columns = f * segments + np.flatnonzero(ramps)
+        ramp_kernel[f, columns] = 1.0 / widths[ramps]
+        ramp_bias[columns] = -knots[:-1][ramps] / widths[ramps]
+        rise_kernel[columns, f] = np.diff(scores)[ramps]
+        rise_bias[f] = scores[0]
+    return [ramp_kernel, ramp_bias], [rise_kernel, rise_bias]
+
+
+def build_model(
+    preprocessing: Preprocessing,
+    params: TrainingParams | None = None,
+    quantiles: QuantileScaling | None = None,
+) -> keras.Model:
+    """The classifier: named raw inputs -> concat -> scaling -> dense ReLU -> softmax.
+
+    With ``params.scaling == "quantile"`` (the default; ``quantiles`` from
+    :func:`quantile_scaling` on the training songs) the scaling is two fixed ``Dense`` layers
+    around a ``ReLU(max_value=1)``: each feature through its training quantiles onto a normal
+    score. With ``"min-max"`` it is a ``Rescaling`` layer with fixed per-feature constants,
+    ``x * scale + offset``, exactly scikit-learn's MinMaxScaler transform, from
+    :meth:`Preprocessing.scale_constants`. Either way the constants are part of the graph (and of
+    the ONNX model), the model takes raw values, and ``model.keras`` loads without custom code.
     """
     n_classes = len(preprocessing.labels)
     if n_classes < 2:
@@ -141,12 +219,23 @@ def build_model(preprocessing: Preprocessing, params: TrainingParams | None = No
     import keras
 
     params = params or TrainingParams()
-    scale, offset = preprocessing.scale_constants()
     inputs = [
         keras.Input(shape=(1,), name=name, dtype="float32") for name in preprocessing.features
     ]
     x = keras.layers.Concatenate(name="features")(inputs)
-    x = keras.layers.Rescaling(scale=scale, offset=offset, name="min_max_scaling")(x)
+    fixed: list[tuple[keras.layers.Layer, list[np.ndarray]]] = []
+    if params.scaling == "quantile":
+        if quantiles is None:
+            raise ValueError("The quantile scaling needs the training quantiles (quantiles=).")
+        ramps, rises = _quantile_weights(quantiles)
+        ramp = keras.layers.Dense(ramps[0].shape[1], name="quantile_ramps", trainable=False)
+        rise = keras.layers.Dense(len(preprocessing.features), name="quantile_scaling")
+        rise.trainable = False
+        x = rise(keras.layers.ReLU(max_value=1.0, name="quantile_clip")(ramp(x)))
+        fixed = [(ramp, ramps), (rise, rises)]
+    else:
+        scale, offset = preprocessing.scale_constants()
+        x = keras.layers.Rescaling(scale=scale, offset=offset, name="min_max_scaling")(x)
     for i, units in enumerate(params.hidden_units):
         x = keras.layers.Dense(units, activation="relu", name=f"dense_{i + 1}")(x)
         if params.dropout > 0:
@@ -155,6 +244,8 @@ def build_model(preprocessing: Preprocessing, params: TrainingParams | None = No
             )
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
     model = keras.Model(inputs=inputs, outputs=outputs, name="jukebox")
+    for layer, weights in fixed:
+        layer.set_weights(weights)
     compile_for_rows(model, params, n_classes)
     return model
 

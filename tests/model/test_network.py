@@ -7,7 +7,13 @@ import pytest
 
 from jukebox.data.preprocessing import Preprocessing
 from jukebox.data.schema import FEATURES
-from jukebox.model.network import ParamsError, TrainingParams, build_model, validation_problems
+from jukebox.model.network import (
+    ParamsError,
+    TrainingParams,
+    build_model,
+    quantile_scaling,
+    validation_problems,
+)
 
 LABELS5 = ("A", "B", "C", "D", "E")
 
@@ -50,7 +56,8 @@ def test_model_takes_one_raw_input_per_feature_and_gives_softmax():
     minima = [0.0] * len(FEATURES)
     maxima = [float(i + 1) for i in range(len(FEATURES))]
     model = build_model(
-        Preprocessing(FEATURES, minima, maxima, LABELS5), TrainingParams(width=8, depth=2)
+        Preprocessing(FEATURES, minima, maxima, LABELS5),
+        TrainingParams(width=8, depth=2, scaling="min-max"),
     )
     assert [i.name for i in model.inputs] == list(FEATURES)
     assert all(tuple(i.shape) == (None, 1) for i in model.inputs)
@@ -70,7 +77,8 @@ def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
     maxima = [float(10 * (i + 1)) for i in range(len(FEATURES))]
     maxima[3] = minima[3]  # a constant feature: range 1, like scikit-learn's MinMaxScaler
     model = build_model(
-        Preprocessing(FEATURES, minima, maxima, ("A", "B", "C")), TrainingParams(width=4, depth=1)
+        Preprocessing(FEATURES, minima, maxima, ("A", "B", "C")),
+        TrainingParams(width=4, depth=1, scaling="min-max"),
     )
     scaling = keras.Model(model.inputs, model.get_layer("min_max_scaling").output)
 
@@ -92,6 +100,34 @@ def test_scaling_inside_the_model_maps_training_range_to_unit_interval():
         np.testing.assert_allclose(
             scaled(rows.iloc[i].tolist()), prep.scale(rows).iloc[i].to_numpy(), atol=1e-5
         )
+
+
+@pytest.mark.slow  # builds a Keras model (TensorFlow)
+def test_quantile_scaling_inside_the_model_is_the_interpolated_quantile_map():
+    """The default scaling: each raw feature through its training quantiles onto a normal score,
+    flat beyond the training range; a spike (half the songs at 0) is one knot; a constant
+    feature maps to 0. The graph computes exactly ``np.interp`` over the knots."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=(2000, len(FEATURES)))
+    x[:1000, 1] = 0.0  # a spike, like instrumentalness
+    x[:, 2] = 7.0  # a constant feature
+    quantiles = quantile_scaling(x)
+    assert len(quantiles.knots[1]) < len(quantiles.knots[0]) == 101
+    assert quantiles.scores[2] == (0.0, 0.0)
+    assert max(map(max, quantiles.scores)) < 3.1 and min(map(min, quantiles.scores)) > -3.1
+    preprocessing = Preprocessing(FEATURES, tuple(x.min(0)), tuple(x.max(0)), ("A", "B"))
+    model = build_model(preprocessing, TrainingParams(width=4, depth=1), quantiles)
+    scaling = keras.Model(model.inputs, model.get_layer("quantile_scaling").output)
+    assert not any(w.trainable for w in scaling.weights)
+    probe = np.vstack([x[:50], x.min(0) - 1, x.max(0) * 2]).astype(np.float32)
+    got = scaling.predict([probe[:, i : i + 1] for i in range(len(FEATURES))], verbose=0)
+    for f, (knots, scores) in enumerate(zip(quantiles.knots, quantiles.scores, strict=True)):
+        expected = np.interp(probe[:, f], knots, scores) if knots[0] < knots[-1] else 0.0
+        np.testing.assert_allclose(got[:, f], expected, atol=2e-4)
+    with pytest.raises(ValueError, match="training quantiles"):
+        build_model(preprocessing, TrainingParams(width=4, depth=1))
 
 
 def test_fewer_than_two_countries_is_refused():
