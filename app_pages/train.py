@@ -15,7 +15,7 @@ from jukebox.data.store import current_info
 from jukebox.errors import JukeboxError
 from jukebox.model import jobs as training_jobs
 from jukebox.model.jobs import SyntheticSpec
-from jukebox.model.network import ROWS, TrainingParams, validation_problems
+from jukebox.model.network import ROWS, SCALINGS, TrainingParams, validation_problems
 from jukebox.model.report import SUMMARY_METRICS
 from jukebox.model.runs import list_trainings, load_training
 from jukebox.ui import model as figures
@@ -23,6 +23,7 @@ from jukebox.ui.data import data_set_counts_brief, file_pickers, synthetic_optio
 
 SELECTED = "train_selected_job"
 ROW_LABELS = {"songs": "one row per song", "chart rows": "every chart row (workshop)"}
+SCALING_LABELS = {"quantile": "quantiles → normal scores", "min-max": "min-max (workshop)"}
 SOURCES = {
     "current": "Current data set",
     "synthetic": "New synthetic set",
@@ -112,6 +113,15 @@ with st.form("train_params", enter_to_submit=False):  # only the button starts w
             "keep the best epoch's weights; Epochs is then the most it runs.",
         ),
         "patience": cols[2].number_input("Patience", 1, 100, defaults.patience),
+        "scaling": cols[3].selectbox(
+            "Scaling",
+            list(SCALINGS),
+            index=list(SCALINGS).index(defaults.scaling),
+            format_func=SCALING_LABELS.get,
+            help="How the network's first layers put features on one scale: each through its "
+            "training quantiles onto a normal score (keeps the detail of skewed features such "
+            "as instrumentalness), or min-max onto [0, 1]. Either way inside the model.",
+        ),
     }
     st.caption(
         "Default: the workshop's network (dense 32-64-128-256, ReLU, softmax over countries), "
