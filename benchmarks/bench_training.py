@@ -1,20 +1,24 @@
-"""How fast and how good our training is, against the workshop's way on the same data.
+"""How good and how fast the default training is, against the defaults before it and the workshop.
 
 Prints the machine; the data set (songs, chart rows, split, Bayes ceiling); then, for each way
 of training, the time of ``fit``, the test accuracy (chart rows of the test period) and its ratio
 to the Bayes ceiling:
 
-- **new default**: ``TrainingParams()``: song by song, early stopping on the validation loss;
-- **today's default** (before issue 11): every chart row, 2 epochs, batch 512, no early stopping;
+- **new default**: ``TrainingParams()`` (issue 22: quantile scaling, one wide hidden layer with
+  dropout, found by the search);
+- **old default** (issues 11 to 21): min-max scaling, the workshop's 32-64-128-256 network, song
+  by song with early stopping (patience 3);
+- **first default** (before issue 11): every chart row, 2 epochs, batch 512, no early stopping;
 - **workshop's way** (``workshop_reference.py``: per-feature datasets zipped, shuffle buffer as
   large as the training set, batch 32), 2 epochs: the slow one, left out with ``--no-reference``.
 
-``--learning-curve`` also trains the new default on a growing share of the training songs and
-prints test accuracy against the number of training songs, with the ceiling: whether more songs
-would help.
+``--search N`` also runs the hyperparameter search (``jukebox.tuning``) with N trials on the same
+data and prints its best trial, its test accuracy and ratio. ``--learning-curve`` trains the new
+and the old default on a growing share of the training songs and prints their test accuracy side
+by side against the number of training songs, with the ceiling: whether more songs would help.
 
-    python benchmarks/bench_training.py                  # default 1.1M-row set, all three ways
-    python benchmarks/bench_training.py --no-reference --learning-curve
+    python benchmarks/bench_training.py --no-reference --learning-curve   # the README's figures
+    python benchmarks/bench_training.py --no-reference --search 20
     python benchmarks/bench_training.py --songs 2000 --days 60   # a quick run
 
 The new default's model is saved as a training under ``--home`` (default: a temporary
@@ -88,6 +92,7 @@ def main() -> None:
         action="store_true",
         help="test accuracy of the new default against the number of training songs",
     )
+    parser.add_argument("--search", type=int, metavar="N", help="also run an N-trial search")
     parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--home", type=Path, help="JUKEBOX_HOME to save our training in")
     args = parser.parse_args()
@@ -119,6 +124,7 @@ def main() -> None:
     rss_before = psutil.Process().memory_info().rss
 
     def run(name: str, params, on=prepared):
+        patience = params.patience if params.early_stopping else "-"
         result = train(on, params)
         metrics = evaluate(
             predict(result.model, prepared.features, prepared.x_test),
@@ -129,17 +135,21 @@ def main() -> None:
         print(
             f"{name}: {result.epochs_run} epoch(s) in {result.seconds:.1f} s; test accuracy "
             f"{metrics.accuracy:.4f} = {metrics.accuracy_to_bayes:.1%} of the Bayes ceiling "
-            f"(rows={params.rows}, batch {params.batch_size}, learning rate "
-            f"{params.learning_rate}, early stopping {params.early_stopping}); load average "
+            f"(width {params.width}, depth {params.depth}, dropout {params.dropout}, "
+            f"{params.scaling} scaling, rows={params.rows}, batch {params.batch_size}, learning "
+            f"rate {params.learning_rate}, patience {patience}); load average "
             + ", ".join(f"{v:.1f}" for v in os.getloadavg()),
             flush=True,
         )
         return result, metrics
 
-    today = TrainingParams(
-        epochs=2, batch_size=512, rows="chart rows", early_stopping=False, seed=42
+    first = TrainingParams(
+        **{**OLD_NETWORK, "epochs": 2, "batch_size": 512, "rows": "chart rows"},
+        early_stopping=False,
     )
-    run("today's default", today)
+    run("first default", first)
+    old = TrainingParams(**OLD_NETWORK)
+    run("old default", old)
     params = TrainingParams(**({"epochs": args.epochs} if args.epochs else {}))
     with PeakMemory() as memory:
         result, metrics = run("new default", params)
@@ -150,7 +160,9 @@ def main() -> None:
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
     )
     if args.learning_curve:
-        learning_curve(prepared, params, data.bayes_accuracy, run)
+        learning_curve(prepared, {"new default": params, "old default": old}, data, run)
+    if args.search:
+        search(prepared, data, args.search, run)
     home = args.home or Path(tempfile.mkdtemp(prefix="jukebox-bench-"))
     settings = load_settings({"JUKEBOX_HOME": str(home)})
     path = settings.models_dir / time.strftime("bench-%Y%m%d-%H%M%S")
@@ -191,15 +203,17 @@ def main() -> None:
     )
 
 
-def learning_curve(prepared, params, ceiling: float, run) -> None:
-    """Train on the first 1/8, 1/4, 1/2 and all of the training songs (a fixed shuffle)."""
+def learning_curve(prepared, defaults: dict, data, run) -> None:
+    """Train each default on the first 1/8, 1/4, 1/2 and all of the training songs (one fixed
+    shuffle) and print their test ratios side by side."""
     import dataclasses
 
     import numpy as np
 
     songs = np.unique(prepared.songs_train)
     order = np.random.default_rng(0).permutation(songs)
-    print(f"learning curve (Bayes ceiling {ceiling:.4f}):")
+    print(f"learning curve (Bayes ceiling {data.bayes_accuracy:.4f}):")
+    rows = []
     for share in (0.125, 0.25, 0.5, 1.0):
         kept = np.isin(prepared.songs_train, order[: max(1, int(share * len(songs)))])
         subset = dataclasses.replace(
@@ -208,7 +222,38 @@ def learning_curve(prepared, params, ceiling: float, run) -> None:
             y_train=prepared.y_train[kept],
             songs_train=prepared.songs_train[kept],
         )
-        run(f"  {int(share * len(songs)):>6,} training songs", params, on=subset)
+        n = int(share * len(songs))
+        ratios = [run(f"  {name}, {n:,} songs", p, on=subset)[1] for name, p in defaults.items()]
+        rows.append((n, [m.accuracy_to_bayes for m in ratios]))
+    print(f"{'training songs':>16}  " + "  ".join(f"{name:>12}" for name in defaults))
+    for n, ratios in rows:
+        print(f"{n:>16,}  " + "  ".join(f"{r:>12.1%}" for r in ratios))
+
+
+def search(prepared, data, trials: int, run) -> None:
+    """Run the hyperparameter search on ``prepared`` and print its best trial on the test split."""
+    from jukebox.tuning.search import search_best_params
+
+    started = time.perf_counter()
+    best, value, done = search_best_params(prepared, trials)
+    print(
+        f"search: {done} trial(s) in {time.perf_counter() - started:.0f} s; best validation "
+        f"loss {value:.4f} with {best.to_dict()}"
+    )
+    run("search's best", best)
+
+
+OLD_NETWORK = {
+    "epochs": 50,
+    "batch_size": 256,
+    "learning_rate": 0.003,
+    "width": 32,
+    "depth": 4,
+    "dropout": 0.0,
+    "scaling": "min-max",
+    "patience": 3,
+}
+"""The default of issues 11 to 21, for comparison."""
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from jukebox.registry.connection import connect, official_errors
 from jukebox.registry.errors import RegistryError
 
 DEFAULT_EXPERIMENT = "jukebox"
-"""Where trainings go unless told otherwise: a search logs its trials to an experiment of its own."""
+"""Where trainings go unless told otherwise; a search logs its trials to one of its own."""
 
 SOURCE = "jukebox.source"
 DATA_VERSION = "data.version"

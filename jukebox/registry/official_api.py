@@ -129,7 +129,10 @@ def _update_run(client, run_id: str, **changes):
     from mr_openapi import ExperimentRunUpdate
 
     current = get_run(client, run_id)
-    properties = {**(current.custom_properties or {}), **(changes.pop("customProperties", None) or {})}
+    properties = {
+        **(current.custom_properties or {}),
+        **(changes.pop("customProperties", None) or {}),
+    }
     body = ExperimentRunUpdate(
         status=changes.pop("status", current.status),
         endTimeSinceEpoch=changes.pop("endTimeSinceEpoch", current.end_time_since_epoch),
@@ -142,7 +145,9 @@ def _update_run(client, run_id: str, **changes):
 def _metadata(properties: dict) -> dict:
     from model_registry.types import ExperimentRun
 
-    return ExperimentRun(name="-", experiment_id="-", custom_properties=properties)._map_custom_properties()
+    return ExperimentRun(
+        name="-", experiment_id="-", custom_properties=properties
+    )._map_custom_properties()
 
 
 def unmapped_properties(properties) -> dict:
@@ -220,7 +225,9 @@ def runs_of(client, experiment: str) -> list:
         options = ListOptions.order_by_id(limit=100, next_page_token=token)
         page = _generated(
             client,
-            lambda api: api.get_experiment_experiment_runs(str(found.id), **options.as_options()),
+            lambda api, options=options: api.get_experiment_experiment_runs(
+                str(found.id), **options.as_options()
+            ),
         )
         runs += page.items or []
         token = page.next_page_token
@@ -239,7 +246,7 @@ def metric_history(client, run_id: str) -> list:
     while True:
         page = _generated(
             client,
-            lambda api: api.get_experiment_run_metric_history(
+            lambda api, token=token: api.get_experiment_run_metric_history(
                 str(run_id), page_size="1000", next_page_token=token
             ),
         )

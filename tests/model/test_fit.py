@@ -85,9 +85,7 @@ def test_diverging_loss_stops_with_what_to_change(prepared):
     x_train[:, column] = np.finfo(np.float32).max
     broken = dataclasses.replace(prepared, x_train=x_train)
     with pytest.raises(TrainingError, match="NaN.*diverged.*Lower the learning rate"):
-        train(
-            broken, TrainingParams(epochs=2, batch_size=256, width=4, depth=1, scaling="min-max")
-        )
+        train(broken, TrainingParams(epochs=2, batch_size=256, width=4, depth=1, scaling="min-max"))
 
 
 def row_cross_entropy(model, prepared, x, y) -> float:

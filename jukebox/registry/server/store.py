@@ -368,7 +368,9 @@ def _filters(
             where += f" AND {column} = ?"
             params += (value,)
     if parent_id is not None:
-        where += " AND (parent_id = ? OR id IN (SELECT child_id FROM attribution WHERE parent_id = ?))"
+        where += (
+            " AND (parent_id = ? OR id IN (SELECT child_id FROM attribution WHERE parent_id = ?))"
+        )
         params += (_int_id(parent_id), _int_id(parent_id))
     return where, params
 
