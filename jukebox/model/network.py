@@ -45,6 +45,10 @@ SCALINGS = ("quantile", "min-max")
 """How the network's first layers bring raw features to a common scale: each feature mapped
 through its training quantiles onto a normal score (the default), or min-max onto [0, 1]."""
 QUANTILE_KNOTS = 101
+STEPS_PER_EXECUTION = 8
+"""Batches per call into TensorFlow: the network is small, so a call's fixed cost outweighs a
+batch's arithmetic; eight at a time halves the training time and computes the same weights.
+Progress, stop requests and NaN checks then come every eight batches."""
 ROWS = ("songs", "chart rows")
 """How training walks the data: one row per song (its chart rows per country as weights; the
 default) or every chart row, the workshop's way. Both minimise the same loss."""
@@ -257,6 +261,7 @@ def compile_for_rows(model: keras.Model, params: TrainingParams, n_classes: int)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
         loss="sparse_categorical_crossentropy",
+        steps_per_execution=STEPS_PER_EXECUTION,
         metrics=[
             "accuracy",
             keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, n_classes), name="top5"),
@@ -285,6 +290,7 @@ def compile_for_songs(model: keras.Model, params: TrainingParams, n_classes: int
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
         loss="categorical_crossentropy",
+        steps_per_execution=STEPS_PER_EXECUTION,
         weighted_metrics=[
             keras.metrics.MeanMetricWrapper(accuracy, name="accuracy"),
             keras.metrics.MeanMetricWrapper(top5, name="top5"),

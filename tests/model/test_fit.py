@@ -54,12 +54,14 @@ def stopped_after(prepared, n_batches: int, seed: int):
 
 
 def test_stop_ends_training_after_the_current_batch_and_seeds_repeat(prepared):
-    first, seen = stopped_after(prepared, 3, seed=11)
+    # Batches run eight to a call (STEPS_PER_EXECUTION): a stop asked after the first report
+    # ends training after that call, inside the first epoch.
+    first, seen = stopped_after(prepared, 1, seed=11)
     assert first.stopped
     assert first.epochs_run == 1
-    assert len(seen) <= 4
+    assert len(seen) <= 2
     # The same seed gives the very same model: same initial weights, same shuffling.
-    second, _ = stopped_after(prepared, 3, seed=11)
+    second, _ = stopped_after(prepared, 1, seed=11)
     assert all(
         np.array_equal(a, b)
         for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True)
