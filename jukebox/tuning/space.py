@@ -200,10 +200,10 @@ def space_problems(data: dict[str, Any]) -> list[str]:
             problems += validation_problems({name: data[name]})
     if "rows" in data and data["rows"] not in ROWS:
         problems += validation_problems({"rows": data["rows"]})
-    if not problems and _is_number(data.get("patience", 3)) and _is_number(data.get("epochs", 20)):
-        if data.get("patience", 3) >= data.get("epochs", 20):
-            problems.append(
-                f"patience ({data.get('patience', 3)}) must be below the epochs cap "
-                f"({data.get('epochs', 20)}), or early stopping could never end a trial sooner."
-            )
+    patience, epochs = data.get("patience", 3), data.get("epochs", 20)
+    if not problems and _is_number(patience) and _is_number(epochs) and patience >= epochs:
+        problems.append(
+            f"patience ({patience}) must be below the epochs cap ({epochs}), or early stopping "
+            "could never end a trial sooner."
+        )
     return problems
