@@ -110,11 +110,20 @@ def start_search(
     trials: int,
     *,
     job_id: str | None = None,
+    synthetic: dict[str, Any] | None = None,
     **options: Any,
 ) -> Job:
-    """Start a search job (``options`` as :func:`tune_arguments` takes them); its experiment is
-    ``search-<job id>`` unless ``options`` name one."""
+    """Start a search job (``options`` as :func:`tune_arguments` takes them) on the current data
+    set, or on a fresh ``synthetic`` set (``songs``, ``seed``, ``days``, ``countries``); its
+    experiment is ``search-<job id>`` unless ``options`` name one."""
     job_id = job_id or new_job_id()
+    if synthetic:
+        options.update(
+            songs=int(synthetic["songs"]),
+            data_seed=int(synthetic.get("seed", 0)),
+            days=synthetic.get("days"),
+            countries=synthetic.get("countries"),
+        )
     options.setdefault("experiment", f"search-{job_id}")
     args = ["-m", "jukebox", "tune", "--job-dir", "{job_dir}"]
     args += tune_arguments(space, trials, **options)
