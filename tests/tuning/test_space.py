@@ -70,3 +70,21 @@ def test_suggested_params_stay_in_the_space_and_keep_the_fixed_settings():
         assert 8 <= params.width <= 16 and params.batch_size in space.batch_sizes
         assert space.learning_rate[0] <= params.learning_rate <= space.learning_rate[1]
         assert (params.epochs, params.patience, params.early_stopping) == (7, 2, True)
+
+
+def test_the_page_and_the_command_load_without_tensorflow():
+    """The Search page draws fast: TensorFlow loads only in the search job."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import jukebox.ui.search, jukebox.tuning.jobs, jukebox.tuning.search, jukebox.cli.tune\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
