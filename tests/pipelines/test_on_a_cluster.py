@@ -150,7 +150,7 @@ def nothing_embedded(run) -> list[str]:
 
 
 def test_the_yaml_carries_no_secret(stand):
-    for pipeline in ("training", "data"):
+    for pipeline in ("training", "data", "search"):
         text = compiled(stand, pipeline).read_text()
         for secret in (REGISTRY_TOKEN, KFP_TOKEN, SECRET_KEY, ACCESS_KEY):
             assert secret not in text
