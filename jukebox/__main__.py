@@ -13,6 +13,7 @@ import sys
 COMMAND_GROUPS = (
     "data",
     "train",
+    "tune",
     "pipeline",
     "watch",
     "registry",

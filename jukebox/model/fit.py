@@ -143,6 +143,10 @@ def _make_callback(
         def on_epoch_end(self, epoch, logs=None):
             if self.nan_at is None:
                 self._emit("epoch_end", batches, logs)
+            # A listener may decide at an epoch's end (a search's pruner does): no next epoch.
+            if should_stop is not None and should_stop():
+                self.stopped = True
+                self.model.stop_training = True
 
     return _Reporter()
 

@@ -312,3 +312,25 @@ def tracked_run(
         with contextlib.suppress(RegistryError):
             finish_run(settings, run, status)
         raise
+
+
+def set_run_properties(
+    settings: Settings, run: RunRef | str, properties: Mapping[str, Any]
+) -> None:
+    """Add ``properties`` to a run's custom properties (a search marks a pruned trial so)."""
+    run_id = run.run_id if isinstance(run, RunRef) else str(run)
+    client = connect(settings)
+    with official_errors():
+        official_api.update_run_properties(
+            client, run_id, {k: _plain(v) for k, v in properties.items()}
+        )
+
+
+def attach_bundle(settings: Settings, run: RunRef | str, bundle_uri: str) -> None:
+    """Give an ended run the bundle made from it afterwards (a search's best trial, trained
+    again and exported once the search is over)."""
+    run_id = run.run_id if isinstance(run, RunRef) else str(run)
+    client = connect(settings)
+    with official_errors():
+        official_api.log_run_artifact(client, run_id, BUNDLE_ARTIFACT, bundle_uri)
+        official_api.update_run_properties(client, run_id, {BUNDLE_URI: bundle_uri})

@@ -15,7 +15,10 @@ What a pod on a cluster gets, and nothing more:
 
 Tasks run one at a time in the DAG's order; a ``triggerPolicy`` condition is evaluated on the
 task's inputs, as the driver does, and a sub-DAG (``dsl.If``) is run with the inputs its parent
-passes. The run stops at the first failed task: what KFP would still run of other branches
+passes. A ``ParallelFor`` (a sub-DAG with a ``parameterIterator``) runs once per item, at most
+``iteratorPolicy.parallelismLimit`` iterations at a time, its tasks named ``<task>-<index>``;
+its output parameters are the lists of the iterations' values (what ``dsl.Collected`` reads).
+The run stops at the first failed task: what KFP would still run of other branches
 could not change what a test asserts, and skipping it keeps the tests short.
 """
 
@@ -25,7 +28,9 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +71,26 @@ class TaskResult:
 
 
 @dataclass
+class Loop:
+    """One ``ParallelFor`` as the harness ran it."""
+
+    limit: int
+    """``iteratorPolicy.parallelismLimit`` as compiled (0: no limit)."""
+    items: int
+    peak: int = 0
+    """The most iterations that ran at the same time."""
+    running: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+@dataclass
 class LauncherRun:
     job_id: str
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     """Tasks whose trigger condition was false."""
+    loops: dict[str, Loop] = field(default_factory=dict)
+    """Each ``ParallelFor`` as it ran: its parallelism limit, items and most at once."""
 
     @property
     def failed(self) -> TaskResult | None:
@@ -122,32 +142,80 @@ class _Launcher:
         self.run = run
         self.timeout = timeout
 
-    def run_dag(self, dag: dict, parameters: dict, artifacts: dict) -> bool:
-        """Run ``dag``'s tasks in order; False once a task failed (the run stops there)."""
+    def run_dag(
+        self, dag: dict, parameters: dict, artifacts: dict, suffix: str = ""
+    ) -> dict | None:
+        """Run ``dag``'s tasks in order; its output parameters, or None once a task failed (the
+        run stops there). ``suffix`` names the tasks of one ``ParallelFor`` iteration."""
         results: dict[str, dict] = {}
         for name in _in_order(dag["tasks"]):
             task = dag["tasks"][name]
             inputs = self._inputs(task, parameters, artifacts, results)
             condition = task.get("triggerPolicy", {}).get("condition")
             if condition and not _holds(condition, inputs[0]):
-                self.run.skipped.append(name)
+                self.run.skipped.append(name + suffix)
                 results[name] = {"parameters": {}, "artifacts": {}}
                 continue
             component = self.spec["components"][task["componentRef"]["name"]]
             if "dag" in component:
-                if not self.run_dag(component["dag"], *inputs):
-                    return False
-                results[name] = {"parameters": {}, "artifacts": {}}
+                if "parameterIterator" in task:
+                    outputs = self._iterate(name, task, component, *inputs)
+                else:
+                    outputs = self.run_dag(component["dag"], *inputs, suffix=suffix)
+                if outputs is None:
+                    return None
+                results[name] = {"parameters": outputs, "artifacts": {}}
                 continue
-            result = self._execute(name, component, *inputs)
-            self.run.tasks[name] = result
+            result = self._execute(name + suffix, component, *inputs)
+            self.run.tasks[name + suffix] = result
             if not result.succeeded:
-                return False
+                return None
             results[name] = {
                 "parameters": result.parameters,
                 "artifacts": {k: v["uri"] for k, v in result.artifacts.items()},
             }
-        return True
+        outputs = {}
+        for key, source in dag.get("outputs", {}).get("parameters", {}).items():
+            source = source["valueFromParameter"]
+            outputs[key] = results[source["producerSubtask"]]["parameters"][
+                source["outputParameterKey"]
+            ]
+        return outputs
+
+    def _iterate(self, name, task, component, parameters, artifacts) -> dict | None:
+        """A ``ParallelFor``: the sub-DAG once per item, at most ``parallelismLimit`` at a time
+        (0 or absent: all at once), as the driver does; each output parameter of the loop is
+        the list of the iterations' values in item order, which ``dsl.Collected`` reads."""
+        iterator = task["parameterIterator"]
+        items = iterator["items"]
+        if "inputParameter" in items:
+            values = parameters[items["inputParameter"]]
+        else:
+            values = json.loads(items["raw"])
+        if isinstance(values, str):
+            values = json.loads(values)
+        limit = int(task.get("iteratorPolicy", {}).get("parallelismLimit", 0) or 0)
+        workers = limit or max(1, len(values))
+        self.run.loops[name] = Loop(limit, len(values))
+        loop = self.run.loops[name]
+
+        def iteration(index: int, item: Any) -> dict | None:
+            with loop.lock:
+                loop.running += 1
+                loop.peak = max(loop.peak, loop.running)
+            try:
+                scope = {**parameters, iterator["itemInput"]: item}
+                return self.run_dag(component["dag"], scope, artifacts, suffix=f"-{index}")
+            finally:
+                with loop.lock:
+                    loop.running -= 1
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(iteration, range(len(values)), values))
+        if any(outcome is None for outcome in outcomes):
+            return None
+        keys = component["dag"].get("outputs", {}).get("parameters", {})
+        return {key: [outcome[key] for outcome in outcomes] for key in keys}
 
     def _inputs(self, task, parameters, artifacts, results) -> tuple[dict, dict]:
         values = {}

@@ -29,6 +29,8 @@ KFP_TOKEN = "kfp-token-of-the-cluster"
 MODELS_BUCKET = "models"
 SMALL_TRAINING = {"epochs": 1, "width": 8, "depth": 2}
 SMALL_DATA = {"songs": 300, "days": 20, "countries": 6}
+SMALL_SPACE = {"width": [4, 16], "depth": [1, 2], "epochs": 2, "patience": 1}
+SEARCH_PARALLELISM = 2
 
 
 def small_songs(seed: int):
@@ -114,8 +116,12 @@ def stand(tmp_path_factory):
 
 def compiled(stand: Stand, pipeline: str) -> Path:
     from jukebox.pipelines.data import compile_data_pipeline
+    from jukebox.pipelines.search import compile_search_pipeline
     from jukebox.pipelines.training import compile_pipeline
 
+    if pipeline == "search":
+        path = stand.root / "search.yaml"
+        return compile_search_pipeline(path, stand.workstation, parallelism=SEARCH_PARALLELISM)
     compile_ = compile_data_pipeline if pipeline == "data" else compile_pipeline
     return compile_(stand.root / f"{pipeline}.yaml", stand.workstation)
 
@@ -144,7 +150,7 @@ def nothing_embedded(run) -> list[str]:
 
 
 def test_the_yaml_carries_no_secret(stand):
-    for pipeline in ("training", "data"):
+    for pipeline in ("training", "data", "search"):
         text = compiled(stand, pipeline).read_text()
         for secret in (REGISTRY_TOKEN, KFP_TOKEN, SECRET_KEY, ACCESS_KEY):
             assert secret not in text
@@ -177,6 +183,46 @@ def test_the_training_pipeline_registers_in_the_clusters_registry(stand):
     gate = evaluate.artifacts["metrics"]["metadata"]
     assert gate["gate_passed"] == 1
     assert "against production version 1" in gate["gate"]
+    assert nothing_embedded(run) == []
+
+
+def test_the_search_pipeline_runs_trials_side_by_side_and_registers_the_best(stand):
+    """Three trials in a ParallelFor of two at a time (as the compiled YAML says), each a run
+    in the cluster's registry; the best, collected, trained again and registered through the
+    gate."""
+    from jukebox.registry.experiments import get_run, list_runs
+    from jukebox.registry.versions import get_version, list_versions
+
+    package = compiled(stand, "search")
+    loop = next(yaml.safe_load_all(package.read_text()))["root"]["dag"]["tasks"]["for-loop-1"]
+    assert loop["iteratorPolicy"]["parallelismLimit"] == SEARCH_PARALLELISM
+    arguments = {
+        "source": "version",
+        "source_options": {"ref": stand.first.commit},
+        "space": SMALL_SPACE,
+        "trials": 3,
+        "experiment": "search-on-the-cluster",
+        "model_name": "jukebox-search",
+        "tolerance": 1.0,
+    }
+    run = stand.run(package, arguments)
+    assert run.succeeded, run.failed.output[-3000:]
+    assert {"suggest", "trial-0", "trial-1", "trial-2", "pick-best"} <= set(run.tasks)
+    ran = run.loops["for-loop-1"]
+    assert (ran.limit, ran.items) == (SEARCH_PARALLELISM, 3)
+    assert 1 <= ran.peak <= SEARCH_PARALLELISM
+
+    runs = {r.name: r for r in list_runs(stand.workstation, "search-on-the-cluster")}
+    assert set(runs) == {"trial-0", "trial-1", "trial-2"}
+    assert {r.status for r in runs.values()} == {"FINISHED"}
+    assert all(r.source == "search" and "best_val_loss" in r.metrics for r in runs.values())
+    best = min(runs.values(), key=lambda r: r.metrics["best_val_loss"])
+    (listed,) = list_versions("jukebox-search", stand.workstation)
+    version = get_version("jukebox-search", listed.version, stand.workstation)
+    assert version.pipeline_run_id == run.job_id
+    assert version.uri.startswith(f"s3://{MODELS_BUCKET}/")
+    assert get_run(stand.workstation, best.run_id).registered_as == "jukebox-search 1"
+    assert "No production version of jukebox-search" in run.tasks["pick-best"].output
     assert nothing_embedded(run) == []
 
 
