@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from jukebox.jobs import kill_job, list_jobs, start_job
 from jukebox.tuning.jobs import KIND, STOP_FILE, update_status
+from jukebox.tuning.space import SearchSpace
 from tests.tuning.test_figures import TRIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,8 +46,11 @@ def fake_search(home):
 
 def test_the_page_shows_the_default_ranges_and_no_search(home):
     at = page()
-    assert by_label(at.number_input, "Width from").value == 8
-    assert by_label(at.number_input, "Learning rate to").value == pytest.approx(0.03)
+    defaults = SearchSpace()
+    assert by_label(at.number_input, "Width from").value == defaults.width[0]
+    assert by_label(at.number_input, "Learning rate to").value == pytest.approx(
+        defaults.learning_rate[1]
+    )
     assert any("No search yet" in i.value for i in at.info)
 
 
