@@ -162,7 +162,7 @@ def main() -> None:
     if args.learning_curve:
         learning_curve(prepared, {"new default": params, "old default": old}, data, run)
     if args.search:
-        search(prepared, data, args.search, run)
+        search(prepared, data, args.search, run, args.home or Path(tempfile.mkdtemp()))
     home = args.home or Path(tempfile.mkdtemp(prefix="jukebox-bench-"))
     settings = load_settings({"JUKEBOX_HOME": str(home)})
     path = settings.models_dir / time.strftime("bench-%Y%m%d-%H%M%S")
@@ -230,17 +230,34 @@ def learning_curve(prepared, defaults: dict, data, run) -> None:
         print(f"{n:>16,}  " + "  ".join(f"{r:>12.1%}" for r in ratios))
 
 
-def search(prepared, data, trials: int, run) -> None:
-    """Run the hyperparameter search on ``prepared`` and print its best trial on the test split."""
-    from jukebox.tuning.search import search_best_params
+def search(prepared, data, trials: int, run, home: Path) -> None:
+    """Run the default search space for ``trials`` trials on ``prepared`` (its trials logged to
+    the embedded registry of ``home``) and train its best again, printing its test figures."""
+    from jukebox.config import load_settings
+    from jukebox.tuning.search import run_search
+    from jukebox.tuning.space import SearchSpace
 
+    space = SearchSpace()
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
     started = time.perf_counter()
-    best, value, done = search_best_params(prepared, trials)
-    print(
-        f"search: {done} trial(s) in {time.perf_counter() - started:.0f} s; best validation "
-        f"loss {value:.4f} with {best.to_dict()}"
+
+    def line(outcome, best) -> None:
+        print(
+            f"  trial {outcome.number:>2} {outcome.state:<8} validation loss "
+            f"{outcome.value if outcome.value is not None else float('nan'):.4f} "
+            f"{outcome.searched} ({outcome.seconds:.0f} s)",
+            flush=True,
+        )
+
+    result = run_search(
+        prepared, space, trials, settings=settings, experiment="bench-search", on_trial=line
     )
-    run("search's best", best)
+    best = result.best
+    print(
+        f"search: {len(result.trials)} trial(s) in {time.perf_counter() - started:.0f} s; best "
+        f"trial {best.number}, validation loss {best.value:.4f}: {best.searched}"
+    )
+    run("search's best", space.params(best.searched))
 
 
 OLD_NETWORK = {
