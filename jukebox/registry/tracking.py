@@ -17,18 +17,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-from jukebox.config import Settings
+from jukebox.config import EmbeddedRefusedError, Settings
 from jukebox.model.report import Evaluation
-from jukebox.model.runs import TrainingRecord, read_run_ref, save_run_ref
+from jukebox.model.runs import TrainingRecord, load_training, read_run_ref, save_run_ref
 from jukebox.registry.errors import DuplicateVersionError, RegistryError
 from jukebox.registry.experiments import (
     DEFAULT_EXPERIMENT,
     STOPPED,
     RunLogger,
     RunRef,
+    RunSummary,
     finish_run,
     log_metrics,
     tracked_run,
@@ -104,7 +108,7 @@ def training_run(
                 break
             except DuplicateVersionError:
                 continue  # a run of that name exists: take a unique one
-            except RegistryError as error:
+            except (RegistryError, EmbeddedRefusedError) as error:
                 warn(f"This training is not logged as an experiment run: {error}")
                 break
         yield logger
@@ -139,6 +143,39 @@ def finish_training(
     return run
 
 
+def finish_fitting(
+    settings: Settings,
+    logger: RunLogger | None,
+    directory: str | Path,
+    history: Mapping[str, list[float]],
+    *,
+    epochs_run: int,
+    stopped: bool = False,
+    warn: Warn = _print,
+) -> RunRef | None:
+    """End the run of a pipeline's train task, which has a fitted model but no evaluation yet:
+    FINISHED with the last validation figures, and the run recorded in ``directory`` (the task's
+    model artifact), where the evaluate and register tasks find it."""
+    if logger is None:
+        return None
+    if logger.error:
+        warn(logger.error)
+    run = logger.run
+    save_run_ref(directory, run.to_dict())
+    try:
+        finish_run(
+            settings,
+            run,
+            "FINISHED",
+            metrics=validation_metrics(history),
+            step=max(epochs_run, logger.epochs),
+            properties={STOPPED: True} if stopped else None,
+        )
+    except RegistryError as error:
+        warn(f"The run {run.name} could not be finished in the registry: {error}")
+    return run
+
+
 def log_test_figures(
     settings: Settings, run: RunRef, evaluation: Evaluation, step: int, *, warn: Warn = _print
 ) -> None:
@@ -159,6 +196,16 @@ def end_run(settings: Settings, run: Mapping[str, Any] | None, status: str = "KI
         finish_run(settings, RunRef.from_dict(run), status)
 
 
+def cancel_tracked_training(settings: Settings, job) -> None:
+    """Cancel a training job (``jukebox.model.jobs.cancel_training``: killed, nothing kept) and
+    end its run KILLED, which the killed process cannot do itself."""
+    from jukebox.model.jobs import TrainingStatus, cancel_training
+
+    run = TrainingStatus.read(job.dir).run
+    cancel_training(settings, job)
+    end_run(settings, run, "KILLED")
+
+
 def recorded_run(directory: str | Path) -> RunRef | None:
     """The run recorded in a training directory (or a pipeline's model artifact), if any."""
     found = read_run_ref(directory)
@@ -173,3 +220,44 @@ def recorded_run(directory: str | Path) -> RunRef | None:
 def record_run(directory: str | Path, run: RunRef) -> None:
     """Record ``run`` in a training directory (or a pipeline's model artifact)."""
     save_run_ref(directory, run.to_dict())
+
+
+@dataclass(frozen=True)
+class RunBundle:
+    """Where a run's training directory is and whether it can be registered: ``problem`` says
+    why not in a sentence; ``exported`` is False when it must be exported first."""
+
+    path: Path | None
+    exported: bool = False
+    problem: str | None = None
+
+
+def run_bundle(run: RunSummary) -> RunBundle:
+    """The training directory a run logged as its bundle, checked before registering it."""
+    if run.status != "FINISHED":
+        return RunBundle(
+            None, problem=f"Only a finished run can be registered: this one is {run.status}."
+        )
+    uri = run.bundle_uri
+    if not uri:
+        return RunBundle(
+            None,
+            problem=(
+                "This run logged no training directory (a pipeline run registers its own "
+                "model, through its gate): there is nothing here to register."
+            ),
+        )
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return RunBundle(None, problem=f"The run's bundle is at {uri}, not on this machine.")
+    path = Path(url2pathname(parsed.path))
+    record = load_training(path)
+    if record is None:
+        return RunBundle(
+            path,
+            problem=(
+                f"The run's training directory {path} is gone (or holds no finished training): "
+                "it cannot be registered; train again."
+            ),
+        )
+    return RunBundle(path, exported=record.exported)
