@@ -93,7 +93,7 @@ def test_a_cli_training_is_an_experiment_run_with_each_epoch(cli_run):
     model_dir = root / "home" / "models" / "cli-tiny"
     ref = read_run_ref(model_dir)
     assert ref is not None and ref["experiment"] == "jukebox" and ref["name"] == "cli-tiny"
-    assert f"Logged as run cli-tiny of experiment jukebox" in result.stdout
+    assert "Logged as run cli-tiny of experiment jukebox" in result.stdout
     status = json.loads((job_dir / "status.json").read_text())
     assert status["run"] == ref  # the Train page names it
 

@@ -181,9 +181,7 @@ def test_the_training_pipeline_registers_in_the_clusters_registry(stand):
     # The train task logged its fitting as a run in the cluster's registry, linked to version 2.
     from jukebox.registry import experiments
 
-    [logged] = [
-        r for r in experiments.list_runs(stand.workstation) if run.job_id in r.name
-    ]
+    [logged] = [r for r in experiments.list_runs(stand.workstation) if run.job_id in r.name]
     assert logged.status == "FINISHED" and logged.source == "pipeline"
     history = experiments.metric_history(stand.workstation, logged.run_id)
     assert [step for step, _ in history["val_accuracy"]] == [1]

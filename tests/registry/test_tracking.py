@@ -68,9 +68,10 @@ def test_a_run_name_taken_falls_back_to_a_unique_one(registry_env, experiment, t
 
 
 def test_a_failing_training_fails_its_run(registry_env, experiment):
-    with pytest.raises(RuntimeError), training_run(
-        registry_env, params={}, source="cli", experiment=experiment
-    ) as tracker:
+    with (
+        pytest.raises(RuntimeError),
+        training_run(registry_env, params={}, source="cli", experiment=experiment) as tracker,
+    ):
         raise RuntimeError("diverged")
     assert experiments.get_run(registry_env, tracker.run.run_id).status == "FAILED"
 

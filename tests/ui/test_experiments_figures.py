@@ -60,7 +60,9 @@ def test_curves_overlay_one_line_per_run_for_the_chosen_metric():
     assert list(figure.data[1].x) == [1, 2, 3] and list(figure.data[1].y) == [0.25, 0.35, 0.4]
     assert [t.name for t in ui.curves_figure(histories, "loss").data] == ["a"]
     empty = ui.curves_figure(histories, "accuracy")
-    assert not empty.data and "None of these runs logged accuracy" in empty.layout.annotations[0].text
+    assert (
+        not empty.data and "None of these runs logged accuracy" in empty.layout.annotations[0].text
+    )
 
 
 def test_parameters_side_by_side_flag_the_rows_that_differ():
