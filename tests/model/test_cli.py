@@ -132,5 +132,11 @@ def test_a_training_logs_to_the_experiment_it_is_told(tmp_path):
         [run] = experiments.list_runs(settings, "mine")
         assert run.source == "cli" and run.status == "FINISHED"
         assert experiments.list_runs(settings, "jukebox") == []
+        # Not exported: registering the run (as the Experiments page does) exports it first.
+        from jukebox.pipelines.gate import register_run
+
+        outcome = register_run(settings, run, "mine-model", tolerance=1.0)
+        assert outcome.registered and outcome.version == "1"
+        assert experiments.get_run(settings, run.run_id).registered_as == "mine-model 1"
     finally:
         stop_server(settings)
