@@ -149,13 +149,16 @@ def version_properties(
     parameters: Mapping[str, Any] | None = None,
     trigger: str | None = None,
     scan: ScanReport | None = None,
+    experiment_run: Mapping[str, Any] | None = None,
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
 
     What the caller does not give is taken from the bundle's report as the model lab writes
     it: the training parameters, the data's source and version, and the training id as the run.
     Lists and tables (per-country scores, the confusion matrix, curves) stay in the bundle.
-    ``scan`` is modelscan's report on the bundle's files, recorded as ``modelscan.*``.
+    ``scan`` is modelscan's report on the bundle's files, recorded as ``modelscan.*``;
+    ``experiment_run`` the run that logged its training (``run_id``, ``experiment_id``), recorded
+    as ``experiment.run_id`` and ``experiment.id``.
     """
     report = bundle.report
     properties: dict[str, Any] = {}
@@ -178,10 +181,9 @@ def version_properties(
     properties[TRIGGER] = trigger
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
-    run = read_run_ref(bundle.path)
-    if run is not None:
-        properties[EXPERIMENT_RUN_ID] = str(run["run_id"])
-        properties[EXPERIMENT_ID] = str(run.get("experiment_id") or "")
+    if experiment_run is not None:
+        properties[EXPERIMENT_RUN_ID] = str(experiment_run["run_id"])
+        properties[EXPERIMENT_ID] = str(experiment_run.get("experiment_id") or "")
     if scan is not None:
         properties[MODELSCAN_RESULT] = "passed" if scan.passed else "refused"
         properties[MODELSCAN_ISSUES] = len(scan.issues)
@@ -292,6 +294,7 @@ def register_bundle(
     if rm is not None:
         _refuse_registered_twin(client, rm.id, name, version, bundle.sha256()["model.onnx"])
 
+    experiment_run = _experiment_run(client, bundle.path)
     store = open_store(settings)
     try:
         stored = upload_bundle(store, bundle.path, name, version)
@@ -311,6 +314,7 @@ def register_bundle(
         parameters=parameters,
         trigger=trigger,
         scan=scan,
+        experiment_run=experiment_run,
     )
     artifact_fields = {
         "model_format_name": MODEL_FORMAT,
@@ -341,16 +345,39 @@ def register_bundle(
         # Also on KeyboardInterrupt: an interrupted registration must not look registered.
         _undo_registration(client, store, name, version, stored)
         raise
-    _link_to_run(settings, bundle.path, name, version, str(mv.id))
+    _link_to_run(settings, experiment_run, name, version, str(mv.id))
     return version_info(name, mv, stored.uri)
 
 
-def _link_to_run(settings: Settings, bundle_dir: Path, name: str, version: str, mv_id: str) -> None:
-    """Link the new version to the experiment run recorded in the bundle, if any. The version is
+def _warn(message: str) -> None:
+    log.warning(message)
+    warnings.warn(message, stacklevel=4)
+
+
+def _experiment_run(client, bundle_dir: Path) -> dict[str, Any] | None:
+    """The experiment run recorded in the bundle, if this registry holds it (a bundle trained
+    against another registry names a run this one does not know: a warning, no link)."""
+    run = read_run_ref(bundle_dir)
+    if run is None:
+        return None
+    try:
+        official_api.get_run(client, str(run["run_id"]))
+    except Exception as error:  # noqa: BLE001 - any failure here only costs the link
+        _warn(
+            f"The bundle's experiment run {run.get('name') or run['run_id']} is not in this "
+            f"registry ({type(error).__name__}): the version is registered without a link to it."
+        )
+        return None
+    return run
+
+
+def _link_to_run(
+    settings: Settings, run: Mapping[str, Any] | None, name: str, version: str, mv_id: str
+) -> None:
+    """Link the new version to the experiment run of its bundle, if any. The version is
     registered whatever happens here: a failed link is a warning, never an undone registration."""
     from jukebox.registry.experiments import link_version
 
-    run = read_run_ref(bundle_dir)
     if run is None:
         return
     try:
@@ -360,8 +387,7 @@ def _link_to_run(settings: Settings, bundle_dir: Path, name: str, version: str, 
             f"{name} version {version} is registered, but linking it to its experiment run "
             f"{run.get('name') or run['run_id']} failed: {error}"
         )
-        log.warning(message)
-        warnings.warn(message, stacklevel=3)
+        _warn(message)
 
 
 def _ensure_model(client, name: str):

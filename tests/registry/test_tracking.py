@@ -126,3 +126,14 @@ def test_a_bundle_without_a_run_registers_as_before(registry_env, experiment, tm
     make_tiny_bundle(tmp_path / "b", seed=7)
     info = register_bundle(tmp_path / "b", f"m-{experiment}", "1", settings=registry_env)
     assert "experiment.run_id" not in info.properties
+
+
+def test_a_run_this_registry_does_not_hold_is_not_linked(registry_env, experiment, tmp_path):
+    from jukebox.model.runs import save_run_ref
+
+    make_tiny_bundle(tmp_path / "b", seed=8)
+    elsewhere = {"experiment": "jukebox", "experiment_id": "999", "run_id": "99999", "name": "x"}
+    save_run_ref(tmp_path / "b", elsewhere)  # trained against another registry
+    with pytest.warns(UserWarning, match="is not in this registry"):
+        info = register_bundle(tmp_path / "b", f"m-{experiment}", "1", settings=registry_env)
+    assert info.complete and "experiment.run_id" not in info.properties
