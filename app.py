@@ -20,6 +20,7 @@ PAGES = {
     "Model": [
         st.Page("app_pages/train.py", title="Train", icon="🏋️"),
         st.Page("app_pages/search.py", title="Search", icon="🎛️"),
+        st.Page("app_pages/experiments.py", title="Experiments", icon="🧪"),
         st.Page("app_pages/export.py", title="Export", icon="📦"),
         st.Page("app_pages/registry.py", title="Registry", icon="📚"),
     ],

@@ -18,6 +18,7 @@ from jukebox.model.jobs import SyntheticSpec
 from jukebox.model.network import ROWS, SCALINGS, TrainingParams, validation_problems
 from jukebox.model.report import SUMMARY_METRICS
 from jukebox.model.runs import list_trainings, load_training
+from jukebox.registry.tracking import cancel_tracked_training
 from jukebox.ui import model as figures
 from jukebox.ui.data import data_set_counts_brief, file_pickers, synthetic_options
 
@@ -247,10 +248,15 @@ def job_panel() -> None:
             training_jobs.stop_training(job)
             st.toast("Stopping after the current batch…")
         if right.button("Cancel", help="kill the training; nothing is kept"):
-            training_jobs.cancel_training(settings, job)
+            cancel_tracked_training(settings, job)
             st.rerun()
     elif view.state in ("done", "stopped"):
         (st.success if view.state == "done" else st.warning)(view.headline())
+        if said := figures.run_sentence(view.status.run):
+            st.markdown(said)
+            st.page_link("app_pages/experiments.py", label="Compare it on Experiments", icon="🧪")
+        elif view.status.tracking:
+            st.caption(view.status.tracking)
         record = load_training(view.model_dir) if view.model_dir else None
         if record is None:
             st.error("The training finished but its model directory is gone.")

@@ -6,6 +6,11 @@ one when there is none), prints progress and the test metrics, and writes a veri
 Export page or ``--export-only`` can export later). With ``--job-dir`` (how the Train page starts
 it) it also reports progress into that job's ``status.json`` and stops cleanly when the job's
 ``STOP`` file appears.
+
+Every training is a run of an experiment in the model registry (``--experiment``, default
+``jukebox``; source ``page`` with ``--job-dir``, else ``cli``): its parameters, data version,
+each epoch's figures, the final test and validation figures and the training directory. A
+registry that cannot log it is a warning; the training goes on.
 """
 
 from __future__ import annotations
@@ -105,6 +110,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not train: export and verify the existing training of this id",
     )
     output.add_argument("--job-dir", type=Path, help="report progress into this job directory")
+    output.add_argument(
+        "--experiment",
+        default="jukebox",
+        help="the model registry experiment this training is logged to as a run",
+    )
     parser.set_defaults(func=run)
 
 
@@ -173,10 +183,13 @@ def run(args: argparse.Namespace) -> int:
     from jukebox.pipelines.params import source_problems
 
     problems = source_problems(*source_of(args))
+    if not args.experiment.strip():
+        problems.append("--experiment needs a name (the default is jukebox).")
     if problems:
         return fail(" ".join(problems), EXIT_BAD_INPUT)
     update_status(job_dir, params=params.to_dict())
 
+    from jukebox.jobs import new_job_id
     from jukebox.model.progress import ConsolePrinter, StatusWriter
     from jukebox.model.workflow import run_training
 
@@ -206,24 +219,45 @@ def run(args: argparse.Namespace) -> int:
     listeners = [ConsolePrinter()]
     if job_dir is not None:
         listeners.append(StatusWriter(job_dir))
-    training_id = args.training_id or (job_dir.name if job_dir is not None else None)
+    training_id = args.training_id or (job_dir.name if job_dir is not None else new_job_id())
 
     def on_phase(name: str) -> None:
         print(f"[{name}]", flush=True)
         update_status(job_dir, phase=name)
 
+    def warn(sentence: str) -> None:
+        print(f"warning: {sentence}", flush=True)
+        update_status(job_dir, tracking=sentence)
+
+    from jukebox.registry.tracking import finish_training, training_run
+
     try:
-        record = run_training(
+        with training_run(
             settings,
-            data,
-            params,
-            training_id=training_id,
-            listeners=listeners,
-            should_stop=should_stop,
-            export=args.export,
-            on_phase=on_phase,
+            params=params.to_dict(),
+            source="page" if job_dir is not None else "cli",
+            experiment=args.experiment,
+            name=training_id,
             data_version=data_version,
-        )
+            warn=warn,
+        ) as tracker:
+            if tracker is not None:
+                run = tracker.run
+                print(f"Logged as run {run.name} of experiment {run.experiment}", flush=True)
+                update_status(job_dir, run=run.to_dict())
+                listeners.append(tracker)
+            record = run_training(
+                settings,
+                data,
+                params,
+                training_id=training_id,
+                listeners=listeners,
+                should_stop=should_stop,
+                export=args.export,
+                on_phase=on_phase,
+                data_version=data_version,
+            )
+            finish_training(settings, tracker, record, warn=warn)
     except JukeboxError as error:
         return fail(str(error), EXIT_BAD_INPUT)
     except Exception as error:  # the job's status must say it failed, whatever happened

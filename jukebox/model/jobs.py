@@ -50,6 +50,8 @@ class TrainingStatus:
     ``bayes_accuracy`` the data's ceiling (synthetic data only), once the data is loaded. At
     the end:
     ``training_id``, ``model_dir`` and ``results`` (headline metrics), or ``error``.
+    ``run``: the experiment run in the model registry that logs the training (experiment,
+    experiment_id, run_id, name), from its start; ``tracking``: why it is not logged, if not.
     """
 
     state: str = ""
@@ -71,6 +73,8 @@ class TrainingStatus:
     results: dict[str, Any] = field(default_factory=dict)
     verified: bool | None = None
     error: str | None = None
+    run: dict[str, Any] = field(default_factory=dict)
+    tracking: str | None = None
     updated: float = 0.0
 
     @classmethod

@@ -11,6 +11,9 @@ values to save and gets typed values back. Each training lives in
     test_split.parquet   the raw test rows (features + country), so export can verify later
     model.onnx           after export (then the directory is a ModelBundle)
     model_card.md        after export
+    experiment_run.json  the experiment run in the model registry that logged this training
+                         (experiment, ids, name), when it was tracked; registering the bundle
+                         links the version to that run
 
 The training id is the background job's id when a page started it, so the two can be matched,
 and sorts by start time.
@@ -22,10 +25,10 @@ import io
 import json
 import shutil
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -264,6 +267,26 @@ def save_export(
         model_card=model_card(path.name, report, preprocessing),
     )
     return TrainingRecord(path.name, path, report)
+
+
+RUN_FILE = "experiment_run.json"
+
+
+def save_run_ref(path: str | Path, run: Mapping[str, Any]) -> None:
+    """Record which experiment run logged the training in ``path`` (a ``RunRef`` as a dict)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / RUN_FILE).write_text(json.dumps(dict(run), indent=2))
+
+
+def read_run_ref(path: str | Path) -> dict[str, Any] | None:
+    """The experiment run recorded in ``path``, or None when the training was not tracked (or
+    the record is unreadable: a bundle without a run registers all the same)."""
+    try:
+        data = json.loads((Path(path) / RUN_FILE).read_text())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("run_id") else None
 
 
 def bundle_zip(path: str | Path) -> bytes:

@@ -94,3 +94,28 @@ def register_through_gate(
     version = version or suggest_next_version(model_name, settings)
     info = register_bundle(bundle_dir, model_name, version, settings=settings, **registration)
     return GatedRegistration(gate, info.version)
+
+
+def register_run(
+    settings: Settings, run, model_name: str, *, tolerance: float = 0.01
+) -> GatedRegistration:
+    """Register the bundle of an experiment run (a ``RunSummary``) through the gate, exporting
+    its training first when it is not exported yet (as the Export page would). A run without a
+    usable bundle, or whose export fails verification, is refused with a sentence
+    (``BundleError``); registering links the version to the run."""
+    from jukebox.model.bundle import BundleError
+    from jukebox.registry.tracking import run_bundle
+
+    found = run_bundle(run)
+    if found.problem:
+        raise BundleError(found.problem)
+    if not found.exported:
+        from jukebox.model.workflow import export_training
+
+        record = export_training(found.path)
+        if not record.verification_passed:
+            raise BundleError(
+                f"The export of {found.path.name} failed verification: its ONNX model does not "
+                "match the trained model (see the Export page), so it cannot be registered."
+            )
+    return register_through_gate(settings, found.path, model_name, tolerance=tolerance)

@@ -199,24 +199,60 @@ def validate_and_prepare(
     _finish_metrics(name, outputs)
 
 
-def train(prepared_dir: str, hyperparameters: dict, model_dir: str, log_metric: LogMetric) -> None:
+def train(
+    prepared_dir: str,
+    hyperparameters: dict,
+    model_dir: str,
+    log_metric: LogMetric,
+    registry_url: str = "",
+    run_id: str = "",
+    data_version: str = "",
+) -> None:
     """Fit the network on the prepared training split, printing progress, and keep its output
     on the test split: the only steps that load TensorFlow are this one and the conversion, so
-    the pipeline pays its import (seconds) twice, not in every task."""
+    the pipeline pays its import (seconds) twice, not in every task.
+
+    The fitting is a run of the ``jukebox`` experiment in the model registry (source
+    ``pipeline``, named after the pipeline run ``run_id``): its parameters, each epoch's figures,
+    the last validation figures; the run is recorded in the model artifact, so the evaluate task
+    logs the test figures to it and the register task links the version to it. A registry that
+    cannot log it is a warning: the model is trained all the same."""
     from jukebox.data.store import read_prepared
     from jukebox.model.fit import predict
     from jukebox.model.network import TrainingParams
     from jukebox.model.progress import ConsolePrinter
     from jukebox.model.runs import save_fitted
     from jukebox.model.workflow import fit_model
+    from jukebox.registry.tracking import finish_fitting, training_run
 
     name = "train"
     with recorded(name) as outputs:
         params = TrainingParams.from_dict(hyperparameters)
         prepared = read_prepared(Path(prepared_dir))
-        model, fit = fit_model(prepared, params, listeners=[ConsolePrinter()])
-        probabilities = predict(model, prepared.features, prepared.x_test)
-        save_fitted(Path(model_dir), model, fit, probabilities, prepared.labels)
+        settings = task_settings(registry_url=registry_url)
+        facts = DataFacts.from_json(data_version) if data_version else None
+        with training_run(
+            settings,
+            params=params.to_dict(),
+            source="pipeline",
+            name=f"pipeline-{run_id}" if run_id else None,
+            data_version=facts.md5 if facts else None,
+        ) as tracker:
+            listeners = [ConsolePrinter(), *([tracker] if tracker is not None else [])]
+            model, fit = fit_model(prepared, params, listeners=listeners)
+            probabilities = predict(model, prepared.features, prepared.x_test)
+            save_fitted(Path(model_dir), model, fit, probabilities, prepared.labels)
+            run = finish_fitting(
+                settings,
+                tracker,
+                model_dir,
+                fit.history,
+                epochs_run=fit.epochs_run,
+                stopped=fit.stopped,
+            )
+        if run is not None:
+            print(f"Logged as run {run.name} of experiment {run.experiment}")
+            outputs["experiment_run"] = run.name
         outputs["artifacts"] = {"model": model_dir}
         _metric(log_metric, outputs, "epochs_run", fit.epochs_run)
         _metric(log_metric, outputs, "seconds", fit.seconds)
@@ -246,8 +282,9 @@ def evaluate(
     """
     from jukebox.data.store import read_info, read_prepared
     from jukebox.model.evaluation import evaluate as score
-    from jukebox.model.runs import read_test_probabilities, save_json
+    from jukebox.model.runs import read_fit, read_test_probabilities, save_json
     from jukebox.pipelines.gate import production_gate
+    from jukebox.registry.tracking import log_test_figures, recorded_run
 
     name = "evaluate"
     with recorded(name) as outputs:
@@ -261,6 +298,9 @@ def evaluate(
             _metric(log_metric, outputs, key, value)
         log_confusion(list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
         settings = task_settings(registry_url=registry_url)
+        run = recorded_run(Path(model_dir))
+        if run is not None:  # the train task's run: its test figures, at its last epoch
+            log_test_figures(settings, run, evaluation, read_fit(Path(model_dir)).epochs_run)
         gate = production_gate(evaluation.accuracy, model_name, tolerance, settings)
         print(gate.reason)
         _metric(log_metric, outputs, "gate_passed", int(gate.passed))
@@ -345,8 +385,10 @@ def register(
         keras_file,
         read_evaluation,
         read_fit,
+        read_run_ref,
         read_verification,
         save_export,
+        save_run_ref,
         save_training,
         training_dir,
     )
@@ -383,6 +425,9 @@ def register(
             x_train=prepared.x_train,
         )
         save_export(path, Path(onnx_file), preprocessing, report)
+        run = read_run_ref(Path(model_dir))
+        if run is not None:  # the train task's run: registering links the version to it
+            save_run_ref(path, run)
         # "next" is resolved at the last moment, and again if another run took that number
         # in the meantime: two runs at once must both register, never overwrite. The very same
         # model (same data, same seed) registered before is no new version: the run says so.

@@ -8,7 +8,7 @@ steps; the components run in the image named by ``JUKEBOX_PIPELINE_IMAGE`` (see 
 this environment, unchanged.
 
 On a cluster each task reads what the pod contract of :mod:`jukebox.pipelines.components`
-declares for it (the registry for evaluate and register, the data repository for fetch-data,
+declares for it (the registry for train, evaluate and register, the data repository for fetch-data,
 object storage for those three) and fails with a sentence when one is missing; locally those
 declarations are ignored and the environment is inherited.
 
@@ -54,11 +54,26 @@ def validate_and_prepare(
 
 @component
 def train(
-    prepared: Input[Dataset], hyperparameters: dict, model: Output[Model], fit: Output[Metrics]
+    prepared: Input[Dataset],
+    hyperparameters: dict,
+    registry_url: str,
+    run_id: str,
+    kfp_run_id: str,
+    data_version: str,
+    model: Output[Model],
+    fit: Output[Metrics],
 ):
     from jukebox.pipelines import tasks
 
-    tasks.train(prepared.path, hyperparameters, model.path, fit.log_metric)
+    tasks.train(
+        prepared.path,
+        hyperparameters,
+        model.path,
+        fit.log_metric,
+        registry_url,
+        run_id or kfp_run_id,
+        data_version,
+    )
 
 
 @component
@@ -180,7 +195,14 @@ def training_pipeline(settings: Settings | None = None):
         prepared = validate_and_prepare(
             data=fetched.outputs["data"], hyperparameters=hyperparameters
         )
-        trained = train(prepared=prepared.outputs["prepared"], hyperparameters=hyperparameters)
+        trained = train(
+            prepared=prepared.outputs["prepared"],
+            hyperparameters=hyperparameters,
+            registry_url=registry_url,
+            run_id=run_id,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            data_version=fetched.outputs["Output"],
+        )
         evaluated = evaluate(
             data=fetched.outputs["data"],
             prepared=prepared.outputs["prepared"],
@@ -221,9 +243,10 @@ def training_pipeline(settings: Settings | None = None):
             # Every run fetches the data anew and trains again: a cached step would hide new data.
             task.set_caching_options(False)
         on_cluster(settings, fetched, s3=True, data_repo=True)
+        on_cluster(settings, trained, registry=True)  # logs the fitting as an experiment run
         on_cluster(settings, evaluated, registry=True)
         on_cluster(settings, registered, s3=True, registry=True)
-        for task in (prepared, trained, converted, verified):
+        for task in (prepared, converted, verified):
             on_cluster(settings, task)
 
     return jukebox_training

@@ -11,7 +11,8 @@ embedded registry and a real Kubeflow Model Registry.
 
 The names a run records are constants here, like :mod:`jukebox.registry.properties` for
 versions: custom properties ``jukebox.source`` (``page``, ``cli``, ``pipeline``, ``search``…),
-``data.version``, ``bundle.uri``, ``model.name`` / ``model.version`` once registered.
+``data.version``, ``bundle.uri``, ``model.name`` / ``model.version`` once registered, and
+``jukebox.stopped`` (true) on a training stopped on request, which still yields a model.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ DATA_VERSION = "data.version"
 BUNDLE_URI = "bundle.uri"
 MODEL_NAME = "model.name"
 MODEL_VERSION = "model.version"
+STOPPED = "jukebox.stopped"
 BUNDLE_ARTIFACT = "bundle"
 RUN_STATES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
@@ -148,9 +150,11 @@ def finish_run(
     metrics: Mapping[str, float] | None = None,
     step: int = 0,
     bundle_uri: str | None = None,
+    properties: Mapping[str, Any] | None = None,
 ) -> None:
     """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``), logging its final
-    ``metrics`` at ``step`` and the bundle it produced as an artifact of the run."""
+    ``metrics`` at ``step`` and the bundle it produced as an artifact of the run; ``properties``
+    are custom properties to add (``jukebox.stopped``…)."""
     if status not in RUN_STATES[1:]:
         raise ValueError(f"A run ends FINISHED, FAILED or KILLED, not {status!r}.")
     if metrics:
@@ -164,7 +168,10 @@ def finish_run(
             run.run_id,
             status=status,
             ended=_millis(),
-            properties={BUNDLE_URI: bundle_uri} if bundle_uri else {},
+            properties={
+                **({BUNDLE_URI: bundle_uri} if bundle_uri else {}),
+                **dict(properties or {}),
+            },
         )
 
 

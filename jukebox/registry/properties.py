@@ -25,7 +25,10 @@ Each version carries these custom properties (the Kubeflow dashboard shows them 
   recorded, ``failed`` if that went wrong. Only complete versions are listed as usable, and a
   version left pending or failed is completed by registering the same version again, so a
   crash never leaves a half-registered version behind;
-- ``jukebox.production``: true on the one version of a model marked for production.
+- ``jukebox.production``: true on the one version of a model marked for production;
+- ``experiment.run_id`` and ``experiment.id``: the experiment run that logged the training
+  of the bundle (recorded in its ``experiment_run.json``), whose artifacts then include the
+  version's model artifact (see :mod:`jukebox.registry.experiments`).
 
 The model artifact of a version records the format OpenVINO Model Server and KServe read.
 """
@@ -51,6 +54,8 @@ MODELSCAN_RESULT = "modelscan.result"
 MODELSCAN_ISSUES = "modelscan.issues"
 MODELSCAN_SUMMARY = "modelscan.summary"
 MODELSCAN_VERSION = "modelscan.version"
+EXPERIMENT_RUN_ID = "experiment.run_id"
+EXPERIMENT_ID = "experiment.id"
 METRIC = "metric."
 VERIFICATION = "verification."
 PARAM = "param."

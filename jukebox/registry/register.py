@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from mr_openapi import ModelVersionState
 
 from jukebox.config import Settings, load_settings
 from jukebox.model.bundle import CARD_FILE, BundleError, ModelBundle, file_sha256, read_bundle
+from jukebox.model.runs import read_run_ref
 from jukebox.model.scan import ScanReport, refuse_unsafe, scan_cache_dir, scan_path
 from jukebox.registry import official_api
 from jukebox.registry.bundles import (
@@ -44,6 +47,8 @@ from jukebox.registry.properties import (
     DATA_SOURCE,
     DATA_VERSION,
     DVC_TRAINING_DATA_HASH,
+    EXPERIMENT_ID,
+    EXPERIMENT_RUN_ID,
     METRIC,
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -66,6 +71,8 @@ from jukebox.registry.versions import (
     version_info,
 )
 from jukebox.storage import ObjectStore, open_store
+
+log = logging.getLogger(__name__)
 
 # MetadataIntValue holds at most 9 digits; larger integers are kept as text.
 _MAX_INT = 999_999_999
@@ -142,13 +149,16 @@ def version_properties(
     parameters: Mapping[str, Any] | None = None,
     trigger: str | None = None,
     scan: ScanReport | None = None,
+    experiment_run: Mapping[str, Any] | None = None,
 ) -> dict[str, bool | int | float | str]:
     """The custom properties a registered version carries (see the module docstring).
 
     What the caller does not give is taken from the bundle's report as the model lab writes
     it: the training parameters, the data's source and version, and the training id as the run.
     Lists and tables (per-country scores, the confusion matrix, curves) stay in the bundle.
-    ``scan`` is modelscan's report on the bundle's files, recorded as ``modelscan.*``.
+    ``scan`` is modelscan's report on the bundle's files, recorded as ``modelscan.*``;
+    ``experiment_run`` the run that logged its training (``run_id``, ``experiment_id``), recorded
+    as ``experiment.run_id`` and ``experiment.id``.
     """
     report = bundle.report
     properties: dict[str, Any] = {}
@@ -171,6 +181,9 @@ def version_properties(
     properties[TRIGGER] = trigger
     properties[SHA256] = bundle.sha256()["model.onnx"]
     properties[BUNDLE_ORIGIN] = str(bundle.path)
+    if experiment_run is not None:
+        properties[EXPERIMENT_RUN_ID] = str(experiment_run["run_id"])
+        properties[EXPERIMENT_ID] = str(experiment_run.get("experiment_id") or "")
     if scan is not None:
         properties[MODELSCAN_RESULT] = "passed" if scan.passed else "refused"
         properties[MODELSCAN_ISSUES] = len(scan.issues)
@@ -251,6 +264,11 @@ def register_bundle(
     If registration fails after the upload, the upload is removed and the version is left marked
     ``failed`` (and archived) so it is never listed as usable; registering the same version
     again completes it.
+
+    A bundle whose training was logged as an experiment run (its ``experiment_run.json``) is
+    linked to it once registered: the version records ``experiment.run_id`` and
+    ``experiment.id``, the run gets the version's model artifact and names the version. A link
+    that fails leaves the registration as it is, with a warning saying so.
     """
     settings = settings or load_settings()
     name = check_model_name(name)
@@ -276,6 +294,7 @@ def register_bundle(
     if rm is not None:
         _refuse_registered_twin(client, rm.id, name, version, bundle.sha256()["model.onnx"])
 
+    experiment_run = _experiment_run(client, bundle.path)
     store = open_store(settings)
     try:
         stored = upload_bundle(store, bundle.path, name, version)
@@ -295,6 +314,7 @@ def register_bundle(
         parameters=parameters,
         trigger=trigger,
         scan=scan,
+        experiment_run=experiment_run,
     )
     artifact_fields = {
         "model_format_name": MODEL_FORMAT,
@@ -325,7 +345,49 @@ def register_bundle(
         # Also on KeyboardInterrupt: an interrupted registration must not look registered.
         _undo_registration(client, store, name, version, stored)
         raise
+    _link_to_run(settings, experiment_run, name, version, str(mv.id))
     return version_info(name, mv, stored.uri)
+
+
+def _warn(message: str) -> None:
+    log.warning(message)
+    warnings.warn(message, stacklevel=4)
+
+
+def _experiment_run(client, bundle_dir: Path) -> dict[str, Any] | None:
+    """The experiment run recorded in the bundle, if this registry holds it (a bundle trained
+    against another registry names a run this one does not know: a warning, no link)."""
+    run = read_run_ref(bundle_dir)
+    if run is None:
+        return None
+    try:
+        official_api.get_run(client, str(run["run_id"]))
+    except Exception as error:  # noqa: BLE001 - any failure here only costs the link
+        _warn(
+            f"The bundle's experiment run {run.get('name') or run['run_id']} is not in this "
+            f"registry ({type(error).__name__}): the version is registered without a link to it."
+        )
+        return None
+    return run
+
+
+def _link_to_run(
+    settings: Settings, run: Mapping[str, Any] | None, name: str, version: str, mv_id: str
+) -> None:
+    """Link the new version to the experiment run of its bundle, if any. The version is
+    registered whatever happens here: a failed link is a warning, never an undone registration."""
+    from jukebox.registry.experiments import link_version
+
+    if run is None:
+        return
+    try:
+        link_version(settings, str(run["run_id"]), name, version, mv_id)
+    except Exception as error:  # noqa: BLE001 - the registration stands, whatever the link did
+        message = (
+            f"{name} version {version} is registered, but linking it to its experiment run "
+            f"{run.get('name') or run['run_id']} failed: {error}"
+        )
+        _warn(message)
 
 
 def _ensure_model(client, name: str):

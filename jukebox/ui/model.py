@@ -290,3 +290,10 @@ def epochs_trained(fit, params: Mapping) -> str:
     if fit.stopped or (given and ran < int(given)):
         return f"trained {ran} of {given} epochs (stopped early: no better for a while)"
     return f"trained {ran} epoch(s)"
+
+
+def run_sentence(run: Mapping | None) -> str | None:
+    """One line naming the experiment run that logged a training, or None if it was not."""
+    if not run or not run.get("name"):
+        return None
+    return f"Logged as run **{run['name']}** of experiment **{run.get('experiment', '')}**."

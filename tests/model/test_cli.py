@@ -74,3 +74,69 @@ def test_export_only_names_a_missing_training(tmp_path):
     result = run_cli(["--export-only", "nope"], tmp_path / "home")
     assert result.returncode == 2
     assert "there is no training 'nope'" in result.stderr
+
+
+def test_a_cli_training_is_an_experiment_run_with_each_epoch(cli_run):
+    """Read back through the official client from the registry the CLI logged to (the
+    embedded one of its JUKEBOX_HOME)."""
+    from model_registry.types import Metric, ModelArtifact, Parameter
+
+    from jukebox.config import load_settings
+    from jukebox.model.runs import read_run_ref
+    from jukebox.registry import experiments
+    from jukebox.registry.connection import connect
+    from jukebox.registry.official_api import all_pages
+
+    root, result, job_dir = cli_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    settings = load_settings({"JUKEBOX_HOME": str(root / "home")})
+    model_dir = root / "home" / "models" / "cli-tiny"
+    ref = read_run_ref(model_dir)
+    assert ref is not None and ref["experiment"] == "jukebox" and ref["name"] == "cli-tiny"
+    assert "Logged as run cli-tiny of experiment jukebox" in result.stdout
+    status = json.loads((job_dir / "status.json").read_text())
+    assert status["run"] == ref  # the Train page names it
+
+    client = connect(settings)
+    [run] = all_pages(client.get_experiment_runs(experiment_name="jukebox"))
+    assert run.id == ref["run_id"]
+    logs = all_pages(client.get_experiment_run_logs(run_id=run.id))
+    params = {log.name: log.value for log in logs if isinstance(log, Parameter)}
+    assert params["epochs"] == 2 and params["width"] == 8
+    metrics = {log.name: log.value for log in logs if isinstance(log, Metric)}
+    bundle = read_bundle(model_dir)
+    assert metrics["test_accuracy"] == pytest.approx(bundle.report.evaluation.accuracy)
+    assert {"test_log_loss", "test_top5_accuracy", "accuracy_to_bayes", "val_loss"} <= set(metrics)
+    assert any(isinstance(log, ModelArtifact) and log.uri == model_dir.as_uri() for log in logs)
+    history = experiments.metric_history(settings, run.id)
+    assert [step for step, _ in history["val_accuracy"]] == [1, 2]
+    assert [step for step, _ in history["loss"]] == [1, 2]
+    summary = experiments.get_run(settings, run.id)
+    # The job dir names it a page training; the data version is the current set's content id.
+    assert summary.status == "FINISHED" and summary.source == "page"
+    assert summary.properties["data.version"] == bundle.report.data.version
+
+
+def test_a_training_logs_to_the_experiment_it_is_told(tmp_path):
+    from jukebox.config import load_settings
+    from jukebox.data.store import write_data_dir
+    from jukebox.registry import experiments
+    from jukebox.registry.server.process import stop_server
+
+    write_data_dir(tiny_data(seed=4, n_songs=200, n_days=12), tmp_path / "data")
+    args = ["--data", str(tmp_path / "data"), "--epochs", "1", "--width", "4", "--depth", "1"]
+    result = run_cli([*args, "--no-export", "--experiment", "mine"], tmp_path / "home")
+    settings = load_settings({"JUKEBOX_HOME": str(tmp_path / "home")})
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        [run] = experiments.list_runs(settings, "mine")
+        assert run.source == "cli" and run.status == "FINISHED"
+        assert experiments.list_runs(settings, "jukebox") == []
+        # Not exported: registering the run (as the Experiments page does) exports it first.
+        from jukebox.pipelines.gate import register_run
+
+        outcome = register_run(settings, run, "mine-model", tolerance=1.0)
+        assert outcome.registered and outcome.version == "1"
+        assert experiments.get_run(settings, run.run_id).registered_as == "mine-model 1"
+    finally:
+        stop_server(settings)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=60)
+    """The page inside the app, where its links to other pages resolve."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"app_pages/{name}.py")
     at.run()
     assert not at.exception, at.exception
     return at
@@ -101,6 +103,17 @@ def test_train_on_the_page_stop_it_then_export_it(home):
     at = page("train")
     assert not at.error
     assert "Stopped early on request" in "\n".join(w.value for w in at.warning)
+    # The job was logged as a run (source page), stopped on request: FINISHED, and says so.
+    from jukebox.registry import experiments
+
+    (run,) = experiments.list_runs(home)
+    assert f"Logged as run **{run.name}** of experiment **jukebox**" in texts(at)
+    assert run.source == "page" and run.status == "FINISHED"
+    assert run.properties[experiments.STOPPED] is True
+    assert run.name == jobs[0].id
+    history = experiments.metric_history(home, run.run_id)
+    epochs = [step for step, _ in history["val_accuracy"]]
+    assert epochs == list(range(1, len(epochs) + 1)) and epochs
     assert "Bayes ceiling" in texts(at)
     assert "songs held out whole" in texts(at)  # the page says what the split is
     metrics = {m.label: m.value for m in at.metric}
@@ -184,6 +197,10 @@ def test_cancel_keeps_nothing_and_no_page_shows_the_training(home):
         stop_job(job)
     assert not job.is_alive()
     assert read_status(job.dir)["state"] == "cancelled"
+    from jukebox.registry import experiments
+
+    (run,) = experiments.list_runs(home)  # the killed job's run was ended by the page
+    assert run.status == "KILLED"
     assert not training_dir(home, job.id).exists()
     assert list_trainings(home) == []
     assert not training_stage(home).reached  # Home's "Latest training"

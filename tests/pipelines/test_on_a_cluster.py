@@ -184,6 +184,16 @@ def test_the_training_pipeline_registers_in_the_clusters_registry(stand):
     assert gate["gate_passed"] == 1
     assert "against production version 1" in gate["gate"]
     assert nothing_embedded(run) == []
+    # The train task logged its fitting as a run in the cluster's registry, linked to version 2.
+    from jukebox.registry import experiments
+
+    [logged] = [r for r in experiments.list_runs(stand.workstation) if run.job_id in r.name]
+    assert logged.status == "FINISHED" and logged.source == "pipeline"
+    history = experiments.metric_history(stand.workstation, logged.run_id)
+    assert [step for step, _ in history["val_accuracy"]] == [1]
+    assert "test_accuracy" in logged.metrics
+    assert version.properties["experiment.run_id"] == logged.run_id
+    assert logged.registered_as == "jukebox 2"
 
 
 def test_the_search_pipeline_runs_trials_side_by_side_and_registers_the_best(stand):

@@ -21,7 +21,7 @@ EXPECTED = {
     "training": {
         "fetch-data": S3_ALL | GIT,
         "validate-and-prepare": set(),
-        "train": set(),
+        "train": REGISTRY,
         "evaluate": REGISTRY,
         "convert-to-onnx": set(),
         "verify-onnx": set(),

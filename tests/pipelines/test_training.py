@@ -46,7 +46,7 @@ def test_the_ir_holds_the_workshops_steps_in_order(compiled):
     assert set(depends) == set(TASKS)
     assert depends["fetch-data"] == set()
     assert depends["validate-and-prepare"] == {"fetch-data"}
-    assert depends["train"] == {"validate-and-prepare"}
+    assert depends["train"] == {"fetch-data", "validate-and-prepare"}  # its data version
     # Two branches after training: evaluation, and conversion followed by verification.
     assert depends["evaluate"] == {"fetch-data", "validate-and-prepare", "train"}
     assert depends["convert-to-onnx"] == {"validate-and-prepare", "train"}
@@ -198,6 +198,45 @@ def test_a_local_run_registers_a_version_that_names_the_run(pipeline_home):
     assert (run.path / "tasks" / "train.log").read_text().count("epoch 3/3 done") == 1
     shown = run_cli(home, "show", run.id, "--json")
     assert json.loads(shown.stdout)["registered_version"] == "1"
+
+
+@pytest.mark.slow
+def test_a_local_run_is_an_experiment_run_linked_to_its_version(pipeline_home):
+    """The train task logs a run (source pipeline, named after the pipeline run, each epoch's
+    figures); evaluate adds the test figures; the registered version is linked to it. Read
+    back through the official client."""
+    from model_registry.types import Metric, ModelArtifact
+
+    from jukebox.pipelines.records import list_runs
+    from jukebox.registry import experiments
+    from jukebox.registry.connection import connect
+    from jukebox.registry.official_api import all_pages
+    from jukebox.registry.versions import get_version
+
+    home, result = pipeline_home
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    settings = load_settings({"JUKEBOX_HOME": str(home)})
+    pipeline_run = list_runs(settings)[-1]  # the fixture's run, oldest
+    client = connect(settings)
+    runs = all_pages(client.get_experiment_runs(experiment_name="jukebox"))
+    [run] = [r for r in runs if pipeline_run.id in r.name]
+    summary = experiments.get_run(settings, run.id)
+    assert summary.status == "FINISHED" and summary.source == "pipeline"
+    assert summary.params["epochs"] == 3
+    assert summary.properties["data.version"] == pipeline_run.data_version
+    history = experiments.metric_history(settings, run.id)
+    assert [step for step, _ in history["val_accuracy"]] == [1, 2, 3]
+    assert [step for step, _ in history["loss"]] == [1, 2, 3]
+    logs = all_pages(client.get_experiment_run_logs(run_id=run.id))
+    metrics = {log.name: log.value for log in logs if isinstance(log, Metric)}
+    assert metrics["test_accuracy"] == pytest.approx(
+        pipeline_run.tasks["evaluate"].metrics["accuracy"]
+    )
+    version = get_version("jukebox", "1", settings)
+    assert version.properties["experiment.run_id"] == run.id
+    artifact = client.get_model_artifact("jukebox", "1")
+    assert artifact.id in {log.id for log in logs if isinstance(log, ModelArtifact)}
+    assert summary.registered_as == "jukebox 1"
 
 
 @pytest.mark.slow
