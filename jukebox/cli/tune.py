@@ -264,22 +264,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _register(settings, kept, args):
-    """Register the best through the gate, then link its version to the best trial's run."""
-    import contextlib
-
+    """Register the best through the gate; its bundle names its trial's run, so the version is
+    linked to it."""
     from jukebox.pipelines.gate import register_through_gate
-    from jukebox.registry.errors import RegistryError
-    from jukebox.registry.experiments import link_version
-    from jukebox.registry.versions import get_version
 
-    registration = register_through_gate(
+    return register_through_gate(
         settings, kept.record.path, args.model_name, tolerance=args.tolerance
     )
-    if registration.registered and kept.trial.run_id:
-        with contextlib.suppress(RegistryError):  # the version stands even if the link fails
-            info = get_version(args.model_name, registration.version, settings)
-            link_version(settings, kept.trial.run_id, args.model_name, info.version, info.id)
-    return registration
 
 
 def _compile(args: argparse.Namespace, space, settings) -> int:

@@ -119,16 +119,4 @@ def pick_best(
         )
         print(registration.gate.reason)
         outputs.update(best=best.number, accuracy=kept.accuracy, version=registration.version)
-        _link(settings, best, model_name, registration.version)
     return registration.gate.reason
-
-
-def _link(settings, best, model_name: str, version: str | None) -> None:
-    """Name the registered version on the best trial's run, and link its artifact there."""
-    if version is None or not best.run_id:
-        return
-    from jukebox.registry.experiments import link_version
-    from jukebox.registry.versions import get_version
-
-    info = get_version(model_name, version, settings)
-    link_version(settings, best.run_id, model_name, info.version, info.id)

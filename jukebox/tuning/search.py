@@ -12,7 +12,7 @@ Each trial is one experiment run (experiment ``search-<id>``, source ``search``,
 :class:`jukebox.registry.experiments.RunLogger`), and at the end ``FINISHED`` with its best
 validation figures, ``KILLED`` with the property ``search.outcome=pruned`` when the pruner
 stopped it (or ``stopped`` on request), ``FAILED`` when its training failed. The sampler is a
-seeded TPE; the pruner (median of earlier trials at the same epoch, after a warm-up) is asked
+seeded TPE; the pruner (the worst quarter of earlier trials at the same epoch, after a warm-up) is asked
 after every epoch and stops a clearly worse trial through the training's ``should_stop``.
 
 The data is prepared once; every trial trains on the same split. :func:`train_best` then
@@ -40,6 +40,7 @@ from jukebox.registry.experiments import (
     RunRef,
     attach_bundle,
     finish_run,
+    get_run,
     set_run_properties,
     start_run,
 )
@@ -109,12 +110,13 @@ def best_of(trials: Iterable[TrialOutcome]) -> TrialOutcome | None:
 
 
 def default_pruner():
-    """Prune a trial whose validation loss at an epoch is worse than the median of the earlier
-    trials at that epoch, once two trials finished and after its own first two epochs: early
-    epochs say little, and a median of one trial is no median."""
+    """Prune a trial whose validation loss at an epoch is worse than three quarters of the
+    earlier trials at that epoch, once four trials have finished and after its own first ten
+    epochs. Clearly worse, and not merely slow: a small learning rate starts slowly and ends
+    best (a median after two epochs pruned exactly those on the default data set)."""
     import optuna
 
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+    return optuna.pruners.PercentilePruner(75.0, n_startup_trials=4, n_warmup_steps=10)
 
 
 def new_study(seed: int, pruner=None):
@@ -369,7 +371,7 @@ def train_best(
     export and verify it as :func:`jukebox.model.workflow.run_training` does, and give its
     bundle to the trial's run. ``summary`` (``SongData.summary()``) is what the report says of
     the data; it is taken from ``data`` when that is a ``SongData``."""
-    from jukebox.model.runs import save_training, training_dir
+    from jukebox.model.runs import save_run_ref, save_training, training_dir
     from jukebox.model.workflow import (
         data_facts,
         evaluate_model,
@@ -400,6 +402,12 @@ def train_best(
     record = export_training(record.path, model=model, test_output=output)
     if best.run_id:
         attach_bundle(settings, best.run_id, str(record.path))
+        # Registering the bundle links the version to this trial's run, as for any training.
+        run = get_run(settings, best.run_id)
+        save_run_ref(
+            record.path,
+            {"run_id": run.run_id, "experiment_id": run.experiment_id, "name": run.name},
+        )
     return BestModel(best, record)
 
 
