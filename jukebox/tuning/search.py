@@ -12,8 +12,8 @@ Each trial is one experiment run (experiment ``search-<id>``, source ``search``,
 :class:`jukebox.registry.experiments.RunLogger`), and at the end ``FINISHED`` with its best
 validation figures, ``KILLED`` with the property ``search.outcome=pruned`` when the pruner
 stopped it (or ``stopped`` on request), ``FAILED`` when its training failed. The sampler is a
-seeded TPE; the pruner (the worst quarter of earlier trials at the same epoch, after a warm-up) is asked
-after every epoch and stops a clearly worse trial through the training's ``should_stop``.
+seeded TPE; the pruner (the worst quarter of earlier trials at the same epoch, after a
+warm-up) is asked after every epoch and stops a clearly worse trial through ``should_stop``.
 
 The data is prepared once; every trial trains on the same split. :func:`train_best` then
 trains the best trial's parameters again, evaluates on the test split, exports and verifies,
