@@ -19,7 +19,8 @@ LABELS5 = ("A", "B", "C", "D", "E")
 
 
 def test_defaults_are_the_workshop_architecture():
-    assert TrainingParams().hidden_units == (32, 64, 128, 256)
+    assert TrainingParams().hidden_units == (512,)
+    assert TrainingParams(width=32, depth=4).hidden_units == (32, 64, 128, 256)
     assert TrainingParams(width=16, depth=2).hidden_units == (16, 32)
 
 
