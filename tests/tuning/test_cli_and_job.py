@@ -70,7 +70,8 @@ def test_bad_ranges_are_one_sentence_and_exit_2(env):
 def test_ctrl_c_ends_the_running_trial_killed_and_stops(registry_env, env):
     experiment = f"ctrl-c-{time.time_ns() % 10**8}"
     # Trials of ten epochs that early stopping will not cut short: long enough to interrupt.
-    longer = ["--epochs", "10", "--patience", "9", "--width-max", "8", "--depth-max", "1"]
+    longer = ["--epochs", "10", "--patience", "9", "--width-min", "4", "--width-max", "8"]
+    longer += ["--depth-max", "1"]
     args = ["--trials", "20", "--experiment", experiment, "--no-register", *TINY, *longer]
     process = tune(args, env)
     deadline = time.monotonic() + 300

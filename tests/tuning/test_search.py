@@ -68,8 +68,8 @@ def test_trials_are_runs_with_history_and_a_pruned_one_is_killed(
 def test_a_stop_request_ends_the_running_trial_and_the_search(registry_env, prepared, experiment):
     batches = []
 
-    def should_stop() -> bool:
-        return len(batches) >= 3
+    def should_stop() -> bool:  # at the first report: batches run eight to a call
+        return len(batches) >= 1
 
     result = run_search(
         prepared,
