@@ -157,6 +157,19 @@ def walk_the_golden_path(app_server, page, requests_made, shots, app_home: Path)
     assert f"{training} · done" in run, run
     step_done("train", metrics.first)
 
+    # 2b. That training is an experiment run in the registry (issue 22), named on the Train page
+    #     and listed on the Experiments page with where it came from.
+    page.get_by_text(re.compile(rf"Logged as run {training} of experiment")).first.wait_for(
+        timeout=60_000
+    )
+    go_to(page, "Experiments")
+    runs = page.locator('[data-testid="stDataFrame"]').first
+    runs.wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120)
+    listed = grid_text(runs)
+    assert training in listed and "page" in listed and "FINISHED" in listed, listed
+    step_done("experiments", runs)
+
     # 3. Export that training to ONNX; both runtimes must agree with Keras.
     go_to(page, "Export")
     trained = choice(page, "Trained model").input_value()
