@@ -43,7 +43,7 @@ Warn = Callable[[str], None]
 _UNPREFIXED = ("bayes_accuracy", "accuracy_to_bayes")
 
 
-def test_metrics(evaluation: Evaluation) -> dict[str, float]:
+def test_split_metrics(evaluation: Evaluation) -> dict[str, float]:
     """The test-split figures as run metrics: ``test_accuracy``, ``test_log_loss``,
     ``test_top5_accuracy``…, ``test_rows``, and ``bayes_accuracy`` / ``accuracy_to_bayes`` as
     they are. Prefixed so that the test accuracy never overwrites the training ``accuracy``
@@ -67,7 +67,7 @@ def validation_metrics(history: Mapping[str, list[float]]) -> dict[str, float]:
 def final_metrics(record: TrainingRecord) -> dict[str, float]:
     """What a finished training logs at its last step: test and validation figures."""
     report = record.report
-    return {**validation_metrics(report.fit.history), **test_metrics(report.evaluation)}
+    return {**validation_metrics(report.fit.history), **test_split_metrics(report.evaluation)}
 
 
 def _print(sentence: str) -> None:
@@ -182,7 +182,7 @@ def log_test_figures(
     """Log a model's test figures to its run after the run ended (a pipeline evaluates in a task
     of its own)."""
     try:
-        log_metrics(settings, run, test_metrics(evaluation), step)
+        log_metrics(settings, run, test_split_metrics(evaluation), step)
     except RegistryError as error:
         warn(f"The test figures could not be logged to the run {run.name}: {error}")
 
