@@ -11,7 +11,13 @@ import pytest
 
 from jukebox.model.bundle import BUNDLE_FILES, read_bundle
 from jukebox.model.report import ModelReport
-from jukebox.model.runs import TEST_SPLIT_FILE, bundle_zip, list_trainings, load_training
+from jukebox.model.runs import (
+    RUN_FILE,
+    TEST_SPLIT_FILE,
+    bundle_zip,
+    list_trainings,
+    load_training,
+)
 from jukebox.model.workflow import export_training
 
 pytestmark = pytest.mark.slow  # built on a real CLI training
@@ -60,8 +66,9 @@ def test_bundle_round_trip_reads_what_was_written(bundle_home):
 def test_artifacts_are_json_text_and_models_never_pickles(bundle_home):
     _settings, record = bundle_home
     names = sorted(p.name for p in record.path.iterdir())
-    assert names == sorted([*BUNDLE_FILES, TEST_SPLIT_FILE])
-    for name in ("metrics.json", "preprocessing.json"):
+    # The CLI's training was logged as an experiment run, which the directory names.
+    assert names == sorted([*BUNDLE_FILES, TEST_SPLIT_FILE, RUN_FILE])
+    for name in ("metrics.json", "preprocessing.json", RUN_FILE):
         json.loads((record.path / name).read_text())
     # model.keras is a zip of JSON config and HDF5 weights: no pickled Python objects.
     with zipfile.ZipFile(record.path / "model.keras") as archive:
