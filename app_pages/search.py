@@ -23,9 +23,9 @@ settings = load_settings()
 st.title("Search")
 st.caption(
     "Let Optuna choose the network's size and training knobs: each trial trains on the same "
-    "split and is judged by its loss on songs held out whole; clearly worse trials are pruned "
-    "after a few epochs. The best is trained again, exported, and offered to the registry's "
-    "production gate."
+    "split and is judged by its loss on songs held out whole; a trial worse than three quarters "
+    "of the earlier ones at the same epoch is pruned (after its first ten epochs). The best is "
+    "trained again, exported, and offered to the registry's production gate."
 )
 
 # --- 1. Data and ranges -------------------------------------------------------------------------
